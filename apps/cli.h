@@ -1,0 +1,12 @@
+// The subcommands of `diffuse`. Each `add_*` registers a CLI11 subcommand whose callback does the
+// work; errors are thrown and turned into one line by main.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace diffuse::cli {
+
+void add_info(CLI::App& app);
+void add_check_reference(CLI::App& app);
+void add_bench(CLI::App& app);
+
+}  // namespace diffuse::cli

@@ -1,0 +1,66 @@
+// diffuse: one command line for training, sampling and evaluating diffusion models.
+// main is the only place that prints an error and chooses an exit code.
+#include <iostream>
+#include <stdexcept>
+
+#include "apps/cli.h"
+#include "core/system.h"
+
+namespace {
+
+// Subcommands whose work lands with later issues: they say so and fail, instead of pretending.
+void add_planned(CLI::App& app, const std::string& name, const std::string& what, const std::string& issue) {
+  auto* sub = app.add_subcommand(name, what + " (not available yet: " + issue + ")");
+  sub->allow_extras();
+  sub->callback([name, issue] {
+    throw std::runtime_error("'diffuse " + name + "' is not available in this build yet (" + issue + ")");
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "diffuse: diffusion models for images, video, audio and molecules, in C++ on libtorch.\n"
+      "\n"
+      "Examples:\n"
+      "  diffuse info                      versions, BLAS, threads and measured GEMM GFLOP/s\n"
+      "  diffuse info --json               the same as JSON\n"
+      "  diffuse check-reference shared/reference/traj_*.json\n"
+      "  diffuse bench samplers --json out.json",
+      "diffuse"};
+  app.set_version_flag("--version", diffuse::diffuse_version());
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "intra-op threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.parse_complete_callback([&] { diffuse::set_threads(threads); });
+
+  diffuse::cli::add_info(app);
+  diffuse::cli::add_check_reference(app);
+  diffuse::cli::add_bench(app);
+  add_planned(app, "train", "train a model: vae, image, audio, molecule, video", "engine issue #4 and modality issues");
+  add_planned(app, "sample", "sample from a trained model", "engine issue #4 and modality issues");
+  add_planned(app, "eval", "evaluate samples with the modality's metrics", "modality issues #5-#8");
+  add_planned(app, "model", "model info: parameters and GFLOPs of a DiT config", "DiT issue #4");
+  add_planned(app, "report", "HTML report of a run's outputs", "main-job issue #9");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "diffuse: " << e.what() << " (see 'diffuse --help')\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    // libtorch messages carry a C++ backtrace after the first line; keep the message only.
+    if (const auto nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);
+    std::cerr << "diffuse: error: " << msg << "\n";
+    return 1;
+  }
+  return 0;
+}

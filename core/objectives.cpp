@@ -1,0 +1,155 @@
+// Training objectives: sigma sampling, targets per parameterisation, loss weights.
+#include "core/objectives.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <stdexcept>
+
+#include "core/schedules.h"
+
+namespace diffuse {
+
+ModelKind model_kind_from_name(const std::string& name) {
+  if (name == "vp") return ModelKind::kVpDiscrete;
+  if (name == "flow") return ModelKind::kFlow;
+  if (name == "edm") return ModelKind::kEdm;
+  throw std::invalid_argument("unknown model kind '" + name + "'; one of: vp, flow, edm");
+}
+
+SigmaSampling sigma_sampling_from_name(const std::string& name) {
+  if (name == "uniform") return SigmaSampling::kUniformTimestep;
+  if (name == "uniform_flow") return SigmaSampling::kUniformFlow;
+  if (name == "logit_normal") return SigmaSampling::kLogitNormal;
+  if (name == "log_normal") return SigmaSampling::kLogNormal;
+  throw std::invalid_argument("unknown sigma sampling '" + name + "'; one of: uniform, uniform_flow, logit_normal, log_normal");
+}
+
+LossWeighting loss_weighting_from_name(const std::string& name) {
+  if (name == "uniform") return LossWeighting::kUniform;
+  if (name == "min_snr") return LossWeighting::kMinSnr;
+  if (name == "edm") return LossWeighting::kEdm;
+  if (name == "snr+1" || name == "v") return LossWeighting::kSnrPlusOne;
+  throw std::invalid_argument("unknown loss weighting '" + name + "'; one of: uniform, min_snr, edm, snr+1");
+}
+
+SigmaDraw sample_sigmas(int64_t n, const ObjectiveOptions& o, at::Generator& gen) {
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  SigmaDraw d;
+  switch (o.sampling) {
+    case SigmaSampling::kUniformTimestep: {
+      TORCH_CHECK(o.alphas_cumprod.defined(), "uniform timestep sampling needs the model's alphas_cumprod");
+      const auto table = sigmas_from_alphas_cumprod(o.alphas_cumprod);
+      const auto t = torch::randint(table.size(0), {n}, gen, torch::kLong);
+      d.sigma = table.index_select(0, t);
+      d.timestep = t.to(torch::kFloat64);
+      return d;
+    }
+    case SigmaSampling::kUniformFlow:
+    case SigmaSampling::kLogitNormal: {
+      const auto t = o.sampling == SigmaSampling::kUniformFlow
+                         ? torch::rand({n}, gen, f64).clamp(1e-5, 1 - 1e-5)
+                         : torch::sigmoid(torch::randn({n}, gen, f64) * o.logit_std + o.logit_mean).clamp(1e-5, 1 - 1e-5);
+      d.sigma = t / (1 - t);
+      break;
+    }
+    case SigmaSampling::kLogNormal:
+      d.sigma = (torch::randn({n}, gen, f64) * o.p_std + o.p_mean).exp();
+      break;
+  }
+  // The network's time input for continuous draws.
+  switch (o.kind) {
+    case ModelKind::kVpDiscrete: {
+      TORCH_CHECK(o.alphas_cumprod.defined(), "a vp model needs its alphas_cumprod");
+      const auto table = sigmas_from_alphas_cumprod(o.alphas_cumprod);
+      std::vector<double> t;
+      for (int64_t i = 0; i < n; ++i) t.push_back(sigma_to_t(table, d.sigma[i].item<double>()));
+      d.timestep = torch::tensor(t, f64);
+      break;
+    }
+    case ModelKind::kFlow: d.timestep = d.sigma / (1 + d.sigma) * o.num_train_timesteps; break;
+    case ModelKind::kEdm: d.timestep = d.sigma.log() / 4; break;
+  }
+  return d;
+}
+
+torch::Tensor loss_weight(const torch::Tensor& sigma, const ObjectiveOptions& o) {
+  const auto s2 = sigma.pow(2);
+  const auto snr = 1.0 / s2;
+  torch::Tensor w_x0;  // weight of the x0-space error
+  switch (o.weighting) {
+    case LossWeighting::kUniform: return torch::ones_like(sigma);
+    case LossWeighting::kMinSnr: w_x0 = snr.clamp_max(o.min_snr_gamma); break;
+    case LossWeighting::kEdm: w_x0 = (s2 + o.sigma_data * o.sigma_data) / (s2 * o.sigma_data * o.sigma_data); break;
+    case LossWeighting::kSnrPlusOne: w_x0 = snr + 1; break;
+  }
+  // |x0 error|^2 = factor^2 |target error|^2 for each target.
+  switch (o.kind) {
+    case ModelKind::kEdm: {  // D = c_skip x + c_out F: x0 error = c_out F error
+      const double sd = o.sigma_data;
+      return w_x0 * s2 * sd * sd / (s2 + sd * sd);
+    }
+    case ModelKind::kFlow: return w_x0 * (sigma / (1 + sigma)).pow(2);  // x0 = x - t u
+    case ModelKind::kVpDiscrete:
+      switch (o.prediction) {
+        case Prediction::kEpsilon: return w_x0 * s2;             // x0 = x_ve - sigma eps
+        case Prediction::kSample: return w_x0;
+        case Prediction::kVelocity: return w_x0 * s2 / (1 + s2);  // x0 = a x - s v
+        case Prediction::kFlow: break;
+      }
+  }
+  throw std::invalid_argument("prediction " + to_string(o.prediction) + " does not fit a vp model");
+}
+
+TrainingExample make_example(const torch::Tensor& x0, const torch::Tensor& noise, const SigmaDraw& draw,
+                             const ObjectiveOptions& o) {
+  TORCH_CHECK(x0.sizes() == noise.sizes(), "x0 ", x0.sizes(), " and noise ", noise.sizes(), " differ");
+  std::vector<int64_t> bshape(size_t(x0.dim()), 1);
+  bshape[0] = x0.size(0);
+  const auto sigma = draw.sigma.to(x0.options()).view(bshape);
+  TrainingExample ex;
+  ex.time = draw.timestep;
+  ex.weight = loss_weight(draw.sigma, o).to(x0.options());
+  switch (o.kind) {
+    case ModelKind::kVpDiscrete: {
+      const auto a = 1 / (1 + sigma.pow(2)).sqrt(), s = sigma * a;
+      ex.input = a * x0 + s * noise;
+      switch (o.prediction) {
+        case Prediction::kEpsilon: ex.target = noise; break;
+        case Prediction::kSample: ex.target = x0; break;
+        case Prediction::kVelocity: ex.target = a * noise - s * x0; break;
+        case Prediction::kFlow: throw std::invalid_argument("a vp model cannot predict flow velocity");
+      }
+      break;
+    }
+    case ModelKind::kFlow: {
+      const auto t = sigma / (1 + sigma);
+      ex.input = (1 - t) * x0 + t * noise;
+      ex.target = noise - x0;
+      break;
+    }
+    case ModelKind::kEdm: {
+      const double sd = o.sigma_data;
+      const auto r = (sigma.pow(2) + sd * sd).sqrt();
+      const auto c_skip = sd * sd / r.pow(2), c_out = sigma * sd / r, c_in = 1 / r;
+      const auto x = x0 + sigma * noise;
+      ex.input = c_in * x;
+      ex.target = (x0 - c_skip * x) / c_out;
+      break;
+    }
+  }
+  return ex;
+}
+
+torch::Tensor diffusion_loss(const torch::Tensor& out, const TrainingExample& ex) {
+  const auto per_item = (out - ex.target).pow(2).flatten(1).mean(1);
+  return (ex.weight * per_item).mean();
+}
+
+torch::Tensor drop_labels(const torch::Tensor& labels, int64_t null_label, double p, at::Generator& gen) {
+  if (p < 0 || p > 1) throw std::invalid_argument("condition dropout must be in [0, 1], got " + std::to_string(p));
+  const auto drop = torch::rand({labels.size(0)}, gen, torch::kFloat64) < p;
+  return torch::where(drop.to(labels.device()), torch::full_like(labels, null_label), labels);
+}
+
+}  // namespace diffuse

@@ -1,0 +1,1 @@
+// Compiles the shared precompiled header once; other targets reuse it (REUSE_FROM).

@@ -1,0 +1,99 @@
+// Version, thread and BLAS information, and the GEMM measurement behind `diffuse info`.
+#include "core/system.h"
+
+#include <dlfcn.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace diffuse {
+
+GemmMeasurement measure_gemm(int64_t n, double min_seconds) {
+  torch::NoGradGuard no_grad;
+  auto gen = at::detail::createCPUGenerator(0);
+  const auto a = torch::randn({n, n}, gen, torch::kFloat32);
+  const auto b = torch::randn({n, n}, gen, torch::kFloat32);
+  auto c = torch::matmul(a, b);  // warm-up: thread pool start, page faults
+  GemmMeasurement m;
+  m.n = n;
+  double best = 1e30, total = 0.0;
+  using clock = std::chrono::steady_clock;
+  while (total < min_seconds || m.repeats < 3) {
+    const auto t0 = clock::now();
+    c = torch::matmul(a, b);
+    const double dt = std::chrono::duration<double>(clock::now() - t0).count();
+    best = std::min(best, dt);
+    total += dt;
+    ++m.repeats;
+    if (m.repeats >= 200) break;
+  }
+  m.seconds = best;
+  m.gflops = 2.0 * double(n) * double(n) * double(n) / best * 1e-9;
+  return m;
+}
+
+int hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+int set_threads(int n) {
+  if (n <= 0) n = hardware_threads();
+  torch::set_num_threads(n);
+  return torch::get_num_threads();
+}
+
+namespace {
+
+// The shared objects mapped into this process whose file name mentions "blas" or "lapack".
+std::vector<std::string> mapped_blas_libraries() {
+  std::ifstream maps("/proc/self/maps");
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(maps, line)) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string path = line.substr(slash);
+    const std::string base = path.substr(path.rfind('/') + 1);
+    if (base.find("blas") == std::string::npos && base.find("mkl") == std::string::npos) continue;
+    if (std::find(out.begin(), out.end(), path) == out.end()) out.push_back(path);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string blas_description() {
+  {  // make sure the BLAS is loaded and used once
+    torch::NoGradGuard no_grad;
+    auto x = torch::ones({64, 64});
+    (void)torch::matmul(x, x);
+  }
+  using config_fn = char* (*)();
+  if (auto f = reinterpret_cast<config_fn>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) {
+    return f();  // "OpenBLAS 0.3.21 ..."
+  }
+  const auto libs = mapped_blas_libraries();
+  for (const auto& p : libs) {
+    if (p.find("mkl") != std::string::npos) return "Intel MKL " + p;
+  }
+  for (const auto& p : libs) {
+    if (p.find("openblas") != std::string::npos) return "OpenBLAS " + p;
+  }
+  if (!libs.empty()) {
+    return "reference BLAS (slow: install libopenblas0-pthread) " + libs.front();
+  }
+  return "none found (libtorch's built-in kernels)";
+}
+
+std::string torch_version() {
+  std::ostringstream s;
+  s << TORCH_VERSION_MAJOR << '.' << TORCH_VERSION_MINOR << '.' << TORCH_VERSION_PATCH;
+  return s.str();
+}
+
+std::string diffuse_version() { return DIFFUSE_VERSION; }
+
+}  // namespace diffuse

@@ -1,0 +1,32 @@
+// What diffuse runs on: library versions, the BLAS behind libtorch, threads, and a measured GEMM
+// rate, so a user sees at once when reference BLAS slipped in.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace diffuse {
+
+struct GemmMeasurement {
+  int64_t n = 1024;         // square fp32 matmul size
+  double gflops = 0.0;      // best of `repeats`
+  double seconds = 0.0;     // time of the best run
+  int repeats = 0;
+};
+
+// Measures fp32 GEMM GFLOP/s of torch::matmul on n x n matrices (best of a short run of repeats,
+// after one warm-up). 2 n^3 flops per matmul.
+GemmMeasurement measure_gemm(int64_t n = 1024, double min_seconds = 0.5);
+
+// Sets libtorch's intra-op thread count; n <= 0 means all hardware threads.
+// Returns the count in force afterwards.
+int set_threads(int n);
+int hardware_threads();
+
+// The BLAS library libtorch's matmul resolved to, e.g. "OpenBLAS 0.3.21 (pthread)" or
+// "reference BLAS (netlib) /usr/lib/x86_64-linux-gnu/blas/libblas.so.3".
+std::string blas_description();
+
+std::string torch_version();     // compiled-against version, e.g. "1.13.1"
+std::string diffuse_version();
+
+}  // namespace diffuse

@@ -1,0 +1,63 @@
+// The only place that knows which modalities were compiled in.
+#include "modalities/registry.h"
+
+#include <stdexcept>
+
+#if DIFFUSE_HAS_OIIO
+#include "modalities/image/version.h"
+#endif
+#if DIFFUSE_HAS_FFMPEG
+#include "modalities/video/version.h"
+#endif
+#if DIFFUSE_HAS_SNDFILE
+#include "modalities/audio/version.h"
+#endif
+#if DIFFUSE_HAS_RDKIT
+#include "modalities/molecule/version.h"
+#endif
+
+namespace diffuse {
+
+std::vector<ModalityInfo> modalities() {
+  std::vector<ModalityInfo> out = {
+      {"image", "OpenImageIO", "DIFFUSE_WITH_OIIO", false, ""},
+      {"video", "FFmpeg", "DIFFUSE_WITH_FFMPEG", false, ""},
+      {"audio", "libsndfile", "DIFFUSE_WITH_SNDFILE", false, ""},
+      {"molecule", "RDKit", "DIFFUSE_WITH_RDKIT", false, ""},
+  };
+#if DIFFUSE_HAS_OIIO
+  out[0].available = true;
+  out[0].version = image::library_version();
+#endif
+#if DIFFUSE_HAS_FFMPEG
+  out[1].available = true;
+  out[1].version = video::library_version();
+#endif
+#if DIFFUSE_HAS_SNDFILE
+  out[2].available = true;
+  out[2].version = audio::library_version();
+#endif
+#if DIFFUSE_HAS_RDKIT
+  out[3].available = true;
+  out[3].version = molecule::library_version();
+#endif
+  return out;
+}
+
+const ModalityInfo& require_modality(const std::string& name) {
+  static const auto all = modalities();
+  std::string names;
+  for (const auto& m : all) {
+    if (m.name == name) {
+      if (!m.available) {
+        throw std::runtime_error("modality '" + name + "' was compiled out; rebuild with -D" +
+                                 m.cmake_option + "=ON (needs " + m.library + ")");
+      }
+      return m;
+    }
+    names += (names.empty() ? "" : ", ") + m.name;
+  }
+  throw std::invalid_argument("unknown modality '" + name + "'; one of: " + names);
+}
+
+}  // namespace diffuse
