@@ -270,7 +270,10 @@ std::vector<ReplayResult> replay_reference(const Json& file, const std::string& 
     double err = 0.0;
     int64_t steps = 0;
     plan.opts.callback = [&](int64_t i, const torch::Tensor& xi, double sigma) {
-      if (i < traj.size(0)) err = std::max(err, (xi * to_space_factor(plan.space, sigma) - traj[i]).abs().max().item<double>());
+      if (i < traj.size(0)) {
+        const double e = (xi * to_space_factor(plan.space, sigma) - traj[i]).abs().max().item<double>();
+        err = std::max(err, e);
+      }
       steps = i + 1;
     };
     int64_t calls = 0;

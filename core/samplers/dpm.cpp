@@ -145,7 +145,7 @@ torch::Tensor sample_dpmpp_3m_sde(const Denoiser& denoise, torch::Tensor x, cons
       h = std::log(s / s_next);
       const double h_eta = h * (eta + 1.0);
       x = std::exp(-h_eta) * x - std::expm1(-h_eta) * denoised;
-      const double phi_2 = -std::expm1(-h_eta) / h_eta + 1.0;
+      const double phi_2 = std::expm1(-h_eta) / h_eta + 1.0;
       if (d_2.defined()) {
         const double r0 = h_1 / h, r1 = h_2 / h;
         const auto d1_0 = (denoised - d_1) / r0, d1_1 = (d_1 - d_2) / r1;
