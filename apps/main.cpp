@@ -45,6 +45,19 @@ int main(int argc, char** argv) {
   add_planned(app, "report", "HTML report of a run's outputs", "main-job issue #9");
 
   try {
+    // An unknown first word is a typo of a subcommand: say which ones exist.
+    if (argc > 1 && argv[1][0] != '-') {
+      std::string names;
+      bool known = false;
+      for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+        known = known || sub->get_name() == argv[1];
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+      }
+      if (!known) {
+        std::cerr << "diffuse: unknown command '" << argv[1] << "'; one of: " << names << " (see 'diffuse --help')\n";
+        return 2;
+      }
+    }
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

@@ -1,1 +1,88 @@
+// The diffuse program end to end: exit codes and one-line errors for bad input, JSON output.
 #include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "core/json.h"
+#include "test_paths.h"
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(DIFFUSE_BINARY_DIR) + "/apps/diffuse " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+
+TEST(Cli, UnknownSubcommandIsOneLineAndNonZero) {
+  const auto r = run("frobnicate");
+  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("frobnicate"), std::string::npos) << r.out;
+}
+
+TEST(Cli, BadOptionValueIsOneLineAndNonZero) {
+  for (const char* args : {"--threads -3 info", "info --gemm-size abc", "bench samplers --nfe 0"}) {
+    const auto r = run(args);
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_EQ(lines(r.out), 1) << args << ": " << r.out;
+  }
+}
+
+TEST(Cli, InfoJsonHasTheFiguresItPrints) {
+  const auto r = run("info --json --gemm-size 256");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = diffuse::Json::parse(r.out);
+  EXPECT_GT(j.at("gemm").at("gflops").get<double>(), 0.0);
+  EXPECT_GE(j.at("threads").get<int>(), 1);
+  EXPECT_FALSE(j.at("blas").get<std::string>().empty());
+  EXPECT_EQ(j.at("samplers").size(), 15u);
+  EXPECT_TRUE(j.at("modalities").contains("molecule"));
+}
+
+TEST(Cli, ThreadsOptionSetsTheThreadCount) {
+  const auto r = run("--threads 1 info --json --gemm-size 64");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::Json::parse(r.out).at("threads").get<int>(), 1);
+}
+
+TEST(Cli, CheckReferenceNamesACorruptFile) {
+  const std::string path = "/tmp/diffuse_cli_corrupt.json";
+  { std::ofstream(path) << "{\"runs\": [1, 2"; }
+  const auto r = run("check-reference " + path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(lines(r.out), 2) << r.out;  // the table header, then the error
+  EXPECT_NE(r.out.find(path + ": not valid JSON"), std::string::npos) << r.out;
+}
+
+TEST(Cli, PlannedSubcommandsSaySoInsteadOfPretending) {
+  const auto r = run("sample image --n 4");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("not available in this build yet"), std::string::npos) << r.out;
+}
+
+TEST(Cli, BenchRefusesToOverwriteWithoutForce) {
+  const std::string path = "/tmp/diffuse_cli_bench.json";
+  { std::ofstream(path) << "keep"; }
+  const auto r = run("bench samplers --nfe 5 --sampler euler --points 200 --out " + path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(path + ": exists; pass --force to overwrite"), std::string::npos) << r.out;
+  std::ifstream in(path);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "keep");
+}
+
+}  // namespace

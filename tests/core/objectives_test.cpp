@@ -1,1 +1,96 @@
-#include <gtest/gtest.h>
+// Training objectives: targets agree with the sampling adapters, weights match their papers.
+#include "core/objectives.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "core/schedules.h"
+#include "tests/core/test_util.h"
+
+namespace diffuse {
+namespace {
+
+using test::max_abs;
+
+ObjectiveOptions vp_options(Prediction p) {
+  ObjectiveOptions o;
+  o.kind = ModelKind::kVpDiscrete;
+  o.prediction = p;
+  o.alphas_cumprod = alphas_cumprod_from_betas(make_betas(BetaSchedule::kScaledLinear));
+  return o;
+}
+
+// A network that outputs exactly its target must be turned back into x0 by the matching denoiser.
+TEST(Objectives, PerfectPredictionDenoisesExactly) {
+  auto gen = at::detail::createCPUGenerator(0);
+  const auto x0 = torch::randn({8, 3}, gen, torch::kFloat64), noise = torch::randn({8, 3}, gen, torch::kFloat64);
+  struct Case { ObjectiveOptions o; };
+  std::vector<ObjectiveOptions> cases = {vp_options(Prediction::kEpsilon), vp_options(Prediction::kSample),
+                                         vp_options(Prediction::kVelocity)};
+  ObjectiveOptions flow;
+  flow.kind = ModelKind::kFlow;
+  flow.sampling = SigmaSampling::kLogitNormal;
+  cases.push_back(flow);
+  ObjectiveOptions edm;
+  edm.kind = ModelKind::kEdm;
+  edm.sampling = SigmaSampling::kLogNormal;
+  cases.push_back(edm);
+  for (const auto& o : cases) {
+    const auto draw = sample_sigmas(8, o, gen);
+    const auto ex = make_example(x0, noise, draw, o);
+    EXPECT_EQ(diffusion_loss(ex.target, ex).item<double>(), 0.0);
+    for (int64_t i = 0; i < 8; ++i) {
+      const double sigma = draw.sigma[i].item<double>();
+      const auto xi = x0.slice(0, i, i + 1) + sigma * noise.slice(0, i, i + 1);  // VE state
+      const auto target = ex.target.slice(0, i, i + 1);
+      Network net = [&](const torch::Tensor&, const torch::Tensor&) { return target; };
+      Denoiser d = o.kind == ModelKind::kFlow ? flow_denoiser(net)
+                   : o.kind == ModelKind::kEdm ? edm_denoiser(net, o.sigma_data)
+                                               : vp_denoiser(net, o.prediction, o.alphas_cumprod);
+      EXPECT_LE(max_abs(d(xi, torch::scalar_tensor(sigma, torch::kFloat64)), x0.slice(0, i, i + 1)), 1e-8)
+          << "kind " << int(o.kind) << " prediction " << to_string(o.prediction) << " sigma " << sigma;
+    }
+  }
+}
+
+TEST(LossWeight, MinSnrMatchesHangEtAl) {
+  auto o = vp_options(Prediction::kEpsilon);
+  o.weighting = LossWeighting::kMinSnr;
+  o.min_snr_gamma = 5.0;
+  const auto sigma = torch::tensor({0.1, 1.0, 3.0}, torch::kFloat64);
+  const auto snr = 1.0 / sigma.pow(2);
+  EXPECT_LE(max_abs(loss_weight(sigma, o), snr.clamp_max(5.0) / snr), 1e-12);  // eps: min(snr, g) / snr
+  o.prediction = Prediction::kVelocity;
+  EXPECT_LE(max_abs(loss_weight(sigma, o), snr.clamp_max(5.0) / (snr + 1)), 1e-12);  // v: min(snr, g) / (snr + 1)
+  o.prediction = Prediction::kSample;
+  EXPECT_LE(max_abs(loss_weight(sigma, o), snr.clamp_max(5.0)), 1e-12);
+}
+
+TEST(LossWeight, EdmWeightOnFIsOne) {
+  // Karras et al. 2022: lambda(sigma) c_out(sigma)^2 = 1, so the loss on F is unweighted.
+  ObjectiveOptions o;
+  o.kind = ModelKind::kEdm;
+  o.weighting = LossWeighting::kEdm;
+  const auto sigma = torch::tensor({0.01, 0.5, 40.0}, torch::kFloat64);
+  EXPECT_LE(max_abs(loss_weight(sigma, o), torch::ones_like(sigma)), 1e-12);
+}
+
+TEST(SigmaSampling, LogNormalHasTheEdmMoments) {
+  ObjectiveOptions o;
+  o.kind = ModelKind::kEdm;
+  o.sampling = SigmaSampling::kLogNormal;
+  auto gen = at::detail::createCPUGenerator(3);
+  const auto log_s = sample_sigmas(200000, o, gen).sigma.log();
+  EXPECT_NEAR(log_s.mean().item<double>(), -1.2, 0.02);
+  EXPECT_NEAR(log_s.std().item<double>(), 1.2, 0.02);
+}
+
+TEST(DropLabels, DropsAboutTheRequestedFraction) {
+  auto gen = at::detail::createCPUGenerator(1);
+  const auto labels = torch::zeros({100000}, torch::kLong);
+  const auto dropped = drop_labels(labels, 10, 0.1, gen);
+  EXPECT_NEAR((dropped == 10).to(torch::kFloat64).mean().item<double>(), 0.1, 0.005);
+  EXPECT_THROW(drop_labels(labels, 10, 1.5, gen), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace diffuse

@@ -1,1 +1,30 @@
-#include <gtest/gtest.h>
+// Threads, BLAS detection and the GEMM measurement.
+#include "core/system.h"
+
+#include <torch/torch.h>
+
+#include "tests/core/test_util.h"
+
+namespace diffuse {
+namespace {
+
+TEST(SetThreads, ZeroMeansAllHardwareThreads) {
+  EXPECT_EQ(set_threads(0), hardware_threads());
+  EXPECT_EQ(set_threads(1), 1);
+  set_threads(0);
+}
+
+TEST(MeasureGemm, ReportsFlopsFromTheBestRun) {
+  const auto m = measure_gemm(128, 0.01);
+  EXPECT_GE(m.repeats, 3);
+  EXPECT_GT(m.gflops, 0.0);
+  EXPECT_NEAR(m.gflops, 2.0 * 128 * 128 * 128 / m.seconds * 1e-9, 1e-6 * m.gflops);
+}
+
+TEST(BlasDescription, NamesALibrary) {
+  const auto d = blas_description();
+  EXPECT_FALSE(d.empty());
+}
+
+}  // namespace
+}  // namespace diffuse
