@@ -59,7 +59,7 @@ GaussianMixture GaussianMixture::from_json(const Json& j) {
 GaussianMixture GaussianMixture::toy2d() {
   GaussianMixture g;
   g.means = torch::tensor({-1.5, -1.0, 1.5, -0.5, -0.5, 1.5, 1.0, 1.0}, torch::kFloat64).view({4, 2});
-  g.variances = torch::tensor({0.05, 0.10, 0.08, 0.04, 0.12, 0.06, 0.03, 0.03}, torch::kFloat64).view({4, 2});
+  g.variances = torch::tensor({0.20, 0.25, 0.15, 0.10, 0.30, 0.12, 0.10, 0.18}, torch::kFloat64).view({4, 2});
   g.weights = torch::tensor({0.3, 0.2, 0.25, 0.25}, torch::kFloat64);
   g.class_weights = torch::tensor({0.7, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.7, 0.25, 0.25, 0.25, 0.25}, torch::kFloat64).view({3, 4});
   return g;
