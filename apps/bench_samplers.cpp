@@ -58,6 +58,7 @@ SamplerBench bench_samplers(const SamplerBenchOptions& o) {
         SeededNoise noise = SeededNoise::consecutive(o.seed + 100, o.n_error);
         const auto x = run_sampler(info.name, denoise, x_err, sigmas, noise, opts);
         row.endpoint_error = (x - ref).abs().max().item<double>();
+        row.endpoint_rmse = (x - ref).pow(2).sum(1).mean().sqrt().item<double>();
       }
       calls = 0;
       SeededNoise noise = SeededNoise::consecutive(o.seed + 200, o.n_sw);
@@ -85,6 +86,7 @@ Json to_json(const SamplerBench& b) {
     rows.push_back({{"sampler", r.sampler}, {"nfe_target", r.nfe_target}, {"nfe", r.nfe}, {"steps", r.steps},
                     {"deterministic", r.deterministic},
                     {"endpoint_error", r.deterministic ? Json(r.endpoint_error) : Json(nullptr)},
+                    {"endpoint_rmse", r.deterministic ? Json(r.endpoint_rmse) : Json(nullptr)},
                     {"sliced_wasserstein", r.sliced_wasserstein}, {"overhead_us_per_step", r.overhead_us_per_step}});
   }
   return {{"benchmark", "samplers"}, {"sw_floor", b.sw_floor}, {"rows", rows}};

@@ -14,7 +14,7 @@ struct SamplerBenchOptions {
   std::vector<std::string> samplers;  // empty: all
   int64_t n_error = 256;     // points for the endpoint error
   int64_t n_sw = 10000;      // points for the sliced Wasserstein distance
-  double sigma_min = 0.002, sigma_max = 80.0;  // Karras grid (EDM range)
+  double sigma_min = 0.0292, sigma_max = 14.6;  // Karras grid over the SD range (shared/reference)
   uint64_t seed = 0;
 };
 
@@ -23,6 +23,7 @@ struct SamplerBenchRow {
   int64_t nfe_target = 0, nfe = 0, steps = 0;
   bool deterministic = true;
   double endpoint_error = -1;  // max abs vs reference; -1 for stochastic samplers
+  double endpoint_rmse = -1;   // root mean square over the points
   double sliced_wasserstein = 0;
   double overhead_us_per_step = 0;
 };

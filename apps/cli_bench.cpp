@@ -37,12 +37,18 @@ void add_bench(CLI::App& app) {
       return;
     }
     std::cout << std::left << std::setw(14) << "sampler" << std::right << std::setw(5) << "NFE" << std::setw(7) << "steps"
-              << std::setw(14) << "endpoint_err" << std::setw(12) << "sliced_W2" << std::setw(14) << "us/step\n";
+              << std::setw(14) << "endpoint_max" << std::setw(14) << "endpoint_rms" << std::setw(12) << "sliced_W2" << std::setw(14) << "us/step\n";
     for (const auto& r : b.rows) {
-      std::ostringstream e;
-      if (r.deterministic) e << std::scientific << std::setprecision(2) << r.endpoint_error; else e << "-";
+      std::ostringstream e, rms;
+      if (r.deterministic) {
+        e << std::scientific << std::setprecision(2) << r.endpoint_error;
+        rms << std::scientific << std::setprecision(2) << r.endpoint_rmse;
+      } else {
+        e << "-";
+        rms << "-";
+      }
       std::cout << std::left << std::setw(14) << r.sampler << std::right << std::setw(5) << r.nfe << std::setw(7)
-                << r.steps << std::setw(14) << e.str() << std::setw(12) << std::fixed << std::setprecision(4)
+                << r.steps << std::setw(14) << e.str() << std::setw(14) << rms.str() << std::setw(12) << std::fixed << std::setprecision(4)
                 << r.sliced_wasserstein << std::setw(13) << std::setprecision(1) << r.overhead_us_per_step << "\n";
     }
     std::cout << "exact-sample floor of sliced_W2 at " << o->n_sw << " points: " << std::fixed << std::setprecision(4)
