@@ -32,6 +32,7 @@ SamplerBench bench_samplers(const SamplerBenchOptions& o) {
     auto z = SeededNoise::consecutive(o.seed, n);
     return z.draw(torch::zeros({n, D}, torch::kFloat64)) * o.sigma_max;
   };
+  make_sigmas(o.schedule, 1, ScheduleOptions{});  // unknown names fail before any work
   const auto x_err = start(o.n_error);
   const auto x_sw = start(o.n_sw);
   // Reference endpoint: RK4 in log-sigma to 1e-5, then the denoiser.
@@ -40,6 +41,7 @@ SamplerBench bench_samplers(const SamplerBenchOptions& o) {
                            torch::scalar_tensor(sigma_end, torch::kFloat64));
   const auto exact = gmm.sample(o.n_sw, o.seed + 1);
   SamplerBench bench;
+  bench.options = o;
   bench.sw_floor = sliced_wasserstein(exact, gmm.sample(o.n_sw, o.seed + 2));
 
   for (const auto& info : samplers()) {
@@ -50,7 +52,10 @@ SamplerBench bench_samplers(const SamplerBenchOptions& o) {
       row.nfe_target = nfe;
       row.deterministic = !info.stochastic;
       row.steps = evals_per_step(info.name) == 2 ? (nfe + 1) / 2 : nfe;
-      const auto sigmas = karras_sigmas(row.steps, o.sigma_min, o.sigma_max);
+      ScheduleOptions so;
+      so.sigma_min = o.sigma_min;
+      so.sigma_max = o.sigma_max;
+      const auto sigmas = make_sigmas(o.schedule, row.steps, so);
       SamplerOptions opts;
       int64_t calls = 0;
       opts.on_model_call = [&calls](double) { ++calls; };
@@ -89,7 +94,9 @@ Json to_json(const SamplerBench& b) {
                     {"endpoint_rmse", r.deterministic ? Json(r.endpoint_rmse) : Json(nullptr)},
                     {"sliced_wasserstein", r.sliced_wasserstein}, {"overhead_us_per_step", r.overhead_us_per_step}});
   }
-  return {{"benchmark", "samplers"}, {"sw_floor", b.sw_floor}, {"rows", rows}};
+  return {{"benchmark", "samplers"}, {"data", "analytic 2-D Gaussian mixture (GaussianMixture::toy2d)"},
+          {"schedule", b.options.schedule}, {"sigma_min", b.options.sigma_min}, {"sigma_max", b.options.sigma_max},
+          {"points", b.options.n_sw}, {"error_points", b.options.n_error}, {"sw_floor", b.sw_floor}, {"rows", rows}};
 }
 
 }  // namespace diffuse

@@ -14,7 +14,8 @@ struct SamplerBenchOptions {
   std::vector<std::string> samplers;  // empty: all
   int64_t n_error = 256;     // points for the endpoint error
   int64_t n_sw = 10000;      // points for the sliced Wasserstein distance
-  double sigma_min = 0.0292, sigma_max = 14.6;  // Karras grid over the SD range (shared/reference)
+  std::string schedule = "karras";               // any registered schedule
+  double sigma_min = 0.0292, sigma_max = 14.6;  // the SD range (shared/reference)
   uint64_t seed = 0;
 };
 
@@ -31,6 +32,7 @@ struct SamplerBenchRow {
 struct SamplerBench {
   std::vector<SamplerBenchRow> rows;
   double sw_floor = 0;  // between two independent exact sample sets of the same size
+  SamplerBenchOptions options;
 };
 
 SamplerBench bench_samplers(const SamplerBenchOptions& o);

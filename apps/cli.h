@@ -8,5 +8,6 @@ namespace diffuse::cli {
 void add_info(CLI::App& app);
 void add_check_reference(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_model(CLI::App& app);
 
 }  // namespace diffuse::cli

@@ -24,6 +24,9 @@ void add_bench(CLI::App& app) {
   s->add_option("--sampler", o->samplers, "samplers to run (default: all)")->delimiter(',');
   s->add_option("--points", o->n_sw, "points for the sliced Wasserstein distance")->capture_default_str()->check(CLI::Range(100, 1000000));
   s->add_option("--seed", o->seed, "seed")->capture_default_str();
+  s->add_option("--schedule", o->schedule, "sigma schedule (any of `diffuse info`'s schedules)")->capture_default_str();
+  s->add_option("--sigma-min", o->sigma_min, "smallest nonzero sigma")->capture_default_str()->check(CLI::PositiveNumber);
+  s->add_option("--sigma-max", o->sigma_max, "largest sigma")->capture_default_str()->check(CLI::PositiveNumber);
   s->add_flag("--json", *json, "print JSON instead of a table");
   s->add_option("--out", *out, "also write the JSON to this file");
   s->add_flag("--force", *force, "overwrite --out if it exists");

@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
       "  diffuse info                      versions, BLAS, threads and measured GEMM GFLOP/s\n"
       "  diffuse info --json               the same as JSON\n"
       "  diffuse check-reference shared/reference/traj_*.json\n"
-      "  diffuse bench samplers --json out.json",
+      "  diffuse bench samplers --nfe 10,50\n"
+      "  diffuse model info dit-xl/2 --json",
       "diffuse"};
   app.set_version_flag("--version", diffuse::diffuse_version());
   app.require_subcommand(1);
@@ -38,10 +39,10 @@ int main(int argc, char** argv) {
   diffuse::cli::add_info(app);
   diffuse::cli::add_check_reference(app);
   diffuse::cli::add_bench(app);
+  diffuse::cli::add_model(app);
   add_planned(app, "train", "train a model: vae, image, audio, molecule, video", "engine issue #4 and modality issues");
   add_planned(app, "sample", "sample from a trained model", "engine issue #4 and modality issues");
   add_planned(app, "eval", "evaluate samples with the modality's metrics", "modality issues #5-#8");
-  add_planned(app, "model", "model info: parameters and GFLOPs of a DiT config", "DiT issue #4");
   add_planned(app, "report", "HTML report of a run's outputs", "main-job issue #9");
 
   try {

@@ -1,0 +1,51 @@
+// `diffuse model info CONFIG`: parameters and GFLOPs of a DiT given as a preset or JSON file.
+#include <iomanip>
+#include <iostream>
+
+#include "apps/cli.h"
+#include "core/dit.h"
+
+namespace diffuse::cli {
+
+void add_model(CLI::App& app) {
+  auto* model = app.add_subcommand("model", "inspect model configurations");
+  model->require_subcommand(1);
+  auto* info = model->add_subcommand("info", "parameter count and GFLOPs per forward of a DiT\n"
+                                             "Examples: diffuse model info dit-xl/2\n"
+                                             "          diffuse model info models/fashion/config.json --json\n"
+                                             "          diffuse model info --list");
+  auto spec = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  auto list = std::make_shared<bool>(false);
+  info->add_option("config", *spec, "preset name (e.g. dit-s/2) or JSON config file");
+  info->add_flag("--json", *json, "print JSON");
+  info->add_flag("--list", *list, "list the presets");
+  info->callback([spec, json, list] {
+    auto row = [](const std::string& name, const DiTConfig& c) {
+      const double macs = dit_forward_macs(c);
+      return Json{{"name", name}, {"parameters", dit_parameter_count(c)}, {"gmacs", macs * 1e-9},
+                  {"gflops", 2 * macs * 1e-9}, {"tokens", c.tokens()}, {"config", to_json(c)}};
+    };
+    std::vector<Json> rows;
+    if (*list || spec->empty()) {
+      for (const auto& p : dit_presets()) rows.push_back(row(p.name, p.config));
+    } else {
+      rows.push_back(row(*spec, dit_config_from_spec(*spec)));
+    }
+    if (*json) {
+      std::cout << (rows.size() == 1 ? rows[0] : Json(rows)).dump(2) << "\n";
+      return;
+    }
+    std::cout << std::left << std::setw(44) << "model" << std::right << std::setw(14) << "parameters" << std::setw(8)
+              << "tokens" << std::setw(12) << "GFLOPs" << std::setw(12) << "GMACs" << "\n";
+    for (const auto& r : rows) {
+      std::cout << std::left << std::setw(44) << r["name"].get<std::string>() << std::right << std::setw(14)
+                << r["parameters"].get<int64_t>() << std::setw(8) << r["tokens"].get<int64_t>() << std::setw(12)
+                << std::fixed << std::setprecision(2) << r["gflops"].get<double>() << std::setw(12)
+                << r["gmacs"].get<double>() << "\n";
+    }
+    std::cout << "GFLOPs = 2 x multiply-accumulates per sample; DiT's paper reports MACs as \"Gflops\".\n";
+  });
+}
+
+}  // namespace diffuse::cli

@@ -1,0 +1,300 @@
+// The DiT backbone, its presets and its analytic cost.
+#include "core/dit.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <numeric>
+#include <stdexcept>
+
+namespace diffuse {
+
+// ---- config ------------------------------------------------------------------------------------
+
+int64_t DiTConfig::patch_dim() const {
+  return std::accumulate(patch.begin(), patch.end(), int64_t(1), std::multiplies<int64_t>());
+}
+
+int64_t DiTConfig::tokens() const {
+  int64_t t = 1;
+  for (size_t i = 0; i < input_size.size(); ++i) t *= input_size[i] / patch[i];
+  return t;
+}
+
+void DiTConfig::validate() const {
+  auto fail = [](const std::string& m) { throw std::invalid_argument("DiT config: " + m); };
+  if (input_size.empty() || input_size.size() > 3) fail("input_size must have 1, 2 or 3 axes");
+  if (patch.size() != input_size.size()) fail("patch must have one entry per input_size axis");
+  for (size_t i = 0; i < patch.size(); ++i) {
+    if (patch[i] < 1 || input_size[i] < 1 || input_size[i] % patch[i] != 0) {
+      fail("input_size[" + std::to_string(i) + "]=" + std::to_string(input_size[i]) + " is not a multiple of patch " +
+           std::to_string(patch[i]));
+    }
+  }
+  if (in_channels < 1 || depth < 1 || heads < 1 || hidden < 1) fail("in_channels, depth, heads and hidden must be >= 1");
+  if (hidden % heads != 0) fail("hidden " + std::to_string(hidden) + " is not divisible by heads " + std::to_string(heads));
+  if (hidden % (2 * int64_t(input_size.size())) != 0) fail("hidden must be divisible by 2 x the number of axes");
+  if (attention != "full" && attention != "factorized") fail("attention must be 'full' or 'factorized', got '" + attention + "'");
+  if (attention == "factorized" && input_size.size() != 3) fail("factorized attention needs a 3-D (T, H, W) input");
+  if (num_classes < 0 || cond_dim < 0 || !(mlp_ratio > 0)) fail("num_classes, cond_dim must be >= 0 and mlp_ratio > 0");
+}
+
+Json to_json(const DiTConfig& c) {
+  return {{"input_size", c.input_size}, {"patch", c.patch}, {"in_channels", c.in_channels},
+          {"learn_sigma", c.learn_sigma}, {"hidden", c.hidden}, {"depth", c.depth}, {"heads", c.heads},
+          {"mlp_ratio", c.mlp_ratio}, {"num_classes", c.num_classes}, {"cond_dim", c.cond_dim},
+          {"attention", c.attention}, {"attention_chunk", c.attention_chunk}};
+}
+
+DiTConfig dit_config_from_json(const Json& j) {
+  DiTConfig c;
+  const Json defaults = to_json(c);
+  if (!j.is_object()) throw std::invalid_argument("DiT config must be a JSON object");
+  for (const auto& [k, v] : j.items()) {
+    if (!defaults.contains(k)) {
+      std::string known;
+      for (const auto& [dk, dv] : defaults.items()) known += (known.empty() ? "" : ", ") + dk;
+      throw std::invalid_argument("unknown key '" + k + "' in DiT config; known keys: " + known);
+    }
+  }
+  try {
+    c.input_size = j.value("input_size", c.input_size);
+    c.patch = j.value("patch", c.patch);
+    c.in_channels = j.value("in_channels", c.in_channels);
+    c.learn_sigma = j.value("learn_sigma", c.learn_sigma);
+    c.hidden = j.value("hidden", c.hidden);
+    c.depth = j.value("depth", c.depth);
+    c.heads = j.value("heads", c.heads);
+    c.mlp_ratio = j.value("mlp_ratio", c.mlp_ratio);
+    c.num_classes = j.value("num_classes", c.num_classes);
+    c.cond_dim = j.value("cond_dim", c.cond_dim);
+    c.attention = j.value("attention", c.attention);
+    c.attention_chunk = j.value("attention_chunk", c.attention_chunk);
+  } catch (const Json::exception& e) {
+    throw std::invalid_argument(std::string("DiT config: wrong type (") + e.what() + ")");
+  }
+  c.validate();
+  return c;
+}
+
+const std::vector<DiTPreset>& dit_presets() {
+  static const std::vector<DiTPreset> table = [] {
+    std::vector<DiTPreset> t;
+    struct Size { const char* name; int64_t hidden, depth, heads; };
+    for (const Size s : {Size{"s", 384, 12, 6}, Size{"b", 768, 12, 12}, Size{"l", 1024, 24, 16}, Size{"xl", 1152, 28, 16}}) {
+      for (int64_t p : {2, 4, 8}) {
+        DiTConfig c;
+        c.hidden = s.hidden;
+        c.depth = s.depth;
+        c.heads = s.heads;
+        c.patch = {p, p};
+        t.push_back({std::string("dit-") + s.name + "/" + std::to_string(p), c, "DiT paper Table 1, 32x32x4 latents, 1000 classes"});
+      }
+    }
+    for (int64_t p : {1, 2, 4}) {
+      DiTConfig c;
+      c.input_size = {8, 8};
+      c.patch = {p, p};
+      c.hidden = 128; c.depth = 4; c.heads = 4; c.num_classes = 10; c.learn_sigma = false;
+      t.push_back({"dit-tiny/" + std::to_string(p), c, "CPU-trainable in minutes: 128 wide, 4 blocks, 8x8x4, 10 classes"});
+    }
+    for (int64_t p : {2, 4}) {
+      DiTConfig c;
+      c.input_size = {8, 8};
+      c.patch = {p, p};
+      c.hidden = 256; c.depth = 6; c.heads = 4; c.num_classes = 10; c.learn_sigma = false;
+      t.push_back({"dit-mini/" + std::to_string(p), c, "256 wide, 6 blocks, 8x8x4, 10 classes"});
+    }
+    return t;
+  }();
+  return table;
+}
+
+DiTConfig dit_preset(const std::string& name) {
+  std::string names;
+  for (const auto& p : dit_presets()) {
+    if (p.name == name) return p.config;
+    names += (names.empty() ? "" : ", ") + p.name;
+  }
+  throw std::invalid_argument("unknown DiT preset '" + name + "'; one of: " + names);
+}
+
+DiTConfig dit_config_from_spec(const std::string& spec) {
+  if (!std::filesystem::exists(spec)) return dit_preset(spec);
+  const auto j = read_json_file(spec);
+  try {
+    return dit_config_from_json(j.contains("model") ? j.at("model") : j);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(spec + ": " + e.what());
+  }
+}
+
+int64_t dit_parameter_count(const DiTConfig& c) {
+  const int64_t D = c.hidden, P = c.patch_dim(), M = int64_t(double(D) * c.mlp_ratio);
+  int64_t n = c.in_channels * P * D + D;              // patch embedding
+  n += 256 * D + D + D * D + D;                       // timestep MLP
+  if (c.num_classes > 0) n += (c.num_classes + 1) * D;  // labels + null
+  if (c.cond_dim > 0) n += c.cond_dim * D + D + D;    // vector projection + null vector
+  n += c.depth * (3 * D * D + 3 * D + D * D + D + D * M + M + M * D + D + 6 * D * D + 6 * D);
+  n += D * 2 * D + 2 * D + D * P * c.out_channels() + P * c.out_channels();
+  return n;
+}
+
+double dit_forward_macs(const DiTConfig& c) {
+  const double D = double(c.hidden), P = double(c.patch_dim()), T = double(c.tokens());
+  const double M = double(int64_t(D * c.mlp_ratio));
+  double attended = T;  // tokens each query attends to
+  double macs = T * c.in_channels * P * D + 256 * D + D * D + c.cond_dim * D;
+  for (int64_t i = 0; i < c.depth; ++i) {
+    if (c.attention == "factorized") {
+      const double frames = double(c.input_size[0] / c.patch[0]);
+      attended = (i % 2 == 0) ? T / frames : frames;
+    }
+    macs += 6 * D * D + T * 3 * D * D + 2 * T * attended * D + T * D * D + 2 * T * D * M;
+  }
+  macs += 2 * D * D + T * D * P * c.out_channels();
+  return macs;
+}
+
+// ---- modules -----------------------------------------------------------------------------------
+
+namespace {
+torch::nn::LayerNorm plain_norm(int64_t d) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).elementwise_affine(false).eps(1e-6));
+}
+void xavier(torch::nn::Linear& l) {
+  torch::nn::init::xavier_uniform_(l->weight);
+  torch::nn::init::zeros_(l->bias);
+}
+void zero(torch::nn::Linear& l) {
+  torch::nn::init::zeros_(l->weight);
+  torch::nn::init::zeros_(l->bias);
+}
+}  // namespace
+
+DiTBlockImpl::DiTBlockImpl(int64_t D, int64_t heads, double mlp_ratio, int64_t chunk) : heads_(heads), chunk_(chunk) {
+  const int64_t M = int64_t(double(D) * mlp_ratio);
+  norm1_ = register_module("norm1", plain_norm(D));
+  norm2_ = register_module("norm2", plain_norm(D));
+  qkv_ = register_module("qkv", torch::nn::Linear(D, 3 * D));
+  proj_ = register_module("proj", torch::nn::Linear(D, D));
+  fc1_ = register_module("fc1", torch::nn::Linear(D, M));
+  fc2_ = register_module("fc2", torch::nn::Linear(M, D));
+  ada_ = register_module("adaLN", torch::nn::Linear(D, 6 * D));
+  for (auto* l : {&qkv_, &proj_, &fc1_, &fc2_}) xavier(*l);
+  zero(ada_);  // adaLN-Zero: every block starts as the identity
+}
+
+torch::Tensor DiTBlockImpl::attend(const torch::Tensor& h) {
+  const int64_t B = h.size(0), T = h.size(1), D = h.size(2);
+  const auto qkv = qkv_(h).view({B, T, 3, heads_, D / heads_}).permute({2, 0, 3, 1, 4});  // (3, B, H, T, d)
+  const auto o = attention(qkv[0], qkv[1], qkv[2], chunk_);                               // (B, H, T, d)
+  return proj_(o.transpose(1, 2).reshape({B, T, D}));
+}
+
+torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& c, int64_t frames, bool temporal) {
+  const auto m = ada_(torch::silu(c)).chunk(6, 1);  // shift, scale, gate for attention and MLP
+  auto h = modulate(norm1_(x), m[0], m[1]);          // (N, T, D)
+  if (frames > 1) {  // factorised: attend within each frame, or across frames at each position
+    const int64_t N = h.size(0), T = h.size(1), D = h.size(2), S = T / frames;
+    if (temporal) {
+      h = attend(h.view({N, frames, S, D}).transpose(1, 2).reshape({N * S, frames, D}));
+      h = h.view({N, S, frames, D}).transpose(1, 2).reshape({N, T, D});
+    } else {
+      h = attend(h.reshape({N * frames, S, D})).view({N, T, D});
+    }
+  } else {
+    h = attend(h);
+  }
+  auto y = x + m[2].unsqueeze(1) * h;
+  const auto mlp = fc2_(torch::gelu(fc1_(modulate(norm2_(y), m[3], m[4])), "tanh"));
+  return y + m[5].unsqueeze(1) * mlp;
+}
+
+DiTImpl::DiTImpl(const DiTConfig& c) : config_(c) {
+  c.validate();
+  const int64_t D = c.hidden;
+  x_embed_ = register_module("x_embed", torch::nn::Linear(c.in_channels * c.patch_dim(), D));
+  xavier(x_embed_);
+  t_embed_ = register_module("t_embed", TimestepEmbedder(D));
+  if (c.num_classes > 0) {
+    y_embed_ = register_module("y_embed", torch::nn::Embedding(c.num_classes + 1, D));
+    torch::nn::init::normal_(y_embed_->weight, 0.0, 0.02);
+  }
+  if (c.cond_dim > 0) {
+    y_proj_ = register_module("v_proj", torch::nn::Linear(c.cond_dim, D));
+    xavier(y_proj_);
+    null_vector_ = register_parameter("v_null", torch::zeros({D}));
+  }
+  std::vector<int64_t> grid;
+  for (size_t i = 0; i < c.input_size.size(); ++i) grid.push_back(c.input_size[i] / c.patch[i]);
+  pos_ = register_buffer("pos_embed", sincos_position_embedding(D, grid).unsqueeze(0));
+  auto list = register_module("blocks", torch::nn::ModuleList());  // names blocks.0, blocks.1, ...
+  for (int64_t i = 0; i < c.depth; ++i) {
+    blocks_.push_back(DiTBlock(D, c.heads, c.mlp_ratio, c.attention_chunk));
+    list->push_back(blocks_.back());
+  }
+  final_norm_ = register_module("final_norm", plain_norm(D));
+  final_ada_ = register_module("final_adaLN", torch::nn::Linear(D, 2 * D));
+  final_linear_ = register_module("final_linear", torch::nn::Linear(D, c.patch_dim() * c.out_channels()));
+  zero(final_ada_);
+  zero(final_linear_);
+}
+
+torch::Tensor DiTImpl::patchify(const torch::Tensor& x) const {
+  const auto& c = config_;
+  const int64_t k = int64_t(c.input_size.size());
+  TORCH_CHECK(x.dim() == k + 2 && x.size(1) == c.in_channels, "DiT expects (N, ", c.in_channels, ", ", c.input_size,
+              "), got ", x.sizes());
+  std::vector<int64_t> shape = {x.size(0), c.in_channels}, perm = {0};
+  for (int64_t i = 0; i < k; ++i) {
+    TORCH_CHECK(x.size(2 + i) == c.input_size[size_t(i)], "DiT expects grid ", c.input_size, ", got ", x.sizes());
+    shape.push_back(c.input_size[size_t(i)] / c.patch[size_t(i)]);
+    shape.push_back(c.patch[size_t(i)]);
+  }
+  for (int64_t i = 0; i < k; ++i) perm.push_back(2 + 2 * i);  // patch grid
+  perm.push_back(1);                                          // channels
+  for (int64_t i = 0; i < k; ++i) perm.push_back(3 + 2 * i);  // within-patch offsets
+  return x.reshape(shape).permute(perm).reshape({x.size(0), c.tokens(), c.in_channels * c.patch_dim()});
+}
+
+torch::Tensor DiTImpl::unpatchify(const torch::Tensor& x) const {
+  const auto& c = config_;
+  const int64_t k = int64_t(c.input_size.size()), C = c.out_channels(), N = x.size(0);
+  std::vector<int64_t> shape = {N}, perm = {0, 1 + 2 * k}, out = {N, C};
+  for (int64_t i = 0; i < k; ++i) shape.push_back(c.input_size[size_t(i)] / c.patch[size_t(i)]);
+  for (int64_t i = 0; i < k; ++i) shape.push_back(c.patch[size_t(i)]);
+  shape.push_back(C);  // DiT's (p, q, c) order within a patch
+  for (int64_t i = 0; i < k; ++i) {
+    perm.push_back(1 + i);
+    perm.push_back(1 + k + i);
+    out.push_back(c.input_size[size_t(i)]);
+  }
+  return x.reshape(shape).permute(perm).reshape(out);
+}
+
+torch::Tensor DiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels,
+                               const torch::Tensor& vectors) {
+  const auto& c = config_;
+  const int64_t N = x.size(0);
+  auto h = x_embed_(patchify(x)) + pos_;                // (N, T, D)
+  auto cond = t_embed_(t.to(x.device()).reshape({N}));  // (N, D)
+  if (c.num_classes > 0) {
+    const auto y = labels.defined() ? labels.to(x.device()) : torch::full({N}, c.num_classes, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    TORCH_CHECK(y.min().item<int64_t>() >= 0 && y.max().item<int64_t>() <= c.num_classes, "labels must be in [0, ",
+                c.num_classes, "] (", c.num_classes, " = null)");
+    cond = cond + y_embed_(y);
+  }
+  if (c.cond_dim > 0) {
+    const auto v = vectors.defined() ? vectors.to(x.options()) : torch::full({N, c.cond_dim}, NAN, x.options());
+    const auto is_null = torch::isnan(v).any(1, true);  // (N, 1)
+    cond = cond + torch::where(is_null, null_vector_.unsqueeze(0), y_proj_(torch::nan_to_num(v, 0.0)));
+  }
+  const bool factorized = c.attention == "factorized";
+  const int64_t frames = factorized ? c.input_size[0] / c.patch[0] : 1;
+  for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i]->forward(h, cond, frames, factorized && i % 2 == 1);
+  const auto m = final_ada_(torch::silu(cond)).chunk(2, 1);
+  return unpatchify(final_linear_(modulate(final_norm_(h), m[0], m[1])));
+}
+
+}  // namespace diffuse

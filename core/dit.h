@@ -1,0 +1,99 @@
+// Diffusion Transformer (Peebles & Xie 2023) over 1-D sequences, 2-D grids and 3-D space-time
+// grids: patchify, fixed sin-cos positions, adaLN-Zero blocks conditioned on the timestep plus a
+// class label (with a learned null label for CFG) and/or a condition vector, final adaLN layer,
+// unpatchify. Video variants: full space-time attention, or factorised attention alternating
+// spatial and temporal blocks (Latte, Ma et al. 2024, variant 1).
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "core/layers.h"
+
+namespace diffuse {
+
+struct DiTConfig {
+  std::vector<int64_t> input_size = {32, 32};  // grid: {L}, {H, W} or {T, H, W}
+  std::vector<int64_t> patch = {2, 2};         // per axis
+  int64_t in_channels = 4;
+  bool learn_sigma = true;                     // DiT predicts a variance too: out = 2 * in
+  int64_t hidden = 384, depth = 12, heads = 6;
+  double mlp_ratio = 4.0;
+  int64_t num_classes = 1000;                  // 0: no labels; else labels 0..C-1, null = C
+  int64_t cond_dim = 0;                        // continuous condition vector (NaN row = null)
+  std::string attention = "full";              // "full" or "factorized" (3-D input only)
+  int64_t attention_chunk = 1024;              // queries per chunk on libtorch < 2.0
+
+  int64_t out_channels() const { return learn_sigma ? 2 * in_channels : in_channels; }
+  int64_t tokens() const;
+  int64_t patch_dim() const;  // values per patch: prod(patch)
+  void validate() const;      // throws on inconsistent sizes, naming the field
+};
+
+Json to_json(const DiTConfig& c);
+DiTConfig dit_config_from_json(const Json& j);  // unknown keys are an error
+
+// Named presets: dit-s/2 ... dit-xl/8 (the DiT paper's Table 1, 32x32x4 latents, 1000 classes)
+// and dit-tiny/1,2,4, dit-mini/2,4 (CPU-trainable in minutes).
+struct DiTPreset {
+  std::string name;
+  DiTConfig config;
+  std::string description;
+};
+const std::vector<DiTPreset>& dit_presets();
+DiTConfig dit_preset(const std::string& name);  // throws listing the names
+// A preset name or a path to a JSON file (a bare config, or an object with a "model" key).
+DiTConfig dit_config_from_spec(const std::string& spec);
+
+// Parameters (trainable; position embeddings are fixed buffers) and multiply-accumulates of one
+// forward pass of one sample, counted analytically. DiT's paper reports MACs as "Gflops".
+int64_t dit_parameter_count(const DiTConfig& c);
+double dit_forward_macs(const DiTConfig& c);
+
+class DiTBlockImpl : public torch::nn::Module {
+ public:
+  DiTBlockImpl(int64_t hidden, int64_t heads, double mlp_ratio, int64_t attention_chunk);
+  // x (N, T, D), c (N, D); `groups` reshapes tokens for attention: {N*G, T/G, D} when the block
+  // attends within G groups (factorised video), with `temporal` picking the strided grouping.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c, int64_t frames = 1, bool temporal = false);
+  torch::nn::Linear& modulation() { return ada_; }
+
+ private:
+  torch::Tensor attend(const torch::Tensor& h);  // (B, T, D) -> (B, T, D)
+  int64_t heads_, chunk_;
+  torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
+  torch::nn::Linear qkv_{nullptr}, proj_{nullptr}, fc1_{nullptr}, fc2_{nullptr}, ada_{nullptr};
+};
+TORCH_MODULE(DiTBlock);
+
+class DiTImpl : public torch::nn::Module {
+ public:
+  explicit DiTImpl(const DiTConfig& c);
+  // x (N, C, *grid), t (N,) network time, labels (N,) int64 or undefined (null label),
+  // vectors (N, cond_dim) or undefined -> (N, out_channels, *grid).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels = {},
+                        const torch::Tensor& vectors = {});
+  const DiTConfig& config() const { return config_; }
+  torch::Tensor patchify(const torch::Tensor& x) const;    // (N, C, *grid) -> (N, T, C*prod(p))
+  torch::Tensor unpatchify(const torch::Tensor& x) const;  // (N, T, prod(p)*C) -> (N, C, *grid)
+  const std::vector<DiTBlock>& blocks() const { return blocks_; }
+
+ private:
+  DiTConfig config_;
+  torch::nn::Linear x_embed_{nullptr}, y_proj_{nullptr}, final_ada_{nullptr}, final_linear_{nullptr};
+  torch::nn::Embedding y_embed_{nullptr};
+  torch::Tensor null_vector_, pos_;
+  TimestepEmbedder t_embed_{nullptr};
+  torch::nn::LayerNorm final_norm_{nullptr};
+  std::vector<DiTBlock> blocks_;
+};
+TORCH_MODULE(DiT);
+
+}  // namespace diffuse

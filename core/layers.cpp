@@ -1,0 +1,68 @@
+// Shared DiT blocks.
+#include "core/layers.h"
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <cmath>
+
+namespace diffuse {
+
+torch::Tensor timestep_features(const torch::Tensor& t, int64_t dim, double max_period) {
+  const int64_t half = dim / 2;
+  const auto freqs = torch::exp(-std::log(max_period) * torch::arange(half, torch::kFloat32) / double(half)).to(t.device());
+  const auto args = t.to(torch::kFloat32).unsqueeze(1) * freqs.unsqueeze(0);  // (N, half)
+  return torch::cat({torch::cos(args), torch::sin(args)}, 1);
+}
+
+namespace {
+// (M,) positions -> (M, dim) with [sin | cos] over dim/2 frequencies (MAE's 1-D embedding).
+torch::Tensor sincos_1d(int64_t dim, const torch::Tensor& pos) {
+  const auto omega = 1.0 / torch::pow(10000.0, torch::arange(dim / 2, torch::kFloat64) / (dim / 2.0));
+  const auto out = pos.to(torch::kFloat64).unsqueeze(1) * omega.unsqueeze(0);
+  return torch::cat({torch::sin(out), torch::cos(out)}, 1);
+}
+}  // namespace
+
+torch::Tensor sincos_position_embedding(int64_t dim, const std::vector<int64_t>& grid) {
+  const int64_t axes = int64_t(grid.size());
+  TORCH_CHECK(axes >= 1 && axes <= 3, "position grids are 1-D, 2-D or 3-D, got ", axes, " axes");
+  TORCH_CHECK(dim % (2 * axes) == 0, "hidden size ", dim, " must be divisible by ", 2 * axes, " for a ", axes, "-D sin-cos embedding");
+  std::vector<torch::Tensor> ranges;
+  for (auto g : grid) ranges.push_back(torch::arange(g, torch::kFloat64));
+  const auto mesh = torch::meshgrid(ranges, "ij");  // axis-major order: token index = row-major over grid
+  // DiT's 2-D embedding puts the W coordinate first, then H; reverse the axes to match it.
+  std::vector<torch::Tensor> parts;
+  for (int64_t a = axes - 1; a >= 0; --a) parts.push_back(sincos_1d(dim / axes, mesh[size_t(a)].reshape(-1)));
+  return torch::cat(parts, 1).to(torch::kFloat32);
+}
+
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t chunk) {
+#if TORCH_VERSION_MAJOR >= 2
+  (void)chunk;
+  return torch::scaled_dot_product_attention(q, k, v);
+#else
+  const double scale = 1.0 / std::sqrt(double(q.size(-1)));
+  const int64_t T = q.size(2);
+  if (chunk <= 0 || T <= chunk) return torch::softmax(torch::matmul(q, k.transpose(-2, -1)) * scale, -1).matmul(v);
+  std::vector<torch::Tensor> outs;
+  for (int64_t s = 0; s < T; s += chunk) {
+    const auto qc = q.slice(2, s, std::min(T, s + chunk));
+    outs.push_back(torch::softmax(torch::matmul(qc, k.transpose(-2, -1)) * scale, -1).matmul(v));
+  }
+  return torch::cat(outs, 2);
+#endif
+}
+
+TimestepEmbedderImpl::TimestepEmbedderImpl(int64_t hidden, int64_t freq_dim) : freq_dim_(freq_dim) {
+  fc1_ = register_module("fc1", torch::nn::Linear(freq_dim, hidden));
+  fc2_ = register_module("fc2", torch::nn::Linear(hidden, hidden));
+  torch::nn::init::normal_(fc1_->weight, 0.0, 0.02);
+  torch::nn::init::normal_(fc2_->weight, 0.0, 0.02);
+}
+
+torch::Tensor TimestepEmbedderImpl::forward(const torch::Tensor& t) {
+  return fc2_(torch::silu(fc1_(timestep_features(t, freq_dim_).to(fc1_->weight.dtype()))));
+}
+
+}  // namespace diffuse

@@ -1,0 +1,40 @@
+// Blocks shared by the DiT family: timestep and label embedders, fixed sin-cos position
+// embeddings (1-D/2-D/3-D), memory-bounded attention and adaLN modulation.
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/types.h>
+
+#include <vector>
+
+namespace diffuse {
+
+// Sinusoidal features of (N,) times, dim even (DiT / ADM timestep_embedding, max_period 1e4).
+torch::Tensor timestep_features(const torch::Tensor& t, int64_t dim, double max_period = 10000.0);
+
+// Fixed sin-cos position embedding over a grid (MAE / DiT get_2d_sincos_pos_embed generalised):
+// the hidden size is split evenly over the grid's axes. grid = {W}, {H, W} or {T, H, W};
+// returns (prod(grid), dim) float32.
+torch::Tensor sincos_position_embedding(int64_t dim, const std::vector<int64_t>& grid);
+
+// Multi-head attention on (B, H, T, d) tensors. Uses the fused kernel on libtorch >= 2.0; on
+// older versions it is computed in chunks of `chunk` queries so memory stays O(chunk * T).
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t chunk = 1024);
+
+// x * (1 + scale) + shift with (N, D) modulation broadcast over tokens of (N, T, D).
+inline torch::Tensor modulate(const torch::Tensor& x, const torch::Tensor& shift, const torch::Tensor& scale) {
+  return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
+}
+
+class TimestepEmbedderImpl : public torch::nn::Module {
+ public:
+  TimestepEmbedderImpl(int64_t hidden, int64_t freq_dim = 256);
+  torch::Tensor forward(const torch::Tensor& t);  // (N,) -> (N, hidden)
+ private:
+  int64_t freq_dim_;
+  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
+};
+TORCH_MODULE(TimestepEmbedder);
+
+}  // namespace diffuse

@@ -1,0 +1,135 @@
+// DiT: sizes against the paper, adaLN-Zero identity, patchify round trip, config JSON, overfitting.
+#include "core/dit.h"
+
+#include <torch/torch.h>
+
+#include "tests/core/test_util.h"
+
+namespace diffuse {
+namespace {
+
+int64_t numel(torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+TEST(DiTPresets, ParameterCountsMatchThePaper) {
+  // Peebles & Xie 2023, Table 4 (millions; position embeddings are fixed buffers here).
+  EXPECT_NEAR(dit_parameter_count(dit_preset("dit-s/2")) / 1e6, 33.0, 0.5);
+  EXPECT_NEAR(dit_parameter_count(dit_preset("dit-b/2")) / 1e6, 130.0, 1.0);
+  EXPECT_NEAR(dit_parameter_count(dit_preset("dit-l/2")) / 1e6, 458.0, 1.5);
+  EXPECT_NEAR(dit_parameter_count(dit_preset("dit-xl/2")) / 1e6, 675.0, 1.0);
+}
+
+TEST(DiTPresets, ForwardGmacsMatchThePaper) {
+  // Table 4 "Gflops" (fvcore MACs): S/2 6.06, B/2 23.01, L/2 80.71, XL/2 118.64, XL/4 29.05, XL/8 7.39.
+  EXPECT_NEAR(dit_forward_macs(dit_preset("dit-s/2")) / 1e9, 6.06, 0.06);
+  EXPECT_NEAR(dit_forward_macs(dit_preset("dit-b/2")) / 1e9, 23.01, 0.23);
+  EXPECT_NEAR(dit_forward_macs(dit_preset("dit-l/2")) / 1e9, 80.71, 0.8);
+  EXPECT_NEAR(dit_forward_macs(dit_preset("dit-xl/2")) / 1e9, 118.64, 1.2);
+  EXPECT_NEAR(dit_forward_macs(dit_preset("dit-xl/4")) / 1e9, 29.05, 0.3);
+  EXPECT_NEAR(dit_forward_macs(dit_preset("dit-xl/8")) / 1e9, 7.39, 0.1);
+}
+
+TEST(DiTPresets, AnalyticCountEqualsTheBuiltModule) {
+  for (const char* name : {"dit-s/2", "dit-s/8", "dit-tiny/2", "dit-mini/4"}) {
+    DiT m(dit_preset(name));
+    EXPECT_EQ(numel(*m), dit_parameter_count(dit_preset(name))) << name;
+  }
+  DiTConfig c = dit_preset("dit-tiny/2");
+  c.input_size = {4, 8, 8};
+  c.patch = {1, 2, 2};
+  c.hidden = 96;
+  c.heads = 4;
+  c.cond_dim = 3;
+  c.attention = "factorized";
+  DiT m(c);
+  EXPECT_EQ(numel(*m), dit_parameter_count(c));
+}
+
+TEST(DiTBlock, AdaLnZeroBlockIsIdentityAtInit) {
+  DiTBlock b(64, 4, 4.0, 1024);
+  const auto x = torch::randn({2, 10, 64}), c = torch::randn({2, 64});
+  EXPECT_EQ(test::max_abs(b->forward(x, c), x), 0.0);
+  EXPECT_EQ(test::max_abs(b->forward(x, c, 2, true), x), 0.0);
+}
+
+TEST(DiT, OutputIsZeroAtInitAndShapedLikeTheInput) {
+  for (auto grid : std::vector<std::vector<int64_t>>{{16}, {8, 8}, {4, 8, 8}}) {
+    DiTConfig c = dit_preset("dit-tiny/2");
+    c.input_size = grid;
+    c.patch = std::vector<int64_t>(grid.size(), 2);
+    c.hidden = 96;
+    c.heads = 4;
+    c.learn_sigma = true;
+    DiT m(c);
+    std::vector<int64_t> shape = {3, 4};
+    shape.insert(shape.end(), grid.begin(), grid.end());
+    const auto x = torch::randn(shape);
+    const auto out = m->forward(x, torch::tensor({1.0, 500.0, 999.0}), torch::tensor({0, 3, 10}));
+    shape[1] = 8;
+    EXPECT_EQ(out.sizes().vec(), shape);
+    EXPECT_EQ(out.abs().max().item<float>(), 0.0f);  // zero-initialised final layer
+  }
+}
+
+TEST(DiT, PatchifyRoundTrips) {
+  DiTConfig c = dit_preset("dit-tiny/2");
+  c.learn_sigma = false;
+  c.input_size = {4, 8, 6};
+  c.patch = {2, 4, 3};
+  c.hidden = 96;
+  c.heads = 4;
+  DiT m(c);
+  const auto x = torch::randn({2, 4, 4, 8, 6});
+  // unpatchify reads patches in (p..., C) order, patchify writes (C, p...): compare via a permute.
+  const auto p = m->patchify(x);  // (N, T, C * P)
+  const auto P = c.patch_dim();
+  const auto reordered = p.view({2, c.tokens(), 4, P}).transpose(2, 3).reshape({2, c.tokens(), P * 4});
+  EXPECT_EQ(test::max_abs(m->unpatchify(reordered), x), 0.0);
+}
+
+TEST(DiTConfig, JsonRoundTripsAndRejectsUnknownKeys) {
+  DiTConfig c = dit_preset("dit-b/4");
+  c.cond_dim = 5;
+  const auto back = dit_config_from_json(to_json(c));
+  EXPECT_EQ(to_json(back), to_json(c));
+  try {
+    dit_config_from_json(Json{{"hiden", 3}});
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown key 'hiden'"), std::string::npos);
+  }
+  EXPECT_THROW(dit_config_from_json(Json{{"hidden", 100}, {"heads", 3}}), std::invalid_argument);
+  EXPECT_THROW(dit_preset("dit-xxl/2"), std::invalid_argument);
+}
+
+TEST(DiT, TinyModelOverfitsABatchOfEightImages) {
+  torch::manual_seed(0);
+  DiTConfig c = dit_preset("dit-tiny/2");
+  DiT m(c);
+  const auto x = torch::randn({8, 4, 8, 8});
+  const auto t = torch::full({8}, 300.0);
+  const auto labels = torch::arange(8) % 10;
+  const auto target = torch::randn({8, 4, 8, 8});
+  torch::optim::AdamW opt(m->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.0));
+  double first = 0, last = 0;
+  for (int step = 0; step < 150; ++step) {
+    opt.zero_grad();
+    const auto loss = (m->forward(x, t, labels) - target).pow(2).mean();
+    loss.backward();
+    opt.step();
+    if (step == 0) first = loss.item<double>();
+    last = loss.item<double>();
+  }
+  EXPECT_LT(last, 0.2 * first) << "first " << first << " last " << last;
+}
+
+TEST(Attention, ChunkedEqualsUnchunked) {
+  const auto q = torch::randn({2, 3, 50, 8}), k = torch::randn({2, 3, 50, 8}), v = torch::randn({2, 3, 50, 8});
+  EXPECT_LE(test::max_abs(attention(q, k, v, 7), attention(q, k, v, 0)), 1e-5);
+}
+
+}  // namespace
+}  // namespace diffuse
