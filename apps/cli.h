@@ -9,5 +9,6 @@ void add_info(CLI::App& app);
 void add_check_reference(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_model(CLI::App& app);
+void add_pipeline(CLI::App& app);
 
 }  // namespace diffuse::cli

@@ -40,9 +40,7 @@ int main(int argc, char** argv) {
   diffuse::cli::add_check_reference(app);
   diffuse::cli::add_bench(app);
   diffuse::cli::add_model(app);
-  add_planned(app, "train", "train a model: vae, image, audio, molecule, video", "engine issue #4 and modality issues");
-  add_planned(app, "sample", "sample from a trained model", "engine issue #4 and modality issues");
-  add_planned(app, "eval", "evaluate samples with the modality's metrics", "modality issues #5-#8");
+  diffuse::cli::add_pipeline(app);
   add_planned(app, "report", "HTML report of a run's outputs", "main-job issue #9");
 
   try {

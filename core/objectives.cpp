@@ -153,3 +153,58 @@ torch::Tensor drop_labels(const torch::Tensor& labels, int64_t null_label, doubl
 }
 
 }  // namespace diffuse
+
+namespace diffuse {
+
+namespace {
+std::string kind_name(ModelKind k) { return k == ModelKind::kVpDiscrete ? "vp" : k == ModelKind::kFlow ? "flow" : "edm"; }
+std::string sampling_name(SigmaSampling s) {
+  switch (s) {
+    case SigmaSampling::kUniformTimestep: return "uniform";
+    case SigmaSampling::kUniformFlow: return "uniform_flow";
+    case SigmaSampling::kLogitNormal: return "logit_normal";
+    case SigmaSampling::kLogNormal: return "log_normal";
+  }
+  return "?";
+}
+std::string weighting_name(LossWeighting w) {
+  switch (w) {
+    case LossWeighting::kUniform: return "uniform";
+    case LossWeighting::kMinSnr: return "min_snr";
+    case LossWeighting::kEdm: return "edm";
+    case LossWeighting::kSnrPlusOne: return "snr+1";
+  }
+  return "?";
+}
+}  // namespace
+
+Json to_json(const ObjectiveOptions& o) {
+  return {{"kind", kind_name(o.kind)}, {"prediction", to_string(o.prediction)}, {"sampling", sampling_name(o.sampling)},
+          {"weighting", weighting_name(o.weighting)}, {"sigma_data", o.sigma_data}, {"p_mean", o.p_mean},
+          {"p_std", o.p_std}, {"logit_mean", o.logit_mean}, {"logit_std", o.logit_std},
+          {"min_snr_gamma", o.min_snr_gamma}, {"beta_schedule", "scaled_linear"}};
+}
+
+ObjectiveOptions objective_from_json(const Json& j) {
+  ObjectiveOptions o;
+  const auto d = to_json(o);
+  for (const auto& [k, v] : j.items()) {
+    if (!d.contains(k)) throw std::invalid_argument("unknown key '" + k + "' in objective");
+  }
+  o.kind = model_kind_from_name(j.value("kind", std::string("vp")));
+  o.prediction = prediction_from_name(j.value("prediction", std::string("epsilon")));
+  o.sampling = sigma_sampling_from_name(j.value("sampling", std::string("uniform")));
+  o.weighting = loss_weighting_from_name(j.value("weighting", std::string("uniform")));
+  o.sigma_data = j.value("sigma_data", o.sigma_data);
+  o.p_mean = j.value("p_mean", o.p_mean);
+  o.p_std = j.value("p_std", o.p_std);
+  o.logit_mean = j.value("logit_mean", o.logit_mean);
+  o.logit_std = j.value("logit_std", o.logit_std);
+  o.min_snr_gamma = j.value("min_snr_gamma", o.min_snr_gamma);
+  if (o.kind == ModelKind::kVpDiscrete) {
+    o.alphas_cumprod = alphas_cumprod_from_betas(make_betas(beta_schedule_from_name(j.value("beta_schedule", std::string("scaled_linear")))));
+  }
+  return o;
+}
+
+}  // namespace diffuse

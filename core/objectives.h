@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/denoiser.h"
+#include "core/json.h"
 
 namespace diffuse {
 
@@ -58,4 +59,11 @@ torch::Tensor diffusion_loss(const torch::Tensor& out, const TrainingExample& ex
 // Condition dropout for CFG training: replaces each label by `null_label` with probability p.
 torch::Tensor drop_labels(const torch::Tensor& labels, int64_t null_label, double p, at::Generator& gen);
 
+}  // namespace diffuse
+
+namespace diffuse {
+// Recipe JSON: {"kind": "vp"|"flow"|"edm", "prediction", "sampling", "weighting", "sigma_data",
+// "p_mean", "p_std", "logit_mean", "logit_std", "min_snr_gamma", "beta_schedule" (vp)}.
+Json to_json(const ObjectiveOptions& o);
+ObjectiveOptions objective_from_json(const Json& j);  // unknown keys are an error
 }  // namespace diffuse

@@ -1,0 +1,150 @@
+// `diffuse train|sample|eval <modality>`: the pipeline commands. Today the toy modality runs end
+// to end; the media modalities land with their issues.
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "apps/cli.h"
+#include "core/engine.h"
+#include "core/files.h"
+#include "core/modality.h"
+#include "core/toy.h"
+#include "core/train/checkpoint.h"
+
+namespace diffuse::cli {
+namespace {
+
+const std::map<std::string, std::string> kPlanned = {
+    {"image", "issue #5"}, {"vae", "issue #5"}, {"audio", "issue #6"}, {"molecule", "issue #7"}, {"video", "issue #8"}};
+
+const Modality& modality_or_plan(const std::string& name) {
+  const auto it = kPlanned.find(name);
+  if (it != kPlanned.end()) throw std::runtime_error("modality '" + name + "' has no pipeline in this build yet (" + it->second + ")");
+  return find_modality(name);
+}
+
+struct TrainArgs {
+  std::string modality, out = "runs/toy", resume, recipe;
+  TrainOptions train;
+  int64_t data_n = 20000;
+  bool force = false;
+};
+
+struct SampleArgs {
+  std::string modality, checkpoint, out, label;
+  SampleRequest req;
+  double cfg = 1.0, rescale = 0.0, eta = -1.0;
+  bool force = false, raw_weights = false;
+};
+
+}  // namespace
+
+void add_pipeline(CLI::App& app) {
+  // ---- train
+  auto* train = app.add_subcommand("train", "train a model for a modality\n"
+                                            "Example: diffuse train toy --steps 3000 --out runs/toy");
+  auto ta = std::make_shared<TrainArgs>();
+  ta->train.steps = 3000;
+  ta->train.batch = 256;
+  ta->train.lr = 2e-3;
+  ta->train.warmup = 200;
+  ta->train.null_label = 4;
+  ta->train.log_every = 250;
+  train->add_option("modality", ta->modality, "toy (image, vae, audio, molecule, video: later issues)")->required();
+  train->add_option("--out", ta->out, "run folder: log.jsonl and checkpoint.safetensors")->capture_default_str();
+  train->add_option("--steps", ta->train.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--batch", ta->train.batch, "items per micro-batch")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--grad-accum", ta->train.grad_accum, "micro-batches per step")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--lr", ta->train.lr, "peak learning rate (AdamW)")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--warmup", ta->train.warmup, "linear warm-up steps")->capture_default_str();
+  train->add_option("--ema", ta->train.ema_decay, "EMA decay")->capture_default_str();
+  train->add_option("--seed", ta->train.seed, "seed")->capture_default_str();
+  train->add_option("--device", ta->train.device, "cpu or cuda")->capture_default_str();
+  train->add_option("--checkpoint-every", ta->train.checkpoint_every, "steps between checkpoints (0: at the end)")->capture_default_str();
+  train->add_option("--resume", ta->resume, "continue from this checkpoint")->check(CLI::ExistingFile);
+  train->add_option("--data-n", ta->data_n, "toy: number of training points")->capture_default_str();
+  train->add_flag("--force", ta->force, "reuse an existing run folder");
+  train->callback([ta] {
+    const auto& m = modality_or_plan(ta->modality);
+    if (ta->resume.empty() && !ta->force && std::filesystem::exists(ta->out + "/checkpoint.safetensors")) {
+      throw std::runtime_error(ta->out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
+    }
+    if (ta->force && ta->resume.empty()) std::filesystem::remove(ta->out + "/log.jsonl");
+    ta->train.out_dir = ta->out;
+    Json recipe = ta->resume.empty() ? default_toy_recipe() : load_checkpoint(ta->resume).recipe;
+    recipe.erase("train");
+    auto model = make_toy_model(recipe);
+    Trainer trainer(model.net.ptr(), toy_forward(model), recipe, ta->train, model.objective);
+    if (!ta->resume.empty()) trainer.resume(ta->resume);
+    const auto data = m.dataset({{"n", ta->data_n}, {"seed", ta->train.seed}});
+    trainer.run(data);
+    std::cout << "checkpoint: " << ta->out << "/checkpoint.safetensors\nlog: " << ta->out << "/log.jsonl\n";
+  });
+
+  // ---- sample
+  auto* sample_cmd = app.add_subcommand("sample", "sample from a trained model\n"
+                                                  "Example: diffuse sample toy --checkpoint runs/toy/checkpoint.safetensors"
+                                                  " --n 1000 --label c2 --cfg 2 --sampler dpmpp_2m --steps 20 --out points.csv");
+  auto sa = std::make_shared<SampleArgs>();
+  sa->req.item_shape = {2};
+  sample_cmd->add_option("modality", sa->modality, "toy (image, audio, molecule, video: later issues)")->required();
+  sample_cmd->add_option("--checkpoint", sa->checkpoint, "trained checkpoint")->required()->check(CLI::ExistingFile);
+  sample_cmd->add_option("--out", sa->out, "output file")->required();
+  sample_cmd->add_option("--n", sa->req.n, "samples")->capture_default_str()->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--seed", sa->req.seed, "seed of sample 0 (sample i uses seed + i)")->capture_default_str();
+  sample_cmd->add_option("--batch", sa->req.batch, "samples per forward batch")->capture_default_str()->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--sampler", sa->req.sampler, "any of `diffuse info`'s samplers")->capture_default_str();
+  sample_cmd->add_option("--steps", sa->req.steps, "sampler steps")->capture_default_str()->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--schedule", sa->req.schedule, "sigma schedule")->capture_default_str();
+  sample_cmd->add_option("--label,--class", sa->label, "class name or index (default: unconditional)");
+  sample_cmd->add_option("--cfg", sa->cfg, "classifier-free guidance scale")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sample_cmd->add_option("--cfg-rescale", sa->rescale, "guidance rescale in [0, 1]")->capture_default_str();
+  sample_cmd->add_option("--eta", sa->eta, "noise of ancestral/SDE samplers (default per sampler)");
+  sample_cmd->add_flag("--raw-weights", sa->raw_weights, "use the raw weights instead of the EMA");
+  sample_cmd->add_flag("--force", sa->force, "overwrite --out");
+  sample_cmd->callback([sa] {
+    const auto& m = modality_or_plan(sa->modality);
+    check_writable(sa->out, sa->force);
+    const auto ck = load_checkpoint(sa->checkpoint);
+    auto model = make_toy_model(ck.recipe);
+    load_into(*model.net, sa->raw_weights ? ck.model : [&] {
+      auto w = ck.model;
+      for (const auto& [k, v] : ck.ema) w[k] = v;
+      return w;
+    }(), sa->checkpoint);
+    model.net->eval();
+    auto& r = sa->req;
+    r.schedule_options.sigma_min = ck.recipe["sampling"].value("sigma_min", 0.002);
+    r.schedule_options.sigma_max = ck.recipe["sampling"].value("sigma_max", 80.0);
+    r.guidance.scale = sa->cfg;
+    r.guidance.rescale = sa->rescale;
+    if (sa->eta >= 0) r.sampler_options.eta = sa->eta;
+    r.null_label = int64_t(m.class_names().size());
+    if (!sa->label.empty()) r.labels = torch::full({r.n}, resolve_class(m, sa->label), torch::kLong);
+    const auto x = sample(toy_denoiser(model), r);
+    m.save(m.decode(x), r.labels, sa->out, sa->force);
+    std::cout << "wrote " << r.n << " samples to " << sa->out << "\n";
+  });
+
+  // ---- eval
+  auto* eval = app.add_subcommand("eval", "score samples with the modality's metrics\n"
+                                          "Example: diffuse eval toy points.csv --json");
+  auto em = std::make_shared<std::string>();
+  auto ef = std::make_shared<std::string>();
+  auto ej = std::make_shared<bool>(false);
+  eval->add_option("modality", *em, "toy")->required();
+  eval->add_option("file", *ef, "samples written by diffuse sample")->required()->check(CLI::ExistingFile);
+  eval->add_flag("--json", *ej, "print JSON");
+  eval->callback([em, ef, ej] {
+    const auto& m = modality_or_plan(*em);
+    const auto j = m.metrics(m.load(*ef));
+    if (*ej) {
+      std::cout << j.dump(2) << "\n";
+      return;
+    }
+    for (const auto& [k, v] : j.items()) std::cout << k << ": " << v.dump() << "\n";
+  });
+}
+
+}  // namespace diffuse::cli

@@ -1,0 +1,46 @@
+// The sampling engine.
+#include "core/engine.h"
+
+#include <torch/torch.h>
+
+#include <stdexcept>
+
+namespace diffuse {
+
+void validate(const SampleRequest& r) {
+  if (r.n < 1) throw std::invalid_argument("--n must be >= 1, got " + std::to_string(r.n));
+  if (r.steps < 1) throw std::invalid_argument("--steps must be >= 1, got " + std::to_string(r.steps));
+  if (r.batch < 1) throw std::invalid_argument("--batch must be >= 1, got " + std::to_string(r.batch));
+  find_sampler(r.sampler);
+  make_sigmas(r.schedule, 1, r.schedule_options);
+  validate(r.guidance);
+  if (r.labels.defined() && r.labels.size(0) != r.n) throw std::invalid_argument("need one label per sample");
+}
+
+torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
+  validate(r);
+  torch::NoGradGuard no_grad;
+  const auto sigmas = make_sigmas(r.schedule, r.steps, r.schedule_options);
+  std::vector<torch::Tensor> out;
+  for (int64_t start = 0; start < r.n; start += r.batch) {
+    const int64_t b = std::min(r.batch, r.n - start);
+    std::vector<uint64_t> seeds;
+    for (int64_t i = 0; i < b; ++i) seeds.push_back(r.seed + uint64_t(start + i));
+    SeededNoise noise(seeds);
+    std::vector<int64_t> shape = {b};
+    shape.insert(shape.end(), r.item_shape.begin(), r.item_shape.end());
+    const auto x = noise.draw(torch::zeros(shape, r.options)) * sigmas[0].item<double>();
+    Condition cond, uncond;
+    if (r.labels.defined()) {
+      cond.labels = r.labels.slice(0, start, start + b).to(r.options.device());
+      uncond.labels = torch::full_like(cond.labels, r.null_label);
+    }
+    const Denoiser d = r.labels.defined() ? cfg(model, cond, uncond, r.guidance)
+                                          : Denoiser([&model](const torch::Tensor& x, const torch::Tensor& s) { return model(x, s, Condition{}); });
+    out.push_back(run_sampler(r.sampler, d, x, sigmas, noise, r.sampler_options));
+    if (r.progress) r.progress(start + b, r.n);
+  }
+  return torch::cat(out);
+}
+
+}  // namespace diffuse

@@ -1,0 +1,38 @@
+// The sampling engine: batches, per-item seeds, schedule, any registry sampler, CFG. Item i of
+// a request uses seed (seed + i) for its initial and sampler noise, so results do not depend on
+// the batch size, the thread count or which other items were requested with it.
+#pragma once
+#include <torch/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/guidance.h"
+#include "core/samplers/samplers.h"
+#include "core/schedules.h"
+
+namespace diffuse {
+
+struct SampleRequest {
+  std::vector<int64_t> item_shape;  // shape of one sample in the diffusion space
+  int64_t n = 1;
+  uint64_t seed = 0;
+  int64_t batch = 64;
+  std::string sampler = "dpmpp_2m";
+  int64_t steps = 20;
+  std::string schedule = "karras";
+  ScheduleOptions schedule_options;
+  SamplerOptions sampler_options;
+  GuidanceOptions guidance;
+  torch::Tensor labels;          // (n,) int64, or undefined for unconditional
+  int64_t null_label = -1;       // the unconditional label (CFG)
+  torch::TensorOptions options = torch::TensorOptions().dtype(torch::kFloat32);
+  std::function<void(int64_t done, int64_t total)> progress;
+};
+void validate(const SampleRequest& r);  // steps >= 1, n >= 1, known sampler and schedule, ...
+
+// Runs the request through `model` (a conditional denoiser over labels) and returns (n, *item_shape).
+torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r);
+
+}  // namespace diffuse

@@ -1,0 +1,59 @@
+// The MLP denoiser backbone.
+#include "core/mlp.h"
+
+#include <torch/torch.h>
+
+#include <stdexcept>
+
+#include "core/layers.h"
+
+namespace diffuse {
+
+Json to_json(const MlpConfig& c) {
+  return {{"dim", c.dim}, {"hidden", c.hidden}, {"layers", c.layers}, {"num_classes", c.num_classes},
+          {"time_features", c.time_features}, {"time_scale", c.time_scale}};
+}
+
+MlpConfig mlp_config_from_json(const Json& j) {
+  MlpConfig c;
+  const auto d = to_json(c);
+  for (const auto& [k, v] : j.items()) {
+    if (!d.contains(k)) throw std::invalid_argument("unknown key '" + k + "' in MLP config; known keys: dim, hidden, layers, num_classes, time_features, time_scale");
+  }
+  c.dim = j.value("dim", c.dim);
+  c.hidden = j.value("hidden", c.hidden);
+  c.layers = j.value("layers", c.layers);
+  c.num_classes = j.value("num_classes", c.num_classes);
+  c.time_features = j.value("time_features", c.time_features);
+  c.time_scale = j.value("time_scale", c.time_scale);
+  if (c.dim < 1 || c.hidden < 1 || c.layers < 1 || c.time_features < 2 || c.time_features % 2) {
+    throw std::invalid_argument("MLP config: dim, hidden, layers >= 1 and time_features even >= 2");
+  }
+  return c;
+}
+
+MlpDenoiserImpl::MlpDenoiserImpl(const MlpConfig& c) : config_(c) {
+  in_ = register_module("in", torch::nn::Linear(c.dim, c.hidden));
+  t_proj_ = register_module("t_proj", torch::nn::Linear(c.time_features, c.hidden));
+  if (c.num_classes > 0) label_ = register_module("label", torch::nn::Embedding(c.num_classes + 1, c.hidden));
+  for (int64_t i = 0; i < c.layers; ++i) {
+    hidden_.push_back(register_module("hidden" + std::to_string(i), torch::nn::Linear(c.hidden, c.hidden)));
+  }
+  out_ = register_module("out", torch::nn::Linear(c.hidden, c.dim));
+}
+
+torch::Tensor MlpDenoiserImpl::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels) {
+  TORCH_CHECK(x.dim() == 2 && x.size(1) == config_.dim, "MLP denoiser expects (N, ", config_.dim, "), got ", x.sizes());
+  // The objective's time input (a timestep, flow t * T or EDM c_noise), scaled.
+  const auto tf = timestep_features(t.reshape({-1}).to(x.device()) * config_.time_scale, config_.time_features);
+  auto h = in_(x) + t_proj_(tf.to(x.dtype()));
+  if (label_) {
+    const auto y = labels.defined() ? labels.to(x.device())
+                                    : torch::full({x.size(0)}, config_.num_classes, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    h = h + label_(y);
+  }
+  for (auto& l : hidden_) h = l(torch::silu(h));
+  return out_(torch::silu(h));
+}
+
+}  // namespace diffuse

@@ -1,0 +1,48 @@
+// The modality registry.
+#include "core/modality.h"
+
+#include <map>
+#include <mutex>
+#include <stdexcept>
+
+#include "core/toy.h"
+
+namespace diffuse {
+namespace {
+std::map<std::string, std::shared_ptr<Modality>>& registry() {
+  static std::map<std::string, std::shared_ptr<Modality>> r = {{"toy", make_toy_modality()}};
+  return r;
+}
+}  // namespace
+
+void register_modality(std::shared_ptr<Modality> m) { registry()[m->name()] = std::move(m); }
+
+std::vector<std::string> modality_names() {
+  std::vector<std::string> names;
+  for (const auto& [k, v] : registry()) names.push_back(k);
+  return names;
+}
+
+const Modality& find_modality(const std::string& name) {
+  const auto it = registry().find(name);
+  if (it != registry().end()) return *it->second;
+  std::string names;
+  for (const auto& n : modality_names()) names += (names.empty() ? "" : ", ") + n;
+  throw std::invalid_argument("unknown or unavailable modality '" + name + "'; one of: " + names);
+}
+
+int64_t resolve_class(const Modality& m, const std::string& s) {
+  const auto names = m.class_names();
+  for (size_t i = 0; i < names.size(); ++i) if (names[i] == s) return int64_t(i);
+  try {
+    size_t used = 0;
+    const int64_t v = std::stoll(s, &used);
+    if (used == s.size() && v >= 0 && v < int64_t(names.size())) return v;
+  } catch (const std::exception&) {
+  }
+  std::string list;
+  for (size_t i = 0; i < names.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + "=" + names[i];
+  throw std::invalid_argument("unknown class '" + s + "' for modality " + m.name() + "; one of: " + list);
+}
+
+}  // namespace diffuse

@@ -1,0 +1,41 @@
+// The modality plugin interface. A modality owns the two ends of the pipeline: its files, its
+// encoder to the diffusion space and decoder back, its conditions and its metrics. Everything in
+// between (objective, backbone, trainer, samplers, guidance) is the shared core.
+#pragma once
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "core/train/trainer.h"
+
+namespace diffuse {
+
+class Modality {
+ public:
+  virtual ~Modality() = default;
+  virtual std::string name() const = 0;
+  virtual std::string description() const = 0;
+  virtual std::vector<std::string> class_names() const { return {}; }
+  // Training examples in the diffusion space (already encoded) with their labels.
+  virtual TrainData dataset(const Json& spec) const = 0;
+  virtual torch::Tensor encode(const torch::Tensor& samples) const { return samples; }
+  virtual torch::Tensor decode(const torch::Tensor& z) const { return z; }
+  // Native files: save refuses an existing path without force; load names the file on errors.
+  virtual void save(const torch::Tensor& samples, const torch::Tensor& labels, const std::string& path, bool force) const = 0;
+  virtual TrainData load(const std::string& path) const = 0;
+  // Quality figures of decoded samples (JSON object of numbers).
+  virtual Json metrics(const TrainData& samples) const = 0;
+};
+
+// Registered modalities by name; `find_modality` throws listing the names.
+void register_modality(std::shared_ptr<Modality> m);
+const Modality& find_modality(const std::string& name);
+std::vector<std::string> modality_names();
+
+// Resolves a class given by name or index ("Ankle boot", "9") against the class names.
+int64_t resolve_class(const Modality& m, const std::string& name_or_index);
+
+}  // namespace diffuse

@@ -1,0 +1,88 @@
+// The training loop: AdamW with linear warm-up and cosine decay, gradient clipping, EMA of the
+// weights with warm-up, gradient accumulation, condition dropout, JSON-lines logging (loss per
+// sigma bucket too), a progress bar on a terminal, preview hooks, atomic checkpoints and
+// bit-identical resume. It sees tensors and a backbone, never a file format.
+//
+// Randomness is counter-based: step k draws noise, sigmas and dropout from a generator seeded by
+// (seed, k), and epoch e's data order from (seed, e), so a resumed run needs only the step and
+// the data position to continue exactly.
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/json.h"
+#include "core/objectives.h"
+#include "core/train/checkpoint.h"
+
+namespace diffuse {
+
+struct TrainOptions {
+  int64_t steps = 1000;        // optimizer steps in total (the cosine schedule's length)
+  int64_t batch = 64;          // items per micro-batch
+  int64_t grad_accum = 1;      // micro-batches per optimizer step
+  double lr = 1e-3, min_lr_ratio = 0.1;
+  int64_t warmup = 100;        // linear warm-up steps
+  double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8, weight_decay = 0.0;
+  double grad_clip = 1.0;      // max global gradient norm (0 = off)
+  double ema_decay = 0.999;    // EMA decay, warmed up as min(decay, (1 + k) / (10 + k))
+  double cond_dropout = 0.1;   // labels replaced by the null label, for CFG
+  int64_t null_label = -1;     // the model's null label (>= 0 when it is class-conditional)
+  uint64_t seed = 0;
+  int64_t log_every = 100;
+  int64_t checkpoint_every = 0;  // 0 = only at the end
+  int64_t preview_every = 0;
+  std::string out_dir;         // log.jsonl and checkpoint.safetensors go here ("" = none)
+  std::string device = "cpu";
+};
+Json to_json(const TrainOptions& o);
+TrainOptions train_options_from_json(const Json& j);
+void validate(const TrainOptions& o);  // throws naming the bad value
+
+struct TrainData {
+  torch::Tensor x;       // (N, ...) training examples in the diffusion space
+  torch::Tensor labels;  // (N,) int64, or undefined
+};
+
+// net(x_in, time, labels) -> the objective's target.
+using TrainForward = std::function<torch::Tensor(const torch::Tensor& x_in, const torch::Tensor& time, const torch::Tensor& labels)>;
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<torch::nn::Module> model, TrainForward forward, Json recipe, TrainOptions options,
+          ObjectiveOptions objective);
+
+  // Restores weights, EMA, optimizer moments, step and data position; refuses a checkpoint
+  // whose tensors do not fit the model (naming the tensor).
+  void resume(const std::string& checkpoint_path);
+  // Runs optimizer steps until `until_step` (default: options.steps).
+  void run(const TrainData& data, int64_t until_step = -1);
+  Checkpoint checkpoint() const;
+  void save(const std::string& path, bool force) const;
+  // Copies the EMA weights into `module` (same architecture).
+  void load_ema_into(torch::nn::Module& module) const;
+
+  int64_t step() const { return step_; }
+  const std::vector<double>& losses() const { return losses_; }  // one per optimizer step
+  std::function<Json(int64_t step)> preview;                      // called every preview_every steps
+
+ private:
+  double lr_at(int64_t step) const;
+  torch::Tensor next_indices(int64_t n, int64_t dataset_size);
+
+  std::shared_ptr<torch::nn::Module> model_;
+  TrainForward forward_;
+  Json recipe_;
+  TrainOptions o_;
+  ObjectiveOptions objective_;
+  std::vector<std::string> names_;
+  std::vector<torch::Tensor> params_, ema_, m_, v_;
+  int64_t step_ = 0, epoch_ = 0, data_index_ = 0;
+  torch::Tensor permutation_;
+  std::vector<double> losses_;
+};
+
+}  // namespace diffuse

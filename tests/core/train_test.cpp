@@ -1,0 +1,198 @@
+// Trainer and checkpoints: bit-identical resume, refusal of corrupt or mismatched checkpoints,
+// safetensors checked by an independent parser, divergence reported.
+#include "core/train/trainer.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <cstring>
+#include <fstream>
+
+#include "core/safetensors.h"
+#include "core/toy.h"
+#include "tests/core/test_util.h"
+
+namespace diffuse {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string temp_dir(const std::string& name) {
+  const auto d = fs::temp_directory_path() / ("diffuse_" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d.string();
+}
+
+TrainOptions small_options() {
+  TrainOptions o;
+  o.steps = 40;
+  o.batch = 32;
+  o.warmup = 5;
+  o.lr = 2e-3;
+  o.ema_decay = 0.9;
+  o.null_label = 4;
+  o.log_every = 1000;
+  return o;
+}
+
+struct Run {
+  ToyModel model;
+  std::unique_ptr<Trainer> trainer;
+};
+
+Run make_run(const TrainOptions& o, uint64_t init_seed = 7) {
+  torch::manual_seed(init_seed);
+  Run r;
+  r.model = make_toy_model(default_toy_recipe());
+  r.trainer = std::make_unique<Trainer>(r.model.net.ptr(), toy_forward(r.model), r.model.recipe, o, r.model.objective);
+  return r;
+}
+
+TEST(Trainer, ResumeIsBitIdentical) {
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  const auto data = find_modality("toy").dataset({{"n", 500}, {"seed", 3}});  // 40 x 32 items: several epochs
+  auto straight = make_run(small_options());
+  straight.trainer->run(data);
+
+  const auto dir = temp_dir("resume");
+  auto first = make_run(small_options());
+  first.trainer->run(data, 20);
+  first.trainer->save(dir + "/half.safetensors", false);
+  auto second = make_run(small_options(), /*init_seed=*/99);  // different init: resume must overwrite it
+  second.trainer->resume(dir + "/half.safetensors");
+  second.trainer->run(data);
+  torch::set_num_threads(threads);
+
+  auto losses = first.trainer->losses();
+  losses.insert(losses.end(), second.trainer->losses().begin(), second.trainer->losses().end());
+  ASSERT_EQ(losses.size(), straight.trainer->losses().size());
+  for (size_t i = 0; i < losses.size(); ++i) EXPECT_EQ(losses[i], straight.trainer->losses()[i]) << "step " << i;
+  const auto a = straight.trainer->checkpoint(), b = second.trainer->checkpoint();
+  using Part = std::map<std::string, torch::Tensor> Checkpoint::*;
+  for (Part part : {&Checkpoint::model, &Checkpoint::ema, &Checkpoint::exp_avg, &Checkpoint::exp_avg_sq}) {
+    for (const auto& [name, t] : a.*part) EXPECT_TRUE(torch::equal(t, (b.*part).at(name))) << name;
+  }
+  EXPECT_EQ(a.step, 40);
+  EXPECT_EQ(a.epoch, b.epoch);
+  EXPECT_EQ(a.data_index, b.data_index);
+}
+
+TEST(Checkpoint, TruncatedOrCorruptFilesAreRefusedNamingTheFile) {
+  const auto dir = temp_dir("corrupt");
+  auto run = make_run(small_options());
+  const auto path = dir + "/ok.safetensors";
+  run.trainer->save(path, false);
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+
+  const auto truncated = dir + "/truncated.safetensors";
+  std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  try {
+    load_checkpoint(truncated);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(truncated + ": "), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+  auto garbled = bytes;
+  garbled[8] = '#';  // the header's opening brace
+  const auto corrupt = dir + "/corrupt.safetensors";
+  std::ofstream(corrupt, std::ios::binary) << garbled;
+  try {
+    load_checkpoint(corrupt);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(corrupt + ": header is not valid JSON"), std::string::npos) << "message: " << e.what();
+  }
+  const auto tiny = dir + "/tiny.safetensors";
+  std::ofstream(tiny, std::ios::binary) << "abc";
+  EXPECT_THROW(load_checkpoint(tiny), std::runtime_error);
+}
+
+TEST(Checkpoint, MismatchedConfigIsRefusedNamingTheTensor) {
+  const auto dir = temp_dir("mismatch");
+  auto run = make_run(small_options());
+  run.trainer->save(dir + "/ck.safetensors", false);
+  auto recipe = default_toy_recipe();
+  recipe["model"]["config"]["hidden"] = 64;
+  auto other = make_toy_model(recipe);
+  try {
+    load_into(*other.net, load_checkpoint(dir + "/ck.safetensors").model, dir + "/ck.safetensors");
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("tensor 'hidden0.bias' has shape [128] in the checkpoint but [64] in the model"), std::string::npos) << m;
+  }
+}
+
+// An independent reading of the safetensors rules: 8-byte little-endian header length, JSON
+// header, dtype/shape/data_offsets that tile the data exactly, little-endian values.
+TEST(SafeTensors, FileFollowsTheFormatAsAnIndependentParserReadsIt) {
+  const auto dir = temp_dir("st");
+  SafeTensors st;
+  st.tensors["a/weight"] = torch::arange(6, torch::kFloat32).view({2, 3});
+  st.tensors["b"] = torch::tensor({1.5, -2.0}, torch::kFloat64);
+  st.tensors["c"] = torch::tensor({7, 8, 9}, torch::kInt64);
+  st.metadata["format"] = "test";
+  save_safetensors(dir + "/x.safetensors", st, false);
+  std::ifstream in(dir + "/x.safetensors", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(bytes[size_t(i)])) << (8 * i);
+  ASSERT_LE(8 + n, bytes.size());
+  const auto header = Json::parse(bytes.substr(8, n));
+  EXPECT_EQ(header.at("__metadata__").at("format"), "test");
+  const std::map<std::string, size_t> sizes = {{"F32", 4}, {"F64", 8}, {"I64", 8}};
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& [name, e] : header.items()) {
+    if (name == "__metadata__") continue;
+    uint64_t count = 1;
+    for (auto d : e.at("shape")) count *= d.get<uint64_t>();
+    const auto off = e.at("data_offsets");
+    EXPECT_EQ(off[1].get<uint64_t>() - off[0].get<uint64_t>(), count * sizes.at(e.at("dtype"))) << name;
+    ranges.push_back({off[0], off[1]});
+  }
+  std::sort(ranges.begin(), ranges.end());
+  EXPECT_EQ(ranges.front().first, 0u);
+  for (size_t i = 1; i < ranges.size(); ++i) EXPECT_EQ(ranges[i].first, ranges[i - 1].second);
+  EXPECT_EQ(ranges.back().second, bytes.size() - 8 - n);
+  // The float64 values of "b", read byte by byte.
+  const auto off = header.at("b").at("data_offsets")[0].get<uint64_t>();
+  double v0;
+  std::memcpy(&v0, bytes.data() + 8 + n + off, 8);
+  EXPECT_EQ(v0, 1.5);
+  EXPECT_EQ(header.at("a/weight").at("shape"), Json({2, 3}));
+  // And back through diffuse's reader.
+  const auto back = load_safetensors(dir + "/x.safetensors");
+  for (const auto& [k, t] : st.tensors) EXPECT_TRUE(torch::equal(back.tensors.at(k), t)) << k;
+}
+
+TEST(Trainer, DivergenceStopsWithTheStep) {
+  auto run = make_run(small_options());
+  TrainData bad = find_modality("toy").dataset({{"n", 64}});
+  bad.x[3][0] = NAN;
+  TrainOptions o = small_options();
+  o.batch = 64;
+  auto r = make_run(o);
+  try {
+    r.trainer->run(bad);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("training diverged: loss is nan at step 0"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainOptions, BadValuesAreRejected) {
+  TrainOptions o;
+  o.lr = -1;
+  EXPECT_THROW(validate(o), std::invalid_argument);
+  o = {};
+  o.device = "tpu";
+  EXPECT_THROW(validate(o), std::invalid_argument);
+  EXPECT_THROW(train_options_from_json(Json{{"stepz", 3}}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace diffuse
