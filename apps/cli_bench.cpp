@@ -3,15 +3,102 @@
 #include <iostream>
 #include <sstream>
 
+#include <torch/torch.h>
+
+#include <chrono>
+
 #include "apps/bench_samplers.h"
+#include "core/dit.h"
+#include "core/system.h"
 #include "apps/cli.h"
 #include "core/files.h"
 
 namespace diffuse::cli {
 
+namespace {
+
+// Best-of timing of `fn` after one warm-up call: at least `repeats` runs and `min_seconds`.
+double best_seconds(const std::function<void()>& fn, int repeats = 3, double min_seconds = 1.0) {
+  fn();
+  double best = 1e30, total = 0;
+  for (int i = 0; i < repeats || total < min_seconds; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::min(best, dt);
+    total += dt;
+    if (i >= 50) break;
+  }
+  return best;
+}
+
+void add_bench_model(CLI::App& bench) {
+  auto* m = bench.add_subcommand("model", "DiT forward and forward+backward throughput as achieved GFLOP/s and as a\n"
+                                          "fraction of the fp32 GEMM rate measured in the same run\n"
+                                          "Example: diffuse bench model --preset dit-s/2 --batch 1,16 --json");
+  auto presets = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"dit-s/2"});
+  auto batches = std::make_shared<std::vector<int64_t>>(std::vector<int64_t>{1, 4, 16});
+  auto passes = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"forward", "forward+backward"});
+  auto json = std::make_shared<bool>(false);
+  m->add_option("--preset", *presets, "DiT presets or JSON configs")->delimiter(',')->capture_default_str();
+  m->add_option("--batch", *batches, "batch sizes")->delimiter(',')->capture_default_str()->check(CLI::PositiveNumber);
+  m->add_option("--pass", *passes, "forward, forward+backward")->delimiter(',')->capture_default_str()
+      ->check(CLI::IsMember({"forward", "forward+backward"}));
+  m->add_flag("--json", *json, "print JSON");
+  m->callback([presets, batches, passes, json] {
+    const auto gemm = measure_gemm(1024);
+    Json rows = Json::array();
+    if (!*json) {
+      std::cout << "fp32 GEMM (1024^3): " << std::fixed << std::setprecision(1) << gemm.gflops << " GFLOP/s, "
+                << torch::get_num_threads() << " threads\n";
+      std::cout << std::left << std::setw(12) << "preset" << std::right << std::setw(7) << "batch" << std::setw(18) << "pass"
+                << std::setw(12) << "seconds" << std::setw(12) << "GFLOP/s" << std::setw(12) << "of GEMM" << "\n";
+    }
+    for (const auto& p : *presets) {
+      const auto c = dit_config_from_spec(p);
+      torch::manual_seed(0);
+      DiT model(c);
+      for (auto b : *batches) {
+        std::vector<int64_t> shape = {b, c.in_channels};
+        shape.insert(shape.end(), c.input_size.begin(), c.input_size.end());
+        const auto x = torch::randn(shape);
+        const auto t = torch::rand({b}) * 999;
+        const auto y = c.num_classes > 0 ? torch::randint(c.num_classes, {b}, torch::kLong) : torch::Tensor();
+        for (const auto& pass : *passes) {
+          const bool backward = pass == "forward+backward";
+          const double secs = best_seconds([&] {
+            if (backward) {
+              model->zero_grad();
+              model->forward(x, t, y).pow(2).mean().backward();
+            } else {
+              torch::NoGradGuard g;
+              model->forward(x, t, y);
+            }
+          });
+          // Forward: 2 FLOPs per multiply-accumulate; backward costs two forwards (the usual 3x).
+          const double flops = 2.0 * dit_forward_macs(c) * double(b) * (backward ? 3.0 : 1.0);
+          const double gflops = flops / secs * 1e-9;
+          rows.push_back({{"preset", p}, {"batch", b}, {"pass", pass}, {"seconds", secs}, {"gflops", gflops},
+                          {"gemm_gflops", gemm.gflops}, {"fraction_of_gemm", gflops / gemm.gflops},
+                          {"threads", torch::get_num_threads()}});
+          if (!*json) {
+            std::cout << std::left << std::setw(12) << p << std::right << std::setw(7) << b << std::setw(18) << pass
+                      << std::setw(12) << std::setprecision(4) << secs << std::setw(12) << std::setprecision(1) << gflops
+                      << std::setw(11) << std::setprecision(1) << 100.0 * gflops / gemm.gflops << "%\n";
+          }
+        }
+      }
+    }
+    if (*json) std::cout << Json{{"benchmark", "model"}, {"gemm_gflops", gemm.gflops}, {"rows", rows}}.dump(2) << "\n";
+  });
+}
+
+}  // namespace
+
 void add_bench(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "benchmarks: samplers (model lands with the DiT issue)");
+  auto* bench = app.add_subcommand("bench", "benchmarks: samplers, model");
   bench->require_subcommand(1);
+  add_bench_model(*bench);
   auto* s = bench->add_subcommand("samplers",
                                   "every sampler x NFE on the analytic 2-D mixture: endpoint error vs a reference\n"
                                   "ODE solution, sliced Wasserstein to exact samples, overhead per step\n"

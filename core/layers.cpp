@@ -42,13 +42,14 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   (void)chunk;
   return torch::scaled_dot_product_attention(q, k, v);
 #else
-  const double scale = 1.0 / std::sqrt(double(q.size(-1)));
+  // Scaling q (T x d values) is cheaper than scaling the scores (T x T).
+  const auto qs = q * (1.0 / std::sqrt(double(q.size(-1))));
+  const auto kt = k.transpose(-2, -1);
   const int64_t T = q.size(2);
-  if (chunk <= 0 || T <= chunk) return torch::softmax(torch::matmul(q, k.transpose(-2, -1)) * scale, -1).matmul(v);
+  if (chunk <= 0 || T <= chunk) return torch::softmax(torch::matmul(qs, kt), -1).matmul(v);
   std::vector<torch::Tensor> outs;
   for (int64_t s = 0; s < T; s += chunk) {
-    const auto qc = q.slice(2, s, std::min(T, s + chunk));
-    outs.push_back(torch::softmax(torch::matmul(qc, k.transpose(-2, -1)) * scale, -1).matmul(v));
+    outs.push_back(torch::softmax(torch::matmul(qs.slice(2, s, std::min(T, s + chunk)), kt), -1).matmul(v));
   }
   return torch::cat(outs, 2);
 #endif

@@ -24,7 +24,7 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
 
 // x * (1 + scale) + shift with (N, D) modulation broadcast over tokens of (N, T, D).
 inline torch::Tensor modulate(const torch::Tensor& x, const torch::Tensor& shift, const torch::Tensor& scale) {
-  return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
+  return torch::addcmul(shift.unsqueeze(1), x, 1 + scale.unsqueeze(1));
 }
 
 class TimestepEmbedderImpl : public torch::nn::Module {

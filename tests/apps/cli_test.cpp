@@ -1,7 +1,9 @@
 // The diffuse program end to end: exit codes and one-line errors for bad input, JSON output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -69,10 +71,36 @@ TEST(Cli, CheckReferenceNamesACorruptFile) {
   EXPECT_NE(r.out.find(path + ": not valid JSON"), std::string::npos) << r.out;
 }
 
-TEST(Cli, PlannedSubcommandsSaySoInsteadOfPretending) {
-  const auto r = run("sample image --n 4");
+TEST(Cli, PlannedModalitiesSaySoInsteadOfPretending) {
+  auto r = run("train image --steps 1 --out /tmp/diffuse_cli_image");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("modality 'image' has no pipeline in this build yet (issue #5)"), std::string::npos) << r.out;
+  r = run("report out");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("not available in this build yet"), std::string::npos) << r.out;
+}
+
+TEST(Cli, ToyTrainSampleEvalRoundTrip) {
+  const std::string dir = "/tmp/diffuse_cli_toy";
+  std::system(("rm -rf " + dir).c_str());
+  auto r = run("--threads 1 train toy --steps 30 --batch 64 --out " + dir);
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("train toy --steps 30 --out " + dir);  // the run folder is not silently reused
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("checkpoint.safetensors exists; pass --resume"), std::string::npos) << r.out;
+  r = run("sample toy --checkpoint " + dir + "/checkpoint.safetensors --n 50 --label c1 --cfg 2 --steps 5 --out " + dir + "/p.csv");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("eval toy " + dir + "/p.csv --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = diffuse::Json::parse(r.out);
+  EXPECT_EQ(j.at("n").get<int>(), 50);
+  EXPECT_TRUE(j.contains("class_accuracy"));
+  r = run("sample toy --checkpoint " + dir + "/checkpoint.safetensors --n 5 --label nope --out " + dir + "/q.csv");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("unknown class 'nope' for modality toy; one of: 0=c0"), std::string::npos) << r.out;
+  r = run("sample toy --checkpoint " + dir + "/checkpoint.safetensors --n 5 --sampler eulr --out " + dir + "/q.csv");
+  EXPECT_NE(r.out.find("unknown sampler 'eulr'; one of:"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
 }
 
 TEST(Cli, BenchRefusesToOverwriteWithoutForce) {
