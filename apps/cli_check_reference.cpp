@@ -23,7 +23,7 @@ void add_check_reference(CLI::App& app) {
   sub->callback([files, tol, json] {
     int failed = 0, passed = 0, skipped = 0;
     Json out = Json::array();
-    if (!*json) std::cout << std::left << std::setw(30) << "file" << std::setw(46) << "run" << std::setw(14) << "sampler"
+    if (!*json) std::cout << std::left << std::setw(30) << "file" << std::setw(46) << "run" << std::setw(18) << "sampler"
                           << std::setw(12) << "max_abs_err" << "status\n";
     for (const auto& f : *files) {
       for (const auto& r : replay_reference_file(f, *tol)) {
@@ -34,7 +34,7 @@ void add_check_reference(CLI::App& app) {
         if (!*json) {
           std::ostringstream e;
           e << std::scientific << std::setprecision(2) << r.max_abs_error;
-          std::cout << std::left << std::setw(30) << r.file << std::setw(46) << r.run << std::setw(14) << r.sampler
+          std::cout << std::left << std::setw(30) << r.file << std::setw(46) << r.run << std::setw(18) << r.sampler
                     << std::setw(12) << (r.status == "skip" ? "-" : e.str()) << r.status
                     << (r.note.empty() ? "" : "  (" + r.note + ")") << "\n";
         }

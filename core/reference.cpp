@@ -102,6 +102,16 @@ Plan plan_diffusers(const Json& run, const torch::Tensor& table) {
                 : sched == "EulerAncestralDiscreteScheduler" ? "euler_a"
                 : sched == "HeunDiscreteScheduler" ? "heun" : "lms";
     from_scheduler_sigmas();
+  } else if (sched == "DEISMultistepScheduler" || sched == "DPMSolverSinglestepScheduler") {
+    p.space = Space::kVp;
+    p.sampler = sched == "DEISMultistepScheduler" ? "deis" : "dpmpp_singlestep";
+    p.opts.order = cfg.value("solver_order", 2);
+    p.opts.lower_order_final = cfg.value("lower_order_final", true);
+    const std::string algo = cfg.value("algorithm_type", std::string(sched == "DEISMultistepScheduler" ? "deis" : "dpmsolver++"));
+    const std::string solver = cfg.value("solver_type", std::string(sched == "DEISMultistepScheduler" ? "logrho" : "midpoint"));
+    if (algo != "deis" && algo != "dpmsolver++") p.skip = "algorithm_type " + algo;
+    if (solver != "logrho" && solver != "midpoint") p.skip = "solver_type " + solver;
+    from_scheduler_sigmas();
   } else if (sched == "DPMSolverMultistepScheduler" || sched == "UniPCMultistepScheduler") {
     const int order = cfg.value("solver_order", 2);
     p.space = Space::kVp;

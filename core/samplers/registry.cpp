@@ -23,6 +23,8 @@ const std::vector<SamplerInfo>& samplers() {
       {"dpmpp_2m_sde", sample_dpmpp_2m_sde, "DPM-Solver++(2M) SDE (k-diffusion)", true, 0},
       {"dpmpp_3m_sde", sample_dpmpp_3m_sde, "DPM-Solver++(3M) SDE (k-diffusion)", true, 0},
       {"dpmpp_2s_a", sample_dpmpp_2s_ancestral, "DPM-Solver++(2S) ancestral (k-diffusion)", true, 0},
+      {"dpmpp_singlestep", sample_dpmpp_singlestep, "DPM-Solver++ singlestep, order 2 or 3 (diffusers)", false, 2},
+      {"deis", sample_deis, "DEIS logrho multistep, order 1-3 (Zhang & Chen 2023)", false, 2},
       {"unipc", sample_unipc, "UniPC bh1/bh2, order 1-3 (Zhao et al. 2023)", false, 2},
       {"flow_euler", sample_flow_euler, "flow-matching Euler (rectified flow)", false, 1},
       {"flow_heun", sample_flow_heun, "flow-matching Heun", false, 2},

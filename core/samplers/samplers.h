@@ -67,6 +67,8 @@ torch::Tensor sample_dpmpp_3m(const Denoiser&, torch::Tensor, const torch::Tenso
 torch::Tensor sample_dpmpp_2m_sde(const Denoiser&, torch::Tensor, const torch::Tensor&, NoiseSource&, const SamplerOptions&);
 torch::Tensor sample_dpmpp_3m_sde(const Denoiser&, torch::Tensor, const torch::Tensor&, NoiseSource&, const SamplerOptions&);
 torch::Tensor sample_dpmpp_2s_ancestral(const Denoiser&, torch::Tensor, const torch::Tensor&, NoiseSource&, const SamplerOptions&);
+torch::Tensor sample_dpmpp_singlestep(const Denoiser&, torch::Tensor, const torch::Tensor&, NoiseSource&, const SamplerOptions&);
+torch::Tensor sample_deis(const Denoiser&, torch::Tensor, const torch::Tensor&, NoiseSource&, const SamplerOptions&);
 torch::Tensor sample_unipc(const Denoiser&, torch::Tensor, const torch::Tensor&, NoiseSource&, const SamplerOptions&);
 torch::Tensor sample_flow_euler(const Denoiser&, torch::Tensor, const torch::Tensor&, NoiseSource&, const SamplerOptions&);
 torch::Tensor sample_flow_heun(const Denoiser&, torch::Tensor, const torch::Tensor&, NoiseSource&, const SamplerOptions&);

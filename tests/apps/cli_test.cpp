@@ -52,7 +52,7 @@ TEST(Cli, InfoJsonHasTheFiguresItPrints) {
   EXPECT_GT(j.at("gemm").at("gflops").get<double>(), 0.0);
   EXPECT_GE(j.at("threads").get<int>(), 1);
   EXPECT_FALSE(j.at("blas").get<std::string>().empty());
-  EXPECT_EQ(j.at("samplers").size(), 15u);
+  EXPECT_EQ(j.at("samplers").size(), 17u);
   EXPECT_TRUE(j.at("modalities").contains("molecule"));
 }
 
