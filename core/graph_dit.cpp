@@ -1,0 +1,151 @@
+// The graph DiT.
+#include "core/graph_dit.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace diffuse {
+
+void GraphDiTConfig::validate() const {
+  auto fail = [](const std::string& m) { throw std::invalid_argument("graph DiT config: " + m); };
+  if (node_features < 1 || edge_features < 1 || hidden < 1 || edge_hidden < 1 || depth < 1 || heads < 1) fail("sizes must be >= 1");
+  if (hidden % heads != 0) fail("hidden " + std::to_string(hidden) + " is not divisible by heads " + std::to_string(heads));
+  if (num_classes < 0 || cond_dim < 0 || !(mlp_ratio > 0)) fail("num_classes, cond_dim >= 0 and mlp_ratio > 0");
+}
+
+Json to_json(const GraphDiTConfig& c) {
+  return {{"node_features", c.node_features}, {"edge_features", c.edge_features}, {"hidden", c.hidden},
+          {"edge_hidden", c.edge_hidden}, {"depth", c.depth}, {"heads", c.heads}, {"mlp_ratio", c.mlp_ratio},
+          {"num_classes", c.num_classes}, {"cond_dim", c.cond_dim}};
+}
+
+GraphDiTConfig graph_dit_config_from_json(const Json& j) {
+  GraphDiTConfig c;
+  const auto d = to_json(c);
+  for (const auto& [k, v] : j.items()) {
+    if (!d.contains(k)) throw std::invalid_argument("unknown key '" + k + "' in graph DiT config");
+  }
+  c.node_features = j.value("node_features", c.node_features);
+  c.edge_features = j.value("edge_features", c.edge_features);
+  c.hidden = j.value("hidden", c.hidden);
+  c.edge_hidden = j.value("edge_hidden", c.edge_hidden);
+  c.depth = j.value("depth", c.depth);
+  c.heads = j.value("heads", c.heads);
+  c.mlp_ratio = j.value("mlp_ratio", c.mlp_ratio);
+  c.num_classes = j.value("num_classes", c.num_classes);
+  c.cond_dim = j.value("cond_dim", c.cond_dim);
+  c.validate();
+  return c;
+}
+
+namespace {
+torch::nn::LayerNorm plain_norm(int64_t d) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).elementwise_affine(false).eps(1e-6));
+}
+void zero(torch::nn::Linear& l) {
+  torch::nn::init::zeros_(l->weight);
+  torch::nn::init::zeros_(l->bias);
+}
+}  // namespace
+
+GraphBlockImpl::GraphBlockImpl(int64_t D, int64_t De, int64_t heads, double mlp_ratio) : heads_(heads) {
+  const int64_t M = int64_t(double(D) * mlp_ratio);
+  norm1_ = register_module("norm1", plain_norm(D));
+  norm2_ = register_module("norm2", plain_norm(D));
+  edge_norm_ = register_module("edge_norm", plain_norm(De));
+  qkv_ = register_module("qkv", torch::nn::Linear(D, 3 * D));
+  proj_ = register_module("proj", torch::nn::Linear(D, D));
+  fc1_ = register_module("fc1", torch::nn::Linear(D, M));
+  fc2_ = register_module("fc2", torch::nn::Linear(M, D));
+  ada_ = register_module("adaLN", torch::nn::Linear(D, 7 * D));  // 6 node terms + edge gate input
+  edge_bias_ = register_module("edge_bias", torch::nn::Linear(De, heads));
+  edge_from_nodes_ = register_module("edge_from_nodes", torch::nn::Linear(D, De));
+  edge_mlp1_ = register_module("edge_mlp1", torch::nn::Linear(De, 2 * De));
+  edge_mlp2_ = register_module("edge_mlp2", torch::nn::Linear(2 * De, De));
+  edge_gate_ = register_module("edge_gate", torch::nn::Linear(D, De));
+  zero(ada_);
+  zero(edge_gate_);  // edges also start unchanged
+}
+
+std::pair<torch::Tensor, torch::Tensor> GraphBlockImpl::forward(const torch::Tensor& h, const torch::Tensor& e,
+                                                                const torch::Tensor& mask, const torch::Tensor& c) {
+  const int64_t N = h.size(0), M = h.size(1), D = h.size(2), H = heads_, d = D / H;
+  const auto m = ada_(torch::silu(c)).chunk(7, 1);
+  const auto x = modulate(norm1_(h), m[0], m[1]);
+  const auto qkv = qkv_(x).view({N, M, 3, H, d}).permute({2, 0, 3, 1, 4});                  // (3, N, H, M, d)
+  auto logits = torch::matmul(qkv[0], qkv[1].transpose(-2, -1)) / std::sqrt(double(d));     // (N, H, M, M)
+  logits = logits + edge_bias_(edge_norm_(e)).permute({0, 3, 1, 2});                         // bias from edges
+  logits = logits.masked_fill(~mask.view({N, 1, 1, M}), -1e9);                               // ignore padding
+  const auto att = torch::softmax(logits, -1).matmul(qkv[2]).transpose(1, 2).reshape({N, M, D});
+  auto h2 = h + m[2].unsqueeze(1) * proj_(att);
+  h2 = h2 + m[5].unsqueeze(1) * fc2_(torch::gelu(fc1_(modulate(norm2_(h2), m[3], m[4])), "tanh"));
+  // Edges from node pairs: symmetric in (i, j) because it uses h_i + h_j.
+  const auto pn = edge_from_nodes_(h2);                                    // (N, M, De)
+  const auto pair = pn.unsqueeze(2) + pn.unsqueeze(1);                     // (N, M, M, De)
+  const auto upd = edge_mlp2_(torch::silu(edge_mlp1_(edge_norm_(e) + pair)));
+  const auto gate = edge_gate_(m[6]).view({N, 1, 1, -1});
+  return {h2, e + gate * upd};
+}
+
+GraphDiTImpl::GraphDiTImpl(const GraphDiTConfig& c) : config_(c) {
+  c.validate();
+  const int64_t D = c.hidden, De = c.edge_hidden;
+  node_in_ = register_module("node_in", torch::nn::Linear(c.node_features, D));
+  edge_in_ = register_module("edge_in", torch::nn::Linear(c.edge_features, De));
+  t_embed_ = register_module("t_embed", TimestepEmbedder(D));
+  if (c.num_classes > 0) {
+    y_embed_ = register_module("y_embed", torch::nn::Embedding(c.num_classes + 1, D));
+    torch::nn::init::normal_(y_embed_->weight, 0.0, 0.02);
+  }
+  if (c.cond_dim > 0) {
+    v_proj_ = register_module("v_proj", torch::nn::Linear(c.cond_dim, D));
+    null_vector_ = register_parameter("v_null", torch::zeros({D}));
+  }
+  auto list = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.depth; ++i) {
+    blocks_.push_back(GraphBlock(D, De, c.heads, c.mlp_ratio));
+    list->push_back(blocks_.back());
+  }
+  final_norm_ = register_module("final_norm", plain_norm(D));
+  final_edge_norm_ = register_module("final_edge_norm", plain_norm(De));
+  final_ada_ = register_module("final_adaLN", torch::nn::Linear(D, 2 * D));
+  node_out_ = register_module("node_out", torch::nn::Linear(D, c.node_features));
+  edge_out_ = register_module("edge_out", torch::nn::Linear(De, c.edge_features));
+  zero(final_ada_);
+  zero(node_out_);
+  zero(edge_out_);
+}
+
+std::pair<torch::Tensor, torch::Tensor> GraphDiTImpl::forward(const torch::Tensor& nodes, const torch::Tensor& edges,
+                                                              const torch::Tensor& mask, const torch::Tensor& t,
+                                                              const torch::Tensor& labels, const torch::Tensor& vectors) {
+  const auto& c = config_;
+  const int64_t N = nodes.size(0), M = nodes.size(1);
+  TORCH_CHECK(nodes.dim() == 3 && nodes.size(2) == c.node_features, "graph DiT expects nodes (N, M, ", c.node_features, "), got ", nodes.sizes());
+  TORCH_CHECK(edges.sizes() == torch::IntArrayRef({N, M, M, c.edge_features}), "graph DiT expects edges (N, M, M, ", c.edge_features, "), got ", edges.sizes());
+  TORCH_CHECK(mask.sizes() == torch::IntArrayRef({N, M}) && mask.scalar_type() == torch::kBool, "mask must be (N, M) bool");
+  auto h = node_in_(nodes);
+  auto e = edge_in_(edges);
+  auto cond = t_embed_(t.to(nodes.device()).reshape({N}));
+  if (c.num_classes > 0) {
+    const auto y = labels.defined() ? labels.to(nodes.device()) : torch::full({N}, c.num_classes, torch::TensorOptions().dtype(torch::kLong).device(nodes.device()));
+    cond = cond + y_embed_(y);
+  }
+  if (c.cond_dim > 0) {
+    const auto v = vectors.defined() ? vectors.to(nodes.options()) : torch::full({N, c.cond_dim}, NAN, nodes.options());
+    cond = cond + torch::where(torch::isnan(v).any(1, true), null_vector_.unsqueeze(0), v_proj_(torch::nan_to_num(v, 0.0)));
+  }
+  for (auto& b : blocks_) std::tie(h, e) = b->forward(h, e, mask, cond);
+  const auto m = final_ada_(torch::silu(cond)).chunk(2, 1);
+  auto node_out = node_out_(modulate(final_norm_(h), m[0], m[1]));
+  auto edge_out = edge_out_(final_edge_norm_(e));
+  edge_out = 0.5 * (edge_out + edge_out.transpose(1, 2));  // symmetric
+  const auto mf = mask.to(nodes.dtype());
+  node_out = node_out * mf.unsqueeze(-1);
+  edge_out = edge_out * (mf.unsqueeze(2) * mf.unsqueeze(1)).unsqueeze(-1);
+  return {node_out, edge_out};
+}
+
+}  // namespace diffuse

@@ -1,0 +1,65 @@
+// The graph variant of the DiT for sets and graphs (molecules): node tokens without position
+// embeddings (permutation-equivariant), attention logits biased by edge features, edge features
+// updated from node pairs, adaLN-Zero conditioning on time and a label or vector, and a
+// symmetric edge output (Vignac et al. 2023 DiGress-style graph transformer, DiT conditioning).
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/types.h>
+
+#include "core/json.h"
+#include "core/layers.h"
+
+namespace diffuse {
+
+struct GraphDiTConfig {
+  int64_t node_features = 8;   // per-node input/output channels (e.g. one-hot element + charge)
+  int64_t edge_features = 4;   // per-pair channels (e.g. none/single/double/triple)
+  int64_t hidden = 128, edge_hidden = 32, depth = 4, heads = 4;
+  double mlp_ratio = 4.0;
+  int64_t num_classes = 0;     // labels 0..C-1, null = C
+  int64_t cond_dim = 0;        // continuous condition vector (NaN row = null)
+  void validate() const;
+};
+Json to_json(const GraphDiTConfig& c);
+GraphDiTConfig graph_dit_config_from_json(const Json& j);
+
+class GraphBlockImpl : public torch::nn::Module {
+ public:
+  GraphBlockImpl(int64_t hidden, int64_t edge_hidden, int64_t heads, double mlp_ratio);
+  // h (N, M, D) nodes, e (N, M, M, De) edges, mask (N, M) bool, c (N, D) -> updated (h, e)
+  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& h, const torch::Tensor& e, const torch::Tensor& mask,
+                                                  const torch::Tensor& c);
+
+ private:
+  int64_t heads_;
+  torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, edge_norm_{nullptr};
+  torch::nn::Linear qkv_{nullptr}, proj_{nullptr}, fc1_{nullptr}, fc2_{nullptr}, ada_{nullptr};
+  torch::nn::Linear edge_bias_{nullptr}, edge_from_nodes_{nullptr}, edge_mlp1_{nullptr}, edge_mlp2_{nullptr}, edge_gate_{nullptr};
+};
+TORCH_MODULE(GraphBlock);
+
+class GraphDiTImpl : public torch::nn::Module {
+ public:
+  explicit GraphDiTImpl(const GraphDiTConfig& c);
+  // nodes (N, M, Fn), edges (N, M, M, Fe), mask (N, M) bool, t (N,) -> (nodes, edges) predictions;
+  // padded nodes and their edges come out as zero; the edge output is symmetric.
+  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& nodes, const torch::Tensor& edges,
+                                                  const torch::Tensor& mask, const torch::Tensor& t,
+                                                  const torch::Tensor& labels = {}, const torch::Tensor& vectors = {});
+  const GraphDiTConfig& config() const { return config_; }
+
+ private:
+  GraphDiTConfig config_;
+  torch::nn::Linear node_in_{nullptr}, edge_in_{nullptr}, v_proj_{nullptr}, final_ada_{nullptr}, node_out_{nullptr}, edge_out_{nullptr};
+  torch::nn::Embedding y_embed_{nullptr};
+  torch::Tensor null_vector_;
+  TimestepEmbedder t_embed_{nullptr};
+  torch::nn::LayerNorm final_norm_{nullptr}, final_edge_norm_{nullptr};
+  std::vector<GraphBlock> blocks_;
+};
+TORCH_MODULE(GraphDiT);
+
+}  // namespace diffuse
