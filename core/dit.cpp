@@ -36,6 +36,10 @@ void DiTConfig::validate() const {
   if (hidden % (2 * int64_t(input_size.size())) != 0) fail("hidden must be divisible by 2 x the number of axes");
   if (attention != "full" && attention != "factorized") fail("attention must be 'full' or 'factorized', got '" + attention + "'");
   if (attention == "factorized" && input_size.size() != 3) fail("factorized attention needs a 3-D (T, H, W) input");
+  if (position != "sincos" && position != "rope") fail("position must be 'sincos' or 'rope', got '" + position + "'");
+  if (position == "rope" && (hidden / heads) % (2 * int64_t(input_size.size())) != 0) {
+    fail("rope needs the head size (hidden / heads) divisible by 2 x the number of axes");
+  }
   if (num_classes < 0 || cond_dim < 0 || !(mlp_ratio > 0)) fail("num_classes, cond_dim must be >= 0 and mlp_ratio > 0");
 }
 
@@ -43,7 +47,7 @@ Json to_json(const DiTConfig& c) {
   return {{"input_size", c.input_size}, {"patch", c.patch}, {"in_channels", c.in_channels},
           {"learn_sigma", c.learn_sigma}, {"hidden", c.hidden}, {"depth", c.depth}, {"heads", c.heads},
           {"mlp_ratio", c.mlp_ratio}, {"num_classes", c.num_classes}, {"cond_dim", c.cond_dim},
-          {"attention", c.attention}, {"attention_chunk", c.attention_chunk}};
+          {"attention", c.attention}, {"position", c.position}, {"attention_chunk", c.attention_chunk}};
 }
 
 DiTConfig dit_config_from_json(const Json& j) {
@@ -69,6 +73,7 @@ DiTConfig dit_config_from_json(const Json& j) {
     c.num_classes = j.value("num_classes", c.num_classes);
     c.cond_dim = j.value("cond_dim", c.cond_dim);
     c.attention = j.value("attention", c.attention);
+    c.position = j.value("position", c.position);
     c.attention_chunk = j.value("attention_chunk", c.attention_chunk);
   } catch (const Json::exception& e) {
     throw std::invalid_argument(std::string("DiT config: wrong type (") + e.what() + ")");
@@ -185,26 +190,41 @@ DiTBlockImpl::DiTBlockImpl(int64_t D, int64_t heads, double mlp_ratio, int64_t c
   zero(ada_);  // adaLN-Zero: every block starts as the identity
 }
 
-torch::Tensor DiTBlockImpl::attend(const torch::Tensor& h) {
+torch::Tensor DiTBlockImpl::attend(const torch::Tensor& h, const torch::Tensor& cos, const torch::Tensor& sin, const Rope& rope) {
   const int64_t B = h.size(0), T = h.size(1), D = h.size(2);
   const auto qkv = qkv_(h).view({B, T, 3, heads_, D / heads_}).permute({2, 0, 3, 1, 4});  // (3, B, H, T, d)
-  const auto o = attention(qkv[0], qkv[1], qkv[2], chunk_);                               // (B, H, T, d)
+  auto q = qkv[0], k = qkv[1];
+  if (cos.defined()) {
+    q = apply_rope(q, cos, sin, rope);
+    k = apply_rope(k, cos, sin, rope);
+  }
+  const auto o = attention(q, k, qkv[2], chunk_);                                          // (B, H, T, d)
   return proj_(o.transpose(1, 2).reshape({B, T, D}));
 }
 
-torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& c, int64_t frames, bool temporal) {
+torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& c, int64_t frames, bool temporal,
+                                    const Rope& rope) {
   const auto m = ada_(torch::silu(c)).chunk(6, 1);  // shift, scale, gate for attention and MLP
   auto h = modulate(norm1_(x), m[0], m[1]);          // (N, T, D)
   if (frames > 1) {  // factorised: attend within each frame, or across frames at each position
     const int64_t N = h.size(0), T = h.size(1), D = h.size(2), S = T / frames;
+    torch::Tensor cos, sin;  // rotary tables laid out like the groups: (groups, 1, group size, d)
     if (temporal) {
-      h = attend(h.view({N, frames, S, D}).transpose(1, 2).reshape({N * S, frames, D}));
+      if (rope.defined()) {
+        cos = rope.cos.view({frames, S, -1}).transpose(0, 1).repeat({N, 1, 1}).unsqueeze(1);
+        sin = rope.sin.view({frames, S, -1}).transpose(0, 1).repeat({N, 1, 1}).unsqueeze(1);
+      }
+      h = attend(h.view({N, frames, S, D}).transpose(1, 2).reshape({N * S, frames, D}), cos, sin, rope);
       h = h.view({N, S, frames, D}).transpose(1, 2).reshape({N, T, D});
     } else {
-      h = attend(h.reshape({N * frames, S, D})).view({N, T, D});
+      if (rope.defined()) {
+        cos = rope.cos.view({frames, S, -1}).repeat({N, 1, 1}).unsqueeze(1);
+        sin = rope.sin.view({frames, S, -1}).repeat({N, 1, 1}).unsqueeze(1);
+      }
+      h = attend(h.reshape({N * frames, S, D}), cos, sin, rope).view({N, T, D});
     }
   } else {
-    h = attend(h);
+    h = rope.defined() ? attend(h, rope.cos, rope.sin, rope) : attend(h);
   }
   auto y = x + m[2].unsqueeze(1) * h;
   const auto mlp = fc2_(torch::gelu(fc1_(modulate(norm2_(y), m[3], m[4])), "tanh"));
@@ -228,7 +248,11 @@ DiTImpl::DiTImpl(const DiTConfig& c) : config_(c) {
   }
   std::vector<int64_t> grid;
   for (size_t i = 0; i < c.input_size.size(); ++i) grid.push_back(c.input_size[i] / c.patch[i]);
-  pos_ = register_buffer("pos_embed", sincos_position_embedding(D, grid).unsqueeze(0));
+  if (c.position == "rope") {
+    rope_ = rope_table(D / c.heads, grid);
+  } else {
+    pos_ = register_buffer("pos_embed", sincos_position_embedding(D, grid).unsqueeze(0));
+  }
   auto list = register_module("blocks", torch::nn::ModuleList());  // names blocks.0, blocks.1, ...
   for (int64_t i = 0; i < c.depth; ++i) {
     blocks_.push_back(DiTBlock(D, c.heads, c.mlp_ratio, c.attention_chunk));
@@ -277,7 +301,8 @@ torch::Tensor DiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t, c
                                const torch::Tensor& vectors) {
   const auto& c = config_;
   const int64_t N = x.size(0);
-  auto h = x_embed_(patchify(x)) + pos_;                // (N, T, D)
+  auto h = x_embed_(patchify(x));                       // (N, T, D)
+  if (pos_.defined()) h = h + pos_;
   auto cond = t_embed_(t.to(x.device()).reshape({N}));  // (N, D)
   if (c.num_classes > 0) {
     const auto y = labels.defined() ? labels.to(x.device()) : torch::full({N}, c.num_classes, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
@@ -292,7 +317,7 @@ torch::Tensor DiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t, c
   }
   const bool factorized = c.attention == "factorized";
   const int64_t frames = factorized ? c.input_size[0] / c.patch[0] : 1;
-  for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i]->forward(h, cond, frames, factorized && i % 2 == 1);
+  for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i]->forward(h, cond, frames, factorized && i % 2 == 1, rope_);
   const auto m = final_ada_(torch::silu(cond)).chunk(2, 1);
   return unpatchify(final_linear_(modulate(final_norm_(h), m[0], m[1])));
 }

@@ -29,6 +29,7 @@ struct DiTConfig {
   int64_t num_classes = 1000;                  // 0: no labels; else labels 0..C-1, null = C
   int64_t cond_dim = 0;                        // continuous condition vector (NaN row = null)
   std::string attention = "full";              // "full" or "factorized" (3-D input only)
+  std::string position = "sincos";             // "sincos" (added to tokens) or "rope" (rotary, in attention)
   int64_t attention_chunk = 1024;              // queries per chunk on libtorch < 2.0
 
   int64_t out_channels() const { return learn_sigma ? 2 * in_channels : in_channels; }
@@ -62,11 +63,14 @@ class DiTBlockImpl : public torch::nn::Module {
   DiTBlockImpl(int64_t hidden, int64_t heads, double mlp_ratio, int64_t attention_chunk);
   // x (N, T, D), c (N, D); `groups` reshapes tokens for attention: {N*G, T/G, D} when the block
   // attends within G groups (factorised video), with `temporal` picking the strided grouping.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c, int64_t frames = 1, bool temporal = false);
+  // rope: rotary tables for the token grid (frames x spatial), or undefined.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c, int64_t frames = 1, bool temporal = false,
+                        const Rope& rope = {});
   torch::nn::Linear& modulation() { return ada_; }
 
  private:
-  torch::Tensor attend(const torch::Tensor& h);  // (B, T, D) -> (B, T, D)
+  // (B, T, D) -> (B, T, D); cos/sin (B or 1, 1, T, d) rotary tables or undefined
+  torch::Tensor attend(const torch::Tensor& h, const torch::Tensor& cos = {}, const torch::Tensor& sin = {}, const Rope& rope = {});
   int64_t heads_, chunk_;
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
   torch::nn::Linear qkv_{nullptr}, proj_{nullptr}, fc1_{nullptr}, fc2_{nullptr}, ada_{nullptr};
@@ -90,6 +94,7 @@ class DiTImpl : public torch::nn::Module {
   torch::nn::Linear x_embed_{nullptr}, y_proj_{nullptr}, final_ada_{nullptr}, final_linear_{nullptr};
   torch::nn::Embedding y_embed_{nullptr};
   torch::Tensor null_vector_, pos_;
+  Rope rope_;
   TimestepEmbedder t_embed_{nullptr};
   torch::nn::LayerNorm final_norm_{nullptr};
   std::vector<DiTBlock> blocks_;

@@ -55,6 +55,36 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
 #endif
 }
 
+Rope rope_table(int64_t d, const std::vector<int64_t>& grid, double base) {
+  const int64_t axes = int64_t(grid.size());
+  TORCH_CHECK(axes >= 1 && axes <= 3 && d % (2 * axes) == 0, "rotary embedding: head dim ", d,
+              " must be divisible by 2 x ", axes, " axes");
+  const int64_t part = d / axes, half = part / 2;
+  std::vector<torch::Tensor> ranges;
+  for (auto g : grid) ranges.push_back(torch::arange(g, torch::kFloat64));
+  const auto mesh = torch::meshgrid(ranges, "ij");
+  const auto inv_freq = 1.0 / torch::pow(base, torch::arange(half, torch::kFloat64) / double(half));
+  std::vector<torch::Tensor> angles;
+  std::vector<int64_t> idx;
+  std::vector<float> sign;
+  for (int64_t a = 0; a < axes; ++a) {
+    const auto ang = mesh[size_t(a)].reshape({-1, 1}) * inv_freq.unsqueeze(0);  // (T, half)
+    angles.push_back(torch::cat({ang, ang}, 1));                                  // (T, part)
+    for (int64_t i = 0; i < part; ++i) {
+      idx.push_back(a * part + (i < half ? i + half : i - half));
+      sign.push_back(i < half ? -1.0f : 1.0f);
+    }
+  }
+  const auto all = torch::cat(angles, 1);
+  return {all.cos().to(torch::kFloat32), all.sin().to(torch::kFloat32), torch::tensor(idx, torch::kLong),
+          torch::tensor(sign, torch::kFloat32)};
+}
+
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin, const Rope& r) {
+  const auto rotated = x.index_select(-1, r.rot_index.to(x.device())) * r.rot_sign.to(x.options());
+  return x * cos.to(x.options()) + rotated * sin.to(x.options());
+}
+
 TimestepEmbedderImpl::TimestepEmbedderImpl(int64_t hidden, int64_t freq_dim) : freq_dim_(freq_dim) {
   fc1_ = register_module("fc1", torch::nn::Linear(freq_dim, hidden));
   fc2_ = register_module("fc2", torch::nn::Linear(hidden, hidden));

@@ -22,6 +22,17 @@ torch::Tensor sincos_position_embedding(int64_t dim, const std::vector<int64_t>&
 // older versions it is computed in chunks of `chunk` queries so memory stays O(chunk * T).
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t chunk = 1024);
 
+// Rotary position embedding (Su et al. 2021) over a 1-D/2-D/3-D grid: the head dimension is split
+// evenly over the axes, each part rotated by its axis coordinate (half-split pairs).
+struct Rope {
+  torch::Tensor cos, sin;  // (T, d)
+  torch::Tensor rot_index, rot_sign;  // rotate_half within each axis part: x[idx] * sign
+  bool defined() const { return cos.defined(); }
+};
+Rope rope_table(int64_t head_dim, const std::vector<int64_t>& grid, double base = 10000.0);
+// x (B, H, T, d) with cos/sin broadcastable to it.
+torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin, const Rope& r);
+
 // x * (1 + scale) + shift with (N, D) modulation broadcast over tokens of (N, T, D).
 inline torch::Tensor modulate(const torch::Tensor& x, const torch::Tensor& shift, const torch::Tensor& scale) {
   return torch::addcmul(shift.unsqueeze(1), x, 1 + scale.unsqueeze(1));

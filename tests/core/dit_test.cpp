@@ -133,3 +133,41 @@ TEST(Attention, ChunkedEqualsUnchunked) {
 
 }  // namespace
 }  // namespace diffuse
+
+namespace diffuse {
+namespace {
+
+TEST(Rope, RotationPreservesNormsAndDependsOnlyOnRelativePosition) {
+  const auto r = rope_table(12, {10});
+  const auto q = torch::randn({1, 1, 1, 12}).expand({1, 1, 10, 12}).contiguous();
+  const auto k = torch::randn({1, 1, 1, 12}).expand({1, 1, 10, 12}).contiguous();
+  const auto qr = apply_rope(q, r.cos, r.sin, r), kr = apply_rope(k, r.cos, r.sin, r);
+  EXPECT_LE(test::max_abs(qr.norm(2, -1), q.norm(2, -1)), 1e-5);
+  const auto s = torch::matmul(qr, kr.transpose(-2, -1))[0][0];  // (10, 10): depends on i - j only
+  EXPECT_NEAR(s[2][5].item<float>(), s[4][7].item<float>(), 1e-4);
+  EXPECT_NEAR(s[7][1].item<float>(), s[9][3].item<float>(), 1e-4);
+}
+
+TEST(DiT, RopeVariantsBuildRunAndValidate) {
+  for (const char* attention : {"full", "factorized"}) {
+    DiTConfig c = dit_preset("dit-tiny/2");
+    c.input_size = {4, 8, 8};
+    c.patch = {1, 2, 2};
+    c.hidden = 96;
+    c.heads = 4;  // head size 24 = 2 x 3 axes x 4
+    c.position = "rope";
+    c.attention = attention;
+    DiT m(c);
+    EXPECT_EQ(numel(*m), dit_parameter_count(c)) << attention;
+    const auto x = torch::randn({2, 4, 4, 8, 8});
+    const auto out = m->forward(x, torch::tensor({5.0, 50.0}));
+    EXPECT_EQ(out.sizes(), x.sizes());
+    EXPECT_FALSE(m->named_buffers().contains("pos_embed"));  // positions enter through attention only
+  }
+  DiTConfig bad = dit_preset("dit-tiny/2");
+  bad.position = "alibi";
+  EXPECT_THROW(bad.validate(), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace diffuse
