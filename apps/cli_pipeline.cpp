@@ -36,6 +36,7 @@ struct SampleArgs {
   SampleRequest req;
   double cfg = 1.0, rescale = 0.0, eta = -1.0;
   bool force = false, raw_weights = false;
+  std::string device = "cpu";
 };
 
 }  // namespace
@@ -51,6 +52,7 @@ void add_pipeline(CLI::App& app) {
   ta->train.warmup = 200;
   ta->train.null_label = 4;
   ta->train.log_every = 250;
+  ta->train.preview_every = 1000;
   train->add_option("modality", ta->modality, "toy (image, vae, audio, molecule, video: later issues)")->required();
   train->add_option("--out", ta->out, "run folder: log.jsonl and checkpoint.safetensors")->capture_default_str();
   train->add_option("--steps", ta->train.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
@@ -61,6 +63,8 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--ema", ta->train.ema_decay, "EMA decay")->capture_default_str();
   train->add_option("--seed", ta->train.seed, "seed")->capture_default_str();
   train->add_option("--device", ta->train.device, "cpu or cuda")->capture_default_str();
+  train->add_option("--autocast", ta->train.autocast, "off or bf16 (mixed-precision forward)")->capture_default_str();
+  train->add_option("--preview-every", ta->train.preview_every, "steps between preview samples scored in log.jsonl (0: off)")->capture_default_str();
   train->add_option("--checkpoint-every", ta->train.checkpoint_every, "steps between checkpoints (0: at the end)")->capture_default_str();
   train->add_option("--resume", ta->resume, "continue from this checkpoint")->check(CLI::ExistingFile);
   train->add_option("--data-n", ta->data_n, "toy: number of training points")->capture_default_str();
@@ -77,6 +81,22 @@ void add_pipeline(CLI::App& app) {
     auto model = make_toy_model(recipe);
     Trainer trainer(model.net.ptr(), toy_forward(model), recipe, ta->train, model.objective);
     if (!ta->resume.empty()) trainer.resume(ta->resume);
+    // Preview: 2000 samples from the EMA weights (20 Heun steps), scored by the modality's metrics.
+    auto preview_model = make_toy_model(recipe);
+    preview_model.net->to(torch::Device(ta->train.device));
+    trainer.preview = [&](int64_t) {
+      trainer.load_ema_into(*preview_model.net);
+      SampleRequest r;
+      r.item_shape = {2};
+      r.n = 2000;
+      r.batch = 2000;
+      r.sampler = "heun";
+      r.steps = 10;
+      r.schedule_options.sigma_min = recipe["sampling"].value("sigma_min", 0.002);
+      r.schedule_options.sigma_max = recipe["sampling"].value("sigma_max", 80.0);
+      r.options = r.options.device(torch::Device(ta->train.device));
+      return m.metrics({sample(toy_denoiser(preview_model), r).cpu(), {}});
+    };
     const auto data = m.dataset({{"n", ta->data_n}, {"seed", ta->train.seed}});
     trainer.run(data);
     std::cout << "checkpoint: " << ta->out << "/checkpoint.safetensors\nlog: " << ta->out << "/log.jsonl\n";
@@ -102,6 +122,7 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--cfg-rescale", sa->rescale, "guidance rescale in [0, 1]")->capture_default_str();
   sample_cmd->add_option("--eta", sa->eta, "noise of ancestral/SDE samplers (default per sampler)");
   sample_cmd->add_flag("--raw-weights", sa->raw_weights, "use the raw weights instead of the EMA");
+  sample_cmd->add_option("--device", sa->device, "cpu or cuda")->capture_default_str();
   sample_cmd->add_flag("--force", sa->force, "overwrite --out");
   sample_cmd->callback([sa] {
     const auto& m = modality_or_plan(sa->modality);
@@ -114,7 +135,9 @@ void add_pipeline(CLI::App& app) {
       return w;
     }(), sa->checkpoint);
     model.net->eval();
+    model.net->to(torch::Device(sa->device));
     auto& r = sa->req;
+    r.options = r.options.device(torch::Device(sa->device));
     r.schedule_options.sigma_min = ck.recipe["sampling"].value("sigma_min", 0.002);
     r.schedule_options.sigma_max = ck.recipe["sampling"].value("sigma_max", 80.0);
     r.guidance.scale = sa->cfg;
@@ -122,7 +145,7 @@ void add_pipeline(CLI::App& app) {
     if (sa->eta >= 0) r.sampler_options.eta = sa->eta;
     r.null_label = int64_t(m.class_names().size());
     if (!sa->label.empty()) r.labels = torch::full({r.n}, resolve_class(m, sa->label), torch::kLong);
-    const auto x = sample(toy_denoiser(model), r);
+    const auto x = sample(toy_denoiser(model), r).cpu();
     m.save(m.decode(x), r.labels, sa->out, sa->force);
     std::cout << "wrote " << r.n << " samples to " << sa->out << "\n";
   });

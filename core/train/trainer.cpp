@@ -2,6 +2,7 @@
 #include "core/train/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -20,7 +21,7 @@ Json to_json(const TrainOptions& o) {
           {"adam_eps", o.adam_eps}, {"weight_decay", o.weight_decay}, {"grad_clip", o.grad_clip},
           {"ema_decay", o.ema_decay}, {"cond_dropout", o.cond_dropout}, {"null_label", o.null_label},
           {"seed", o.seed}, {"log_every", o.log_every}, {"checkpoint_every", o.checkpoint_every},
-          {"preview_every", o.preview_every}, {"out_dir", o.out_dir}, {"device", o.device}};
+          {"preview_every", o.preview_every}, {"out_dir", o.out_dir}, {"device", o.device}, {"autocast", o.autocast}};
 }
 
 TrainOptions train_options_from_json(const Json& j) {
@@ -49,6 +50,7 @@ TrainOptions train_options_from_json(const Json& j) {
   o.preview_every = j.value("preview_every", o.preview_every);
   o.out_dir = j.value("out_dir", o.out_dir);
   o.device = j.value("device", o.device);
+  o.autocast = j.value("autocast", o.autocast);
   validate(o);
   return o;
 }
@@ -64,9 +66,33 @@ void validate(const TrainOptions& o) {
   if (!(o.cond_dropout >= 0 && o.cond_dropout <= 1)) fail("cond_dropout must be in [0, 1]");
   if (o.grad_clip < 0) fail("grad_clip must be >= 0");
   if (o.device != "cpu" && o.device.rfind("cuda", 0) != 0) fail("device must be cpu or cuda[:N], got '" + o.device + "'");
+  if (o.autocast != "off" && o.autocast != "bf16") fail("autocast must be off or bf16, got '" + o.autocast + "'");
 }
 
 namespace {
+
+// Enables bf16 autocast on the model's device for the lifetime of the guard.
+class AutocastGuard {
+ public:
+  AutocastGuard(bool on, bool cuda) : on_(on), cuda_(cuda) {
+    if (!on_) return;
+    if (cuda_) {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
+  }
+  ~AutocastGuard() {
+    if (!on_) return;
+    if (cuda_) at::autocast::set_enabled(false); else at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool on_, cuda_;
+};
 
 at::Generator stream(uint64_t seed, uint64_t stream_id, uint64_t counter) {
   // SplitMix64 of (seed, stream, counter): independent, reproducible generators.
@@ -167,7 +193,12 @@ void Trainer::run(const TrainData& data, int64_t until) {
       const auto draw = sample_sigmas(x0.size(0), objective_, gen);
       const auto noise = torch::randn(x0.sizes(), gen, torch::kFloat64).to(x0.options());
       const auto ex = make_example(x0, noise, draw, objective_);
-      const auto out = forward_(ex.input, ex.time.to(device), labels);
+      torch::Tensor out;
+      {
+        AutocastGuard autocast(o_.autocast == "bf16", device.is_cuda());
+        out = forward_(ex.input, ex.time.to(device), labels);
+      }
+      out = out.to(ex.target.scalar_type());
       const auto per_item = (out - ex.target).pow(2).flatten(1).mean(1);
       const auto loss = (ex.weight * per_item).mean();
       if (!std::isfinite(loss.item<double>())) {

@@ -37,6 +37,7 @@ struct TrainOptions {
   int64_t preview_every = 0;
   std::string out_dir;         // log.jsonl and checkpoint.safetensors go here ("" = none)
   std::string device = "cpu";
+  std::string autocast = "off";  // "bf16": mixed precision forward (CPU or CUDA autocast)
 };
 Json to_json(const TrainOptions& o);
 TrainOptions train_options_from_json(const Json& j);
