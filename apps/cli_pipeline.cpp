@@ -11,12 +11,13 @@
 #include "core/modality.h"
 #include "core/toy.h"
 #include "core/train/checkpoint.h"
+#include "modalities/registry.h"
 
 namespace diffuse::cli {
 namespace {
 
 const std::map<std::string, std::string> kPlanned = {
-    {"image", "issue #5"}, {"vae", "issue #5"}, {"audio", "issue #6"}, {"molecule", "issue #7"}, {"video", "issue #8"}};
+    {"image", "issue #5"}, {"audio", "issue #6"}, {"molecule", "issue #7"}, {"video", "issue #8"}};
 
 const Modality& modality_or_plan(const std::string& name) {
   const auto it = kPlanned.find(name);
@@ -42,6 +43,7 @@ struct SampleArgs {
 }  // namespace
 
 void add_pipeline(CLI::App& app) {
+  register_pipelines();
   // ---- train
   auto* train = app.add_subcommand("train", "train a model for a modality\n"
                                             "Example: diffuse train toy --steps 3000 --out runs/toy");
@@ -53,7 +55,7 @@ void add_pipeline(CLI::App& app) {
   ta->train.null_label = 4;
   ta->train.log_every = 250;
   ta->train.preview_every = 1000;
-  train->add_option("modality", ta->modality, "toy (image, vae, audio, molecule, video: later issues)")->required();
+  train->add_option("modality", ta->modality, "toy, vae (image, audio, molecule, video: later issues)")->required();
   train->add_option("--out", ta->out, "run folder: log.jsonl and checkpoint.safetensors")->capture_default_str();
   train->add_option("--steps", ta->train.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--batch", ta->train.batch, "items per micro-batch")->capture_default_str()->check(CLI::PositiveNumber);
@@ -69,7 +71,19 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--resume", ta->resume, "continue from this checkpoint")->check(CLI::ExistingFile);
   train->add_option("--data-n", ta->data_n, "toy: number of training points")->capture_default_str();
   train->add_flag("--force", ta->force, "reuse an existing run folder");
-  train->callback([ta] {
+  train->callback([ta, train] {
+    if (const auto* p = find_pipeline(ta->modality); p && p->train) {
+      // Only the options given on the command line override the plugin's own defaults.
+      static const std::vector<std::pair<const char*, const char*>> keys = {
+          {"--steps", "steps"}, {"--batch", "batch"}, {"--grad-accum", "grad_accum"}, {"--lr", "lr"},
+          {"--warmup", "warmup"}, {"--ema", "ema_decay"}, {"--seed", "seed"}, {"--device", "device"},
+          {"--autocast", "autocast"}, {"--checkpoint-every", "checkpoint_every"}, {"--preview-every", "preview_every"}};
+      const Json all = to_json(ta->train);
+      Json given = Json::object();
+      for (const auto& [flag, key] : keys) if (train->get_option(flag)->count() > 0) given[key] = all.at(key);
+      p->train({{"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}});
+      return;
+    }
     const auto& m = modality_or_plan(ta->modality);
     if (ta->resume.empty() && !ta->force && std::filesystem::exists(ta->out + "/checkpoint.safetensors")) {
       throw std::runtime_error(ta->out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
@@ -156,10 +170,14 @@ void add_pipeline(CLI::App& app) {
   auto em = std::make_shared<std::string>();
   auto ef = std::make_shared<std::string>();
   auto ej = std::make_shared<bool>(false);
-  eval->add_option("modality", *em, "toy")->required();
-  eval->add_option("file", *ef, "samples written by diffuse sample")->required()->check(CLI::ExistingFile);
+  eval->add_option("modality", *em, "toy (a samples file) or vae (a checkpoint: reconstruction PSNR)")->required();
+  eval->add_option("file", *ef, "samples written by diffuse sample, or a checkpoint")->required()->check(CLI::ExistingFile);
   eval->add_flag("--json", *ej, "print JSON");
   eval->callback([em, ef, ej] {
+    if (const auto* p = find_pipeline(*em); p && p->eval) {
+      p->eval({{"checkpoint", *ef}, {"json", *ej}});
+      return;
+    }
     const auto& m = modality_or_plan(*em);
     const auto j = m.metrics(m.load(*ef));
     if (*ej) {

@@ -17,6 +17,20 @@ std::map<std::string, std::shared_ptr<Modality>>& registry() {
 
 void register_modality(std::shared_ptr<Modality> m) { registry()[m->name()] = std::move(m); }
 
+namespace {
+std::map<std::string, PipelineCommands>& pipelines() {
+  static std::map<std::string, PipelineCommands> p;
+  return p;
+}
+}  // namespace
+
+void register_pipeline(const std::string& name, PipelineCommands commands) { pipelines()[name] = std::move(commands); }
+
+const PipelineCommands* find_pipeline(const std::string& name) {
+  const auto it = pipelines().find(name);
+  return it == pipelines().end() ? nullptr : &it->second;
+}
+
 std::vector<std::string> modality_names() {
   std::vector<std::string> names;
   for (const auto& [k, v] : registry()) names.push_back(k);

@@ -4,6 +4,7 @@
 #pragma once
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,14 @@ class Modality {
   // Quality figures of decoded samples (JSON object of numbers).
   virtual Json metrics(const TrainData& samples) const = 0;
 };
+
+// Commands a plugin runs for `diffuse train|sample|eval NAME` (e.g. "vae"), given the parsed
+// command-line options as JSON. Unset entries mean the plugin does not offer that command.
+struct PipelineCommands {
+  std::function<void(const Json& args)> train, sample, eval;
+};
+void register_pipeline(const std::string& name, PipelineCommands commands);
+const PipelineCommands* find_pipeline(const std::string& name);  // nullptr when none
 
 // Registered modalities by name; `find_modality` throws listing the names.
 void register_modality(std::shared_ptr<Modality> m);

@@ -3,7 +3,10 @@
 
 #include <stdexcept>
 
+#include "core/modality.h"
+
 #if DIFFUSE_HAS_OIIO
+#include "modalities/image/vae_pipeline.h"
 #include "modalities/image/version.h"
 #endif
 #if DIFFUSE_HAS_FFMPEG
@@ -42,6 +45,12 @@ std::vector<ModalityInfo> modalities() {
   out[3].version = molecule::library_version();
 #endif
   return out;
+}
+
+void register_pipelines() {
+#if DIFFUSE_HAS_OIIO
+  register_pipeline("vae", image::vae_pipeline());
+#endif
 }
 
 const ModalityInfo& require_modality(const std::string& name) {

@@ -20,4 +20,7 @@ std::vector<ModalityInfo> modalities();
 // was compiled out (naming the CMake option that turns it on).
 const ModalityInfo& require_modality(const std::string& name);
 
+// Registers the compiled-in modalities' pipelines (train/sample/eval commands) with the core.
+void register_pipelines();
+
 }  // namespace diffuse

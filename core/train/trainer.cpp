@@ -131,6 +131,11 @@ Trainer::Trainer(std::shared_ptr<torch::nn::Module> model, TrainForward forward,
   }
 }
 
+Trainer::Trainer(std::shared_ptr<torch::nn::Module> model, TrainLoss loss, Json recipe, TrainOptions options)
+    : Trainer(std::move(model), TrainForward(), std::move(recipe), std::move(options), ObjectiveOptions()) {
+  loss_ = std::move(loss);
+}
+
 double Trainer::lr_at(int64_t step) const {
   if (step < o_.warmup) return o_.lr * double(step + 1) / double(o_.warmup);
   const double progress = o_.steps > o_.warmup ? double(step - o_.warmup) / double(o_.steps - o_.warmup) : 1.0;
@@ -190,17 +195,24 @@ void Trainer::run(const TrainData& data, int64_t until) {
         if (o_.null_label >= 0 && o_.cond_dropout > 0) labels = drop_labels(labels, o_.null_label, o_.cond_dropout, gen);
         labels = labels.to(device);
       }
-      const auto draw = sample_sigmas(x0.size(0), objective_, gen);
-      const auto noise = torch::randn(x0.sizes(), gen, torch::kFloat64).to(x0.options());
-      const auto ex = make_example(x0, noise, draw, objective_);
-      torch::Tensor out;
-      {
+      torch::Tensor weighted, sigmas;  // (N,) per-item loss; the items' sigmas (diffusion only)
+      if (loss_) {
         AutocastGuard autocast(o_.autocast == "bf16", device.is_cuda());
-        out = forward_(ex.input, ex.time.to(device), labels);
+        weighted = loss_(x0, labels, gen).to(torch::kFloat32);
+      } else {
+        const auto draw = sample_sigmas(x0.size(0), objective_, gen);
+        const auto noise = torch::randn(x0.sizes(), gen, torch::kFloat64).to(x0.options());
+        const auto ex = make_example(x0, noise, draw, objective_);
+        torch::Tensor out;
+        {
+          AutocastGuard autocast(o_.autocast == "bf16", device.is_cuda());
+          out = forward_(ex.input, ex.time.to(device), labels);
+        }
+        out = out.to(ex.target.scalar_type());
+        weighted = ex.weight * (out - ex.target).pow(2).flatten(1).mean(1);
+        sigmas = draw.sigma.cpu();
       }
-      out = out.to(ex.target.scalar_type());
-      const auto per_item = (out - ex.target).pow(2).flatten(1).mean(1);
-      const auto loss = (ex.weight * per_item).mean();
+      const auto loss = weighted.mean();
       if (!std::isfinite(loss.item<double>())) {
         throw std::runtime_error("training diverged: loss is " + std::to_string(loss.item<double>()) + " at step " +
                                  std::to_string(step_) + " (lr " + std::to_string(lr_at(step_)) +
@@ -208,12 +220,16 @@ void Trainer::run(const TrainData& data, int64_t until) {
       }
       (loss / double(o_.grad_accum)).backward();
       step_loss += loss.item<double>() / double(o_.grad_accum);
-      const auto w = (ex.weight * per_item).detach().cpu();
-      const auto s = draw.sigma.cpu();
-      for (int64_t i = 0; i < s.size(0); ++i) {
-        const int b = bucket_of(s[i].item<double>());
-        bucket_sum[b] += w[i].item<double>();
-        ++bucket_n[b];
+      if (sigmas.defined()) {
+        const auto w = weighted.detach().cpu().to(torch::kFloat64);
+        const auto* wp = w.data_ptr<double>();
+        const auto s64 = sigmas.to(torch::kFloat64).contiguous();
+        const auto* sp = s64.data_ptr<double>();
+        for (int64_t i = 0; i < sigmas.size(0); ++i) {
+          const int b = bucket_of(sp[i]);
+          bucket_sum[b] += wp[i];
+          ++bucket_n[b];
+        }
       }
     }
     torch::NoGradGuard no_grad;
@@ -250,7 +266,9 @@ void Trainer::run(const TrainData& data, int64_t until) {
     if (log_now) {
       line = {{"step", step_}, {"loss", interval_loss / double(interval_steps)}, {"lr", lr}, {"grad_norm", grad_norm},
               {"it_per_s", its}, {"epoch", epoch_}};
-      for (int b = 0; b < 4; ++b) line["loss_by_sigma"][kBuckets[b]] = bucket_n[b] ? Json(bucket_sum[b] / double(bucket_n[b])) : Json(nullptr);
+      if (!loss_) {
+        for (int b = 0; b < 4; ++b) line["loss_by_sigma"][kBuckets[b]] = bucket_n[b] ? Json(bucket_sum[b] / double(bucket_n[b])) : Json(nullptr);
+      }
       if (preview && o_.preview_every > 0 && step_ % o_.preview_every == 0) line["preview"] = preview(step_);
       if (log.is_open()) log << line.dump() << "\n" << std::flush;
     }

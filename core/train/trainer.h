@@ -51,10 +51,16 @@ struct TrainData {
 // net(x_in, time, labels) -> the objective's target.
 using TrainForward = std::function<torch::Tensor(const torch::Tensor& x_in, const torch::Tensor& time, const torch::Tensor& labels)>;
 
+// A non-diffusion objective (e.g. a VAE or a classifier): per-item losses (N,) of a batch.
+using TrainLoss = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& labels, at::Generator& gen)>;
+
 class Trainer {
  public:
+  // Diffusion training: the objective draws sigmas and noise, `forward` predicts the target.
   Trainer(std::shared_ptr<torch::nn::Module> model, TrainForward forward, Json recipe, TrainOptions options,
           ObjectiveOptions objective);
+  // Any other objective, with the same optimizer, EMA, logging, checkpoints and resume.
+  Trainer(std::shared_ptr<torch::nn::Module> model, TrainLoss loss, Json recipe, TrainOptions options);
 
   // Restores weights, EMA, optimizer moments, step and data position; refuses a checkpoint
   // whose tensors do not fit the model (naming the tensor).
@@ -67,6 +73,7 @@ class Trainer {
   void load_ema_into(torch::nn::Module& module) const;
 
   int64_t step() const { return step_; }
+  Json& recipe() { return recipe_; }  // saved into every checkpoint
   const std::vector<double>& losses() const { return losses_; }  // one per optimizer step
   std::function<Json(int64_t step)> preview;                      // called every preview_every steps
 
@@ -76,6 +83,7 @@ class Trainer {
 
   std::shared_ptr<torch::nn::Module> model_;
   TrainForward forward_;
+  TrainLoss loss_;
   Json recipe_;
   TrainOptions o_;
   ObjectiveOptions objective_;

@@ -1,0 +1,121 @@
+// The VAE pipeline commands.
+#include "modalities/image/vae_pipeline.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+#include "core/train/checkpoint.h"
+#include "core/train/trainer.h"
+#include "modalities/image/idx.h"
+#include "modalities/image/vae.h"
+
+namespace diffuse::image {
+namespace {
+
+Json default_vae_recipe() {
+  VaeConfig c;
+  return {{"modality", "image"}, {"model", {{"type", "vae"}, {"config", to_json(c)}}},
+          {"data", {{"dataset", "fashion-mnist"}, {"dir", kFashionMnistDir}}}};
+}
+
+Vae vae_from_recipe(const Json& recipe) {
+  const auto& m = json_at(recipe, "model", "recipe");
+  if (m.value("type", std::string()) != "vae") throw std::invalid_argument("recipe: model.type is not 'vae'");
+  return Vae(vae_config_from_json(json_at(m, "config", "recipe.model")));
+}
+
+// Loads the VAE of a checkpoint with its EMA weights.
+Vae load_vae(const std::string& path) {
+  const auto ck = load_checkpoint(path);
+  auto vae = vae_from_recipe(ck.recipe);
+  auto w = ck.model;
+  for (const auto& [k, v] : ck.ema) w[k] = v;
+  load_into(*vae, w, path);
+  vae->eval();
+  return vae;
+}
+
+// LDM's scaling factor: 1 / std of the posterior means over a data sample.
+double latent_scaling(Vae& vae, const torch::Tensor& images) {
+  torch::NoGradGuard g;
+  std::vector<torch::Tensor> zs;
+  for (int64_t s = 0; s < images.size(0); s += 500) zs.push_back(vae->encode_moments(images.slice(0, s, s + 500)).first);
+  return 1.0 / torch::cat(zs).std().item<double>();
+}
+
+void train(const Json& a) {
+  const std::string out = a.at("out");
+  const std::string resume = a.value("resume", std::string());
+  if (resume.empty() && !a.value("force", false) && std::filesystem::exists(out + "/checkpoint.safetensors")) {
+    throw std::runtime_error(out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
+  }
+  Json recipe = resume.empty() ? default_vae_recipe() : load_checkpoint(resume).recipe;
+  recipe.erase("train");
+  const auto data = load_fashion_mnist("train", recipe["data"].value("dir", std::string(kFashionMnistDir)));
+  Json options = {{"steps", 6000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
+                  {"log_every", 200}, {"checkpoint_every", 1000}};
+  for (const auto& [k, v] : a.at("train").items()) options[k] = v;
+  TrainOptions o = train_options_from_json(options);
+  o.out_dir = out;
+  o.cond_dropout = 0;
+  auto vae = vae_from_recipe(recipe);
+  const auto f = vae->config().downsampling();
+  // Pad 28 x 28 to a multiple of the downsampling factor (28 is already one for f = 4).
+  auto images = data.images;
+  const int64_t H = (images.size(2) + f - 1) / f * f, W = (images.size(3) + f - 1) / f * f;
+  if (H != images.size(2) || W != images.size(3)) {
+    images = torch::constant_pad_nd(images, {0, W - images.size(3), 0, H - images.size(2)}, 0.0);
+  }
+  TrainLoss loss = [vae](const torch::Tensor& x, const torch::Tensor&, at::Generator& gen) mutable {
+    const int64_t f = vae->config().downsampling();
+    const auto noise = torch::randn({x.size(0), vae->config().z_channels, x.size(2) / f, x.size(3) / f}, gen, torch::kFloat32);
+    return vae->loss(x, noise);
+  };
+  Trainer trainer(vae.ptr(), loss, recipe, o);
+  if (!resume.empty()) trainer.resume(resume);
+  trainer.run({images, data.labels});
+  // The scaling factor from the EMA weights, stored in the checkpoint's recipe.
+  auto ema = vae_from_recipe(recipe);
+  trainer.load_ema_into(*ema);
+  ema->eval();
+  const double scale = latent_scaling(ema, images.slice(0, 0, 5000));
+  trainer.recipe()["model"]["config"]["scaling_factor"] = scale;
+  trainer.save(out + "/checkpoint.safetensors", true);
+  std::cout << "latent scaling factor: " << scale << "\ncheckpoint: " << out << "/checkpoint.safetensors\n";
+}
+
+void eval(const Json& a) {
+  const std::string path = a.at("checkpoint");
+  auto vae = load_vae(path);
+  const auto test = load_fashion_mnist("test", a.value("data_dir", std::string(kFashionMnistDir)));
+  const int64_t n = std::min<int64_t>(a.value("n", int64_t(10000)), test.images.size(0));
+  torch::NoGradGuard g;
+  double sum = 0;
+  int64_t count = 0;
+  for (int64_t s = 0; s < n; s += 500) {
+    const auto x = test.images.slice(0, s, std::min(n, s + 500));
+    const auto rec = vae->decode(vae->encode(x));
+    sum += psnr(rec, x) * double(x.size(0));
+    count += x.size(0);
+  }
+  const auto& c = vae->config();
+  const Json j = {{"checkpoint", path}, {"images", count}, {"psnr_db", sum / double(count)},
+                  {"latent_shape", {c.z_channels, 28 / c.downsampling(), 28 / c.downsampling()}},
+                  {"scaling_factor", c.scaling_factor}};
+  if (a.value("json", false)) {
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << "VAE reconstruction PSNR on " << count << " Fashion-MNIST test images: " << std::fixed
+              << std::setprecision(2) << j["psnr_db"].get<double>() << " dB (latent " << c.z_channels << "x"
+              << 28 / c.downsampling() << "x" << 28 / c.downsampling() << ")\n";
+  }
+}
+
+}  // namespace
+
+PipelineCommands vae_pipeline() { return {train, nullptr, eval}; }
+
+}  // namespace diffuse::image
