@@ -17,7 +17,27 @@ namespace diffuse::cli {
 namespace {
 
 const std::map<std::string, std::string> kPlanned = {
-    {"image", "issue #5"}, {"audio", "issue #6"}, {"molecule", "issue #7"}, {"video", "issue #8"}};
+    {"audio", "issue #6"}, {"molecule", "issue #7"}, {"video", "issue #8"}};
+
+// The shipped model of a modality: $DIFFUSE_MODELS, else models/ beside the source tree the
+// binary was built in (build/apps/diffuse -> models/), else ./models.
+std::string default_model_path(const std::string& modality) {
+  static const std::map<std::string, std::string> files = {{"image", "fashion-mnist/dit.safetensors"},
+                                                            {"classifier", "fashion-mnist/classifier.safetensors"}};
+  const auto it = files.find(modality);
+  if (it == files.end()) throw std::invalid_argument("modality " + modality + " has no shipped model; pass --checkpoint");
+  std::vector<std::filesystem::path> roots;
+  if (const char* env = std::getenv("DIFFUSE_MODELS")) roots.push_back(env);
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) roots.push_back(exe.parent_path().parent_path().parent_path() / "models");
+  roots.push_back("models");
+  for (const auto& r : roots) {
+    if (std::filesystem::exists(r / it->second)) return (r / it->second).string();
+  }
+  throw std::runtime_error("no shipped model " + it->second + " under " + roots.front().string() +
+                           " (see models/README.md for the command that trains it); pass --checkpoint");
+}
 
 const Modality& modality_or_plan(const std::string& name) {
   const auto it = kPlanned.find(name);
@@ -26,7 +46,7 @@ const Modality& modality_or_plan(const std::string& name) {
 }
 
 struct TrainArgs {
-  std::string modality, out = "runs/toy", resume, recipe;
+  std::string modality, out = "runs/toy", resume, recipe, vae;
   TrainOptions train;
   int64_t data_n = 20000;
   bool force = false;
@@ -36,7 +56,8 @@ struct SampleArgs {
   std::string modality, checkpoint, out, label;
   SampleRequest req;
   double cfg = 1.0, rescale = 0.0, eta = -1.0;
-  bool force = false, raw_weights = false;
+  bool force = false, raw_weights = false, grid = false;
+  int64_t columns = 10;
   std::string device = "cpu";
 };
 
@@ -55,7 +76,7 @@ void add_pipeline(CLI::App& app) {
   ta->train.null_label = 4;
   ta->train.log_every = 250;
   ta->train.preview_every = 1000;
-  train->add_option("modality", ta->modality, "toy, vae (image, audio, molecule, video: later issues)")->required();
+  train->add_option("modality", ta->modality, "toy, vae, image (audio, molecule, video: later issues)")->required();
   train->add_option("--out", ta->out, "run folder: log.jsonl and checkpoint.safetensors")->capture_default_str();
   train->add_option("--steps", ta->train.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--batch", ta->train.batch, "items per micro-batch")->capture_default_str()->check(CLI::PositiveNumber);
@@ -69,8 +90,9 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--preview-every", ta->train.preview_every, "steps between preview samples scored in log.jsonl (0: off)")->capture_default_str();
   train->add_option("--checkpoint-every", ta->train.checkpoint_every, "steps between checkpoints (0: at the end)")->capture_default_str();
   train->add_option("--resume", ta->resume, "continue from this checkpoint")->check(CLI::ExistingFile);
-  train->add_option("--data-n", ta->data_n, "toy: number of training points")->capture_default_str();
+  train->add_option("--data-n", ta->data_n, "toy: number of training points; vae, image, classifier: use only the first N images")->capture_default_str();
   train->add_flag("--force", ta->force, "reuse an existing run folder");
+  train->add_option("--vae", ta->vae, "image: the VAE checkpoint whose latents the DiT learns")->check(CLI::ExistingFile);
   train->callback([ta, train] {
     if (const auto* p = find_pipeline(ta->modality); p && p->train) {
       // Only the options given on the command line override the plugin's own defaults.
@@ -81,7 +103,7 @@ void add_pipeline(CLI::App& app) {
       const Json all = to_json(ta->train);
       Json given = Json::object();
       for (const auto& [flag, key] : keys) if (train->get_option(flag)->count() > 0) given[key] = all.at(key);
-      p->train({{"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}});
+      p->train({{"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
       return;
     }
     const auto& m = modality_or_plan(ta->modality);
@@ -122,8 +144,11 @@ void add_pipeline(CLI::App& app) {
                                                   " --n 1000 --label c2 --cfg 2 --sampler dpmpp_2m --steps 20 --out points.csv");
   auto sa = std::make_shared<SampleArgs>();
   sa->req.item_shape = {2};
-  sample_cmd->add_option("modality", sa->modality, "toy (image, audio, molecule, video: later issues)")->required();
-  sample_cmd->add_option("--checkpoint", sa->checkpoint, "trained checkpoint")->required()->check(CLI::ExistingFile);
+  sample_cmd->add_option("modality", sa->modality, "toy, image (audio, molecule, video: later issues)")->required();
+  sample_cmd->add_option("--checkpoint", sa->checkpoint, "trained checkpoint (image: default models/fashion-mnist/dit.safetensors)")
+      ->check(CLI::ExistingFile);
+  sample_cmd->add_flag("--grid", sa->grid, "image: one PNG grid instead of one file per sample");
+  sample_cmd->add_option("--columns", sa->columns, "image: grid columns")->capture_default_str()->check(CLI::PositiveNumber);
   sample_cmd->add_option("--out", sa->out, "output file")->required();
   sample_cmd->add_option("--n", sa->req.n, "samples")->capture_default_str()->check(CLI::PositiveNumber);
   sample_cmd->add_option("--seed", sa->req.seed, "seed of sample 0 (sample i uses seed + i)")->capture_default_str();
@@ -138,7 +163,20 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_flag("--raw-weights", sa->raw_weights, "use the raw weights instead of the EMA");
   sample_cmd->add_option("--device", sa->device, "cpu or cuda")->capture_default_str();
   sample_cmd->add_flag("--force", sa->force, "overwrite --out");
-  sample_cmd->callback([sa] {
+  sample_cmd->callback([sa, sample_cmd] {
+    if (const auto* p = find_pipeline(sa->modality); p && p->sample) {
+      std::string ck = sa->checkpoint;
+      if (ck.empty()) ck = default_model_path(sa->modality);
+      Json args = {{"checkpoint", ck}, {"out", sa->out}, {"n", sa->req.n}, {"seed", sa->req.seed},
+                   {"batch", sa->req.batch}, {"sampler", sa->req.sampler}, {"steps", sa->req.steps},
+                   {"schedule", sa->req.schedule}, {"label", sa->label}, {"cfg", sample_cmd->get_option("--cfg")->count() ? sa->cfg : 3.0},
+                   {"cfg_rescale", sa->rescale}, {"force", sa->force}, {"grid", sa->grid}, {"columns", sa->columns},
+                   {"raw_weights", sa->raw_weights}};
+      if (sa->eta >= 0) args["eta"] = sa->eta;
+      p->sample(args);
+      return;
+    }
+    if (sa->checkpoint.empty()) throw std::invalid_argument("--checkpoint is required for modality " + sa->modality);
     const auto& m = modality_or_plan(sa->modality);
     check_writable(sa->out, sa->force);
     const auto ck = load_checkpoint(sa->checkpoint);
@@ -166,21 +204,41 @@ void add_pipeline(CLI::App& app) {
 
   // ---- eval
   auto* eval = app.add_subcommand("eval", "score samples with the modality's metrics\n"
-                                          "Example: diffuse eval toy points.csv --json");
-  auto em = std::make_shared<std::string>();
-  auto ef = std::make_shared<std::string>();
-  auto ej = std::make_shared<bool>(false);
-  eval->add_option("modality", *em, "toy (a samples file) or vae (a checkpoint: reconstruction PSNR)")->required();
-  eval->add_option("file", *ef, "samples written by diffuse sample, or a checkpoint")->required()->check(CLI::ExistingFile);
-  eval->add_flag("--json", *ej, "print JSON");
-  eval->callback([em, ef, ej] {
-    if (const auto* p = find_pipeline(*em); p && p->eval) {
-      p->eval({{"checkpoint", *ef}, {"json", *ej}});
+                                          "Examples: diffuse eval toy points.csv --json\n"
+                                          "          diffuse eval vae runs/vae/checkpoint.safetensors\n"
+                                          "          diffuse eval image models/fashion-mnist/dit.safetensors --steps 20 --cfg 3\n"
+                                          "          diffuse eval image --calibrate");
+  struct EvalArgs {
+    std::string modality, file, classifier, sampler = "dpmpp_2m";
+    int64_t steps = 20, n_per_class = 100;
+    uint64_t seed = 0;
+    double cfg = 3.0;
+    bool json = false, calibrate = false;
+  };
+  auto ea = std::make_shared<EvalArgs>();
+  eval->add_option("modality", ea->modality, "toy (a samples file), vae (a checkpoint: PSNR), image (a DiT checkpoint)")->required();
+  eval->add_option("file", ea->file, "samples written by diffuse sample, or a checkpoint")->check(CLI::ExistingFile);
+  eval->add_flag("--json", ea->json, "print JSON");
+  eval->add_option("--classifier", ea->classifier, "image: evaluation classifier (default models/fashion-mnist/classifier.safetensors)")
+      ->check(CLI::ExistingFile);
+  eval->add_option("--sampler", ea->sampler, "image: sampler")->capture_default_str();
+  eval->add_option("--steps", ea->steps, "image: sampler steps")->capture_default_str()->check(CLI::PositiveNumber);
+  eval->add_option("--cfg", ea->cfg, "image: guidance scale")->capture_default_str()->check(CLI::NonNegativeNumber);
+  eval->add_option("--seed", ea->seed, "image: seed")->capture_default_str();
+  eval->add_option("--n-per-class", ea->n_per_class, "image: samples per class")->capture_default_str()->check(CLI::PositiveNumber);
+  eval->add_flag("--calibrate", ea->calibrate, "image: also score real train images and trivial baselines");
+  eval->callback([ea] {
+    if (const auto* p = find_pipeline(ea->modality); p && p->eval) {
+      Json args = {{"checkpoint", ea->file}, {"json", ea->json}, {"sampler", ea->sampler}, {"steps", ea->steps},
+                   {"cfg", ea->cfg}, {"seed", ea->seed}, {"n_per_class", ea->n_per_class}, {"calibrate", ea->calibrate}};
+      if (ea->modality == "image") args["classifier"] = ea->classifier.empty() ? default_model_path("classifier") : ea->classifier;
+      p->eval(args);
       return;
     }
-    const auto& m = modality_or_plan(*em);
-    const auto j = m.metrics(m.load(*ef));
-    if (*ej) {
+    if (ea->file.empty()) throw std::invalid_argument("eval " + ea->modality + " needs a samples file");
+    const auto& m = modality_or_plan(ea->modality);
+    const auto j = m.metrics(m.load(ea->file));
+    if (ea->json) {
       std::cout << j.dump(2) << "\n";
       return;
     }

@@ -6,6 +6,8 @@
 #include "core/modality.h"
 
 #if DIFFUSE_HAS_OIIO
+#include "modalities/image/eval_pipeline.h"
+#include "modalities/image/image_pipeline.h"
 #include "modalities/image/vae_pipeline.h"
 #include "modalities/image/version.h"
 #endif
@@ -50,6 +52,10 @@ std::vector<ModalityInfo> modalities() {
 void register_pipelines() {
 #if DIFFUSE_HAS_OIIO
   register_pipeline("vae", image::vae_pipeline());
+  auto image = image::image_pipeline();
+  image.eval = image::image_eval_pipeline().eval;
+  register_pipeline("image", image);
+  register_pipeline("classifier", image::classifier_pipeline());
 #endif
 }
 

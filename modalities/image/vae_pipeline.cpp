@@ -54,7 +54,11 @@ void train(const Json& a) {
   }
   Json recipe = resume.empty() ? default_vae_recipe() : load_checkpoint(resume).recipe;
   recipe.erase("train");
-  const auto data = load_fashion_mnist("train", recipe["data"].value("dir", std::string(kFashionMnistDir)));
+  auto data = load_fashion_mnist("train", recipe["data"].value("dir", std::string(kFashionMnistDir)));
+  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
+    data.images = data.images.slice(0, 0, n);
+    data.labels = data.labels.slice(0, 0, n);
+  }
   Json options = {{"steps", 6000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
                   {"log_every", 200}, {"checkpoint_every", 1000}};
   for (const auto& [k, v] : a.at("train").items()) options[k] = v;
@@ -81,7 +85,7 @@ void train(const Json& a) {
   auto ema = vae_from_recipe(recipe);
   trainer.load_ema_into(*ema);
   ema->eval();
-  const double scale = latent_scaling(ema, images.slice(0, 0, 5000));
+  const double scale = latent_scaling(ema, images.slice(0, 0, std::min<int64_t>(5000, images.size(0))));
   trainer.recipe()["model"]["config"]["scaling_factor"] = scale;
   trainer.save(out + "/checkpoint.safetensors", true);
   std::cout << "latent scaling factor: " << scale << "\ncheckpoint: " << out << "/checkpoint.safetensors\n";

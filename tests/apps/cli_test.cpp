@@ -10,25 +10,12 @@
 
 #include "core/json.h"
 #include "test_paths.h"
+#include "tests/apps/cli_util.h"
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;  // stdout and stderr together
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(DIFFUSE_BINARY_DIR) + "/apps/diffuse " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+using diffuse::test::run;
+using diffuse::test::lines;
 
 TEST(Cli, UnknownSubcommandIsOneLineAndNonZero) {
   const auto r = run("frobnicate");
@@ -72,9 +59,9 @@ TEST(Cli, CheckReferenceNamesACorruptFile) {
 }
 
 TEST(Cli, PlannedModalitiesSaySoInsteadOfPretending) {
-  auto r = run("train image --steps 1 --out /tmp/diffuse_cli_image");
+  auto r = run("train audio --steps 1 --out /tmp/diffuse_cli_audio");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("modality 'image' has no pipeline in this build yet (issue #5)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("modality 'audio' has no pipeline in this build yet (issue #6)"), std::string::npos) << r.out;
   r = run("report out");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("not available in this build yet"), std::string::npos) << r.out;
@@ -114,3 +101,4 @@ TEST(Cli, BenchRefusesToOverwriteWithoutForce) {
 }
 
 }  // namespace
+

@@ -1,0 +1,205 @@
+// The latent-diffusion image pipeline.
+#include "modalities/image/image_pipeline.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "core/dit.h"
+#include "core/engine.h"
+#include "core/files.h"
+#include "core/objectives.h"
+#include "core/train/checkpoint.h"
+#include "core/train/trainer.h"
+#include "modalities/image/idx.h"
+#include "modalities/image/io.h"
+#include "modalities/image/vae.h"
+
+namespace diffuse::image {
+namespace {
+
+Json default_image_recipe(const std::string& vae_path) {
+  DiTConfig d;
+  d.input_size = {7, 7};
+  d.patch = {1, 1};
+  d.in_channels = 4;
+  d.learn_sigma = false;
+  d.hidden = 192;
+  d.depth = 6;
+  d.heads = 6;
+  d.num_classes = 10;
+  ObjectiveOptions o;
+  o.kind = ModelKind::kEdm;
+  o.sampling = SigmaSampling::kLogNormal;
+  o.weighting = LossWeighting::kEdm;
+  o.sigma_data = 1.0;  // latents are scaled to unit std
+  return {{"modality", "image"}, {"vae", vae_path}, {"model", {{"type", "dit"}, {"config", to_json(d)}}},
+          {"objective", to_json(o)}, {"classes", fashion_mnist_classes()},
+          {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
+}
+
+Vae load_vae_checkpoint(const std::string& path) {
+  const auto ck = load_checkpoint(path);
+  const auto& m = json_at(ck.recipe, "model", path);
+  if (m.value("type", std::string()) != "vae") throw std::runtime_error(path + ": not a VAE checkpoint (model.type is not 'vae')");
+  Vae vae(vae_config_from_json(json_at(m, "config", path)));
+  auto w = ck.model;
+  for (const auto& [k, v] : ck.ema) w[k] = v;
+  load_into(*vae, w, path);
+  vae->eval();
+  return vae;
+}
+
+// The VAE path of a recipe, relative paths resolved against the checkpoint's folder.
+std::string resolve_beside(const std::string& path, const std::string& checkpoint) {
+  if (path.empty() || std::filesystem::path(path).is_absolute() || std::filesystem::exists(path)) return path;
+  return (std::filesystem::path(checkpoint).parent_path() / path).string();
+}
+
+ConditionalDenoiser dit_denoiser(DiT net, double sigma_data) {
+  return [net, sigma_data](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) mutable {
+    const auto labels = c.labels;
+    Network f = [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
+      return net->forward(x_in, c_noise.to(torch::kFloat32).expand({x_in.size(0)}), labels);
+    };
+    return edm_denoiser(f, sigma_data)(x, sigma);
+  };
+}
+
+
+}  // namespace
+
+torch::Tensor sample_images(const Json& a, int64_t n) {
+  const std::string ck_path = a.at("checkpoint");
+  const auto ck = load_checkpoint(ck_path);
+  const auto& recipe = ck.recipe;
+  DiT net(dit_config_from_json(json_at(json_at(recipe, "model", ck_path), "config", ck_path)));
+  auto w = ck.model;
+  if (!a.value("raw_weights", false)) for (const auto& [k, v] : ck.ema) w[k] = v;
+  load_into(*net, w, ck_path);
+  net->eval();
+  auto vae = load_vae_checkpoint(resolve_beside(recipe.at("vae"), ck_path));
+  const auto classes = recipe.at("classes").get<std::vector<std::string>>();
+  const auto objective = objective_from_json(recipe.at("objective"));
+
+  SampleRequest r;
+  const auto& cfg = net->config();
+  r.item_shape = {cfg.in_channels, cfg.input_size[0], cfg.input_size[1]};
+  r.n = n;
+  r.seed = a.value("seed", uint64_t(0));
+  r.batch = a.value("batch", int64_t(64));
+  r.sampler = a.value("sampler", std::string("dpmpp_2m"));
+  r.steps = a.value("steps", int64_t(20));
+  r.schedule = a.value("schedule", std::string("karras"));
+  r.schedule_options.sigma_min = recipe["sampling"].value("sigma_min", 0.002);
+  r.schedule_options.sigma_max = recipe["sampling"].value("sigma_max", 80.0);
+  r.guidance.scale = a.value("cfg", 3.0);
+  r.guidance.rescale = a.value("cfg_rescale", 0.0);
+  if (a.contains("eta")) r.sampler_options.eta = a.at("eta").get<double>();
+  r.null_label = cfg.num_classes;
+  std::vector<int64_t> labels;
+  const std::string label = a.value("label", std::string());
+  if (label.empty() || label == "all") {
+    for (int64_t i = 0; i < r.n; ++i) labels.push_back(i % int64_t(classes.size()));  // cycle through classes
+  } else {
+    int64_t k = -1;
+    for (size_t i = 0; i < classes.size(); ++i) if (classes[i] == label) k = int64_t(i);
+    if (k < 0) {
+      try {
+        size_t used = 0;
+        k = std::stoll(label, &used);
+        if (used != label.size() || k < 0 || k >= int64_t(classes.size())) k = -1;
+      } catch (const std::exception&) {
+        k = -1;
+      }
+    }
+    if (k < 0) {
+      std::string list;
+      for (size_t i = 0; i < classes.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + "=" + classes[i];
+      throw std::invalid_argument("unknown class '" + label + "'; one of: " + list);
+    }
+    labels.assign(size_t(r.n), k);
+  }
+  r.labels = torch::tensor(labels, torch::kLong);
+  r.progress = [](int64_t done, int64_t total) {
+    if (::isatty(2)) std::fprintf(stderr, "\rsampled %ld/%ld%s", long(done), long(total), done == total ? "\n" : "");
+  };
+  const auto z = sample(dit_denoiser(net, objective.sigma_data), r);
+  torch::NoGradGuard g;
+  std::vector<torch::Tensor> images;
+  for (int64_t s = 0; s < z.size(0); s += 500) images.push_back(vae->decode(z.slice(0, s, s + 500)));
+  return torch::cat(images);
+}
+
+namespace {
+
+void train(const Json& a) {
+  const std::string out = a.at("out");
+  const std::string resume = a.value("resume", std::string());
+  if (resume.empty() && !a.value("force", false) && std::filesystem::exists(out + "/checkpoint.safetensors")) {
+    throw std::runtime_error(out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
+  }
+  Json recipe = resume.empty() ? default_image_recipe(a.value("vae", std::string())) : load_checkpoint(resume).recipe;
+  recipe.erase("train");
+  const std::string vae_path = recipe.at("vae");
+  if (vae_path.empty()) throw std::invalid_argument("train image needs --vae CHECKPOINT (a VAE from `diffuse train vae`)");
+  auto vae = load_vae_checkpoint(vae_path);
+  auto data = load_fashion_mnist("train");
+  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
+    data.images = data.images.slice(0, 0, n);
+    data.labels = data.labels.slice(0, 0, n);
+  }
+  // Encode the training set once (posterior means, scaled).
+  std::vector<torch::Tensor> zs;
+  {
+    torch::NoGradGuard g;
+    for (int64_t s = 0; s < data.images.size(0); s += 1000) zs.push_back(vae->encode(data.images.slice(0, s, s + 1000)));
+  }
+  const auto latents = torch::cat(zs);
+  std::cerr << "encoded " << latents.size(0) << " images to latents " << latents.sizes().slice(1) << " (std "
+            << latents.std().item<double>() << ")\n";
+  Json options = {{"steps", 4000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
+                  {"log_every", 200}, {"checkpoint_every", 500}, {"cond_dropout", 0.1}, {"null_label", 10}};
+  for (const auto& [k, v] : a.at("train").items()) options[k] = v;
+  TrainOptions o = train_options_from_json(options);
+  o.out_dir = out;
+  DiT net(dit_config_from_json(recipe["model"]["config"]));
+  const auto objective = objective_from_json(recipe.at("objective"));
+  TrainForward forward = [net](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) mutable {
+    return net->forward(x, t.to(torch::kFloat32), y);
+  };
+  Trainer trainer(net.ptr(), forward, recipe, o, objective);
+  if (!resume.empty()) trainer.resume(resume);
+  trainer.run({latents, data.labels});
+  std::cout << "checkpoint: " << out << "/checkpoint.safetensors\n";
+}
+
+void sample_cmd(const Json& a) {
+  const std::string out = a.at("out");
+  const bool force = a.value("force", false), grid = a.value("grid", false);
+  const int64_t n = a.value("n", int64_t(16));
+  const auto stem = std::filesystem::path(out).replace_extension("").string();
+  const auto ext = std::filesystem::path(out).extension().string();
+  auto numbered = [&](int64_t i) { return stem + "_" + std::to_string(i) + ext; };
+  if (grid) {
+    check_writable(out, force);
+  } else {
+    for (int64_t i = 0; i < n; ++i) check_writable(numbered(i), force);  // before any work
+  }
+  const auto images = sample_images(a, n);
+  if (grid) {
+    write_image(out, make_grid(images, a.value("columns", int64_t(std::min<int64_t>(n, 10))), 2, 0.0), {8, 95, force});
+    std::cout << "wrote a grid of " << n << " images to " << out << "\n";
+  } else {
+    for (int64_t i = 0; i < n; ++i) write_image(numbered(i), images[i], {8, 95, force});
+    std::cout << "wrote " << n << " images as " << stem << "_N" << ext << "\n";
+  }
+}
+
+}  // namespace
+
+PipelineCommands image_pipeline() { return {train, sample_cmd, nullptr}; }
+
+}  // namespace diffuse::image

@@ -1,0 +1,48 @@
+// The image pipeline through the diffuse program (label: slow, about a minute).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "core/json.h"
+#include "tests/apps/cli_util.h"
+
+using diffuse::test::run;
+
+namespace {
+
+// The image pipeline end to end on a few hundred Fashion-MNIST images and a handful of steps:
+// VAE, classifier, latent DiT, a PNG grid, one file per sample, and the evaluation JSON.
+TEST(CliImage, VaeDitSampleEvalRoundTrip) {
+  if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  const std::string d = "/tmp/diffuse_cli_image";
+  std::system(("rm -rf " + d).c_str());
+  auto r = run("train vae --steps 3 --batch 8 --data-n 64 --out " + d + "/vae");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("latent scaling factor"), std::string::npos) << r.out;
+  r = run("eval vae " + d + "/vae/checkpoint.safetensors --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_GT(diffuse::Json::parse(r.out).at("psnr_db").get<double>(), 0.0);
+  r = run("train classifier --steps 3 --batch 16 --data-n 64 --out " + d + "/clf");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("train image --steps 3 --batch 8 --data-n 64 --vae " + d + "/vae/checkpoint.safetensors --out " + d + "/dit");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string ck = d + "/dit/checkpoint.safetensors";
+  r = run("sample image --checkpoint " + ck + " --class 'Ankle boot' --n 4 --steps 3 --cfg 2 --grid --out " + d + "/boots.png");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("sample image --checkpoint " + ck + " --class 9 --n 2 --steps 3 --out " + d + "/one.png");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(std::ifstream(d + "/one_0.png") && std::ifstream(d + "/one_1.png"));
+  r = run("sample image --checkpoint " + ck + " --class 9 --n 2 --steps 3 --out " + d + "/one.png");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(d + "/one_0.png: exists; pass --force to overwrite"), std::string::npos) << r.out;
+  r = run("sample image --checkpoint " + ck + " --class Boot --n 2 --out " + d + "/x.png");
+  EXPECT_NE(r.out.find("unknown class 'Boot'; one of: 0=T-shirt/top"), std::string::npos) << r.out;
+  r = run("eval image " + ck + " --classifier " + d + "/clf/checkpoint.safetensors --n-per-class 2 --steps 2 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = diffuse::Json::parse(r.out);
+  EXPECT_EQ(j.at("samples").at("n").get<int>(), 20);
+  EXPECT_TRUE(j.at("samples").contains("fd"));
+}
+
+}  // namespace
