@@ -163,31 +163,18 @@ double dit_forward_macs(const DiTConfig& c) {
 
 // ---- modules -----------------------------------------------------------------------------------
 
-namespace {
-torch::nn::LayerNorm plain_norm(int64_t d) {
-  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).elementwise_affine(false).eps(1e-6));
-}
-void xavier(torch::nn::Linear& l) {
-  torch::nn::init::xavier_uniform_(l->weight);
-  torch::nn::init::zeros_(l->bias);
-}
-void zero(torch::nn::Linear& l) {
-  torch::nn::init::zeros_(l->weight);
-  torch::nn::init::zeros_(l->bias);
-}
-}  // namespace
 
 DiTBlockImpl::DiTBlockImpl(int64_t D, int64_t heads, double mlp_ratio, int64_t chunk) : heads_(heads), chunk_(chunk) {
   const int64_t M = int64_t(double(D) * mlp_ratio);
-  norm1_ = register_module("norm1", plain_norm(D));
-  norm2_ = register_module("norm2", plain_norm(D));
+  norm1_ = register_module("norm1", plain_layer_norm(D));
+  norm2_ = register_module("norm2", plain_layer_norm(D));
   qkv_ = register_module("qkv", torch::nn::Linear(D, 3 * D));
   proj_ = register_module("proj", torch::nn::Linear(D, D));
   fc1_ = register_module("fc1", torch::nn::Linear(D, M));
   fc2_ = register_module("fc2", torch::nn::Linear(M, D));
   ada_ = register_module("adaLN", torch::nn::Linear(D, 6 * D));
-  for (auto* l : {&qkv_, &proj_, &fc1_, &fc2_}) xavier(*l);
-  zero(ada_);  // adaLN-Zero: every block starts as the identity
+  for (auto* l : {&qkv_, &proj_, &fc1_, &fc2_}) xavier_init(*l);
+  zero_init(ada_);  // adaLN-Zero: every block starts as the identity
 }
 
 torch::Tensor DiTBlockImpl::attend(const torch::Tensor& h, const torch::Tensor& cos, const torch::Tensor& sin, const Rope& rope) {
@@ -235,7 +222,7 @@ DiTImpl::DiTImpl(const DiTConfig& c) : config_(c) {
   c.validate();
   const int64_t D = c.hidden;
   x_embed_ = register_module("x_embed", torch::nn::Linear(c.in_channels * c.patch_dim(), D));
-  xavier(x_embed_);
+  xavier_init(x_embed_);
   t_embed_ = register_module("t_embed", TimestepEmbedder(D));
   if (c.num_classes > 0) {
     y_embed_ = register_module("y_embed", torch::nn::Embedding(c.num_classes + 1, D));
@@ -243,7 +230,7 @@ DiTImpl::DiTImpl(const DiTConfig& c) : config_(c) {
   }
   if (c.cond_dim > 0) {
     y_proj_ = register_module("v_proj", torch::nn::Linear(c.cond_dim, D));
-    xavier(y_proj_);
+    xavier_init(y_proj_);
     null_vector_ = register_parameter("v_null", torch::zeros({D}));
   }
   std::vector<int64_t> grid;
@@ -258,11 +245,11 @@ DiTImpl::DiTImpl(const DiTConfig& c) : config_(c) {
     blocks_.push_back(DiTBlock(D, c.heads, c.mlp_ratio, c.attention_chunk));
     list->push_back(blocks_.back());
   }
-  final_norm_ = register_module("final_norm", plain_norm(D));
+  final_norm_ = register_module("final_norm", plain_layer_norm(D));
   final_ada_ = register_module("final_adaLN", torch::nn::Linear(D, 2 * D));
   final_linear_ = register_module("final_linear", torch::nn::Linear(D, c.patch_dim() * c.out_channels()));
-  zero(final_ada_);
-  zero(final_linear_);
+  zero_init(final_ada_);
+  zero_init(final_linear_);
 }
 
 torch::Tensor DiTImpl::patchify(const torch::Tensor& x) const {
@@ -304,17 +291,7 @@ torch::Tensor DiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t, c
   auto h = x_embed_(patchify(x));                       // (N, T, D)
   if (pos_.defined()) h = h + pos_;
   auto cond = t_embed_(t.to(x.device()).reshape({N}));  // (N, D)
-  if (c.num_classes > 0) {
-    const auto y = labels.defined() ? labels.to(x.device()) : torch::full({N}, c.num_classes, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
-    TORCH_CHECK(y.min().item<int64_t>() >= 0 && y.max().item<int64_t>() <= c.num_classes, "labels must be in [0, ",
-                c.num_classes, "] (", c.num_classes, " = null)");
-    cond = cond + y_embed_(y);
-  }
-  if (c.cond_dim > 0) {
-    const auto v = vectors.defined() ? vectors.to(x.options()) : torch::full({N, c.cond_dim}, NAN, x.options());
-    const auto is_null = torch::isnan(v).any(1, true);  // (N, 1)
-    cond = cond + torch::where(is_null, null_vector_.unsqueeze(0), y_proj_(torch::nan_to_num(v, 0.0)));
-  }
+  cond = cond + condition_embedding(y_embed_, c.num_classes, labels, y_proj_, null_vector_, vectors, cond);
   const bool factorized = c.attention == "factorized";
   const int64_t frames = factorized ? c.input_size[0] / c.patch[0] : 1;
   for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i]->forward(h, cond, frames, factorized && i % 2 == 1, rope_);

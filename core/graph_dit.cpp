@@ -40,21 +40,12 @@ GraphDiTConfig graph_dit_config_from_json(const Json& j) {
   return c;
 }
 
-namespace {
-torch::nn::LayerNorm plain_norm(int64_t d) {
-  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).elementwise_affine(false).eps(1e-6));
-}
-void zero(torch::nn::Linear& l) {
-  torch::nn::init::zeros_(l->weight);
-  torch::nn::init::zeros_(l->bias);
-}
-}  // namespace
 
 GraphBlockImpl::GraphBlockImpl(int64_t D, int64_t De, int64_t heads, double mlp_ratio) : heads_(heads) {
   const int64_t M = int64_t(double(D) * mlp_ratio);
-  norm1_ = register_module("norm1", plain_norm(D));
-  norm2_ = register_module("norm2", plain_norm(D));
-  edge_norm_ = register_module("edge_norm", plain_norm(De));
+  norm1_ = register_module("norm1", plain_layer_norm(D));
+  norm2_ = register_module("norm2", plain_layer_norm(D));
+  edge_norm_ = register_module("edge_norm", plain_layer_norm(De));
   qkv_ = register_module("qkv", torch::nn::Linear(D, 3 * D));
   proj_ = register_module("proj", torch::nn::Linear(D, D));
   fc1_ = register_module("fc1", torch::nn::Linear(D, M));
@@ -65,8 +56,8 @@ GraphBlockImpl::GraphBlockImpl(int64_t D, int64_t De, int64_t heads, double mlp_
   edge_mlp1_ = register_module("edge_mlp1", torch::nn::Linear(De, 2 * De));
   edge_mlp2_ = register_module("edge_mlp2", torch::nn::Linear(2 * De, De));
   edge_gate_ = register_module("edge_gate", torch::nn::Linear(D, De));
-  zero(ada_);
-  zero(edge_gate_);  // edges also start unchanged
+  zero_init(ada_);
+  zero_init(edge_gate_);  // edges also start unchanged
 }
 
 std::pair<torch::Tensor, torch::Tensor> GraphBlockImpl::forward(const torch::Tensor& h, const torch::Tensor& e,
@@ -108,14 +99,14 @@ GraphDiTImpl::GraphDiTImpl(const GraphDiTConfig& c) : config_(c) {
     blocks_.push_back(GraphBlock(D, De, c.heads, c.mlp_ratio));
     list->push_back(blocks_.back());
   }
-  final_norm_ = register_module("final_norm", plain_norm(D));
-  final_edge_norm_ = register_module("final_edge_norm", plain_norm(De));
+  final_norm_ = register_module("final_norm", plain_layer_norm(D));
+  final_edge_norm_ = register_module("final_edge_norm", plain_layer_norm(De));
   final_ada_ = register_module("final_adaLN", torch::nn::Linear(D, 2 * D));
   node_out_ = register_module("node_out", torch::nn::Linear(D, c.node_features));
   edge_out_ = register_module("edge_out", torch::nn::Linear(De, c.edge_features));
-  zero(final_ada_);
-  zero(node_out_);
-  zero(edge_out_);
+  zero_init(final_ada_);
+  zero_init(node_out_);
+  zero_init(edge_out_);
 }
 
 std::pair<torch::Tensor, torch::Tensor> GraphDiTImpl::forward(const torch::Tensor& nodes, const torch::Tensor& edges,
@@ -129,14 +120,7 @@ std::pair<torch::Tensor, torch::Tensor> GraphDiTImpl::forward(const torch::Tenso
   auto h = node_in_(nodes);
   auto e = edge_in_(edges);
   auto cond = t_embed_(t.to(nodes.device()).reshape({N}));
-  if (c.num_classes > 0) {
-    const auto y = labels.defined() ? labels.to(nodes.device()) : torch::full({N}, c.num_classes, torch::TensorOptions().dtype(torch::kLong).device(nodes.device()));
-    cond = cond + y_embed_(y);
-  }
-  if (c.cond_dim > 0) {
-    const auto v = vectors.defined() ? vectors.to(nodes.options()) : torch::full({N, c.cond_dim}, NAN, nodes.options());
-    cond = cond + torch::where(torch::isnan(v).any(1, true), null_vector_.unsqueeze(0), v_proj_(torch::nan_to_num(v, 0.0)));
-  }
+  cond = cond + condition_embedding(y_embed_, c.num_classes, labels, v_proj_, null_vector_, vectors, cond);
   for (auto& b : blocks_) std::tie(h, e) = b->forward(h, e, mask, cond);
   const auto m = final_ada_(torch::silu(cond)).chunk(2, 1);
   auto node_out = node_out_(modulate(final_norm_(h), m[0], m[1]));

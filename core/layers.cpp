@@ -5,6 +5,7 @@
 #include <torch/version.h>
 
 #include <cmath>
+#include <limits>
 
 namespace diffuse {
 
@@ -83,6 +84,40 @@ Rope rope_table(int64_t d, const std::vector<int64_t>& grid, double base) {
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin, const Rope& r) {
   const auto rotated = x.index_select(-1, r.rot_index.to(x.device())) * r.rot_sign.to(x.options());
   return x * cos.to(x.options()) + rotated * sin.to(x.options());
+}
+
+torch::nn::LayerNorm plain_layer_norm(int64_t d) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).elementwise_affine(false).eps(1e-6));
+}
+
+void xavier_init(torch::nn::Linear& l) {
+  torch::nn::init::xavier_uniform_(l->weight);
+  torch::nn::init::zeros_(l->bias);
+}
+
+void zero_init(torch::nn::Linear& l) {
+  torch::nn::init::zeros_(l->weight);
+  torch::nn::init::zeros_(l->bias);
+}
+
+torch::Tensor condition_embedding(torch::nn::Embedding& table, int64_t num_classes, const torch::Tensor& labels,
+                                  torch::nn::Linear& proj, const torch::Tensor& null_vector, const torch::Tensor& vectors,
+                                  const torch::Tensor& like) {
+  const int64_t N = like.size(0);
+  auto out = torch::zeros({N, like.size(-1)}, like.options());
+  if (table) {
+    const auto y = labels.defined() ? labels.to(like.device())
+                                    : torch::full({N}, num_classes, torch::TensorOptions().dtype(torch::kLong).device(like.device()));
+    TORCH_CHECK(y.min().item<int64_t>() >= 0 && y.max().item<int64_t>() <= num_classes, "labels must be in [0, ",
+                num_classes, "] (", num_classes, " = null)");
+    out = out + table(y);
+  }
+  if (proj) {
+    const int64_t K = proj->weight.size(1);
+    const auto v = vectors.defined() ? vectors.to(like.options()) : torch::full({N, K}, NAN, like.options());
+    out = out + torch::where(torch::isnan(v).any(1, true), null_vector.unsqueeze(0), proj(torch::nan_to_num(v, 0.0)));
+  }
+  return out;
 }
 
 TimestepEmbedderImpl::TimestepEmbedderImpl(int64_t hidden, int64_t freq_dim) : freq_dim_(freq_dim) {

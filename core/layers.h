@@ -38,6 +38,18 @@ inline torch::Tensor modulate(const torch::Tensor& x, const torch::Tensor& shift
   return torch::addcmul(shift.unsqueeze(1), x, 1 + scale.unsqueeze(1));
 }
 
+// LayerNorm without affine parameters (DiT's blocks take scale and shift from adaLN).
+torch::nn::LayerNorm plain_layer_norm(int64_t dim);
+void xavier_init(torch::nn::Linear& l);  // Xavier-uniform weight, zero bias
+void zero_init(torch::nn::Linear& l);    // zero weight and bias (adaLN-Zero, output layers)
+
+// The class/vector part of the conditioning, added to the timestep embedding: a label embedding
+// (undefined labels mean the null label num_classes) and a vector projection (a NaN row, or
+// undefined vectors, mean the learned null vector). Modules that are null are skipped.
+torch::Tensor condition_embedding(torch::nn::Embedding& labels_table, int64_t num_classes, const torch::Tensor& labels,
+                                  torch::nn::Linear& vector_proj, const torch::Tensor& null_vector,
+                                  const torch::Tensor& vectors, const torch::Tensor& like);
+
 class TimestepEmbedderImpl : public torch::nn::Module {
  public:
   TimestepEmbedderImpl(int64_t hidden, int64_t freq_dim = 256);

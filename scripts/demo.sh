@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The main job so far: what the machine gives (versions, BLAS, GEMM rate), the diffusion core
-# checked against the diffusers / k-diffusion golden trajectories, and the sampler benchmark on
-# the analytic mixture. The modality issues extend this to PNG, MP4, WAV and SDF outputs.
+# checked against the diffusers / k-diffusion golden trajectories, the sampler benchmark on the
+# analytic mixture, and, when the shipped Fashion-MNIST model is present, a labelled grid of
+# generated images (one row per class). The other modality issues add MP4, WAV and SDF.
 set -euo pipefail
 build=${1:-build}
 bin="$build/apps/diffuse"
 out=out
 mkdir -p "$out"
+start=$(date +%s%N)
 
 echo "== diffuse info"
 "$bin" info
@@ -21,8 +23,23 @@ if compgen -G "$reference/traj_*.json" > /dev/null; then
 fi
 
 echo
-echo "== diffuse bench samplers --nfe 10,50 (analytic 2-D mixture)"
-"$bin" bench samplers --nfe 10,50 --out "$out/bench-samplers.json" --force
+echo "== diffuse bench samplers --nfe 10,50 --points 2000 (analytic 2-D mixture)"
+"$bin" bench samplers --nfe 10,50 --points 2000 --out "$out/bench-samplers.json" --force
 
+wrote="$out/info.json $out/bench-samplers.json"
+[[ -f $out/check-reference.json ]] && wrote="$wrote $out/check-reference.json"
+if [[ -f models/fashion-mnist/dit.safetensors ]]; then
+  echo
+  echo "== diffuse sample image: 10 samples per class, one row per class"
+  if "$bin" sample image --label rows --n 100 --columns 10 --steps 20 --cfg 3 --seed 1 --grid --out "$out/fashion.png" --force; then
+    wrote="$wrote $out/fashion.png"
+  else
+    echo "the shipped image model could not be used; retrain it with the commands in models/README.md"
+  fi
+else
+  echo "models/fashion-mnist/dit.safetensors is missing; train it with the commands in models/README.md"
+fi
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 echo
-echo "wrote: $out/info.json $out/check-reference.json $out/bench-samplers.json"
+echo "wrote: $wrote"
+echo "generation took $((elapsed_ms / 1000)).$(printf '%03d' $((elapsed_ms % 1000))) s"

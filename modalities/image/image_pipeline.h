@@ -11,7 +11,8 @@ PipelineCommands image_pipeline();
 
 // Decoded conditional samples (n, C, H, W) in [0, 1] from a latent DiT checkpoint. Options as the
 // CLI's: checkpoint, seed, batch, sampler, steps, schedule, cfg, cfg_rescale, eta, label (class
-// name or index; empty cycles through the classes), raw_weights.
+// name or index; empty or "all" cycles through the classes; "rows" gives one class per grid row
+// of `columns`), raw_weights.
 torch::Tensor sample_images(const Json& a, int64_t n);
 
 }  // namespace diffuse::image
