@@ -52,15 +52,7 @@ Json to_json(const DiTConfig& c) {
 
 DiTConfig dit_config_from_json(const Json& j) {
   DiTConfig c;
-  const Json defaults = to_json(c);
-  if (!j.is_object()) throw std::invalid_argument("DiT config must be a JSON object");
-  for (const auto& [k, v] : j.items()) {
-    if (!defaults.contains(k)) {
-      std::string known;
-      for (const auto& [dk, dv] : defaults.items()) known += (known.empty() ? "" : ", ") + dk;
-      throw std::invalid_argument("unknown key '" + k + "' in DiT config; known keys: " + known);
-    }
-  }
+  check_known_keys(j, to_json(c), "DiT config");
   try {
     c.input_size = j.value("input_size", c.input_size);
     c.patch = j.value("patch", c.patch);

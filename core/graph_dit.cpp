@@ -23,10 +23,7 @@ Json to_json(const GraphDiTConfig& c) {
 
 GraphDiTConfig graph_dit_config_from_json(const Json& j) {
   GraphDiTConfig c;
-  const auto d = to_json(c);
-  for (const auto& [k, v] : j.items()) {
-    if (!d.contains(k)) throw std::invalid_argument("unknown key '" + k + "' in graph DiT config");
-  }
+  check_known_keys(j, to_json(c), "graph DiT config");
   c.node_features = j.value("node_features", c.node_features);
   c.edge_features = j.value("edge_features", c.edge_features);
   c.hidden = j.value("hidden", c.hidden);

@@ -23,4 +23,14 @@ const Json& json_at(const Json& j, const std::string& key, const std::string& wh
   return j.at(key);
 }
 
+void check_known_keys(const Json& j, const Json& defaults, const std::string& what) {
+  if (!j.is_object()) throw std::invalid_argument(what + " must be a JSON object");
+  for (const auto& [k, v] : j.items()) {
+    if (defaults.contains(k)) continue;
+    std::string known;
+    for (const auto& [dk, dv] : defaults.items()) known += (known.empty() ? "" : ", ") + dk;
+    throw std::invalid_argument("unknown key '" + k + "' in " + what + "; known keys: " + known);
+  }
+}
+
 }  // namespace diffuse

@@ -14,4 +14,8 @@ Json read_json_file(const std::string& path);
 // The value at `key` of object `j`, or a runtime_error naming `where` and the key.
 const Json& json_at(const Json& j, const std::string& key, const std::string& where);
 
+// Throws unless `j` is an object whose keys all appear in `defaults` (the to_json of a default
+// options struct): "unknown key 'k' in <what>; known keys: a, b, ...".
+void check_known_keys(const Json& j, const Json& defaults, const std::string& what);
+
 }  // namespace diffuse

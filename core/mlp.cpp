@@ -16,10 +16,7 @@ Json to_json(const MlpConfig& c) {
 
 MlpConfig mlp_config_from_json(const Json& j) {
   MlpConfig c;
-  const auto d = to_json(c);
-  for (const auto& [k, v] : j.items()) {
-    if (!d.contains(k)) throw std::invalid_argument("unknown key '" + k + "' in MLP config; known keys: dim, hidden, layers, num_classes, time_features, time_scale");
-  }
+  check_known_keys(j, to_json(c), "MLP config");
   c.dim = j.value("dim", c.dim);
   c.hidden = j.value("hidden", c.hidden);
   c.layers = j.value("layers", c.layers);

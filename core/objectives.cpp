@@ -187,10 +187,7 @@ Json to_json(const ObjectiveOptions& o) {
 
 ObjectiveOptions objective_from_json(const Json& j) {
   ObjectiveOptions o;
-  const auto d = to_json(o);
-  for (const auto& [k, v] : j.items()) {
-    if (!d.contains(k)) throw std::invalid_argument("unknown key '" + k + "' in objective");
-  }
+  check_known_keys(j, to_json(o), "objective");
   o.kind = model_kind_from_name(j.value("kind", std::string("vp")));
   o.prediction = prediction_from_name(j.value("prediction", std::string("epsilon")));
   o.sampling = sigma_sampling_from_name(j.value("sampling", std::string("uniform")));

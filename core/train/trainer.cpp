@@ -26,10 +26,7 @@ Json to_json(const TrainOptions& o) {
 
 TrainOptions train_options_from_json(const Json& j) {
   TrainOptions o;
-  const auto d = to_json(o);
-  for (const auto& [k, v] : j.items()) {
-    if (!d.contains(k)) throw std::invalid_argument("unknown key '" + k + "' in training options");
-  }
+  check_known_keys(j, to_json(o), "training options");
   o.steps = j.value("steps", o.steps);
   o.batch = j.value("batch", o.batch);
   o.grad_accum = j.value("grad_accum", o.grad_accum);

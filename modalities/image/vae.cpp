@@ -24,8 +24,7 @@ Json to_json(const VaeConfig& c) {
 
 VaeConfig vae_config_from_json(const Json& j) {
   VaeConfig c;
-  const auto d = to_json(c);
-  for (const auto& [k, v] : j.items()) if (!d.contains(k)) throw std::invalid_argument("unknown key '" + k + "' in VAE config");
+  check_known_keys(j, to_json(c), "VAE config");
   c.in_channels = j.value("in_channels", c.in_channels);
   c.base_channels = j.value("base_channels", c.base_channels);
   c.channel_mult = j.value("channel_mult", c.channel_mult);
