@@ -11,4 +11,9 @@ void add_bench(CLI::App& app);
 void add_model(CLI::App& app);
 void add_pipeline(CLI::App& app);
 
+// The shipped model file for a key ("image", "classifier", ...): $DIFFUSE_MODELS, else models/
+// beside the source tree the binary was built in, else ./models. Throws naming the file and
+// where its training command is recorded.
+std::string default_model_path(const std::string& key);
+
 }  // namespace diffuse::cli

@@ -12,6 +12,7 @@
 #include "core/system.h"
 #include "apps/cli.h"
 #include "core/files.h"
+#include "core/modality.h"
 
 namespace diffuse::cli {
 
@@ -93,12 +94,43 @@ void add_bench_model(CLI::App& bench) {
   });
 }
 
+// `bench image`: the image pipeline's sampling speed (the pipeline does the measuring).
+void add_bench_image(CLI::App& bench) {
+  auto* m = bench.add_subcommand("image", "sampling speed of the latent DiT: wall time and images/s for n images,\n"
+                                          "network calls (CFG is one batched call per step), DiT GFLOP/s against GEMM\n"
+                                          "Example: diffuse bench image --n 64 --steps 20 --sampler dpmpp_2m --cfg 3");
+  struct Args {
+    std::string checkpoint, sampler = "dpmpp_2m";
+    int64_t n = 64, steps = 20, batch = 64;
+    double cfg = 3.0;
+    uint64_t seed = 0;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  m->add_option("--checkpoint", a->checkpoint, "DiT checkpoint (default: the shipped Fashion-MNIST model)")->check(CLI::ExistingFile);
+  m->add_option("--n", a->n, "images")->capture_default_str()->check(CLI::PositiveNumber);
+  m->add_option("--steps", a->steps, "sampler steps")->capture_default_str()->check(CLI::PositiveNumber);
+  m->add_option("--sampler", a->sampler, "sampler")->capture_default_str();
+  m->add_option("--cfg", a->cfg, "guidance scale")->capture_default_str()->check(CLI::NonNegativeNumber);
+  m->add_option("--batch", a->batch, "images per forward batch")->capture_default_str()->check(CLI::PositiveNumber);
+  m->add_option("--seed", a->seed, "seed")->capture_default_str();
+  m->add_flag("--json", a->json, "print JSON");
+  m->callback([a] {
+    const auto* p = find_pipeline("image");
+    if (!p || !p->bench) throw std::runtime_error("bench image: the image modality was compiled out (needs OpenImageIO)");
+    p->bench({{"checkpoint", a->checkpoint.empty() ? default_model_path("image") : a->checkpoint}, {"n", a->n},
+              {"steps", a->steps}, {"sampler", a->sampler}, {"cfg", a->cfg}, {"batch", a->batch}, {"seed", a->seed},
+              {"json", a->json}, {"label", "all"}});
+  });
+}
+
 }  // namespace
 
 void add_bench(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "benchmarks: samplers, model");
+  auto* bench = app.add_subcommand("bench", "benchmarks: samplers, model, image");
   bench->require_subcommand(1);
   add_bench_model(*bench);
+  add_bench_image(*bench);
   auto* s = bench->add_subcommand("samplers",
                                   "every sampler x NFE on the analytic 2-D mixture: endpoint error vs a reference\n"
                                   "ODE solution, sliced Wasserstein to exact samples, overhead per step\n"

@@ -19,8 +19,31 @@ namespace {
 const std::map<std::string, std::string> kPlanned = {
     {"audio", "issue #6"}, {"molecule", "issue #7"}, {"video", "issue #8"}};
 
-// The shipped model of a modality: $DIFFUSE_MODELS, else models/ beside the source tree the
-// binary was built in (build/apps/diffuse -> models/), else ./models.
+const Modality& modality_or_plan(const std::string& name) {
+  const auto it = kPlanned.find(name);
+  if (it != kPlanned.end()) throw std::runtime_error("modality '" + name + "' has no pipeline in this build yet (" + it->second + ")");
+  return find_modality(name);
+}
+
+struct TrainArgs {
+  std::string modality, out = "runs/toy", resume, recipe, vae, data, on_bad = "skip";
+  TrainOptions train;
+  int64_t data_n = 20000, crop_pad = 0, channels = 0;
+  std::vector<int64_t> size;
+  bool force = false, flip = false, pixel = false;
+};
+
+struct SampleArgs {
+  std::string modality, checkpoint, out, label;
+  SampleRequest req;
+  double cfg = 1.0, rescale = 0.0, eta = -1.0;
+  bool force = false, raw_weights = false, grid = false, labelled = false;
+  int64_t columns = 10, scale = 1;
+  std::string device = "cpu";
+};
+
+}  // namespace
+
 std::string default_model_path(const std::string& modality) {
   static const std::map<std::string, std::string> files = {{"image", "fashion-mnist/dit.safetensors"},
                                                             {"classifier", "fashion-mnist/classifier.safetensors"}};
@@ -38,30 +61,6 @@ std::string default_model_path(const std::string& modality) {
   throw std::runtime_error("no shipped model " + it->second + " under " + roots.front().string() +
                            " (see models/README.md for the command that trains it); pass --checkpoint");
 }
-
-const Modality& modality_or_plan(const std::string& name) {
-  const auto it = kPlanned.find(name);
-  if (it != kPlanned.end()) throw std::runtime_error("modality '" + name + "' has no pipeline in this build yet (" + it->second + ")");
-  return find_modality(name);
-}
-
-struct TrainArgs {
-  std::string modality, out = "runs/toy", resume, recipe, vae;
-  TrainOptions train;
-  int64_t data_n = 20000;
-  bool force = false;
-};
-
-struct SampleArgs {
-  std::string modality, checkpoint, out, label;
-  SampleRequest req;
-  double cfg = 1.0, rescale = 0.0, eta = -1.0;
-  bool force = false, raw_weights = false, grid = false;
-  int64_t columns = 10;
-  std::string device = "cpu";
-};
-
-}  // namespace
 
 void add_pipeline(CLI::App& app) {
   register_pipelines();
@@ -93,6 +92,14 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--data-n", ta->data_n, "toy: number of training points; vae, image, classifier: use only the first N images")->capture_default_str();
   train->add_flag("--force", ta->force, "reuse an existing run folder");
   train->add_option("--vae", ta->vae, "image: the VAE checkpoint whose latents the DiT learns")->check(CLI::ExistingFile);
+  train->add_flag("--pixel", ta->pixel, "image: diffuse in pixel space (no VAE), for comparison");
+  train->add_option("--data", ta->data, "vae, image: fashion-mnist (default) or an image folder DIR/<class>/<files>");
+  train->add_option("--image-size", ta->size, "vae, image: resize and centre-crop folder images to H W")->expected(2);
+  train->add_option("--channels", ta->channels, "vae, image: 1 (gray) or 3 (RGB); default: the first image's")->check(CLI::IsMember({1, 3}));
+  train->add_option("--on-bad", ta->on_bad, "vae, image: skip unreadable files (reported) or fail on the first")
+      ->capture_default_str()->check(CLI::IsMember({"skip", "fail"}));
+  train->add_flag("--flip", ta->flip, "vae, image: random horizontal flips (image: mirrored copies of the data)");
+  train->add_option("--crop-pad", ta->crop_pad, "vae: random crops after zero padding by N pixels")->capture_default_str();
   train->callback([ta, train] {
     if (const auto* p = find_pipeline(ta->modality); p && p->train) {
       // Only the options given on the command line override the plugin's own defaults.
@@ -103,7 +110,14 @@ void add_pipeline(CLI::App& app) {
       const Json all = to_json(ta->train);
       Json given = Json::object();
       for (const auto& [flag, key] : keys) if (train->get_option(flag)->count() > 0) given[key] = all.at(key);
-      p->train({{"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
+      Json data = Json::object();
+      if (!ta->data.empty() && ta->data != "fashion-mnist") data = {{"dataset", "folder"}, {"dir", ta->data}, {"on_bad", ta->on_bad}};
+      if (!ta->size.empty()) data["size"] = ta->size;
+      if (ta->channels) data["channels"] = ta->channels;
+      if (ta->flip) data["flip"] = true;
+      if (ta->crop_pad) data["crop_pad"] = ta->crop_pad;
+      p->train({{"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
+                {"pixel", ta->pixel}, {"data", data}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
       return;
     }
     const auto& m = modality_or_plan(ta->modality);
@@ -149,6 +163,8 @@ void add_pipeline(CLI::App& app) {
       ->check(CLI::ExistingFile);
   sample_cmd->add_flag("--grid", sa->grid, "image: one PNG grid instead of one file per sample");
   sample_cmd->add_option("--columns", sa->columns, "image: grid columns")->capture_default_str()->check(CLI::PositiveNumber);
+  sample_cmd->add_flag("--labelled", sa->labelled, "image: write class names on the grid (per row with --class rows)");
+  sample_cmd->add_option("--scale", sa->scale, "image: enlarge grid cells N times")->capture_default_str()->check(CLI::Range(1, 16));
   sample_cmd->add_option("--out", sa->out, "output file")->required();
   sample_cmd->add_option("--n", sa->req.n, "samples")->capture_default_str()->check(CLI::PositiveNumber);
   sample_cmd->add_option("--seed", sa->req.seed, "seed of sample 0 (sample i uses seed + i)")->capture_default_str();
@@ -171,6 +187,7 @@ void add_pipeline(CLI::App& app) {
                    {"batch", sa->req.batch}, {"sampler", sa->req.sampler}, {"steps", sa->req.steps},
                    {"schedule", sa->req.schedule}, {"label", sa->label}, {"cfg", sample_cmd->get_option("--cfg")->count() ? sa->cfg : 3.0},
                    {"cfg_rescale", sa->rescale}, {"force", sa->force}, {"grid", sa->grid}, {"columns", sa->columns},
+                   {"labelled", sa->labelled}, {"scale", sa->scale},
                    {"raw_weights", sa->raw_weights}};
       if (sa->eta >= 0) args["eta"] = sa->eta;
       p->sample(args);

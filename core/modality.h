@@ -31,10 +31,10 @@ class Modality {
   virtual Json metrics(const TrainData& samples) const = 0;
 };
 
-// Commands a plugin runs for `diffuse train|sample|eval NAME` (e.g. "vae"), given the parsed
-// command-line options as JSON. Unset entries mean the plugin does not offer that command.
+// Commands a plugin runs for `diffuse train|sample|eval|bench NAME` (e.g. "vae"), given the
+// parsed command-line options as JSON. Unset entries mean the plugin does not offer that command.
 struct PipelineCommands {
-  std::function<void(const Json& args)> train, sample, eval;
+  std::function<void(const Json& args)> train, sample, eval, bench;
 };
 void register_pipeline(const std::string& name, PipelineCommands commands);
 const PipelineCommands* find_pipeline(const std::string& name);  // nullptr when none

@@ -13,7 +13,9 @@ packages=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libsndfile1-dev
   librdkit-dev libboost-dev
-  libopenimageio-dev
+  libopenimageio-dev fonts-dejavu-core
+  # independent checks of written files: ffprobe (MP4) and headless Chromium (the HTML report)
+  ffmpeg chromium
   # CLI, JSON, compression, tests, benchmarks
   libcli11-dev nlohmann-json3-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   # data sources (no downloads at run time): images/video, audio, molecules

@@ -11,7 +11,7 @@
 #include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
 #include "modalities/image/classifier.h"
-#include "modalities/image/idx.h"
+#include "modalities/image/dataset.h"
 #include "modalities/image/image_pipeline.h"
 
 namespace diffuse::image {
@@ -62,8 +62,7 @@ void train_classifier(const Json& a) {
   Classifier net(10, 1);
   TrainLoss loss = [net](const torch::Tensor& x, const torch::Tensor& y, at::Generator& gen) mutable {
     // Augmentation: random horizontal flips (Fashion-MNIST items are left-right symmetric enough).
-    const auto flip = (torch::rand({x.size(0)}, gen) < 0.5).to(x.device()).view({-1, 1, 1, 1});
-    const auto xa = torch::where(flip, x.flip({3}), x);
+    const auto xa = random_hflip(x, gen);
     return torch::nn::functional::cross_entropy(net->forward(xa), y,
                                                 torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
   };

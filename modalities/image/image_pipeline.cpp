@@ -4,27 +4,32 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 
 #include "core/dit.h"
 #include "core/engine.h"
 #include "core/files.h"
 #include "core/objectives.h"
+#include "core/system.h"
 #include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
-#include "modalities/image/idx.h"
+#include "modalities/image/dataset.h"
 #include "modalities/image/io.h"
 #include "modalities/image/vae.h"
 
 namespace diffuse::image {
 namespace {
 
-Json default_image_recipe(const std::string& vae_path) {
+// The defaults for Fashion-MNIST; train() fits input size, channels and classes to the data.
+// Pixel space (no VAE) patches the 28 x 28 image by 4, so both variants see 7 x 7 tokens.
+Json default_image_recipe(const std::string& vae_path, bool pixel) {
   DiTConfig d;
-  d.input_size = {7, 7};
-  d.patch = {1, 1};
-  d.in_channels = 4;
+  d.input_size = pixel ? std::vector<int64_t>{28, 28} : std::vector<int64_t>{7, 7};
+  d.patch = pixel ? std::vector<int64_t>{4, 4} : std::vector<int64_t>{1, 1};
+  d.in_channels = pixel ? 1 : 4;
   d.learn_sigma = false;
   d.hidden = 128;  // 1.3M parameters: trainable on 2 CPU cores in under half an hour
   d.depth = 6;
@@ -34,8 +39,9 @@ Json default_image_recipe(const std::string& vae_path) {
   o.kind = ModelKind::kEdm;
   o.sampling = SigmaSampling::kLogNormal;
   o.weighting = LossWeighting::kEdm;
-  o.sigma_data = 1.0;  // latents are scaled to unit std
-  return {{"modality", "image"}, {"vae", vae_path}, {"model", {{"type", "dit"}, {"config", to_json(d)}}},
+  o.sigma_data = pixel ? 0.5 : 1.0;  // latents are scaled to unit std; pixels live in [-1, 1]
+  return {{"modality", "image"}, {"vae", pixel ? "" : vae_path}, {"pixel", pixel},
+          {"model", {{"type", "dit"}, {"config", to_json(d)}}}, {"data", {{"dataset", "fashion-mnist"}}},
           {"objective", to_json(o)}, {"classes", fashion_mnist_classes()},
           {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
 }
@@ -71,7 +77,7 @@ ConditionalDenoiser dit_denoiser(DiT net, double sigma_data) {
 
 }  // namespace
 
-torch::Tensor sample_images(const Json& a, int64_t n) {
+torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
   const std::string ck_path = a.at("checkpoint");
   const auto ck = load_checkpoint(ck_path);
   const auto& recipe = ck.recipe;
@@ -80,7 +86,9 @@ torch::Tensor sample_images(const Json& a, int64_t n) {
   if (!a.value("raw_weights", false)) for (const auto& [k, v] : ck.ema) w[k] = v;
   load_into(*net, w, ck_path);
   net->eval();
-  auto vae = load_vae_checkpoint(resolve_beside(recipe.at("vae"), ck_path));
+  const bool pixel = recipe.value("pixel", false);
+  Vae vae{nullptr};
+  if (!pixel) vae = load_vae_checkpoint(resolve_beside(recipe.at("vae"), ck_path));
   const auto classes = recipe.at("classes").get<std::vector<std::string>>();
   const auto objective = objective_from_json(recipe.at("objective"));
 
@@ -126,14 +134,35 @@ torch::Tensor sample_images(const Json& a, int64_t n) {
     labels.assign(size_t(r.n), k);
   }
   r.labels = torch::tensor(labels, torch::kLong);
+  if (info) for (const auto k : labels) info->labels.push_back(classes[size_t(k)]);
   r.progress = [](int64_t done, int64_t total) {
     if (::isatty(2)) std::fprintf(stderr, "\rsampled %ld/%ld%s", long(done), long(total), done == total ? "\n" : "");
   };
-  const auto z = sample(dit_denoiser(net, objective.sigma_data), r);
+  auto denoise = dit_denoiser(net, objective.sigma_data);
+  if (info) {
+    denoise = [denoise, info](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) {
+      ++info->forwards;
+      info->forward_items += x.size(0);
+      return denoise(x, sigma, c);
+    };
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto z = sample(denoise, r);
+  const auto t1 = std::chrono::steady_clock::now();
   torch::NoGradGuard g;
-  std::vector<torch::Tensor> images;
-  for (int64_t s = 0; s < z.size(0); s += 500) images.push_back(vae->decode(z.slice(0, s, s + 500)));
-  return torch::cat(images);
+  torch::Tensor images;
+  if (pixel) {
+    images = ((z + 1.0) * 0.5).clamp(0.0, 1.0);
+  } else {
+    std::vector<torch::Tensor> parts;
+    for (int64_t s = 0; s < z.size(0); s += 500) parts.push_back(vae->decode(z.slice(0, s, s + 500)));
+    images = torch::cat(parts);
+  }
+  if (info) {
+    info->sample_seconds += std::chrono::duration<double>(t1 - t0).count();
+    info->decode_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  }
+  return images;
 }
 
 namespace {
@@ -144,27 +173,45 @@ void train(const Json& a) {
   if (resume.empty() && !a.value("force", false) && std::filesystem::exists(out + "/checkpoint.safetensors")) {
     throw std::runtime_error(out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
   }
-  Json recipe = resume.empty() ? default_image_recipe(a.value("vae", std::string())) : load_checkpoint(resume).recipe;
+  const bool pixel = resume.empty() ? a.value("pixel", false) : load_checkpoint(resume).recipe.value("pixel", false);
+  Json recipe = resume.empty() ? default_image_recipe(a.value("vae", std::string()), pixel) : load_checkpoint(resume).recipe;
   recipe.erase("train");
+  const Json given_data = a.value("data", Json::object());
+  if (resume.empty()) for (const auto& [k, v] : given_data.items()) recipe["data"][k] = v;
   const std::string vae_path = recipe.at("vae");
-  if (vae_path.empty()) throw std::invalid_argument("train image needs --vae CHECKPOINT (a VAE from `diffuse train vae`)");
-  auto vae = load_vae_checkpoint(vae_path);
-  auto data = load_fashion_mnist("train");
+  if (!pixel && vae_path.empty()) {
+    throw std::invalid_argument("train image needs --vae CHECKPOINT (a VAE from `diffuse train vae`) or --pixel");
+  }
+  auto data = load_image_data(recipe["data"], "train");
   if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
     data.images = data.images.slice(0, 0, n);
     data.labels = data.labels.slice(0, 0, n);
   }
-  // Encode the training set once (posterior means, scaled).
-  std::vector<torch::Tensor> zs;
-  {
+  if (recipe["data"].value("flip", false)) {  // mirrored copies, encoded like the originals
+    data.images = torch::cat({data.images, data.images.flip({3})});
+    data.labels = torch::cat({data.labels, data.labels});
+  }
+  torch::Tensor x;
+  if (pixel) {
+    x = data.images * 2.0 - 1.0;
+  } else {  // encode the training set once (posterior means, scaled)
+    auto vae = load_vae_checkpoint(vae_path);
+    std::vector<torch::Tensor> zs;
     torch::NoGradGuard g;
     for (int64_t s = 0; s < data.images.size(0); s += 1000) zs.push_back(vae->encode(data.images.slice(0, s, s + 1000)));
+    x = torch::cat(zs);
+    std::cerr << "encoded " << x.size(0) << " images to latents " << x.sizes().slice(1) << " (std " << x.std().item<double>() << ")\n";
   }
-  const auto latents = torch::cat(zs);
-  std::cerr << "encoded " << latents.size(0) << " images to latents " << latents.sizes().slice(1) << " (std "
-            << latents.std().item<double>() << ")\n";
+  if (resume.empty()) {  // fit the model to the data
+    auto& c = recipe["model"]["config"];
+    c["in_channels"] = x.size(1);
+    c["input_size"] = {x.size(2), x.size(3)};
+    c["num_classes"] = int64_t(data.class_names.size());
+    recipe["classes"] = data.class_names;
+  }
+  const int64_t num_classes = recipe["model"]["config"].at("num_classes").get<int64_t>();
   Json options = {{"steps", 2500}, {"batch", 128}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
-                  {"log_every", 200}, {"checkpoint_every", 500}, {"cond_dropout", 0.1}, {"null_label", 10}};
+                  {"log_every", 200}, {"checkpoint_every", 500}, {"cond_dropout", 0.1}, {"null_label", num_classes}};
   for (const auto& [k, v] : a.at("train").items()) options[k] = v;
   TrainOptions o = train_options_from_json(options);
   o.out_dir = out;
@@ -175,7 +222,7 @@ void train(const Json& a) {
   };
   Trainer trainer(net.ptr(), forward, recipe, o, objective);
   if (!resume.empty()) trainer.resume(resume);
-  trainer.run({latents, data.labels});
+  trainer.run({x, data.labels});
   std::cout << "checkpoint: " << out << "/checkpoint.safetensors\n";
 }
 
@@ -191,9 +238,13 @@ void sample_cmd(const Json& a) {
   } else {
     for (int64_t i = 0; i < n; ++i) check_writable(numbered(i), force);  // before any work
   }
-  const auto images = sample_images(a, n);
+  SampleInfo info;
+  const auto images = sample_images(a, n, &info);
   if (grid) {
-    write_image(out, make_grid(images, a.value("columns", int64_t(std::min<int64_t>(n, 10))), 2, 0.0), {8, 95, force});
+    const int64_t columns = a.value("columns", int64_t(std::min<int64_t>(n, 10)));
+    const auto g = a.value("labelled", false) ? make_labelled_grid(images, columns, info.labels, a.value("scale", int64_t(1)))
+                                              : make_grid(images, columns, 2, 0.0);
+    write_image(out, g, {8, 95, force});
     std::cout << "wrote a grid of " << n << " images to " << out << "\n";
   } else {
     for (int64_t i = 0; i < n; ++i) write_image(numbered(i), images[i], {8, 95, force});
@@ -201,8 +252,41 @@ void sample_cmd(const Json& a) {
   }
 }
 
+// Wall time of sampling n images (after a warm-up run of a few), with the network's calls and
+// achieved GFLOP/s against the GEMM rate measured in the same run.
+void bench(const Json& a) {
+  const int64_t n = a.value("n", int64_t(64));
+  Json warm = a;
+  sample_images(warm, std::min<int64_t>(n, 4));
+  const auto gemm = measure_gemm(1024);
+  SampleInfo info;
+  const auto t0 = std::chrono::steady_clock::now();
+  sample_images(a, n, &info);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto ck = load_checkpoint(a.at("checkpoint"));
+  const auto cfg = dit_config_from_json(ck.recipe["model"]["config"]);
+  const double gflops = 2.0 * dit_forward_macs(cfg) * double(info.forward_items) / info.sample_seconds * 1e-9;
+  const Json j = {{"benchmark", "image"}, {"checkpoint", a.at("checkpoint")}, {"n", n},
+                  {"sampler", a.value("sampler", std::string("dpmpp_2m"))}, {"steps", a.value("steps", int64_t(20))},
+                  {"cfg", a.value("cfg", 3.0)}, {"batch", a.value("batch", int64_t(64))}, {"threads", torch::get_num_threads()},
+                  {"seconds", secs}, {"images_per_second", double(n) / secs}, {"sample_seconds", info.sample_seconds},
+                  {"decode_seconds", info.decode_seconds}, {"network_calls", info.forwards},
+                  {"network_items", info.forward_items}, {"dit_gflops", gflops}, {"gemm_gflops", gemm.gflops},
+                  {"fraction_of_gemm", gflops / gemm.gflops}};
+  if (a.value("json", false)) {
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::cout << std::fixed << std::setprecision(2) << n << " images, " << j["steps"] << " steps of " << j["sampler"].get<std::string>()
+            << ", CFG " << j["cfg"] << ": " << secs << " s (" << double(n) / secs << " images/s; sampling " << info.sample_seconds
+            << " s, VAE decode " << info.decode_seconds << " s)\n"
+            << "network calls: " << info.forwards << " (" << info.forward_items << " items; CFG batches cond + uncond)\n"
+            << "DiT: " << std::setprecision(1) << gflops << " GFLOP/s = " << 100.0 * gflops / gemm.gflops << "% of the "
+            << gemm.gflops << " GFLOP/s fp32 GEMM rate, " << torch::get_num_threads() << " threads\n";
+}
+
 }  // namespace
 
-PipelineCommands image_pipeline() { return {train, sample_cmd, nullptr}; }
+PipelineCommands image_pipeline() { return {train, sample_cmd, nullptr, bench}; }
 
 }  // namespace diffuse::image

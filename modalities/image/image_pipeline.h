@@ -3,6 +3,9 @@
 #pragma once
 #include <torch/types.h>
 
+#include <string>
+#include <vector>
+
 #include "core/modality.h"
 
 namespace diffuse::image {
@@ -13,6 +16,12 @@ PipelineCommands image_pipeline();
 // CLI's: checkpoint, seed, batch, sampler, steps, schedule, cfg, cfg_rescale, eta, label (class
 // name or index; empty or "all" cycles through the classes; "rows" gives one class per grid row
 // of `columns`), raw_weights.
-torch::Tensor sample_images(const Json& a, int64_t n);
+struct SampleInfo {
+  std::vector<std::string> labels;  // class name of each sample
+  int64_t forwards = 0;             // network calls (CFG batches cond and uncond into one call)
+  int64_t forward_items = 0;        // items through the network, summed over calls
+  double sample_seconds = 0, decode_seconds = 0;
+};
+torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info = nullptr);
 
 }  // namespace diffuse::image

@@ -1,6 +1,8 @@
 // OpenImageIO reading and writing.
 #include "modalities/image/io.h"
 
+#include <OpenImageIO/imagebuf.h>
+#include <OpenImageIO/imagebufalgo.h>
 #include <OpenImageIO/imageio.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -25,7 +27,8 @@ torch::Tensor read_image(const std::string& path) {
   if (w < 1 || h < 1 || c < 1) throw std::runtime_error(path + ": empty image");
   auto hwc = torch::empty({h, w, c}, torch::kFloat32);
   if (!in->read_image(0, 0, 0, int(c), OIIO::TypeDesc::FLOAT, hwc.data_ptr<float>())) {
-    const std::string why = in->geterror();
+    std::string why = in->geterror();
+    std::replace(why.begin(), why.end(), '\n', ' ');  // one-line errors
     throw std::runtime_error(path + ": cannot decode (" + (why.empty() ? "truncated or corrupt" : why) + ")");
   }
   in->close();
@@ -75,6 +78,17 @@ void write_image(const std::string& path, const torch::Tensor& image, const Writ
   }
 }
 
+namespace {
+
+torch::Tensor to_rgb(const torch::Tensor& x) {  // (N, C, H, W), alpha over black
+  auto y = x;
+  const int64_t c = y.size(1);
+  if (c == 2 || c == 4) y = y.slice(1, 0, c - 1) * y.slice(1, c - 1, c);
+  return y.size(1) == 3 ? y : y.slice(1, 0, 1).expand({-1, 3, -1, -1});
+}
+
+}  // namespace
+
 torch::Tensor make_grid(const torch::Tensor& images, int64_t columns, int64_t padding, double pad_value) {
   TORCH_CHECK(images.dim() == 4, "make_grid expects (N, C, H, W), got ", images.sizes());
   TORCH_CHECK(columns >= 1 && padding >= 0, "make_grid needs columns >= 1 and padding >= 0");
@@ -88,6 +102,68 @@ torch::Tensor make_grid(const torch::Tensor& images, int64_t columns, int64_t pa
         .copy_(images[i]);
   }
   return grid;
+}
+
+namespace {
+
+std::string font_path() {
+  for (const char* f : {"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf"}) {
+    if (std::filesystem::exists(f)) return f;
+  }
+  return "DejaVuSans";  // let OpenImageIO search its font path
+}
+
+}  // namespace
+
+torch::Tensor make_labelled_grid(const torch::Tensor& images, int64_t columns, const std::vector<std::string>& labels,
+                                 int64_t scale) {
+  TORCH_CHECK(images.dim() == 4 && int64_t(labels.size()) == images.size(0), "make_labelled_grid: one label per image");
+  TORCH_CHECK(scale >= 1, "make_labelled_grid: scale must be >= 1");
+  auto x = images.detach().to(torch::kCPU, torch::kFloat32).clamp(0.0, 1.0);
+  x = to_rgb(x);
+  if (scale > 1) x = x.repeat_interleave(scale, 2).repeat_interleave(scale, 3);
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3), pad = 2;
+  const int64_t cols = std::min(columns, n), rows = (n + cols - 1) / cols;
+  bool per_row = true;
+  for (int64_t i = 0; i < n; ++i) per_row = per_row && labels[size_t(i)] == labels[size_t(i - i % cols)];
+  const std::string font = font_path();
+  const int size = int(std::clamp<int64_t>(h / 2, 11, 16));
+  int64_t label_w = 0, caption_h = 0;
+  if (per_row) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto roi = OIIO::ImageBufAlgo::text_size(labels[size_t(r * cols)], size, font);
+      if (!roi.defined()) throw std::runtime_error("cannot draw text with font " + font + " (install fonts-dejavu-core)");
+      label_w = std::max<int64_t>(label_w, roi.width() + 8);
+    }
+  } else {
+    caption_h = size + 8;
+  }
+  const int64_t cell_w = w + pad, cell_h = h + caption_h + pad;
+  auto grid = torch::zeros({rows * cell_h + pad, label_w + cols * cell_w + pad, 3});
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = i / cols, q = i % cols, top = pad + r * cell_h, left = label_w + pad + q * cell_w;
+    grid.slice(0, top, top + h).slice(1, left, left + w).copy_(x[i].permute({1, 2, 0}));
+  }
+  grid = grid.contiguous();
+  OIIO::ImageBuf buf(OIIO::ImageSpec(int(grid.size(1)), int(grid.size(0)), 3, OIIO::TypeDesc::FLOAT), grid.data_ptr<float>());
+  const float white[3] = {1.0f, 1.0f, 1.0f};
+  auto draw = [&](int64_t px, int64_t py, const std::string& text, OIIO::ImageBufAlgo::TextAlignX ax) {
+    if (!OIIO::ImageBufAlgo::render_text(buf, int(px), int(py), text, size, font, white, ax, OIIO::ImageBufAlgo::TextAlignY::Center)) {
+      throw std::runtime_error("cannot draw text with font " + font + " (" + buf.geterror() + "; install fonts-dejavu-core)");
+    }
+  };
+  for (int64_t r = 0; r < rows; ++r) {
+    if (per_row) {
+      draw(label_w - 4, pad + r * cell_h + h / 2, labels[size_t(r * cols)], OIIO::ImageBufAlgo::TextAlignX::Right);
+      continue;
+    }
+    for (int64_t q = 0; q < cols && r * cols + q < n; ++q) {
+      std::string t = labels[size_t(r * cols + q)];
+      while (t.size() > 1 && OIIO::ImageBufAlgo::text_size(t, size, font).width() > w) t.pop_back();
+      draw(label_w + pad + q * cell_w + w / 2, pad + r * cell_h + h + caption_h / 2, t, OIIO::ImageBufAlgo::TextAlignX::Center);
+    }
+  }
+  return grid.permute({2, 0, 1}).contiguous();  // the buffer wrapped grid's memory
 }
 
 }  // namespace diffuse::image

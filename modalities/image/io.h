@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <string>
+#include <vector>
 
 namespace diffuse::image {
 
@@ -22,5 +23,12 @@ void write_image(const std::string& path, const torch::Tensor& image, const Writ
 
 // Tiles (N, C, H, W) into one (C, H', W') image, `columns` per row, `padding` pixels of `pad_value`.
 torch::Tensor make_grid(const torch::Tensor& images, int64_t columns, int64_t padding = 2, double pad_value = 0.0);
+
+// A grid with text (RGB out): when every row holds one label, the label is written left of the
+// row; otherwise each cell gets its label as a caption below. Images are first enlarged `scale`
+// times (nearest neighbour). Text is drawn with OpenImageIO and the DejaVu Sans font (Debian
+// package fonts-dejavu-core); throws naming the font when it cannot draw.
+torch::Tensor make_labelled_grid(const torch::Tensor& images, int64_t columns, const std::vector<std::string>& labels,
+                                 int64_t scale = 1);
 
 }  // namespace diffuse::image

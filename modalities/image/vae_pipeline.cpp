@@ -9,7 +9,7 @@
 
 #include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
-#include "modalities/image/idx.h"
+#include "modalities/image/dataset.h"
 #include "modalities/image/vae.h"
 
 namespace diffuse::image {
@@ -54,7 +54,10 @@ void train(const Json& a) {
   }
   Json recipe = resume.empty() ? default_vae_recipe() : load_checkpoint(resume).recipe;
   recipe.erase("train");
-  auto data = load_fashion_mnist("train", recipe["data"].value("dir", std::string(kFashionMnistDir)));
+  const Json given_data = a.value("data", Json::object());
+  if (resume.empty()) for (const auto& [k, v] : given_data.items()) recipe["data"][k] = v;
+  auto data = load_image_data(recipe["data"], "train");
+  if (resume.empty()) recipe["model"]["config"]["in_channels"] = data.images.size(1);
   if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
     data.images = data.images.slice(0, 0, n);
     data.labels = data.labels.slice(0, 0, n);
@@ -73,7 +76,11 @@ void train(const Json& a) {
   if (H != images.size(2) || W != images.size(3)) {
     images = torch::constant_pad_nd(images, {0, W - images.size(3), 0, H - images.size(2)}, 0.0);
   }
-  TrainLoss loss = [vae](const torch::Tensor& x, const torch::Tensor&, at::Generator& gen) mutable {
+  const bool flip = recipe["data"].value("flip", false);
+  const int64_t crop_pad = recipe["data"].value("crop_pad", int64_t(0));
+  TrainLoss loss = [vae, flip, crop_pad](const torch::Tensor& batch, const torch::Tensor&, at::Generator& gen) mutable {
+    auto x = random_crop(batch, crop_pad, gen);
+    if (flip) x = random_hflip(x, gen);
     const int64_t f = vae->config().downsampling();
     const auto noise = torch::randn({x.size(0), vae->config().z_channels, x.size(2) / f, x.size(3) / f}, gen, torch::kFloat32);
     return vae->loss(x, noise);
@@ -94,8 +101,11 @@ void train(const Json& a) {
 void eval(const Json& a) {
   const std::string path = a.at("checkpoint");
   auto vae = load_vae(path);
-  const auto test = load_fashion_mnist("test", a.value("data_dir", std::string(kFashionMnistDir)));
+  const Json data = a.value("data", Json::object());
+  const bool folder = data.value("dataset", std::string()) == "folder";
+  const auto test = load_image_data(data, folder ? "train" : "test");
   const int64_t n = std::min<int64_t>(a.value("n", int64_t(10000)), test.images.size(0));
+  const std::string what = folder ? data.at("dir").get<std::string>() + " images" : "Fashion-MNIST test images";
   torch::NoGradGuard g;
   double sum = 0;
   int64_t count = 0;
@@ -106,15 +116,15 @@ void eval(const Json& a) {
     count += x.size(0);
   }
   const auto& c = vae->config();
-  const Json j = {{"checkpoint", path}, {"images", count}, {"psnr_db", sum / double(count)},
-                  {"latent_shape", {c.z_channels, 28 / c.downsampling(), 28 / c.downsampling()}},
+  const int64_t lh = test.images.size(2) / c.downsampling(), lw = test.images.size(3) / c.downsampling();
+  const Json j = {{"checkpoint", path}, {"images", count}, {"data", what}, {"psnr_db", sum / double(count)},
+                  {"latent_shape", {c.z_channels, lh, lw}},
                   {"scaling_factor", c.scaling_factor}};
   if (a.value("json", false)) {
     std::cout << j.dump(2) << "\n";
   } else {
-    std::cout << "VAE reconstruction PSNR on " << count << " Fashion-MNIST test images: " << std::fixed
-              << std::setprecision(2) << j["psnr_db"].get<double>() << " dB (latent " << c.z_channels << "x"
-              << 28 / c.downsampling() << "x" << 28 / c.downsampling() << ")\n";
+    std::cout << "VAE reconstruction PSNR on " << count << " " << what << ": " << std::fixed << std::setprecision(2)
+              << j["psnr_db"].get<double>() << " dB (latent " << c.z_channels << "x" << lh << "x" << lw << ")\n";
   }
 }
 

@@ -43,6 +43,31 @@ TEST(CliImage, VaeDitSampleEvalRoundTrip) {
   const auto j = diffuse::Json::parse(r.out);
   EXPECT_EQ(j.at("samples").at("n").get<int>(), 20);
   EXPECT_TRUE(j.at("samples").contains("fd"));
+  // Speed benchmark: with CFG, one batched network call per step (dpmpp_2m: one per step).
+  r = run("bench image --checkpoint " + ck + " --n 4 --steps 3 --cfg 3 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto b = diffuse::Json::parse(r.out);
+  EXPECT_EQ(b.at("network_calls").get<int>(), 3);
+  EXPECT_EQ(b.at("network_items").get<int>(), 3 * 2 * 4);
+  EXPECT_GT(b.at("images_per_second").get<double>(), 0.0);
+  // Labelled grid, pixel-space training, and an image folder with a broken file.
+  r = run("sample image --checkpoint " + ck + " --class rows --columns 2 --n 4 --steps 2 --grid --labelled --scale 2 --out " + d + "/rows.png");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("train image --pixel --steps 2 --batch 8 --data-n 32 --out " + d + "/pixel");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("sample image --checkpoint " + d + "/pixel/checkpoint.safetensors --n 2 --steps 2 --grid --out " + d + "/pixel.png");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::system(("mkdir -p " + d + "/folder/coat " + d + "/folder/bag && cp " + d + "/one_0.png " + d + "/one_1.png " + d +
+               "/folder/coat/ && cp " + d + "/boots.png " + d + "/folder/bag/ && echo junk > " + d + "/folder/bag/bad.png").c_str());
+  r = run("train image --vae " + d + "/vae/checkpoint.safetensors --data " + d + "/folder --image-size 28 28 --steps 2 --batch 2 --out " + d + "/fdit");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("skipped " + d + "/folder/bag/bad.png: not a readable image"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3 images in 2 classes, 28x28x1; 1 unreadable file(s) skipped"), std::string::npos) << r.out;
+  r = run("sample image --checkpoint " + d + "/fdit/checkpoint.safetensors --class coat --n 1 --steps 2 --out " + d + "/coat.png");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("train image --vae " + d + "/vae/checkpoint.safetensors --data " + d + "/folder --on-bad fail --steps 2 --out " + d + "/fdit2");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(d + "/folder/bag/bad.png: not a readable image"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // Image modality I/O: round trips through each written format, IDX reading, refusals.
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 #include <zlib.h>
@@ -6,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "modalities/image/dataset.h"
 #include "modalities/image/idx.h"
 #include "modalities/image/io.h"
 
@@ -102,6 +104,88 @@ void write_idx(const std::string& path, const std::vector<int>& dims, const std:
   } else {
     std::ofstream(path, std::ios::binary) << bytes;
   }
+}
+
+TEST(MakeLabelledGrid, WritesRowLabelsLeftAndCaptionsBelow) {
+  const auto images = torch::zeros({4, 1, 10, 10});
+  // Two rows of one class each: a label column on the left, with text pixels in it.
+  const auto rows = make_labelled_grid(images, 2, {"Coat", "Coat", "Bag", "Bag"}, 2);
+  ASSERT_EQ(rows.size(0), 3);
+  const int64_t label_w = rows.size(2) - (2 * (20 + 2) + 2);
+  ASSERT_GT(label_w, 20);
+  EXPECT_EQ(rows.size(1), 2 * (20 + 2) + 2);
+  EXPECT_GT(rows.slice(2, 0, label_w).slice(1, 0, 22).max().item<double>(), 0.5);  // "Coat"
+  EXPECT_GT(rows.slice(2, 0, label_w).slice(1, 22).max().item<double>(), 0.5);     // "Bag"
+  EXPECT_EQ(rows.slice(2, label_w).max().item<double>(), 0.0);  // black images, no text over them
+  // Mixed labels in a row: a caption band under each cell instead, images untouched.
+  const auto cells = make_labelled_grid(images, 2, {"Coat", "Bag", "Bag", "Coat"}, 2);
+  EXPECT_EQ(cells.size(2), 2 * (20 + 2) + 2);
+  EXPECT_GT(cells.size(1), 2 * (20 + 2) + 2);
+  EXPECT_EQ(cells.slice(1, 2, 22).slice(2, 2, 22).max().item<double>(), 0.0);
+  EXPECT_GT(cells.slice(1, 22, cells.size(1) / 2).max().item<double>(), 0.5);
+  EXPECT_THROW(make_labelled_grid(images, 2, {"a"}), c10::Error);
+}
+
+TEST(ImageFolder, LoadsClassesFromSubfoldersAndReportsBadFiles) {
+  const auto dir = temp_dir() + "/folder";
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/b_second");
+  fs::create_directories(dir + "/a_first/nested");
+  write_image(dir + "/a_first/x.png", torch::full({3, 8, 12}, 0.5), {8, 95, true});  // RGB, 8 x 12
+  write_image(dir + "/a_first/nested/y.png", torch::ones({1, 16, 16}), {8, 95, true});
+  write_image(dir + "/b_second/z.png", torch::zeros({1, 4, 4}), {8, 95, true});
+  {
+    std::ofstream(dir + "/b_second/broken.png") << "not a png";
+    std::ofstream(dir + "/b_second/readme.txt") << "ignored: not an image extension";
+    std::ifstream in(dir + "/a_first/x.png", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(dir + "/a_first/truncated.png", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  FolderOptions o;
+  o.height = o.width = 8;
+  o.channels = 1;
+  std::vector<BadFile> bad;
+  const auto ds = load_image_folder(dir, o, &bad);
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"a_first", "b_second"}));
+  ASSERT_EQ(ds.images.sizes(), (std::vector<int64_t>{3, 1, 8, 8}));
+  EXPECT_TRUE(torch::equal(ds.labels, torch::tensor({0, 0, 1}, torch::kLong)));
+  EXPECT_NEAR(ds.images[0].mean().item<double>(), 1.0, 1e-6);  // sorted paths: nested/y.png before x.png
+  EXPECT_NEAR(ds.images[1].mean().item<double>(), 0.5, 0.01);  // RGB gray 0.5 to luminance, 8 x 12 cropped
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_NE(bad[0].path.find("truncated.png"), std::string::npos);
+  EXPECT_NE(bad[1].path.find("broken.png"), std::string::npos);
+  EXPECT_EQ(bad[1].reason.find('\n'), std::string::npos);
+  o.skip_bad = false;
+  try {
+    load_image_folder(dir, o);
+    FAIL() << "expected a throw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("truncated.png"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(load_image_folder(dir + "/missing", o), std::runtime_error);
+}
+
+TEST(Augment, ResizeCropChannelsFlipAndCrop) {
+  // Shorter side fitted, then the centre kept: a 4 x 8 image with a bright centre band.
+  auto img = torch::zeros({1, 1, 4, 8});
+  img.slice(3, 2, 6).fill_(1.0);
+  const auto r = resize_crop(img, 2, 2);
+  EXPECT_EQ(r.sizes(), (std::vector<int64_t>{1, 1, 2, 2}));
+  EXPECT_NEAR(r.mean().item<double>(), 1.0, 1e-6);
+  EXPECT_EQ(resize(img, 8, 16).sizes(), (std::vector<int64_t>{1, 1, 8, 16}));
+  // Rec. 601 luminance, alpha over black.
+  const auto rgba = torch::tensor({1.0f, 0.0f, 0.0f, 0.5f}).view({4, 1, 1});
+  EXPECT_NEAR(to_channels(rgba, 1).item<double>(), 0.299 * 0.5, 1e-6);
+  EXPECT_EQ(to_channels(torch::ones({1, 2, 2}), 3).sizes(), (std::vector<int64_t>{3, 2, 2}));
+  // Flips: p = 1 mirrors every item, p = 0 none; crops keep the size and stay inside the padding.
+  at::Generator gen = at::detail::createCPUGenerator(1);
+  const auto x = torch::arange(2 * 3 * 4, torch::kFloat32).view({2, 1, 3, 4});
+  EXPECT_TRUE(torch::equal(random_hflip(x, gen, 1.0), x.flip({3})));
+  EXPECT_TRUE(torch::equal(random_hflip(x, gen, 0.0), x));
+  EXPECT_TRUE(torch::equal(random_crop(x, 0, gen), x));
+  const auto c = random_crop(x + 1, 1, gen);
+  EXPECT_EQ(c.sizes(), x.sizes());
+  EXPECT_GE(c.min().item<double>(), 0.0);
 }
 
 TEST(Idx, ReadsPlainAndGzippedAndReportsTruncation) {
