@@ -15,6 +15,7 @@
 #include "modalities/video/version.h"
 #endif
 #if DIFFUSE_HAS_SNDFILE
+#include "modalities/audio/audio_pipeline.h"
 #include "modalities/audio/version.h"
 #endif
 #if DIFFUSE_HAS_RDKIT
@@ -56,6 +57,10 @@ void register_pipelines() {
   image.eval = image::image_eval_pipeline().eval;
   register_pipeline("image", image);
   register_pipeline("classifier", image::classifier_pipeline());
+#endif
+#if DIFFUSE_HAS_SNDFILE
+  register_pipeline("audio", audio::audio_pipeline());
+  register_pipeline("audio-classifier", audio::audio_classifier_pipeline());
 #endif
 }
 

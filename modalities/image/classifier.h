@@ -7,6 +7,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/types.h>
 
+#include "core/metrics.h"
+
 namespace diffuse::image {
 
 class ClassifierImpl : public torch::nn::Module {
@@ -20,11 +22,5 @@ class ClassifierImpl : public torch::nn::Module {
   torch::nn::Linear fc_{nullptr}, head_{nullptr};
 };
 TORCH_MODULE(Classifier);
-
-// Frechet distance between Gaussians fitted to two feature sets (N, D) (Heusel et al. 2017).
-double frechet_distance(const torch::Tensor& a, const torch::Tensor& b);
-// k-NN precision and recall (Kynkaenniemi et al. 2019): the fraction of generated features inside
-// the real manifold (union of k-NN balls), and of real features inside the generated one.
-std::pair<double, double> precision_recall(const torch::Tensor& real, const torch::Tensor& fake, int64_t k = 3);
 
 }  // namespace diffuse::image

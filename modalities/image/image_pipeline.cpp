@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "core/dit.h"
+#include "core/dit_pipeline.h"
 #include "core/engine.h"
 #include "core/files.h"
 #include "core/objectives.h"
@@ -64,75 +65,25 @@ std::string resolve_beside(const std::string& path, const std::string& checkpoin
   return (std::filesystem::path(checkpoint).parent_path() / path).string();
 }
 
-ConditionalDenoiser dit_denoiser(DiT net, double sigma_data) {
-  return [net, sigma_data](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) mutable {
-    const auto labels = c.labels;
-    Network f = [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
-      return net->forward(x_in, c_noise.to(torch::kFloat32).expand({x_in.size(0)}), labels);
-    };
-    return edm_denoiser(f, sigma_data)(x, sigma);
-  };
-}
-
-
 }  // namespace
 
 torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
   const std::string ck_path = a.at("checkpoint");
   const auto ck = load_checkpoint(ck_path);
   const auto& recipe = ck.recipe;
-  DiT net(dit_config_from_json(json_at(json_at(recipe, "model", ck_path), "config", ck_path)));
-  auto w = ck.model;
-  if (!a.value("raw_weights", false)) for (const auto& [k, v] : ck.ema) w[k] = v;
-  load_into(*net, w, ck_path);
-  net->eval();
+  auto net = load_dit(ck, ck_path, a.value("raw_weights", false));
   const bool pixel = recipe.value("pixel", false);
   Vae vae{nullptr};
   if (!pixel) vae = load_vae_checkpoint(resolve_beside(recipe.at("vae"), ck_path));
   const auto classes = recipe.at("classes").get<std::vector<std::string>>();
   const auto objective = objective_from_json(recipe.at("objective"));
 
-  SampleRequest r;
+  SampleRequest r = sample_request(a, recipe);
   const auto& cfg = net->config();
   r.item_shape = {cfg.in_channels, cfg.input_size[0], cfg.input_size[1]};
   r.n = n;
-  r.seed = a.value("seed", uint64_t(0));
-  r.batch = a.value("batch", int64_t(64));
-  r.sampler = a.value("sampler", std::string("dpmpp_2m"));
-  r.steps = a.value("steps", int64_t(20));
-  r.schedule = a.value("schedule", std::string("karras"));
-  r.schedule_options.sigma_min = recipe["sampling"].value("sigma_min", 0.002);
-  r.schedule_options.sigma_max = recipe["sampling"].value("sigma_max", 80.0);
-  r.guidance.scale = a.value("cfg", 3.0);
-  r.guidance.rescale = a.value("cfg_rescale", 0.0);
-  if (a.contains("eta")) r.sampler_options.eta = a.at("eta").get<double>();
   r.null_label = cfg.num_classes;
-  std::vector<int64_t> labels;
-  const std::string label = a.value("label", std::string());
-  if (label.empty() || label == "all") {
-    for (int64_t i = 0; i < r.n; ++i) labels.push_back(i % int64_t(classes.size()));  // cycle through classes
-  } else if (label == "rows") {  // one class per grid row
-    const int64_t cols = a.value("columns", int64_t(10));
-    for (int64_t i = 0; i < r.n; ++i) labels.push_back((i / cols) % int64_t(classes.size()));
-  } else {
-    int64_t k = -1;
-    for (size_t i = 0; i < classes.size(); ++i) if (classes[i] == label) k = int64_t(i);
-    if (k < 0) {
-      try {
-        size_t used = 0;
-        k = std::stoll(label, &used);
-        if (used != label.size() || k < 0 || k >= int64_t(classes.size())) k = -1;
-      } catch (const std::exception&) {
-        k = -1;
-      }
-    }
-    if (k < 0) {
-      std::string list;
-      for (size_t i = 0; i < classes.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + "=" + classes[i];
-      throw std::invalid_argument("unknown class '" + label + "'; one of: " + list);
-    }
-    labels.assign(size_t(r.n), k);
-  }
+  const auto labels = resolve_labels(a.value("label", std::string()), n, classes, a.value("columns", int64_t(10)));
   r.labels = torch::tensor(labels, torch::kLong);
   if (info) for (const auto k : labels) info->labels.push_back(classes[size_t(k)]);
   r.progress = [](int64_t done, int64_t total) {
@@ -168,11 +119,8 @@ torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
 namespace {
 
 void train(const Json& a) {
-  const std::string out = a.at("out");
+  check_run_folder(a);
   const std::string resume = a.value("resume", std::string());
-  if (resume.empty() && !a.value("force", false) && std::filesystem::exists(out + "/checkpoint.safetensors")) {
-    throw std::runtime_error(out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
-  }
   const bool pixel = resume.empty() ? a.value("pixel", false) : load_checkpoint(resume).recipe.value("pixel", false);
   Json recipe = resume.empty() ? default_image_recipe(a.value("vae", std::string()), pixel) : load_checkpoint(resume).recipe;
   recipe.erase("train");
@@ -210,20 +158,9 @@ void train(const Json& a) {
     recipe["classes"] = data.class_names;
   }
   const int64_t num_classes = recipe["model"]["config"].at("num_classes").get<int64_t>();
-  Json options = {{"steps", 2500}, {"batch", 128}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
-                  {"log_every", 200}, {"checkpoint_every", 500}, {"cond_dropout", 0.1}, {"null_label", num_classes}};
-  for (const auto& [k, v] : a.at("train").items()) options[k] = v;
-  TrainOptions o = train_options_from_json(options);
-  o.out_dir = out;
-  DiT net(dit_config_from_json(recipe["model"]["config"]));
-  const auto objective = objective_from_json(recipe.at("objective"));
-  TrainForward forward = [net](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) mutable {
-    return net->forward(x, t.to(torch::kFloat32), y);
-  };
-  Trainer trainer(net.ptr(), forward, recipe, o, objective);
-  if (!resume.empty()) trainer.resume(resume);
-  trainer.run({x, data.labels});
-  std::cout << "checkpoint: " << out << "/checkpoint.safetensors\n";
+  train_dit(a, recipe, x, data.labels,
+            {{"steps", 2500}, {"batch", 128}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 200},
+             {"checkpoint_every", 500}, {"cond_dropout", 0.1}, {"null_label", num_classes}});
 }
 
 void sample_cmd(const Json& a) {

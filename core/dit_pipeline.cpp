@@ -1,0 +1,107 @@
+// Shared DiT pipeline steps.
+#include "core/dit_pipeline.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "core/denoiser.h"
+#include "core/objectives.h"
+#include "core/train/trainer.h"
+
+namespace diffuse {
+
+DiT load_dit(const Checkpoint& ck, const std::string& path, bool raw_weights) {
+  const auto& m = json_at(ck.recipe, "model", path);
+  if (m.value("type", std::string()) != "dit") throw std::runtime_error(path + ": not a DiT checkpoint (model.type is not 'dit')");
+  DiT net(dit_config_from_json(json_at(m, "config", path)));
+  auto w = ck.model;
+  if (!raw_weights) for (const auto& [k, v] : ck.ema) w[k] = v;
+  load_into(*net, w, path);
+  net->eval();
+  return net;
+}
+
+ConditionalDenoiser dit_denoiser(DiT net, double sigma_data) {
+  return [net, sigma_data](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) mutable {
+    const auto labels = c.labels;
+    Network f = [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
+      return net->forward(x_in, c_noise.to(torch::kFloat32).expand({x_in.size(0)}), labels);
+    };
+    return edm_denoiser(f, sigma_data)(x, sigma);
+  };
+}
+
+SampleRequest sample_request(const Json& a, const Json& recipe) {
+  SampleRequest r;
+  r.seed = a.value("seed", uint64_t(0));
+  r.batch = a.value("batch", int64_t(64));
+  r.sampler = a.value("sampler", std::string("dpmpp_2m"));
+  r.steps = a.value("steps", int64_t(20));
+  r.schedule = a.value("schedule", std::string("karras"));
+  const Json sampling = recipe.value("sampling", Json::object());
+  r.schedule_options.sigma_min = sampling.value("sigma_min", 0.002);
+  r.schedule_options.sigma_max = sampling.value("sigma_max", 80.0);
+  r.guidance.scale = a.value("cfg", 3.0);
+  r.guidance.rescale = a.value("cfg_rescale", 0.0);
+  if (a.contains("eta")) r.sampler_options.eta = a.at("eta").get<double>();
+  return r;
+}
+
+std::vector<int64_t> resolve_labels(const std::string& label, int64_t n, const std::vector<std::string>& classes, int64_t columns) {
+  const int64_t c = int64_t(classes.size());
+  std::vector<int64_t> labels;
+  if (label.empty() || label == "all") {
+    for (int64_t i = 0; i < n; ++i) labels.push_back(i % c);
+    return labels;
+  }
+  if (label == "rows") {
+    for (int64_t i = 0; i < n; ++i) labels.push_back((i / std::max<int64_t>(columns, 1)) % c);
+    return labels;
+  }
+  int64_t k = -1;
+  for (int64_t i = 0; i < c; ++i) if (classes[size_t(i)] == label) k = i;
+  if (k < 0) {
+    try {
+      size_t used = 0;
+      k = std::stoll(label, &used);
+      if (used != label.size() || k < 0 || k >= c) k = -1;
+    } catch (const std::exception&) {
+      k = -1;
+    }
+  }
+  if (k < 0) {
+    std::string list;
+    for (int64_t i = 0; i < c; ++i) list += (i ? ", " : "") + std::to_string(i) + "=" + classes[size_t(i)];
+    throw std::invalid_argument("unknown class '" + label + "'; one of: " + list);
+  }
+  labels.assign(size_t(n), k);
+  return labels;
+}
+
+void check_run_folder(const Json& a) {
+  const std::string out = a.at("out");
+  if (a.value("resume", std::string()).empty() && !a.value("force", false) && std::filesystem::exists(out + "/checkpoint.safetensors")) {
+    throw std::runtime_error(out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
+  }
+}
+
+void train_dit(const Json& a, const Json& recipe, const torch::Tensor& x, const torch::Tensor& labels, Json defaults) {
+  const std::string out = a.at("out"), resume = a.value("resume", std::string());
+  const Json given = a.value("train", Json::object());
+  for (const auto& [k, v] : given.items()) defaults[k] = v;
+  TrainOptions o = train_options_from_json(defaults);
+  o.out_dir = out;
+  DiT net(dit_config_from_json(recipe.at("model").at("config")));
+  const auto objective = objective_from_json(recipe.at("objective"));
+  TrainForward forward = [net](const torch::Tensor& x_in, const torch::Tensor& t, const torch::Tensor& y) mutable {
+    return net->forward(x_in, t.to(torch::kFloat32), y);
+  };
+  Trainer trainer(net.ptr(), forward, recipe, o, objective);
+  if (!resume.empty()) trainer.resume(resume);
+  trainer.run({x, labels});
+  std::cout << "checkpoint: " << out << "/checkpoint.safetensors\n";
+}
+
+}  // namespace diffuse

@@ -1,0 +1,40 @@
+// What every modality's DiT pipeline shares: loading a DiT checkpoint (EMA weights by default),
+// the EDM-preconditioned conditional denoiser, a SampleRequest from the CLI's options, class
+// labels from a name/index/"all"/"rows", and class-conditional training with resume.
+#pragma once
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "core/dit.h"
+#include "core/engine.h"
+#include "core/json.h"
+#include "core/train/checkpoint.h"
+
+namespace diffuse {
+
+// The DiT of a checkpoint (recipe.model.config), with its EMA weights unless raw_weights.
+DiT load_dit(const Checkpoint& ck, const std::string& path, bool raw_weights = false);
+
+// net(x_in, c_noise, labels) under EDM preconditioning (Karras et al. 2022) with `sigma_data`.
+ConditionalDenoiser dit_denoiser(DiT net, double sigma_data);
+
+// seed, batch, sampler, steps, schedule, cfg, cfg_rescale, eta from the CLI's JSON; the sigma
+// range from recipe.sampling. item_shape, n and labels are the caller's.
+SampleRequest sample_request(const Json& args, const Json& recipe);
+
+// Labels for n samples: "" or "all" cycles through the classes, "rows" gives one class per row
+// of `columns`, otherwise a class name or index (throws listing the classes).
+std::vector<int64_t> resolve_labels(const std::string& spec, int64_t n, const std::vector<std::string>& classes,
+                                    int64_t columns = 10);
+
+// Trains recipe.model (a DiT) on (x, labels) with the recipe's objective: `defaults` are the
+// TrainOptions the plugin picks, args.train the ones given on the command line; args.resume
+// continues a run. Writes args.out/checkpoint.safetensors.
+void train_dit(const Json& args, const Json& recipe, const torch::Tensor& x, const torch::Tensor& labels, Json defaults);
+
+// Refuses to start over an existing run folder without --force (or --resume).
+void check_run_folder(const Json& args);
+
+}  // namespace diffuse

@@ -1,0 +1,196 @@
+// Audio folders and the espeak-ng spoken-digit generator.
+#include "modalities/audio/dataset.h"
+
+#include <sndfile.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "core/safetensors.h"
+#include "modalities/audio/io.h"
+
+namespace diffuse::audio {
+namespace fs = std::filesystem;
+
+torch::Tensor fit_clip(const torch::Tensor& wave, int64_t samples, double peak) {
+  auto x = wave.flatten().to(torch::kFloat32);
+  const double top = x.numel() ? x.abs().max().item<double>() : 0.0;
+  auto out = torch::zeros({samples});
+  if (top <= 0) return out;
+  const auto loud = torch::nonzero(x.abs() > 0.01 * top).flatten();
+  const int64_t first = loud[0].item<int64_t>(), last = loud[-1].item<int64_t>() + 1;
+  x = x.slice(0, first, std::min(last, first + samples));
+  const int64_t offset = (samples - x.size(0)) / 2;
+  out.slice(0, offset, offset + x.size(0)).copy_(x);
+  return peak > 0 ? out * (peak / top) : out;
+}
+
+AudioDataset load_audio_folder(const std::string& dir, int64_t rate, int64_t samples, bool skip_bad, std::vector<BadAudio>* bad) {
+  if (!fs::is_directory(dir)) throw std::runtime_error(dir + ": not a folder (expected DIR/<class>/<audio files>)");
+  std::vector<std::string> classes;
+  for (const auto& e : fs::directory_iterator(dir)) if (e.is_directory()) classes.push_back(e.path().filename().string());
+  std::sort(classes.begin(), classes.end());
+  if (classes.empty()) throw std::runtime_error(dir + ": no class sub-folders (expected DIR/<class>/<audio files>)");
+  AudioDataset ds;
+  ds.class_names = classes;
+  ds.rate = rate;
+  std::vector<torch::Tensor> waves;
+  std::vector<int64_t> labels;
+  for (size_t k = 0; k < classes.size(); ++k) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::recursive_directory_iterator(fs::path(dir) / classes[k])) if (e.is_regular_file()) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      try {
+        waves.push_back(fit_clip(read_audio(f.string(), rate, true).samples, samples, 0.0));
+        labels.push_back(int64_t(k));
+      } catch (const std::exception& e) {
+        if (!skip_bad) throw std::runtime_error(std::string(e.what()) + " (pass --on-bad skip to skip unreadable files)");
+        if (bad) bad->push_back({f.string(), e.what()});
+      }
+    }
+  }
+  if (waves.empty()) throw std::runtime_error(dir + ": no readable audio files in " + std::to_string(classes.size()) + " class folders");
+  ds.waves = torch::stack(waves);
+  ds.labels = torch::tensor(labels, torch::kLong);
+  return ds;
+}
+
+const std::vector<std::string>& digit_names() {
+  static const std::vector<std::string> names = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"};
+  return names;
+}
+
+namespace {
+
+std::vector<std::string> espeak_variants() {
+  for (const char* d : {"/usr/lib/x86_64-linux-gnu/espeak-ng-data/voices/!v", "/usr/share/espeak-ng-data/voices/!v",
+                        "/usr/lib/espeak-ng-data/voices/!v"}) {
+    if (!fs::is_directory(d)) continue;
+    std::vector<std::string> v;
+    for (const auto& e : fs::directory_iterator(d)) if (e.is_regular_file()) v.push_back(e.path().filename().string());
+    std::sort(v.begin(), v.end());
+    return v;
+  }
+  throw std::runtime_error("espeak-ng voice variants not found (install the Debian package espeak-ng)");
+}
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }  // names here have no quotes
+
+}  // namespace
+
+SpokenDigits generate_spoken_digits(const SpokenDigitsOptions& o, const std::function<void(int64_t, int64_t)>& progress) {
+  if (std::system((o.program + " --version > /dev/null 2>&1").c_str()) != 0) {
+    throw std::runtime_error(o.program + ": not found; install the Debian package espeak-ng (scripts/install-deps.sh)");
+  }
+  auto variants = espeak_variants();
+  if (o.variants > 0 && o.variants < int64_t(variants.size())) variants.resize(size_t(o.variants));
+  struct Job {
+    std::string voice, variant;
+    int64_t digit, pitch, speed;
+    bool test;
+  };
+  std::vector<Job> jobs;
+  std::mt19937_64 rng(o.seed);
+  for (const auto& voice : o.voices) {
+    for (size_t v = 0; v < variants.size(); ++v) {
+      const bool test = o.test_every > 0 && v % size_t(o.test_every) == 0;
+      for (int64_t d = 0; d < 10; ++d) {
+        for (int64_t r = 0; r < (test ? 1 : o.repeats); ++r) {
+          jobs.push_back({voice, variants[v], d, int64_t(20 + rng() % 61), int64_t(130 + rng() % 71), test});
+        }
+      }
+    }
+  }
+  std::vector<torch::Tensor> waves(jobs.size());
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> done{0};
+  std::mutex error_mutex;
+  std::string error;
+  const auto tmp_dir = fs::temp_directory_path() / ("diffuse-digits-" + std::to_string(::getpid()));
+  fs::create_directories(tmp_dir);
+  auto worker = [&](int id) {
+    const std::string wav = (tmp_dir / ("w" + std::to_string(id) + ".wav")).string();
+    for (size_t i = next++; i < jobs.size(); i = next++) {
+      const auto& j = jobs[i];
+      const std::string cmd = o.program + " -v " + quote(j.voice + "+" + j.variant) + " -p " + std::to_string(j.pitch) + " -s " +
+                              std::to_string(j.speed) + " -w " + quote(wav) + " " + digit_names()[size_t(j.digit)] + " 2>/dev/null";
+      try {
+        if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
+        waves[i] = fit_clip(read_audio(wav, o.rate, true).samples, o.samples);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (error.empty()) error = e.what();
+        next = jobs.size();
+      }
+      if (progress) progress(++done, int64_t(jobs.size()));
+    }
+  };
+  std::thread a(worker, 0), b(worker, 1);
+  a.join();
+  b.join();
+  fs::remove_all(tmp_dir);
+  if (!error.empty()) throw std::runtime_error("rendering spoken digits: " + error);
+  SpokenDigits out;
+  for (auto* split : {&out.train, &out.test}) {
+    const bool test = split == &out.test;
+    std::vector<torch::Tensor> w;
+    std::vector<int64_t> l;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (jobs[i].test != test) continue;
+      w.push_back(waves[i]);
+      l.push_back(jobs[i].digit);
+    }
+    if (w.empty()) throw std::runtime_error("spoken digits: the " + std::string(test ? "test" : "train") + " split is empty");
+    *split = {torch::stack(w), torch::tensor(l, torch::kLong), digit_names(), o.rate};
+  }
+  return out;
+}
+
+SpokenDigits load_spoken_digits(const std::string& cache_dir) {
+  std::string dir = cache_dir;
+  if (dir.empty()) {
+    if (const char* d = std::getenv("DIFFUSE_DATA")) dir = d;
+    else if (const char* x = std::getenv("XDG_CACHE_HOME")) dir = std::string(x) + "/diffuse";
+    else if (const char* h = std::getenv("HOME")) dir = std::string(h) + "/.cache/diffuse";
+    else dir = ".cache/diffuse";
+  }
+  const std::string path = dir + "/spoken-digits-v1.safetensors";
+  auto to_split = [](const SafeTensors& st, const std::string& name) {
+    return AudioDataset{st.tensors.at(name + ".waves").to(torch::kFloat32) / 32767.0, st.tensors.at(name + ".labels"),
+                        digit_names(), 16000};
+  };
+  if (fs::exists(path)) {
+    const auto st = load_safetensors(path);
+    for (const char* k : {"train.waves", "train.labels", "test.waves", "test.labels"}) {
+      if (!st.tensors.count(k)) throw std::runtime_error(path + ": missing tensor " + k + " (delete the file to rebuild it)");
+    }
+    return {to_split(st, "train"), to_split(st, "test")};
+  }
+  std::cerr << "rendering the spoken-digit set with espeak-ng into " << path << " (once)\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  auto sd = generate_spoken_digits({}, [](int64_t done, int64_t total) {
+    if (::isatty(2) && (done % 100 == 0 || done == total)) std::fprintf(stderr, "\rrendered %ld/%ld%s", long(done), long(total), done == total ? "\n" : "");
+  });
+  SafeTensors st;
+  for (const auto& [name, split] : {std::pair<std::string, AudioDataset*>{"train", &sd.train}, {"test", &sd.test}}) {
+    st.tensors[name + ".waves"] = (split->waves.clamp(-1, 1) * 32767.0).round().to(torch::kInt16);
+    st.tensors[name + ".labels"] = split->labels;
+  }
+  st.metadata["generator"] = "espeak-ng spoken digits v1 (diffuse)";
+  fs::create_directories(dir);
+  save_safetensors(path, st, true);
+  std::cerr << "spoken digits: " << sd.train.waves.size(0) << " train, " << sd.test.waves.size(0) << " test clips in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+  return {to_split(st, "train"), to_split(st, "test")};  // the 16-bit values, as a cache hit gives
+}
+
+}  // namespace diffuse::audio

@@ -1,0 +1,56 @@
+// Audio datasets: a folder of audio files (class = sub-folder name) with a report of unreadable
+// files, and spoken digits 'zero'..'nine' rendered with espeak-ng across its English voices,
+// voice variants, pitches and speeds (in the spirit of SC09), cached after the first build.
+#pragma once
+#include <torch/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace diffuse::audio {
+
+struct AudioDataset {
+  torch::Tensor waves;   // (N, T) float32, mono, fixed length
+  torch::Tensor labels;  // (N,) int64
+  std::vector<std::string> class_names;
+  int64_t rate = 16000;
+};
+
+struct BadAudio {
+  std::string path, reason;
+};
+
+// DIR/<class>/<files>: every file libsndfile opens, mono-mixed, resampled to `rate`, trimmed of
+// leading and trailing silence and centred in `samples` (cut when longer). Unreadable files go to
+// `bad` and are skipped, or throw when skip_bad is false.
+AudioDataset load_audio_folder(const std::string& dir, int64_t rate, int64_t samples, bool skip_bad,
+                               std::vector<BadAudio>* bad = nullptr);
+
+// Trims silence (below 1% of the peak) from both ends, centres the rest in `samples` and scales
+// the peak to `peak` (0: keep the level).
+torch::Tensor fit_clip(const torch::Tensor& wave, int64_t samples, double peak = 0.5);
+
+const std::vector<std::string>& digit_names();  // zero .. nine
+
+struct SpokenDigitsOptions {
+  std::vector<std::string> voices = {"en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp",
+                                     "en-gb-x-gbcwmd", "en-029"};
+  int64_t variants = 0;     // first N of espeak-ng's voice variants (0: all)
+  int64_t repeats = 2;      // renderings per (voice, variant, digit) in the train split
+  int64_t test_every = 5;   // variants i % test_every == 0 form the held-out split (unseen speakers)
+  uint64_t seed = 0;        // picks pitch (20..80) and speed (130..200 wpm) per rendering
+  int64_t rate = 16000, samples = 16000;
+  std::string program = "espeak-ng";
+};
+struct SpokenDigits {
+  AudioDataset train, test;
+};
+// Renders the set with the espeak-ng program (two processes at a time). `progress(done, total)`.
+SpokenDigits generate_spoken_digits(const SpokenDigitsOptions& o,
+                                    const std::function<void(int64_t, int64_t)>& progress = {});
+// The default set, cached as 16-bit safetensors under `cache_dir` (default $DIFFUSE_DATA, else
+// $XDG_CACHE_HOME/diffuse, else ~/.cache/diffuse); built on first use (a few minutes).
+SpokenDigits load_spoken_digits(const std::string& cache_dir = "");
+
+}  // namespace diffuse::audio
