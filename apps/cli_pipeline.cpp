@@ -17,7 +17,7 @@ namespace diffuse::cli {
 namespace {
 
 const std::map<std::string, std::string> kPlanned = {
-    {"audio", "issue #6"}, {"molecule", "issue #7"}, {"video", "issue #8"}};
+    {"molecule", "issue #7"}, {"video", "issue #8"}};
 
 const Modality& modality_or_plan(const std::string& name) {
   const auto it = kPlanned.find(name);
@@ -28,8 +28,9 @@ const Modality& modality_or_plan(const std::string& name) {
 struct TrainArgs {
   std::string modality, out = "runs/toy", resume, recipe, vae, data, on_bad = "skip";
   TrainOptions train;
-  int64_t data_n = 20000, crop_pad = 0, channels = 0;
+  int64_t data_n = 20000, crop_pad = 0, channels = 0, espeak_variants = 0;
   std::vector<int64_t> size;
+  double seconds = 1.0;
   bool force = false, flip = false, pixel = false;
 };
 
@@ -37,8 +38,10 @@ struct SampleArgs {
   std::string modality, checkpoint, out, label;
   SampleRequest req;
   double cfg = 1.0, rescale = 0.0, eta = -1.0;
-  bool force = false, raw_weights = false, grid = false, labelled = false;
+  bool force = false, raw_weights = false, grid = false, labelled = false, normalize = false;
   int64_t columns = 10, scale = 1;
+  double seconds = 0;
+  std::string format = "pcm16";
   std::string device = "cpu";
 };
 
@@ -46,7 +49,9 @@ struct SampleArgs {
 
 std::string default_model_path(const std::string& modality) {
   static const std::map<std::string, std::string> files = {{"image", "fashion-mnist/dit.safetensors"},
-                                                            {"classifier", "fashion-mnist/classifier.safetensors"}};
+                                                            {"classifier", "fashion-mnist/classifier.safetensors"},
+                                                            {"audio", "spoken-digits/dit.safetensors"},
+                                                            {"audio-classifier", "spoken-digits/classifier.safetensors"}};
   const auto it = files.find(modality);
   if (it == files.end()) throw std::invalid_argument("modality " + modality + " has no shipped model; pass --checkpoint");
   std::vector<std::filesystem::path> roots;
@@ -75,7 +80,7 @@ void add_pipeline(CLI::App& app) {
   ta->train.null_label = 4;
   ta->train.log_every = 250;
   ta->train.preview_every = 1000;
-  train->add_option("modality", ta->modality, "toy, vae, image (audio, molecule, video: later issues)")->required();
+  train->add_option("modality", ta->modality, "toy, vae, image, classifier, audio, audio-classifier (molecule, video: later issues)")->required();
   train->add_option("--out", ta->out, "run folder: log.jsonl and checkpoint.safetensors")->capture_default_str();
   train->add_option("--steps", ta->train.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--batch", ta->train.batch, "items per micro-batch")->capture_default_str()->check(CLI::PositiveNumber);
@@ -99,6 +104,8 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--on-bad", ta->on_bad, "vae, image: skip unreadable files (reported) or fail on the first")
       ->capture_default_str()->check(CLI::IsMember({"skip", "fail"}));
   train->add_flag("--flip", ta->flip, "vae, image: random horizontal flips (image: mirrored copies of the data)");
+  train->add_option("--espeak-variants", ta->espeak_variants, "audio, audio-classifier: spoken digits from the first N espeak-ng voice variants (0: all)")->capture_default_str();
+  train->add_option("--seconds", ta->seconds, "audio: clip length the model learns")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--crop-pad", ta->crop_pad, "vae: random crops after zero padding by N pixels")->capture_default_str();
   train->callback([ta, train] {
     if (const auto* p = find_pipeline(ta->modality); p && p->train) {
@@ -111,13 +118,14 @@ void add_pipeline(CLI::App& app) {
       Json given = Json::object();
       for (const auto& [flag, key] : keys) if (train->get_option(flag)->count() > 0) given[key] = all.at(key);
       Json data = Json::object();
-      if (!ta->data.empty() && ta->data != "fashion-mnist") data = {{"dataset", "folder"}, {"dir", ta->data}, {"on_bad", ta->on_bad}};
+      if (!ta->data.empty() && ta->data != "fashion-mnist" && ta->data != "spoken-digits") data = {{"dataset", "folder"}, {"dir", ta->data}, {"on_bad", ta->on_bad}};
       if (!ta->size.empty()) data["size"] = ta->size;
       if (ta->channels) data["channels"] = ta->channels;
       if (ta->flip) data["flip"] = true;
       if (ta->crop_pad) data["crop_pad"] = ta->crop_pad;
+      if (ta->espeak_variants) data["variants"] = ta->espeak_variants;
       p->train({{"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
-                {"pixel", ta->pixel}, {"data", data}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
+                {"pixel", ta->pixel}, {"data", data}, {"seconds", ta->seconds}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
       return;
     }
     const auto& m = modality_or_plan(ta->modality);
@@ -158,12 +166,16 @@ void add_pipeline(CLI::App& app) {
                                                   " --n 1000 --label c2 --cfg 2 --sampler dpmpp_2m --steps 20 --out points.csv");
   auto sa = std::make_shared<SampleArgs>();
   sa->req.item_shape = {2};
-  sample_cmd->add_option("modality", sa->modality, "toy, image (audio, molecule, video: later issues)")->required();
+  sample_cmd->add_option("modality", sa->modality, "toy, image, audio (molecule, video: later issues)")->required();
   sample_cmd->add_option("--checkpoint", sa->checkpoint, "trained checkpoint (image: default models/fashion-mnist/dit.safetensors)")
       ->check(CLI::ExistingFile);
   sample_cmd->add_flag("--grid", sa->grid, "image: one PNG grid instead of one file per sample");
   sample_cmd->add_option("--columns", sa->columns, "image: grid columns")->capture_default_str()->check(CLI::PositiveNumber);
   sample_cmd->add_flag("--labelled", sa->labelled, "image: write class names on the grid (per row with --class rows)");
+  sample_cmd->add_option("--seconds", sa->seconds, "audio: clip length (the model's own by default)")->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--format", sa->format, "audio: WAV/FLAC samples")->capture_default_str()
+      ->check(CLI::IsMember({"pcm16", "pcm24", "float"}));
+  sample_cmd->add_flag("--normalize", sa->normalize, "audio: scale each clip's peak to -1 dBFS");
   sample_cmd->add_option("--scale", sa->scale, "image: enlarge grid cells N times")->capture_default_str()->check(CLI::Range(1, 16));
   sample_cmd->add_option("--out", sa->out, "output file")->required();
   sample_cmd->add_option("--n", sa->req.n, "samples")->capture_default_str()->check(CLI::PositiveNumber);
@@ -187,7 +199,8 @@ void add_pipeline(CLI::App& app) {
                    {"batch", sa->req.batch}, {"sampler", sa->req.sampler}, {"steps", sa->req.steps},
                    {"schedule", sa->req.schedule}, {"label", sa->label}, {"cfg", sample_cmd->get_option("--cfg")->count() ? sa->cfg : 3.0},
                    {"cfg_rescale", sa->rescale}, {"force", sa->force}, {"grid", sa->grid}, {"columns", sa->columns},
-                   {"labelled", sa->labelled}, {"scale", sa->scale},
+                   {"labelled", sa->labelled}, {"scale", sa->scale}, {"seconds", sa->seconds},
+                   {"format", sa->format}, {"normalize", sa->normalize},
                    {"raw_weights", sa->raw_weights}};
       if (sa->eta >= 0) args["eta"] = sa->eta;
       p->sample(args);
@@ -224,7 +237,8 @@ void add_pipeline(CLI::App& app) {
                                           "Examples: diffuse eval toy points.csv --json\n"
                                           "          diffuse eval vae runs/vae/checkpoint.safetensors\n"
                                           "          diffuse eval image models/fashion-mnist/dit.safetensors --steps 20 --cfg 3\n"
-                                          "          diffuse eval image --calibrate");
+                                          "          diffuse eval image --calibrate\n"
+                                          "          diffuse eval audio models/spoken-digits/dit.safetensors --calibrate --json");
   struct EvalArgs {
     std::string modality, file, classifier, sampler = "dpmpp_2m";
     int64_t steps = 20, n_per_class = 100;
@@ -233,22 +247,25 @@ void add_pipeline(CLI::App& app) {
     bool json = false, calibrate = false;
   };
   auto ea = std::make_shared<EvalArgs>();
-  eval->add_option("modality", ea->modality, "toy (a samples file), vae (a checkpoint: PSNR), image (a DiT checkpoint)")->required();
+  eval->add_option("modality", ea->modality, "toy (a samples file), vae (a checkpoint: PSNR), image or audio (a DiT checkpoint)")->required();
   eval->add_option("file", ea->file, "samples written by diffuse sample, or a checkpoint")->check(CLI::ExistingFile);
   eval->add_flag("--json", ea->json, "print JSON");
-  eval->add_option("--classifier", ea->classifier, "image: evaluation classifier (default models/fashion-mnist/classifier.safetensors)")
+  eval->add_option("--classifier", ea->classifier, "image, audio: evaluation classifier (default: the shipped one)")
       ->check(CLI::ExistingFile);
-  eval->add_option("--sampler", ea->sampler, "image: sampler")->capture_default_str();
-  eval->add_option("--steps", ea->steps, "image: sampler steps")->capture_default_str()->check(CLI::PositiveNumber);
-  eval->add_option("--cfg", ea->cfg, "image: guidance scale")->capture_default_str()->check(CLI::NonNegativeNumber);
-  eval->add_option("--seed", ea->seed, "image: seed")->capture_default_str();
-  eval->add_option("--n-per-class", ea->n_per_class, "image: samples per class")->capture_default_str()->check(CLI::PositiveNumber);
-  eval->add_flag("--calibrate", ea->calibrate, "image: also score real train images and trivial baselines");
+  eval->add_option("--sampler", ea->sampler, "image, audio: sampler")->capture_default_str();
+  eval->add_option("--steps", ea->steps, "image, audio: sampler steps")->capture_default_str()->check(CLI::PositiveNumber);
+  eval->add_option("--cfg", ea->cfg, "image, audio: guidance scale")->capture_default_str()->check(CLI::NonNegativeNumber);
+  eval->add_option("--seed", ea->seed, "image, audio: seed")->capture_default_str();
+  eval->add_option("--n-per-class", ea->n_per_class, "image, audio: samples per class")->capture_default_str()->check(CLI::PositiveNumber);
+  eval->add_flag("--calibrate", ea->calibrate, "image, audio: also score real data, round trips and trivial baselines");
   eval->callback([ea] {
     if (const auto* p = find_pipeline(ea->modality); p && p->eval) {
       Json args = {{"checkpoint", ea->file}, {"json", ea->json}, {"sampler", ea->sampler}, {"steps", ea->steps},
                    {"cfg", ea->cfg}, {"seed", ea->seed}, {"n_per_class", ea->n_per_class}, {"calibrate", ea->calibrate}};
-      if (ea->modality == "image") args["classifier"] = ea->classifier.empty() ? default_model_path("classifier") : ea->classifier;
+      if (ea->modality == "image" || ea->modality == "audio") {
+        const std::string key = ea->modality == "image" ? "classifier" : "audio-classifier";
+        args["classifier"] = ea->classifier.empty() ? default_model_path(key) : ea->classifier;
+      }
       p->eval(args);
       return;
     }

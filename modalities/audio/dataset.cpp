@@ -155,15 +155,17 @@ SpokenDigits generate_spoken_digits(const SpokenDigitsOptions& o, const std::fun
   return out;
 }
 
-SpokenDigits load_spoken_digits(const std::string& cache_dir) {
-  std::string dir = cache_dir;
+SpokenDigits load_spoken_digits(const Json& spec) {
+  std::string dir = spec.value("cache", std::string());
+  SpokenDigitsOptions o;
+  o.variants = spec.value("variants", int64_t(0));
   if (dir.empty()) {
     if (const char* d = std::getenv("DIFFUSE_DATA")) dir = d;
     else if (const char* x = std::getenv("XDG_CACHE_HOME")) dir = std::string(x) + "/diffuse";
     else if (const char* h = std::getenv("HOME")) dir = std::string(h) + "/.cache/diffuse";
     else dir = ".cache/diffuse";
   }
-  const std::string path = dir + "/spoken-digits-v1.safetensors";
+  const std::string path = dir + "/spoken-digits-v1" + (o.variants > 0 ? "-variants" + std::to_string(o.variants) : "") + ".safetensors";
   auto to_split = [](const SafeTensors& st, const std::string& name) {
     return AudioDataset{st.tensors.at(name + ".waves").to(torch::kFloat32) / 32767.0, st.tensors.at(name + ".labels"),
                         digit_names(), 16000};
@@ -177,7 +179,7 @@ SpokenDigits load_spoken_digits(const std::string& cache_dir) {
   }
   std::cerr << "rendering the spoken-digit set with espeak-ng into " << path << " (once)\n";
   const auto t0 = std::chrono::steady_clock::now();
-  auto sd = generate_spoken_digits({}, [](int64_t done, int64_t total) {
+  auto sd = generate_spoken_digits(o, [](int64_t done, int64_t total) {
     if (::isatty(2) && (done % 100 == 0 || done == total)) std::fprintf(stderr, "\rrendered %ld/%ld%s", long(done), long(total), done == total ? "\n" : "");
   });
   SafeTensors st;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/json.h"
+
 namespace diffuse::audio {
 
 struct AudioDataset {
@@ -49,8 +51,9 @@ struct SpokenDigits {
 // Renders the set with the espeak-ng program (two processes at a time). `progress(done, total)`.
 SpokenDigits generate_spoken_digits(const SpokenDigitsOptions& o,
                                     const std::function<void(int64_t, int64_t)>& progress = {});
-// The default set, cached as 16-bit safetensors under `cache_dir` (default $DIFFUSE_DATA, else
-// $XDG_CACHE_HOME/diffuse, else ~/.cache/diffuse); built on first use (a few minutes).
-SpokenDigits load_spoken_digits(const std::string& cache_dir = "");
+// The set a recipe's data names ({"dataset": "spoken-digits", "variants": N (0: all), "cache": DIR}),
+// cached as 16-bit safetensors under DIR (default $DIFFUSE_DATA, else $XDG_CACHE_HOME/diffuse,
+// else ~/.cache/diffuse); built on first use (about 5 minutes for all variants).
+SpokenDigits load_spoken_digits(const Json& spec = Json::object());
 
 }  // namespace diffuse::audio

@@ -44,8 +44,8 @@ Json to_json(const MelConfig& c) {
 }
 
 MelConfig mel_config_from_json(const Json& j) {
-  check_known_keys(j, {"sample_rate", "n_fft", "hop", "n_mels", "f_min", "f_max", "floor", "mean", "std"}, "mel");
   MelConfig c;
+  check_known_keys(j, to_json(c), "mel");
   c.sample_rate = j.value("sample_rate", c.sample_rate);
   c.n_fft = j.value("n_fft", c.n_fft);
   c.hop = j.value("hop", c.hop);

@@ -1,0 +1,140 @@
+// Video I/O: an H.264 MP4 round trip (PSNR at the default CRF), what ffprobe says about the file,
+// odd sizes, fps resampling and stride, and the refusals.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "core/json.h"
+#include "modalities/video/io.h"
+
+namespace diffuse::video {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string temp_dir() {
+  const auto d = fs::temp_directory_path() / "diffuse_video_test";
+  fs::create_directories(d);
+  return d.string();
+}
+
+// A smooth synthetic clip: a soft bright disc moving over a colour gradient.
+torch::Tensor synthetic_clip(int64_t t, int64_t h, int64_t w) {
+  const auto ys = torch::linspace(0, 1, h).view({1, h, 1}), xs = torch::linspace(0, 1, w).view({1, 1, w});
+  std::vector<torch::Tensor> frames;
+  for (int64_t i = 0; i < t; ++i) {
+    const double cx = 0.2 + 0.6 * double(i) / double(t), cy = 0.5;
+    const auto disc = torch::exp(-((xs - cx).pow(2) + (ys - cy).pow(2)) / 0.02);
+    frames.push_back(torch::cat({0.2 + 0.6 * xs.expand({1, h, w}), 0.3 + 0.4 * ys.expand({1, h, w}), 0.5 * disc.expand({1, h, w})}) * 0.7 +
+                     0.3 * disc);
+  }
+  return torch::stack(frames).clamp(0, 1);
+}
+
+std::string shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+TEST(VideoIo, Mp4RoundTripIsH264Yuv420pWithTheRequestedFramesAndFps) {
+  const auto dir = temp_dir();
+  const auto clip = synthetic_clip(16, 64, 64);
+  write_video(dir + "/clip.mp4", clip, {8, 18, "medium", true});
+  const auto back = read_video(dir + "/clip.mp4");
+  ASSERT_EQ(back.frames.sizes(), clip.sizes());
+  EXPECT_NEAR(back.fps, 8.0, 1e-6);
+  const double psnr = video_psnr(back.frames, clip);
+  EXPECT_GE(psnr, 35.0);
+  std::printf("round-trip PSNR at CRF 18: %.2f dB\n", psnr);
+  if (std::system("ffprobe -version > /dev/null 2>&1") != 0) GTEST_SKIP() << "ffprobe not installed (Debian package ffmpeg)";
+  const auto j = Json::parse(shell("ffprobe -v error -select_streams v:0 -count_frames -show_entries "
+                                   "stream=codec_name,pix_fmt,nb_read_frames,r_frame_rate,width,height -of json " + dir + "/clip.mp4"));
+  const auto& s = j.at("streams").at(0);
+  EXPECT_EQ(s.at("codec_name"), "h264");
+  EXPECT_EQ(s.at("pix_fmt"), "yuv420p");
+  EXPECT_EQ(s.at("nb_read_frames"), "16");
+  EXPECT_EQ(s.at("r_frame_rate"), "8/1");
+  // +faststart: the moov atom comes before mdat.
+  std::ifstream in(dir + "/clip.mp4", std::ios::binary);
+  std::string b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_LT(b.find("moov"), b.find("mdat"));
+}
+
+TEST(VideoIo, OddSizesGrayFramesWebmFpsAndStride) {
+  const auto dir = temp_dir();
+  const auto gray = synthetic_clip(6, 31, 33).mean(1, true);
+  write_video(dir + "/odd.mp4", gray, {10, 18, "fast", true});
+  const auto back = read_video(dir + "/odd.mp4");
+  EXPECT_EQ(back.frames.sizes(), (std::vector<int64_t>{6, 3, 32, 34}));  // padded to even sizes
+  EXPECT_GE(video_psnr(back.frames.slice(2, 0, 31).slice(3, 0, 33).mean(1, true), gray), 35.0);
+  write_video(dir + "/c.webm", synthetic_clip(4, 32, 32), {8, 30, "medium", true});
+  EXPECT_EQ(read_video(dir + "/c.webm").frames.size(0), 4);
+  write_video(dir + "/long.mp4", synthetic_clip(24, 16, 16), {24, 18, "fast", true});
+  VideoReadOptions o;
+  o.fps = 8;
+  EXPECT_EQ(read_video(dir + "/long.mp4", o).frames.size(0), 8);
+  o = {};
+  o.stride = 4;
+  o.height = 8;
+  o.width = 12;
+  const auto s = read_video(dir + "/long.mp4", o);
+  EXPECT_EQ(s.frames.sizes(), (std::vector<int64_t>{6, 3, 8, 12}));
+  EXPECT_NEAR(s.fps, 6.0, 1e-9);
+}
+
+TEST(VideoIo, RefusesBadFilesAndOverwrites) {
+  const auto dir = temp_dir();
+  auto error_of = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const auto clip = synthetic_clip(4, 16, 16);
+  write_video(dir + "/a.mp4", clip, {8, 18, "fast", true});
+  EXPECT_NE(error_of([&] { write_video(dir + "/a.mp4", clip); }).find("a.mp4: exists; pass --force"), std::string::npos);
+  EXPECT_NE(error_of([&] { write_video(dir + "/a.avi", clip); }).find("unsupported video format '.avi'"), std::string::npos);
+  std::ofstream(dir + "/text.mp4") << "not a video at all";
+  EXPECT_NE(error_of([&] { read_video(dir + "/text.mp4"); }).find("text.mp4: not a readable video"), std::string::npos);
+  {  // the first part of a real file: header without frames
+    std::ifstream in(dir + "/a.mp4", std::ios::binary);
+    std::string b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(dir + "/trunc.mp4", std::ios::binary) << b.substr(0, b.size() / 3);
+  }
+  const auto trunc = error_of([&] { read_video(dir + "/trunc.mp4"); });
+  EXPECT_EQ(trunc.rfind(dir + "/trunc.mp4: ", 0), 0u) << trunc;
+  // A WAV file: a container FFmpeg reads, with no video stream.
+  {
+    std::ofstream w(dir + "/tone.wav", std::ios::binary);
+    const uint32_t n = 800;
+    auto u32 = [&](uint32_t v) { w.write(reinterpret_cast<const char*>(&v), 4); };
+    auto u16 = [&](uint16_t v) { w.write(reinterpret_cast<const char*>(&v), 2); };
+    w << "RIFF";
+    u32(36 + 2 * n);
+    w << "WAVEfmt ";
+    u32(16);
+    u16(1);
+    u16(1);
+    u32(8000);
+    u32(16000);
+    u16(2);
+    u16(16);
+    w << "data";
+    u32(2 * n);
+    for (uint32_t i = 0; i < n; ++i) u16(uint16_t(i * 37));
+  }
+  EXPECT_NE(error_of([&] { read_video(dir + "/tone.wav"); }).find("tone.wav: no video stream"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_video(dir + "/missing.mp4"); }).find("missing.mp4: no such file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace diffuse::video
