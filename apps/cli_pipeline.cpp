@@ -16,8 +16,7 @@
 namespace diffuse::cli {
 namespace {
 
-const std::map<std::string, std::string> kPlanned = {
-    {"molecule", "issue #7"}, {"video", "issue #8"}};
+const std::map<std::string, std::string> kPlanned = {{"molecule", "issue #7"}};
 
 const Modality& modality_or_plan(const std::string& name) {
   const auto it = kPlanned.find(name);
@@ -28,7 +27,7 @@ const Modality& modality_or_plan(const std::string& name) {
 struct TrainArgs {
   std::string modality, out = "runs/toy", resume, recipe, vae, data, on_bad = "skip";
   TrainOptions train;
-  int64_t data_n = 20000, crop_pad = 0, channels = 0, espeak_variants = 0;
+  int64_t data_n = 20000, crop_pad = 0, channels = 0, espeak_variants = 0, frames = 16, items = 1;
   std::vector<int64_t> size;
   double seconds = 1.0;
   bool force = false, flip = false, pixel = false;
@@ -40,8 +39,9 @@ struct SampleArgs {
   double cfg = 1.0, rescale = 0.0, eta = -1.0;
   bool force = false, raw_weights = false, grid = false, labelled = false, normalize = false;
   int64_t columns = 10, scale = 1;
-  double seconds = 0;
-  std::string format = "pcm16";
+  double seconds = 0, fps = 0;
+  int64_t frames = 0, crf = 18;
+  std::string format = "pcm16", preset = "medium";
   std::string device = "cpu";
 };
 
@@ -51,7 +51,8 @@ std::string default_model_path(const std::string& modality) {
   static const std::map<std::string, std::string> files = {{"image", "fashion-mnist/dit.safetensors"},
                                                             {"classifier", "fashion-mnist/classifier.safetensors"},
                                                             {"audio", "spoken-digits/dit.safetensors"},
-                                                            {"audio-classifier", "spoken-digits/classifier.safetensors"}};
+                                                            {"audio-classifier", "spoken-digits/classifier.safetensors"},
+                                                            {"video", "moving-fashion-mnist/dit.safetensors"}};
   const auto it = files.find(modality);
   if (it == files.end()) throw std::invalid_argument("modality " + modality + " has no shipped model; pass --checkpoint");
   std::vector<std::filesystem::path> roots;
@@ -80,7 +81,7 @@ void add_pipeline(CLI::App& app) {
   ta->train.null_label = 4;
   ta->train.log_every = 250;
   ta->train.preview_every = 1000;
-  train->add_option("modality", ta->modality, "toy, vae, image, classifier, audio, audio-classifier (molecule, video: later issues)")->required();
+  train->add_option("modality", ta->modality, "toy, vae, image, classifier, audio, audio-classifier, video (molecule: issue #7)")->required();
   train->add_option("--out", ta->out, "run folder: log.jsonl and checkpoint.safetensors")->capture_default_str();
   train->add_option("--steps", ta->train.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--batch", ta->train.batch, "items per micro-batch")->capture_default_str()->check(CLI::PositiveNumber);
@@ -98,7 +99,10 @@ void add_pipeline(CLI::App& app) {
   train->add_flag("--force", ta->force, "reuse an existing run folder");
   train->add_option("--vae", ta->vae, "image: the VAE checkpoint whose latents the DiT learns")->check(CLI::ExistingFile);
   train->add_flag("--pixel", ta->pixel, "image: diffuse in pixel space (no VAE), for comparison");
-  train->add_option("--data", ta->data, "vae, image: fashion-mnist (default) or an image folder DIR/<class>/<files>");
+  train->add_option("--data", ta->data, "vae, image: fashion-mnist (default) or an image folder DIR/<class>/<files>;\n"
+                                        "audio: spoken-digits (default) or an audio folder DIR/<class>/<files>");
+  train->add_option("--frames", ta->frames, "video: frames per Moving Fashion-MNIST clip")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--items", ta->items, "video: items per clip (1 or 2)")->capture_default_str()->check(CLI::Range(1, 2));
   train->add_option("--image-size", ta->size, "vae, image: resize and centre-crop folder images to H W")->expected(2);
   train->add_option("--channels", ta->channels, "vae, image: 1 (gray) or 3 (RGB); default: the first image's")->check(CLI::IsMember({1, 3}));
   train->add_option("--on-bad", ta->on_bad, "vae, image: skip unreadable files (reported) or fail on the first")
@@ -124,6 +128,7 @@ void add_pipeline(CLI::App& app) {
       if (ta->flip) data["flip"] = true;
       if (ta->crop_pad) data["crop_pad"] = ta->crop_pad;
       if (ta->espeak_variants) data["variants"] = ta->espeak_variants;
+      if (ta->modality == "video") data = {{"frames", ta->frames}, {"items", ta->items}};
       p->train({{"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
                 {"pixel", ta->pixel}, {"data", data}, {"seconds", ta->seconds}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
       return;
@@ -166,7 +171,7 @@ void add_pipeline(CLI::App& app) {
                                                   " --n 1000 --label c2 --cfg 2 --sampler dpmpp_2m --steps 20 --out points.csv");
   auto sa = std::make_shared<SampleArgs>();
   sa->req.item_shape = {2};
-  sample_cmd->add_option("modality", sa->modality, "toy, image, audio (molecule, video: later issues)")->required();
+  sample_cmd->add_option("modality", sa->modality, "toy, image, audio, video (molecule: issue #7)")->required();
   sample_cmd->add_option("--checkpoint", sa->checkpoint, "trained checkpoint (image: default models/fashion-mnist/dit.safetensors)")
       ->check(CLI::ExistingFile);
   sample_cmd->add_flag("--grid", sa->grid, "image: one PNG grid instead of one file per sample");
@@ -176,6 +181,11 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--format", sa->format, "audio: WAV/FLAC samples")->capture_default_str()
       ->check(CLI::IsMember({"pcm16", "pcm24", "float"}));
   sample_cmd->add_flag("--normalize", sa->normalize, "audio: scale each clip's peak to -1 dBFS");
+  sample_cmd->add_option("--frames", sa->frames, "video: frames per clip (the model's own by default)")->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--fps", sa->fps, "video: frames per second of the MP4 (default: the model's, 8)")->check(CLI::Range(0.1, 240.0));
+  sample_cmd->add_option("--crf", sa->crf, "video: H.264/VP9 constant quality, lower is better")->capture_default_str()->check(CLI::Range(0, 51));
+  sample_cmd->add_option("--preset", sa->preset, "video: libx264 preset")->capture_default_str()
+      ->check(CLI::IsMember({"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}));
   sample_cmd->add_option("--scale", sa->scale, "image: enlarge grid cells N times")->capture_default_str()->check(CLI::Range(1, 16));
   sample_cmd->add_option("--out", sa->out, "output file")->required();
   sample_cmd->add_option("--n", sa->req.n, "samples")->capture_default_str()->check(CLI::PositiveNumber);
@@ -200,7 +210,8 @@ void add_pipeline(CLI::App& app) {
                    {"schedule", sa->req.schedule}, {"label", sa->label}, {"cfg", sample_cmd->get_option("--cfg")->count() ? sa->cfg : 3.0},
                    {"cfg_rescale", sa->rescale}, {"force", sa->force}, {"grid", sa->grid}, {"columns", sa->columns},
                    {"labelled", sa->labelled}, {"scale", sa->scale}, {"seconds", sa->seconds},
-                   {"format", sa->format}, {"normalize", sa->normalize},
+                   {"format", sa->format}, {"normalize", sa->normalize}, {"frames", sa->frames}, {"fps", sa->fps},
+                   {"crf", sa->crf}, {"preset", sa->preset},
                    {"raw_weights", sa->raw_weights}};
       if (sa->eta >= 0) args["eta"] = sa->eta;
       p->sample(args);
@@ -247,7 +258,7 @@ void add_pipeline(CLI::App& app) {
     bool json = false, calibrate = false;
   };
   auto ea = std::make_shared<EvalArgs>();
-  eval->add_option("modality", ea->modality, "toy (a samples file), vae (a checkpoint: PSNR), image or audio (a DiT checkpoint)")->required();
+  eval->add_option("modality", ea->modality, "toy (a samples file), vae (a checkpoint: PSNR), image, audio or video (a DiT checkpoint)")->required();
   eval->add_option("file", ea->file, "samples written by diffuse sample, or a checkpoint")->check(CLI::ExistingFile);
   eval->add_flag("--json", ea->json, "print JSON");
   eval->add_option("--classifier", ea->classifier, "image, audio: evaluation classifier (default: the shipped one)")
@@ -262,8 +273,8 @@ void add_pipeline(CLI::App& app) {
     if (const auto* p = find_pipeline(ea->modality); p && p->eval) {
       Json args = {{"checkpoint", ea->file}, {"json", ea->json}, {"sampler", ea->sampler}, {"steps", ea->steps},
                    {"cfg", ea->cfg}, {"seed", ea->seed}, {"n_per_class", ea->n_per_class}, {"calibrate", ea->calibrate}};
-      if (ea->modality == "image" || ea->modality == "audio") {
-        const std::string key = ea->modality == "image" ? "classifier" : "audio-classifier";
+      if (ea->modality == "image" || ea->modality == "audio" || ea->modality == "video") {
+        const std::string key = ea->modality == "audio" ? "audio-classifier" : "classifier";
         args["classifier"] = ea->classifier.empty() ? default_model_path(key) : ea->classifier;
       }
       p->eval(args);

@@ -14,6 +14,9 @@
 #if DIFFUSE_HAS_FFMPEG
 #include "modalities/video/version.h"
 #endif
+#if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO
+#include "modalities/video/video_pipeline.h"
+#endif
 #if DIFFUSE_HAS_SNDFILE
 #include "modalities/audio/audio_pipeline.h"
 #include "modalities/audio/version.h"
@@ -61,6 +64,9 @@ void register_pipelines() {
 #if DIFFUSE_HAS_SNDFILE
   register_pipeline("audio", audio::audio_pipeline());
   register_pipeline("audio-classifier", audio::audio_classifier_pipeline());
+#endif
+#if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO  // video reuses the image modality's VAE and classifier
+  register_pipeline("video", video::video_pipeline());
 #endif
 }
 

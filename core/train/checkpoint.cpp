@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
+
 #include <sstream>
 #include <stdexcept>
 
@@ -100,6 +102,11 @@ void load_into(torch::nn::Module& module, const std::map<std::string, torch::Ten
   for (const auto& [name, t] : weights) {
     if (!target.count(name)) throw std::runtime_error(file + ": checkpoint tensor '" + name + "' has no place in the model (config mismatch)");
   }
+}
+
+std::string resolve_beside(const std::string& path, const std::string& checkpoint) {
+  if (path.empty() || std::filesystem::path(path).is_absolute() || std::filesystem::exists(path)) return path;
+  return (std::filesystem::path(checkpoint).parent_path() / path).string();
 }
 
 }  // namespace diffuse

@@ -32,4 +32,8 @@ Checkpoint load_checkpoint(const std::string& path);  // validates format and st
 void load_into(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& weights, const std::string& file);
 std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& module);  // params + buffers
 
+// A path named in a checkpoint's recipe (e.g. its VAE): absolute or existing paths as they are,
+// relative ones resolved against the checkpoint's folder.
+std::string resolve_beside(const std::string& path, const std::string& checkpoint);
+
 }  // namespace diffuse

@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include "core/train/checkpoint.h"
+
 namespace diffuse::image {
 
 ClassifierImpl::ClassifierImpl(int64_t classes, int64_t in_channels) {
@@ -21,5 +23,18 @@ torch::Tensor ClassifierImpl::features(const torch::Tensor& x) {
 }
 
 torch::Tensor ClassifierImpl::forward(const torch::Tensor& x) { return head_(features(x)); }
+
+Classifier load_classifier(const std::string& path) {
+  const auto ck = load_checkpoint(path);
+  if (json_at(ck.recipe, "model", path).value("type", std::string()) != "classifier") {
+    throw std::runtime_error(path + ": not a classifier checkpoint (model.type is not 'classifier')");
+  }
+  Classifier c(10, 1);
+  auto w = ck.model;
+  for (const auto& [k, v] : ck.ema) w[k] = v;
+  load_into(*c, w, path);
+  c->eval();
+  return c;
+}
 
 }  // namespace diffuse::image

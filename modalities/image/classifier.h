@@ -7,6 +7,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/types.h>
 
+#include <string>
+
 #include "core/metrics.h"
 
 namespace diffuse::image {
@@ -22,5 +24,8 @@ class ClassifierImpl : public torch::nn::Module {
   torch::nn::Linear fc_{nullptr}, head_{nullptr};
 };
 TORCH_MODULE(Classifier);
+
+// The classifier of a checkpoint (recipe.model.type "classifier") with its EMA weights.
+Classifier load_classifier(const std::string& path);
 
 }  // namespace diffuse::image

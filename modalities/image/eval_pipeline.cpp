@@ -17,19 +17,6 @@
 namespace diffuse::image {
 namespace {
 
-Classifier load_classifier(const std::string& path) {
-  const auto ck = load_checkpoint(path);
-  if (json_at(ck.recipe, "model", path).value("type", std::string()) != "classifier") {
-    throw std::runtime_error(path + ": not a classifier checkpoint (model.type is not 'classifier')");
-  }
-  Classifier c(10, 1);
-  auto w = ck.model;
-  for (const auto& [k, v] : ck.ema) w[k] = v;
-  load_into(*c, w, path);
-  c->eval();
-  return c;
-}
-
 torch::Tensor features_of(Classifier& c, const torch::Tensor& images) {
   torch::NoGradGuard g;
   std::vector<torch::Tensor> f;

@@ -47,24 +47,6 @@ Json default_image_recipe(const std::string& vae_path, bool pixel) {
           {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
 }
 
-Vae load_vae_checkpoint(const std::string& path) {
-  const auto ck = load_checkpoint(path);
-  const auto& m = json_at(ck.recipe, "model", path);
-  if (m.value("type", std::string()) != "vae") throw std::runtime_error(path + ": not a VAE checkpoint (model.type is not 'vae')");
-  Vae vae(vae_config_from_json(json_at(m, "config", path)));
-  auto w = ck.model;
-  for (const auto& [k, v] : ck.ema) w[k] = v;
-  load_into(*vae, w, path);
-  vae->eval();
-  return vae;
-}
-
-// The VAE path of a recipe, relative paths resolved against the checkpoint's folder.
-std::string resolve_beside(const std::string& path, const std::string& checkpoint) {
-  if (path.empty() || std::filesystem::path(path).is_absolute() || std::filesystem::exists(path)) return path;
-  return (std::filesystem::path(checkpoint).parent_path() / path).string();
-}
-
 }  // namespace
 
 torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
@@ -74,7 +56,7 @@ torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
   auto net = load_dit(ck, ck_path, a.value("raw_weights", false));
   const bool pixel = recipe.value("pixel", false);
   Vae vae{nullptr};
-  if (!pixel) vae = load_vae_checkpoint(resolve_beside(recipe.at("vae"), ck_path));
+  if (!pixel) vae = load_vae(resolve_beside(recipe.at("vae"), ck_path));
   const auto classes = recipe.at("classes").get<std::vector<std::string>>();
   const auto objective = objective_from_json(recipe.at("objective"));
 
@@ -143,7 +125,7 @@ void train(const Json& a) {
   if (pixel) {
     x = data.images * 2.0 - 1.0;
   } else {  // encode the training set once (posterior means, scaled)
-    auto vae = load_vae_checkpoint(vae_path);
+    auto vae = load_vae(vae_path);
     std::vector<torch::Tensor> zs;
     torch::NoGradGuard g;
     for (int64_t s = 0; s < data.images.size(0); s += 1000) zs.push_back(vae->encode(data.images.slice(0, s, s + 1000)));

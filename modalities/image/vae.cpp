@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include "core/train/checkpoint.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -142,6 +144,18 @@ torch::Tensor VaeImpl::loss(const torch::Tensor& x, const torch::Tensor& noise) 
 double psnr(const torch::Tensor& rec, const torch::Tensor& ref) {
   const auto mse = (rec.to(torch::kFloat64) - ref.to(torch::kFloat64)).pow(2).flatten(1).mean(1).clamp_min(1e-12);
   return (10.0 * torch::log10(1.0 / mse)).mean().item<double>();
+}
+
+Vae load_vae(const std::string& path) {
+  const auto ck = load_checkpoint(path);
+  const auto& m = json_at(ck.recipe, "model", path);
+  if (m.value("type", std::string()) != "vae") throw std::runtime_error(path + ": not a VAE checkpoint (model.type is not 'vae')");
+  Vae vae(vae_config_from_json(json_at(m, "config", path)));
+  auto w = ck.model;
+  for (const auto& [k, v] : ck.ema) w[k] = v;
+  load_into(*vae, w, path);
+  vae->eval();
+  return vae;
 }
 
 }  // namespace diffuse::image

@@ -63,6 +63,10 @@ class VaeImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Vae);
 
+// The VAE of a checkpoint (recipe.model.type "vae") with its EMA weights, in eval mode. Errors
+// name the file.
+Vae load_vae(const std::string& path);
+
 // PSNR in dB of reconstructions against images in [0, 1], per image then averaged.
 double psnr(const torch::Tensor& reconstruction, const torch::Tensor& reference);
 

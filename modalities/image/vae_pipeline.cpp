@@ -27,17 +27,6 @@ Vae vae_from_recipe(const Json& recipe) {
   return Vae(vae_config_from_json(json_at(m, "config", "recipe.model")));
 }
 
-// Loads the VAE of a checkpoint with its EMA weights.
-Vae load_vae(const std::string& path) {
-  const auto ck = load_checkpoint(path);
-  auto vae = vae_from_recipe(ck.recipe);
-  auto w = ck.model;
-  for (const auto& [k, v] : ck.ema) w[k] = v;
-  load_into(*vae, w, path);
-  vae->eval();
-  return vae;
-}
-
 // LDM's scaling factor: 1 / std of the posterior means over a data sample.
 double latent_scaling(Vae& vae, const torch::Tensor& images) {
   torch::NoGradGuard g;

@@ -9,6 +9,8 @@
 
 #include "core/json.h"
 #include "modalities/video/io.h"
+#include "modalities/video/moving.h"
+#include "modalities/video/video_pipeline.h"
 
 namespace diffuse::video {
 namespace {
@@ -134,6 +136,43 @@ TEST(VideoIo, RefusesBadFilesAndOverwrites) {
   }
   EXPECT_NE(error_of([&] { read_video(dir + "/tone.wav"); }).find("tone.wav: no video stream"), std::string::npos);
   EXPECT_NE(error_of([&] { read_video(dir + "/missing.mp4"); }).find("missing.mp4: no such file"), std::string::npos);
+}
+
+TEST(MovingFashionMnist, ItemsStayOnTheCanvasBounceAndAreReproducible) {
+  // Synthetic 28 x 28 "items": a bright square, so the tracker's centroid is exact.
+  auto items = torch::zeros({3, 1, 28, 28});
+  items.slice(2, 4, 24).slice(3, 4, 24).fill_(1.0);
+  MovingOptions o;
+  o.frames = 40;
+  o.max_speed = o.min_speed = 3.0;
+  const auto a = moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 8, o);
+  ASSERT_EQ(a.clips.sizes(), (std::vector<int64_t>{8, 40, 1, 64, 64}));
+  // Mass is conserved (never cut by a wall) and the tracker finds the true centres.
+  EXPECT_NEAR(a.clips.sum({2, 3, 4}).min().item<double>(), 400.0, 1e-3);
+  const auto [c, crops] = track_objects(a.clips);
+  EXPECT_LT((c - a.centroids.select(2, 0)).abs().max().item<double>(), 0.51);
+  EXPECT_EQ(crops.sizes(), (std::vector<int64_t>{8, 40, 1, 28, 28}));
+  // 40 frames at 3 px/frame on a 36 px track: every clip bounces, and the speed stays 3 px.
+  const auto [smooth, speed] = motion_smoothness(a.centroids.select(2, 0));
+  EXPECT_NEAR(speed, 3.0, 0.5);
+  EXPECT_GT(smooth, 0.0);
+  EXPECT_EQ(background_flicker(a.clips, c), 0.0);
+  // Clip i depends only on (seed, i).
+  const auto b = moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 3, o);
+  EXPECT_TRUE(torch::equal(b.clips, a.clips.slice(0, 0, 3)));
+  o.seed = 1;
+  EXPECT_FALSE(torch::equal(moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 3, o).clips, b.clips));
+  EXPECT_THROW(moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 1, MovingOptions{16, 20}), std::invalid_argument);
+}
+
+TEST(VideoMetrics, StraightMotionIsSmoothAndShuffledIsNot) {
+  auto c = torch::zeros({1, 10, 2});
+  for (int64_t t = 0; t < 10; ++t) c[0][t][0] = 2.0 * double(t), c[0][t][1] = 1.0 * double(t);
+  const auto [s, v] = motion_smoothness(c);
+  EXPECT_NEAR(s, 0.0, 1e-6);
+  EXPECT_NEAR(v, std::sqrt(5.0), 1e-5);
+  const auto shuffled = c.index_select(1, torch::tensor({3, 7, 0, 9, 1, 5, 2, 8, 4, 6}));
+  EXPECT_GT(motion_smoothness(shuffled).first, 5.0);
 }
 
 }  // namespace

@@ -1,0 +1,48 @@
+// The Moving Fashion-MNIST generator.
+#include "modalities/video/moving.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <random>
+#include <stdexcept>
+
+namespace diffuse::video {
+
+MovingClips moving_fashion_mnist(const torch::Tensor& images, const torch::Tensor& labels, int64_t n, const MovingOptions& o) {
+  TORCH_CHECK(images.dim() == 4 && images.size(1) == 1, "moving_fashion_mnist expects (M, 1, h, w) items, got ", images.sizes());
+  const int64_t h = images.size(2), w = images.size(3), S = o.size, T = o.frames;
+  if (S < std::max(h, w)) throw std::invalid_argument("canvas size " + std::to_string(S) + " is smaller than the items");
+  if (o.items < 1 || o.items > 2) throw std::invalid_argument("items per clip must be 1 or 2, got " + std::to_string(o.items));
+  if (T < 1 || n < 1) throw std::invalid_argument("need at least one clip and one frame");
+  MovingClips out{torch::zeros({n, T, 1, S, S}), torch::empty({n, o.items}, torch::kLong), torch::empty({n, T, o.items, 2})};
+  auto lab = labels.to(torch::kLong);
+  for (int64_t i = 0; i < n; ++i) {
+    std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + uint64_t(i));
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int64_t k = 0; k < o.items; ++k) {
+      const int64_t idx = int64_t(rng() % uint64_t(images.size(0)));
+      out.labels[i][k] = lab[idx];
+      double y = u(rng) * double(S - h), x = u(rng) * double(S - w);
+      const double angle = u(rng) * 2 * M_PI, speed = o.min_speed + u(rng) * (o.max_speed - o.min_speed);
+      double vy = speed * std::sin(angle), vx = speed * std::cos(angle);
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t py = std::llround(y), px = std::llround(x);
+        auto dst = out.clips[i][t][0].slice(0, py, py + h).slice(1, px, px + w);
+        dst.copy_(torch::maximum(dst, images[idx][0]));
+        out.centroids[i][t][k][0] = double(py) + double(h) / 2;
+        out.centroids[i][t][k][1] = double(px) + double(w) / 2;
+        y += vy;
+        x += vx;
+        // Bounce: reflect the position at the walls and reverse the velocity.
+        if (y < 0) y = -y, vy = -vy;
+        if (y > double(S - h)) y = 2.0 * double(S - h) - y, vy = -vy;
+        if (x < 0) x = -x, vx = -vx;
+        if (x > double(S - w)) x = 2.0 * double(S - w) - x, vx = -vx;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace diffuse::video

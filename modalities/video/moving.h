@@ -1,0 +1,28 @@
+// Moving Fashion-MNIST (after Srivastava et al. 2015's Moving MNIST): 28 x 28 Fashion-MNIST items
+// moving with constant velocity on a black canvas and bouncing off its walls. Clip i is drawn
+// from a generator seeded with (seed, i), so any subset is reproducible on its own.
+#pragma once
+#include <torch/types.h>
+
+#include <cstdint>
+
+namespace diffuse::video {
+
+struct MovingOptions {
+  int64_t frames = 16;
+  int64_t size = 64;             // canvas side
+  int64_t items = 1;             // items per clip (1 or 2)
+  double min_speed = 1.0, max_speed = 3.0;  // pixels per frame
+  uint64_t seed = 0;
+};
+
+struct MovingClips {
+  torch::Tensor clips;      // (N, T, 1, S, S) float32 in [0, 1]
+  torch::Tensor labels;     // (N, items) int64 classes of the items
+  torch::Tensor centroids;  // (N, T, items, 2) item centres (y, x) in pixels
+};
+
+// Items are drawn from `images` (M, 1, 28, 28) with their `labels` (M,).
+MovingClips moving_fashion_mnist(const torch::Tensor& images, const torch::Tensor& labels, int64_t n, const MovingOptions& o);
+
+}  // namespace diffuse::video

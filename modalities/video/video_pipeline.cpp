@@ -1,0 +1,274 @@
+// The Moving Fashion-MNIST video pipeline.
+#include "modalities/video/video_pipeline.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+#include "core/dit_pipeline.h"
+#include "core/files.h"
+#include "core/metrics.h"
+#include "core/objectives.h"
+#include "modalities/image/classifier.h"
+#include "modalities/image/idx.h"
+#include "modalities/image/vae.h"
+#include "modalities/video/io.h"
+#include "modalities/video/moving.h"
+
+namespace diffuse::video {
+namespace {
+
+Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOptions& m) {
+  const int64_t f = vae->config().downsampling(), side = m.size / f;
+  DiTConfig d;
+  d.input_size = {m.frames, side, side};  // 16 x 16 x 16 latents for 16 frames of 64 x 64
+  d.patch = {1, 4, 4};                     // 16 tokens per frame, 256 per clip
+  d.in_channels = vae->config().z_channels;
+  d.learn_sigma = false;
+  d.hidden = 144;  // divisible by 6 for the 3-axis sin-cos positions
+  d.depth = 6;     // alternating spatial and temporal blocks
+  d.heads = 4;
+  d.attention = "factorized";
+  d.num_classes = 10;
+  ObjectiveOptions o;
+  o.kind = ModelKind::kEdm;
+  o.sampling = SigmaSampling::kLogNormal;
+  o.weighting = LossWeighting::kEdm;
+  o.sigma_data = 1.0;
+  return {{"modality", "video"}, {"vae", vae_path}, {"model", {{"type", "dit"}, {"config", to_json(d)}}},
+          {"objective", to_json(o)}, {"classes", image::fashion_mnist_classes()},
+          {"data", {{"dataset", "moving-fashion-mnist"}, {"frames", m.frames}, {"size", m.size}, {"items", m.items}}},
+          {"fps", 8.0}, {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
+}
+
+// (N, T, 1, S, S) frames -> (N, C, T, s, s) scaled latents, in chunks of frames.
+torch::Tensor encode_clips(image::Vae& vae, const torch::Tensor& clips) {
+  torch::NoGradGuard g;
+  const int64_t N = clips.size(0), T = clips.size(1);
+  const auto flat = clips.flatten(0, 1);
+  std::vector<torch::Tensor> zs;
+  for (int64_t s = 0; s < flat.size(0); s += 512) zs.push_back(vae->encode(flat.slice(0, s, s + 512)));
+  const auto z = torch::cat(zs);
+  return z.view({N, T, z.size(1), z.size(2), z.size(3)}).permute({0, 2, 1, 3, 4}).contiguous();
+}
+
+torch::Tensor decode_clips(image::Vae& vae, const torch::Tensor& z) {
+  torch::NoGradGuard g;
+  const int64_t N = z.size(0), T = z.size(2);
+  const auto flat = z.permute({0, 2, 1, 3, 4}).flatten(0, 1);
+  std::vector<torch::Tensor> xs;
+  for (int64_t s = 0; s < flat.size(0); s += 512) xs.push_back(vae->decode(flat.slice(0, s, s + 512)));
+  const auto x = torch::cat(xs);
+  return x.view({N, T, x.size(1), x.size(2), x.size(3)});
+}
+
+MovingOptions moving_options(const Json& data, uint64_t seed) {
+  MovingOptions m;
+  m.frames = data.value("frames", m.frames);
+  m.size = data.value("size", m.size);
+  m.items = data.value("items", m.items);
+  m.seed = seed;
+  return m;
+}
+
+void train(const Json& a) {
+  check_run_folder(a);
+  const std::string resume = a.value("resume", std::string());
+  Json recipe;
+  if (!resume.empty()) {
+    recipe = load_checkpoint(resume).recipe;
+  } else {
+    const std::string vae_path = a.value("vae", std::string());
+    if (vae_path.empty()) throw std::invalid_argument("train video needs --vae CHECKPOINT (the image modality's VAE)");
+    Json data = {{"frames", 16}, {"size", 64}, {"items", 1}};
+    const Json given = a.value("data", Json::object());
+    for (const auto& [k, v] : given.items()) if (k == "frames" || k == "size" || k == "items") data[k] = v;
+    recipe = default_recipe(vae_path, image::load_vae(vae_path), moving_options(data, 0));
+  }
+  recipe.erase("train");
+  auto vae = image::load_vae(recipe.at("vae"));
+  const auto fm = image::load_fashion_mnist("train");
+  const int64_t n = a.value("data_n", int64_t(0)) > 0 ? a.value("data_n", int64_t(0)) : 6000;
+  const auto clips = moving_fashion_mnist(fm.images, fm.labels, n, moving_options(recipe.at("data"), 1));
+  const auto z = encode_clips(vae, clips.clips);
+  std::cerr << "encoded " << n << " Moving Fashion-MNIST clips to latents " << z.sizes().slice(1) << " (std "
+            << z.std().item<double>() << ")\n";
+  train_dit(a, recipe, z, clips.labels.select(1, 0),
+            {{"steps", 1500}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
+             {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", 10}});
+}
+
+}  // namespace
+
+GeneratedClips sample_clips(const Json& a, int64_t n) {
+  const std::string path = a.at("checkpoint");
+  const auto ck = load_checkpoint(path);
+  const auto& recipe = ck.recipe;
+  if (recipe.value("modality", std::string()) != "video") throw std::runtime_error(path + ": not a video checkpoint (recipe.modality)");
+  auto net = load_dit(ck, path, a.value("raw_weights", false));
+  auto vae = image::load_vae(resolve_beside(recipe.at("vae"), path));
+  const auto& c = net->config();
+  if (a.contains("frames") && a.at("frames").get<int64_t>() > 0 && a.at("frames").get<int64_t>() != c.input_size[0]) {
+    throw std::invalid_argument("--frames " + std::to_string(a.at("frames").get<int64_t>()) + ": this model generates " +
+                                std::to_string(c.input_size[0]) + "-frame clips");
+  }
+  GeneratedClips out;
+  out.class_names = recipe.at("classes").get<std::vector<std::string>>();
+  out.fps = a.value("fps", 0.0) > 0 ? a.value("fps", 0.0) : recipe.value("fps", 8.0);
+  SampleRequest r = sample_request(a, recipe);
+  r.item_shape = {c.in_channels, c.input_size[0], c.input_size[1], c.input_size[2]};
+  r.n = n;
+  r.batch = std::min<int64_t>(r.batch, 16);
+  r.null_label = c.num_classes;
+  out.labels = resolve_labels(a.value("label", std::string()), n, out.class_names);
+  r.labels = torch::tensor(out.labels, torch::kLong);
+  r.progress = [](int64_t done, int64_t total) {
+    if (::isatty(2)) std::fprintf(stderr, "\rsampled %ld/%ld%s", long(done), long(total), done == total ? "\n" : "");
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto z = sample(dit_denoiser(net, objective_from_json(recipe.at("objective")).sigma_data), r);
+  out.frames = decode_clips(vae, z);
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+std::pair<torch::Tensor, torch::Tensor> track_objects(const torch::Tensor& frames, int64_t crop) {
+  const int64_t N = frames.size(0), T = frames.size(1), H = frames.size(3), W = frames.size(4);
+  const auto x = frames.select(2, 0).to(torch::kFloat32);                 // (N, T, H, W)
+  const auto w = (x - 0.1).clamp_min(0);                                   // ignore faint background
+  const auto mass = w.sum({2, 3}).clamp_min(1e-6);
+  const auto ys = torch::arange(H, torch::kFloat32).view({1, 1, H, 1}), xs = torch::arange(W, torch::kFloat32).view({1, 1, 1, W});
+  auto cy = (w * ys).sum({2, 3}) / mass, cx = (w * xs).sum({2, 3}) / mass;
+  const auto empty = mass <= 1e-6;  // nothing visible: the canvas centre
+  cy = torch::where(empty, torch::full_like(cy, H / 2.0), cy);
+  cx = torch::where(empty, torch::full_like(cx, W / 2.0), cx);
+  const auto centroids = torch::stack({cy, cx}, 2);
+  auto crops = torch::zeros({N, T, 1, crop, crop});
+  for (int64_t i = 0; i < N; ++i) {
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t top = std::clamp<int64_t>(std::llround(cy[i][t].item<double>() - crop / 2.0), 0, H - crop);
+      const int64_t left = std::clamp<int64_t>(std::llround(cx[i][t].item<double>() - crop / 2.0), 0, W - crop);
+      crops[i][t][0].copy_(x[i][t].slice(0, top, top + crop).slice(1, left, left + crop));
+    }
+  }
+  return {centroids, crops};
+}
+
+std::pair<double, double> motion_smoothness(const torch::Tensor& c) {
+  if (c.size(1) < 3) return {0.0, 0.0};
+  const auto v = c.slice(1, 1) - c.slice(1, 0, -1);
+  const auto acc = v.slice(1, 1) - v.slice(1, 0, -1);
+  return {acc.norm(2, 2).mean().item<double>(), v.norm(2, 2).mean().item<double>()};
+}
+
+double background_flicker(const torch::Tensor& frames, const torch::Tensor& c, int64_t margin) {
+  const int64_t H = frames.size(3), W = frames.size(4);
+  const auto x = frames.select(2, 0);
+  const auto ys = torch::arange(H, torch::kFloat32).view({1, 1, H, 1}), xs = torch::arange(W, torch::kFloat32).view({1, 1, 1, W});
+  const auto far = ((ys - c.select(2, 0).unsqueeze(2).unsqueeze(3)).abs() > margin) |
+                   ((xs - c.select(2, 1).unsqueeze(2).unsqueeze(3)).abs() > margin);  // (N, T, H, W)
+  const auto both = far.slice(1, 1) & far.slice(1, 0, -1);
+  const auto diff = (x.slice(1, 1) - x.slice(1, 0, -1)).abs();
+  return (diff * both).sum().item<double>() / std::max(1.0, both.sum().item<double>());
+}
+
+namespace {
+
+Json score(image::Classifier& clf, const torch::Tensor& real_features, const torch::Tensor& frames, const torch::Tensor& labels) {
+  const auto [centroids, crops] = track_objects(frames);
+  torch::NoGradGuard g;
+  const int64_t N = frames.size(0), T = frames.size(1);
+  std::vector<torch::Tensor> logits, feats;
+  const auto flat = crops.flatten(0, 1);
+  for (int64_t s = 0; s < flat.size(0); s += 1000) {
+    feats.push_back(clf->features(flat.slice(0, s, s + 1000)));
+    logits.push_back(clf->forward(flat.slice(0, s, s + 1000)));
+  }
+  const auto pred = torch::cat(logits).argmax(1).view({N, T});
+  // Class consistency: the share of frames that agree with the clip's most frequent class.
+  const auto mode = std::get<0>(torch::mode(pred, 1));
+  const double consistency = (pred == mode.unsqueeze(1)).to(torch::kFloat64).mean().item<double>();
+  const auto [smooth, speed] = motion_smoothness(centroids);
+  return {{"clips", N}, {"frames", T}, {"fd", frechet_distance(torch::cat(feats), real_features)},
+          {"frame_accuracy", (pred == labels.unsqueeze(1)).to(torch::kFloat64).mean().item<double>()},
+          {"class_consistency", consistency}, {"smoothness_px", smooth}, {"speed_px", speed},
+          {"background_flicker", background_flicker(frames, centroids)}};
+}
+
+void eval(const Json& a) {
+  auto clf = image::load_classifier(a.at("classifier"));
+  const auto test = image::load_fashion_mnist("test");
+  MovingOptions m;
+  if (!a.value("checkpoint", std::string()).empty()) {
+    m = moving_options(load_checkpoint(a.at("checkpoint")).recipe.at("data"), 2);
+  }
+  m.seed = 2;
+  const int64_t per_class = a.value("n_per_class", int64_t(20));
+  const auto real = moving_fashion_mnist(test.images, test.labels, std::max<int64_t>(200, per_class * 10), m);
+  const auto [rc, rcrops] = track_objects(real.clips);
+  torch::Tensor real_f;
+  {
+    torch::NoGradGuard g;
+    std::vector<torch::Tensor> f;
+    const auto flat = rcrops.flatten(0, 1);
+    for (int64_t s = 0; s < flat.size(0); s += 1000) f.push_back(clf->features(flat.slice(0, s, s + 1000)));
+    real_f = torch::cat(f);
+  }
+  Json j = {{"classifier", a.at("classifier")}, {"real_clips", real.clips.size(0)}};
+  if (a.value("calibrate", false)) {
+    // Fresh real clips (other seed), the same clips with frames shuffled, and static clips.
+    m.seed = 3;
+    const auto other = moving_fashion_mnist(test.images, test.labels, 200, m);
+    const auto lab = other.labels.select(1, 0);
+    j["real"] = score(clf, real_f, other.clips, lab);
+    at::Generator gen = at::detail::createCPUGenerator(0);
+    std::vector<torch::Tensor> shuffled;
+    for (int64_t i = 0; i < other.clips.size(0); ++i) shuffled.push_back(other.clips[i].index_select(0, torch::randperm(m.frames, gen)));
+    j["frame_shuffled"] = score(clf, real_f, torch::stack(shuffled), lab);
+    j["static"] = score(clf, real_f, other.clips.slice(1, 0, 1).expand_as(other.clips).contiguous(), lab);
+  }
+  if (!a.value("checkpoint", std::string()).empty()) {
+    Json sa = a;
+    sa.erase("label");
+    const auto g = sample_clips(sa, per_class * 10);
+    auto s = score(clf, real_f, g.frames, torch::tensor(g.labels, torch::kLong));
+    s["checkpoint"] = a.at("checkpoint");
+    s["sampler"] = a.value("sampler", std::string("dpmpp_2m"));
+    s["steps"] = a.value("steps", int64_t(20));
+    s["cfg"] = a.value("cfg", 3.0);
+    s["seconds"] = g.seconds;
+    s["seconds_per_clip"] = g.seconds / double(g.frames.size(0));
+    j["samples"] = s;
+  }
+  std::cout << j.dump(2) << "\n";
+}
+
+void sample_cmd(const Json& a) {
+  const std::string out = a.at("out");
+  const bool force = a.value("force", false);
+  const int64_t n = a.value("n", int64_t(1));
+  const auto stem = std::filesystem::path(out).replace_extension("").string();
+  const auto ext = std::filesystem::path(out).extension().string();
+  if (ext != ".mp4" && ext != ".webm") throw std::invalid_argument(out + ": unsupported video format '" + ext + "'; one of: .mp4, .webm");
+  auto name = [&](int64_t i) { return n == 1 ? out : stem + "_" + std::to_string(i) + ext; };
+  for (int64_t i = 0; i < n; ++i) check_writable(name(i), force);
+  const auto g = sample_clips(a, n);
+  VideoWriteOptions o;
+  o.fps = g.fps;
+  o.crf = int(a.value("crf", int64_t(18)));
+  o.preset = a.value("preset", std::string("medium"));
+  o.force = force;
+  for (int64_t i = 0; i < n; ++i) write_video(name(i), g.frames[i], o);
+  std::cout << "wrote " << n << (n == 1 ? " clip to " + out : " clips as " + stem + "_N" + ext) << " (" << g.frames.size(1)
+            << " frames at " << g.fps << " fps; " << std::fixed << std::setprecision(2) << g.seconds << " s)\n";
+}
+
+}  // namespace
+
+PipelineCommands video_pipeline() { return {train, sample_cmd, eval, nullptr}; }
+
+}  // namespace diffuse::video

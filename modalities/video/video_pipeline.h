@@ -1,0 +1,32 @@
+// `diffuse train|sample|eval video`: a class-conditional space-time DiT (factorised spatial and
+// temporal attention, Latte variant 1) on per-frame latents of the image modality's VAE, trained on
+// Moving Fashion-MNIST and written as H.264 MP4; metrics from the image classifier on object crops.
+#pragma once
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "core/modality.h"
+
+namespace diffuse::video {
+
+PipelineCommands video_pipeline();
+
+struct GeneratedClips {
+  torch::Tensor frames;  // (n, T, 1, H, W) in [0, 1]
+  std::vector<int64_t> labels;
+  std::vector<std::string> class_names;
+  double fps = 8, seconds = 0;
+};
+GeneratedClips sample_clips(const Json& args, int64_t n);
+
+// Per-clip object tracks: the intensity-weighted centroid of each frame (y, x), and a 28 x 28 crop
+// around it. frames (n, T, 1, H, W) -> centroids (n, T, 2), crops (n, T, 1, 28, 28).
+std::pair<torch::Tensor, torch::Tensor> track_objects(const torch::Tensor& frames, int64_t crop = 28);
+// Mean |c[t+1] - 2 c[t] + c[t-1]| of the centroids in pixels (lower is smoother), and mean speed.
+std::pair<double, double> motion_smoothness(const torch::Tensor& centroids);
+// Mean absolute frame-to-frame change of pixels farther than `margin` from either frame's object.
+double background_flicker(const torch::Tensor& frames, const torch::Tensor& centroids, int64_t margin = 20);
+
+}  // namespace diffuse::video
