@@ -100,7 +100,7 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--vae", ta->vae, "image: the VAE checkpoint whose latents the DiT learns")->check(CLI::ExistingFile);
   train->add_flag("--pixel", ta->pixel, "image: diffuse in pixel space (no VAE), for comparison");
   train->add_option("--data", ta->data, "vae, image: fashion-mnist (default) or an image folder DIR/<class>/<files>;\n"
-                                        "audio: spoken-digits (default) or an audio folder DIR/<class>/<files>");
+                                        "audio: spoken-digits (default), instrument-notes or an audio folder DIR/<class>/<files>");
   train->add_option("--frames", ta->frames, "video: frames per Moving Fashion-MNIST clip")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--items", ta->items, "video: items per clip (1 or 2)")->capture_default_str()->check(CLI::Range(1, 2));
   train->add_option("--image-size", ta->size, "vae, image: resize and centre-crop folder images to H W")->expected(2);
@@ -122,7 +122,8 @@ void add_pipeline(CLI::App& app) {
       Json given = Json::object();
       for (const auto& [flag, key] : keys) if (train->get_option(flag)->count() > 0) given[key] = all.at(key);
       Json data = Json::object();
-      if (!ta->data.empty() && ta->data != "fashion-mnist" && ta->data != "spoken-digits") data = {{"dataset", "folder"}, {"dir", ta->data}, {"on_bad", ta->on_bad}};
+      if (ta->data == "instrument-notes") data = {{"dataset", "instrument-notes"}};
+      if (!ta->data.empty() && ta->data != "fashion-mnist" && ta->data != "spoken-digits" && ta->data != "instrument-notes") data = {{"dataset", "folder"}, {"dir", ta->data}, {"on_bad", ta->on_bad}};
       if (!ta->size.empty()) data["size"] = ta->size;
       if (ta->channels) data["channels"] = ta->channels;
       if (ta->flip) data["flip"] = true;

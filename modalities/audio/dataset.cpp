@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <random>
@@ -193,6 +194,73 @@ SpokenDigits load_spoken_digits(const Json& spec) {
   std::cerr << "spoken digits: " << sd.train.waves.size(0) << " train, " << sd.test.waves.size(0) << " test clips in "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
   return {to_split(st, "train"), to_split(st, "test")};  // the 16-bit values, as a cache hit gives
+}
+
+namespace {
+
+// A one-track Standard MIDI File: program change, one note held for `ticks`, then note off.
+std::string one_note_midi(int program, int pitch, int velocity, int ticks) {
+  auto vlq = [](uint32_t v) {
+    std::string out(1, char(v & 0x7f));
+    while (v >>= 7) out.insert(out.begin(), char(0x80 | (v & 0x7f)));
+    return out;
+  };
+  std::string track;
+  track += vlq(0) + std::string{char(0xC0), char(program)};
+  track += vlq(0) + std::string{char(0x90), char(pitch), char(velocity)};
+  track += vlq(uint32_t(ticks)) + std::string{char(0x80), char(pitch), char(0)};
+  track += vlq(0) + std::string{char(0xFF), char(0x2F), char(0)};
+  auto be32 = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
+  // Header: format 0, one track, 480 ticks per quarter (at the default 120 bpm: 960 ticks/s).
+  std::string midi = "MThd" + be32(6) + std::string{0, 0, 0, 1, char(480 >> 8), char(480 & 0xff)};
+  return midi + "MTrk" + be32(uint32_t(track.size())) + track;
+}
+
+}  // namespace
+
+AudioDataset generate_instrument_notes(const InstrumentNotesOptions& o) {
+  if (!fs::exists(o.soundfont)) {
+    throw std::runtime_error(o.soundfont + ": not found; install the Debian package fluid-soundfont-gm (scripts/install-deps.sh)");
+  }
+  if (std::system((o.program + " --version > /dev/null 2>&1").c_str()) != 0) {
+    throw std::runtime_error(o.program + ": not found; install the Debian package fluidsynth (scripts/install-deps.sh)");
+  }
+  const auto tmp = fs::temp_directory_path() / ("diffuse-notes-" + std::to_string(::getpid()));
+  fs::create_directories(tmp);
+  std::mt19937_64 rng(o.seed);
+  AudioDataset ds;
+  ds.rate = o.rate;
+  std::vector<torch::Tensor> waves;
+  std::vector<int64_t> labels;
+  try {
+    for (size_t k = 0; k < o.programs.size(); ++k) {
+      ds.class_names.push_back(o.programs[k].first);
+      for (int64_t p = o.pitch_min; p <= o.pitch_max; ++p) {
+        for (int64_t r = 0; r < o.per_pitch; ++r) {
+          const int velocity = 60 + int(rng() % 61);
+          const std::string mid = (tmp / "n.mid").string(), wav = (tmp / "n.wav").string();
+          std::ofstream(mid, std::ios::binary) << one_note_midi(o.programs[k].second, int(p), velocity, int(o.note_seconds * 960));
+          const std::string cmd = o.program + " -ni -g 1.0 -r " + std::to_string(o.rate) + " -F " + quote(wav) + " " +
+                                  quote(o.soundfont) + " " + quote(mid) + " > /dev/null 2>&1";
+          if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
+          auto a = read_audio(wav, o.rate, true).samples.flatten();
+          auto clip = torch::zeros({o.samples});
+          const int64_t n = std::min<int64_t>(o.samples, a.size(0));
+          clip.slice(0, 0, n).copy_(a.slice(0, 0, n));  // onset at t = 0, as NSynth
+          const double peak = clip.abs().max().item<double>();
+          waves.push_back(peak > 0 ? clip * (0.5 / peak) : clip);
+          labels.push_back(int64_t(k));
+        }
+      }
+    }
+  } catch (...) {
+    fs::remove_all(tmp);
+    throw;
+  }
+  fs::remove_all(tmp);
+  ds.waves = torch::stack(waves);
+  ds.labels = torch::tensor(labels, torch::kLong);
+  return ds;
 }
 
 }  // namespace diffuse::audio

@@ -56,4 +56,21 @@ SpokenDigits generate_spoken_digits(const SpokenDigitsOptions& o,
 // else ~/.cache/diffuse); built on first use (about 5 minutes for all variants).
 SpokenDigits load_spoken_digits(const Json& spec = Json::object());
 
+// Instrument notes (in the spirit of NSynth): one note per clip, rendered with the FluidSynth
+// program from the General MIDI SoundFont of the Debian package fluid-soundfont-gm, across
+// instrument families (one GM program each), pitches and velocities. Classes are the families.
+struct InstrumentNotesOptions {
+  std::vector<std::pair<std::string, int>> programs = {
+      {"piano", 0}, {"organ", 19}, {"guitar", 24}, {"bass", 33}, {"strings", 48},
+      {"brass", 56}, {"reed", 65}, {"flute", 73}};
+  int64_t pitch_min = 48, pitch_max = 72;  // MIDI note numbers (C3..C5)
+  int64_t per_pitch = 1;                   // renderings per (program, pitch), velocities varied
+  double note_seconds = 0.75;              // held, then released within the clip
+  uint64_t seed = 0;
+  int64_t rate = 16000, samples = 16000;
+  std::string soundfont = "/usr/share/sounds/sf2/FluidR3_GM.sf2";
+  std::string program = "fluidsynth";
+};
+AudioDataset generate_instrument_notes(const InstrumentNotesOptions& o);
+
 }  // namespace diffuse::audio

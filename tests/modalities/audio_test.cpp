@@ -221,5 +221,25 @@ TEST(SpokenDigits, RendersBothSplitsWithEspeak) {
   EXPECT_TRUE(torch::equal(again.train.waves, sd.train.waves));
 }
 
+TEST(InstrumentNotes, RendersPitchedNotesWithFluidSynth) {
+  if (std::system("fluidsynth --version > /dev/null 2>&1") != 0 || !fs::exists("/usr/share/sounds/sf2/FluidR3_GM.sf2")) {
+    GTEST_SKIP() << "fluidsynth or fluid-soundfont-gm not installed";
+  }
+  InstrumentNotesOptions o;
+  o.programs = {{"flute", 73}, {"organ", 19}};
+  o.pitch_min = o.pitch_max = 69;  // A4: 440 Hz
+  const auto ds = generate_instrument_notes(o);
+  ASSERT_EQ(ds.waves.sizes(), (std::vector<int64_t>{2, 16000}));
+  EXPECT_EQ(ds.class_names, (std::vector<std::string>{"flute", "organ"}));
+  // The strongest partial of the held note sits on a harmonic of 440 Hz.
+  for (int64_t i = 0; i < 2; ++i) {
+    const auto spec = torch::fft_rfft(ds.waves[i].slice(0, 1600, 9600)).abs();  // 0.1 .. 0.6 s, 2 Hz bins
+    const double f = spec.argmax().item<double>() * 16000.0 / 8000.0;
+    const double harmonic = std::round(f / 440.0);
+    EXPECT_GE(harmonic, 1.0) << f;
+    EXPECT_NEAR(f / harmonic, 440.0, 440.0 * 0.02) << "peak at " << f << " Hz";
+  }
+}
+
 }  // namespace
 }  // namespace diffuse::audio
