@@ -1,0 +1,207 @@
+// RDKit reading, properties and SDF writing.
+#include "modalities/molecule/chem.h"
+
+#include <GraphMol/Depictor/RDDepictor.h>
+#include <GraphMol/Descriptors/Crippen.h>
+#include <GraphMol/Descriptors/Lipinski.h>
+#include <GraphMol/Descriptors/MolDescriptors.h>
+#include <GraphMol/Descriptors/MolSurf.h>
+#include <GraphMol/DistGeomHelpers/Embedder.h>
+#include <GraphMol/FileParsers/MolSupplier.h>
+#include <GraphMol/FileParsers/MolWriters.h>
+#include <GraphMol/ForceFieldHelpers/MMFF/MMFF.h>
+#include <GraphMol/GraphMol.h>
+#include <GraphMol/MolOps.h>
+#include <GraphMol/SmilesParse/SmilesParse.h>
+#include <GraphMol/SmilesParse/SmilesWrite.h>
+#include <RDGeneral/RDLog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/files.h"
+
+namespace diffuse::molecule {
+namespace {
+
+void quiet_rdkit() {
+  static const bool once = [] {
+    boost::logging::disable_logs("rdApp.*");
+    return true;
+  }();
+  (void)once;
+}
+
+std::unique_ptr<RDKit::RWMol> parse(const std::string& smiles) {
+  quiet_rdkit();
+  try {
+    return std::unique_ptr<RDKit::RWMol>(RDKit::SmilesToMol(smiles));
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+std::string lower_ext(const std::string& path) {
+  std::string e = std::filesystem::path(path).extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), ::tolower);
+  return e;
+}
+
+std::vector<std::string> split_csv(const std::string& line) {  // simple CSV: quotes allowed, no embedded newlines
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (char ch : line) {
+    if (ch == '"') quoted = !quoted;
+    else if (ch == ',' && !quoted) out.emplace_back();
+    else if (ch != '\r') out.back() += ch;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string canonical_smiles(const std::string& smiles) {
+  auto m = parse(smiles);
+  return m ? RDKit::MolToSmiles(*m) : std::string();
+}
+
+std::vector<std::string> read_molecules(const std::string& path, ReadReport* report) {
+  if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
+  quiet_rdkit();
+  ReadReport local;
+  ReadReport& r = report ? *report : local;
+  std::vector<std::string> out;
+  auto add = [&](const std::string& smiles) {
+    ++r.read;
+    if (smiles.empty()) {
+      ++r.failures["empty SMILES"];
+      return;
+    }
+    const auto c = canonical_smiles(smiles);
+    if (c.empty()) {
+      ++r.failures["RDKit cannot parse or sanitise"];
+      return;
+    }
+    ++r.parsed;
+    out.push_back(c);
+  };
+  const auto ext = lower_ext(path);
+  if (ext == ".sdf" || ext == ".sd" || ext == ".mol") {
+    RDKit::SDMolSupplier sup(path, /*sanitize=*/true, /*removeHs=*/true);
+    while (!sup.atEnd()) {
+      std::unique_ptr<RDKit::ROMol> m;
+      try {
+        m.reset(sup.next());
+      } catch (const std::exception&) {
+        m.reset();
+      }
+      ++r.read;
+      if (!m) {
+        ++r.failures["RDKit cannot parse or sanitise"];
+        continue;
+      }
+      ++r.parsed;
+      out.push_back(RDKit::MolToSmiles(*m));
+    }
+    return out;
+  }
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::string line;
+  if (ext == ".csv") {
+    if (!std::getline(in, line)) throw std::runtime_error(path + ": empty CSV (expected a header with a smiles column)");
+    const auto header = split_csv(line);
+    int column = -1;
+    for (size_t i = 0; i < header.size(); ++i) {
+      std::string h = header[i];
+      std::transform(h.begin(), h.end(), h.begin(), ::tolower);
+      if (h == "smiles" || h == "canonical_smiles") column = int(i);
+    }
+    if (column < 0) throw std::runtime_error(path + ": no SMILES column in the CSV header (expected smiles or canonical_smiles)");
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      const auto cells = split_csv(line);
+      add(size_t(column) < cells.size() ? cells[size_t(column)] : std::string());
+    }
+    return out;
+  }
+  if (ext != ".smi" && ext != ".smiles" && ext != ".txt") {
+    throw std::invalid_argument(path + ": unsupported molecule file '" + ext + "'; one of: .smi, .smiles, .txt, .csv, .sdf");
+  }
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::string token;
+    if (!(ss >> token) || token[0] == '#') continue;
+    if (token == "SMILES" || token == "smiles") continue;  // a header line
+    add(token);
+  }
+  return out;
+}
+
+Properties properties(const std::string& smiles) {
+  auto m = parse(smiles);
+  if (!m) throw std::invalid_argument("cannot parse SMILES '" + smiles + "'");
+  Properties p;
+  p.mw = RDKit::Descriptors::calcAMW(*m);
+  p.logp = RDKit::Descriptors::calcClogP(*m);
+  p.tpsa = RDKit::Descriptors::calcTPSA(*m);
+  p.heavy_atoms = int64_t(m->getNumHeavyAtoms());
+  p.rings = int64_t(RDKit::Descriptors::calcNumRings(*m));
+  p.hbd = int64_t(RDKit::Descriptors::calcNumHBD(*m));
+  p.hba = int64_t(RDKit::Descriptors::calcNumHBA(*m));
+  p.rotatable = int64_t(RDKit::Descriptors::calcNumRotatableBonds(*m));
+  std::vector<int> frags;
+  p.fragments = int64_t(RDKit::MolOps::getMolFrags(*m, frags));
+  return p;
+}
+
+SdfReport write_sdf(const std::string& path, const std::vector<SdfRecord>& records, int seed, bool force) {
+  check_writable(path, force);
+  quiet_rdkit();
+  std::ostringstream os;
+  SdfReport rep;
+  {
+    RDKit::SDWriter w(&os, false);
+    for (const auto& rec : records) {
+      auto m = parse(rec.smiles);
+      if (!m) throw std::invalid_argument(path + ": cannot write SMILES '" + rec.smiles + "' (RDKit cannot parse it)");
+      const std::string canonical = RDKit::MolToSmiles(*m);
+      const auto props = properties(canonical);
+      RDKit::MolOps::addHs(*m);
+      auto params = RDKit::DGeomHelpers::ETKDGv3;
+      params.randomSeed = seed;
+      bool ok = RDKit::DGeomHelpers::EmbedMolecule(*m, params) >= 0;
+      if (ok) {
+        try {
+          RDKit::MMFF::MMFFOptimizeMolecule(*m, 500);
+        } catch (const std::exception&) {
+          // keep the ETKDG geometry: MMFF lacks parameters for some atoms
+        }
+      } else {
+        m->clearConformers();
+        RDDepict::compute2DCoords(*m);
+      }
+      ok ? ++rep.embedded_3d : ++rep.flat_2d;
+      m->setProp("_Name", canonical);
+      m->setProp("SMILES", canonical);
+      m->setProp("embedded_3d", std::string(ok ? "1" : "0"));
+      m->setProp("MW", std::to_string(props.mw));
+      m->setProp("logP", std::to_string(props.logp));
+      m->setProp("TPSA", std::to_string(props.tpsa));
+      m->setProp("heavy_atoms", std::to_string(props.heavy_atoms));
+      for (const auto& [k, v] : rec.fields) m->setProp(k, v);
+      w.setForceV3000(m->getNumAtoms() > 999 || m->getNumBonds() > 999);
+      w.write(*m);
+      ++rep.written;
+    }
+    w.close();
+  }
+  write_file_atomic(path, os.str(), force);
+  return rep;
+}
+
+}  // namespace diffuse::molecule

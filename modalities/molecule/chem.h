@@ -1,0 +1,44 @@
+// Molecules through RDKit, behind plain types (RDKit stays in this folder's .cpp files): read
+// SMILES files, CSV with a SMILES column and SDF; canonical SMILES and properties; write SDF with
+// ETKDG + MMFF 3-D coordinates (2-D and flagged when embedding fails) and per-molecule data.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+namespace diffuse::molecule {
+
+struct ReadReport {
+  int64_t read = 0, parsed = 0;
+  std::map<std::string, int64_t> failures;  // reason -> count
+};
+
+// Canonical SMILES of every parsable record of a .smi/.smiles/.txt (first token per line), .csv
+// (a column named smiles, SMILES or canonical_smiles) or .sdf file. Unparsable records are
+// counted in the report by reason; a missing file or an unknown extension throws naming it.
+std::vector<std::string> read_molecules(const std::string& path, ReadReport* report = nullptr);
+
+// Canonical SMILES, or "" when RDKit cannot parse and sanitise it.
+std::string canonical_smiles(const std::string& smiles);
+
+struct Properties {
+  double mw = 0, logp = 0, tpsa = 0;
+  int64_t heavy_atoms = 0, rings = 0, hbd = 0, hba = 0, rotatable = 0, fragments = 0;
+};
+// Throws std::invalid_argument naming the SMILES when it does not parse.
+Properties properties(const std::string& smiles);
+
+struct SdfRecord {
+  std::string smiles;                         // what to write
+  std::map<std::string, std::string> fields;  // extra data fields (validity, seed, ...)
+};
+struct SdfReport {
+  int64_t written = 0, embedded_3d = 0, flat_2d = 0;
+};
+// Writes every record with explicit hydrogens and 3-D coordinates from ETKDGv3 (seeded) plus MMFF94
+// optimisation; records that fail embedding get 2-D coordinates and embedded_3d = 0. Fields:
+// SMILES (canonical), MW, logP, TPSA, heavy_atoms and the record's own. Atomic; no overwrite
+// without force. V3000 is used for molecules above 999 atoms or bonds.
+SdfReport write_sdf(const std::string& path, const std::vector<SdfRecord>& records, int seed, bool force);
+
+}  // namespace diffuse::molecule

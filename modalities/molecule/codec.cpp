@@ -1,0 +1,177 @@
+// Graph encoding and decoding with RDKit.
+#include "modalities/molecule/codec.h"
+
+#include <GraphMol/GraphMol.h>
+#include <GraphMol/MolOps.h>
+#include <GraphMol/PeriodicTable.h>
+#include <GraphMol/SmilesParse/SmilesParse.h>
+#include <GraphMol/SmilesParse/SmilesWrite.h>
+#include <RDGeneral/RDLog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <memory>
+
+namespace diffuse::molecule {
+
+Json to_json(const CodecConfig& c) { return {{"elements", c.elements}, {"charges", c.charges}, {"max_atoms", c.max_atoms}}; }
+
+CodecConfig codec_config_from_json(const Json& j) {
+  CodecConfig c;
+  check_known_keys(j, to_json(c), "codec");
+  c.elements = j.value("elements", c.elements);
+  c.charges = j.value("charges", c.charges);
+  c.max_atoms = j.value("max_atoms", c.max_atoms);
+  if (c.elements.empty() || c.charges.empty() || c.max_atoms < 2) throw std::invalid_argument("codec: need elements, charges and max_atoms >= 2");
+  return c;
+}
+
+EncodedGraph encode(const std::string& smiles, const CodecConfig& c) {
+  boost::logging::disable_logs("rdApp.*");
+  std::unique_ptr<RDKit::RWMol> m;
+  try {
+    m.reset(RDKit::SmilesToMol(smiles));
+  } catch (const std::exception&) {
+  }
+  if (!m) throw std::invalid_argument("cannot parse SMILES '" + smiles + "'");
+  RDKit::MolOps::Kekulize(*m, /*markAtomsBonds=*/true);
+  const int64_t n = int64_t(m->getNumAtoms()), M = c.max_atoms, E = int64_t(c.elements.size());
+  if (n > M) throw std::invalid_argument("too many heavy atoms (" + std::to_string(n) + " > " + std::to_string(M) + ")");
+  EncodedGraph g{torch::zeros({M, c.node_features()}), torch::zeros({M, M, CodecConfig::kEdgeTypes}), torch::zeros({M}, torch::kBool)};
+  g.edges.select(2, 0).fill_(1.0);
+  for (const auto* a : m->atoms()) {
+    const auto it = std::find(c.elements.begin(), c.elements.end(), a->getSymbol());
+    if (it == c.elements.end()) throw std::invalid_argument("element " + a->getSymbol() + " not in the vocabulary");
+    const auto ct = std::find(c.charges.begin(), c.charges.end(), int64_t(a->getFormalCharge()));
+    if (ct == c.charges.end()) throw std::invalid_argument("formal charge " + std::to_string(a->getFormalCharge()) + " not in the vocabulary");
+    const int64_t i = a->getIdx();
+    g.nodes[i][it - c.elements.begin()] = 1.0;
+    g.nodes[i][E + (ct - c.charges.begin())] = 1.0;
+    g.mask[i] = true;
+  }
+  for (const auto* b : m->bonds()) {
+    int64_t order = 0;
+    switch (b->getBondType()) {
+      case RDKit::Bond::SINGLE: order = 1; break;
+      case RDKit::Bond::DOUBLE: order = 2; break;
+      case RDKit::Bond::TRIPLE: order = 3; break;
+      default: throw std::invalid_argument("bond type " + std::to_string(int(b->getBondType())) + " not representable");
+    }
+    const int64_t i = b->getBeginAtomIdx(), j = b->getEndAtomIdx();
+    for (auto [p, q] : {std::pair{i, j}, std::pair{j, i}}) {
+      g.edges[p][q].zero_();
+      g.edges[p][q][order] = 1.0;
+    }
+  }
+  return g;
+}
+
+Decoded decode(const torch::Tensor& nodes_in, const torch::Tensor& edges_in, const torch::Tensor& mask_in, const CodecConfig& c,
+               bool valence_repair) {
+  boost::logging::disable_logs("rdApp.*");
+  const int64_t E = int64_t(c.elements.size());
+  const auto nodes = nodes_in.to(torch::kFloat32), edges = (edges_in + edges_in.transpose(0, 1)).to(torch::kFloat32) * 0.5;
+  const auto mask = mask_in.defined() ? mask_in.to(torch::kBool) : std::get<0>(nodes.slice(1, 0, E).max(1)) > 0.0;
+  const auto element = nodes.slice(1, 0, E).argmax(1), charge = nodes.slice(1, E).argmax(1);
+  const auto order = edges.argmax(2);
+  const auto bond_prob = torch::softmax(edges, 2);
+  std::vector<int64_t> index;  // graph node -> RDKit atom
+  RDKit::RWMol m;
+  std::vector<int64_t> atom_of(size_t(nodes.size(0)), -1);
+  for (int64_t i = 0; i < nodes.size(0); ++i) {
+    if (!mask[i].item<bool>()) continue;
+    auto* a = new RDKit::Atom(c.elements[size_t(element[i].item<int64_t>())]);
+    a->setFormalCharge(int(c.charges[size_t(charge[i].item<int64_t>())]));
+    atom_of[size_t(i)] = m.addAtom(a, true, true);
+    index.push_back(i);
+  }
+  Decoded d;
+  if (index.empty()) {
+    d.reason = "no atoms";
+    return d;
+  }
+  struct B {
+    int64_t i, j, order;
+    double p;
+  };
+  std::vector<B> bonds;
+  for (size_t a = 0; a < index.size(); ++a) {
+    for (size_t b = a + 1; b < index.size(); ++b) {
+      const int64_t i = index[a], j = index[b], o = order[i][j].item<int64_t>();
+      if (o > 0) bonds.push_back({i, j, o, bond_prob[i][j][o].item<double>()});
+    }
+  }
+  auto build = [&](const std::vector<B>& bs) {
+    auto mol = std::make_unique<RDKit::RWMol>(m);
+    for (const auto& b : bs) {
+      const auto type = b.order == 1 ? RDKit::Bond::SINGLE : b.order == 2 ? RDKit::Bond::DOUBLE : RDKit::Bond::TRIPLE;
+      mol->addBond(unsigned(atom_of[size_t(b.i)]), unsigned(atom_of[size_t(b.j)]), type);
+    }
+    return mol;
+  };
+  auto valence_excess = [&](RDKit::RWMol& mol, std::vector<int64_t>& excess) {
+    const auto* table = RDKit::PeriodicTable::getTable();
+    bool any = false;
+    excess.assign(mol.getNumAtoms(), 0);
+    for (auto* a : mol.atoms()) {
+      int v = 0;
+      for (const auto* b : mol.atomBonds(a)) v += int(b->getBondTypeAsDouble());
+      const auto& allowed = table->getValenceList(a->getAtomicNum());
+      int max_v = *std::max_element(allowed.begin(), allowed.end());
+      max_v += a->getFormalCharge() * (a->getAtomicNum() == 6 ? -1 : 1);  // N+ takes 4, O- takes 1, C- takes 3
+      if (allowed.front() == -1) continue;
+      if (v > max_v) {
+        excess[a->getIdx()] = v - max_v;
+        any = true;
+      }
+    }
+    return any;
+  };
+  auto sanitize = [&](RDKit::RWMol& mol, std::string& why) {
+    try {
+      RDKit::MolOps::sanitizeMol(mol);
+      return true;
+    } catch (const std::exception& e) {
+      why = e.what();
+      return false;
+    }
+  };
+  auto mol = build(bonds);
+  std::string why;
+  bool ok = sanitize(*mol, why);
+  if (!ok && valence_repair) {
+    // Drop the least probable bond at an over-valent atom, or lower its order, until none is.
+    auto bs = bonds;
+    std::vector<int64_t> excess;
+    for (int guard = 0; guard < 64; ++guard) {
+      auto trial = build(bs);
+      if (!valence_excess(*trial, excess)) break;
+      int best = -1;
+      for (size_t k = 0; k < bs.size(); ++k) {
+        if (excess[size_t(atom_of[size_t(bs[k].i)])] > 0 || excess[size_t(atom_of[size_t(bs[k].j)])] > 0) {
+          if (best < 0 || bs[k].p < bs[size_t(best)].p) best = int(k);
+        }
+      }
+      if (best < 0) break;
+      if (--bs[size_t(best)].order == 0) bs.erase(bs.begin() + best);
+      d.repaired = true;
+    }
+    mol = build(bs);
+    ok = sanitize(*mol, why);
+  }
+  d.valid = ok;
+  if (!ok) {
+    d.reason = why;
+    try {
+      d.smiles = RDKit::MolToSmiles(*mol);
+    } catch (const std::exception&) {
+    }
+    return d;
+  }
+  d.smiles = RDKit::MolToSmiles(*mol);
+  std::vector<int> frags;
+  d.connected = RDKit::MolOps::getMolFrags(*mol, frags) == 1;
+  return d;
+}
+
+}  // namespace diffuse::molecule

@@ -1,0 +1,57 @@
+// Molecule dataset assembly.
+#include "modalities/molecule/dataset.h"
+
+#include <filesystem>
+#include <set>
+
+#include "modalities/molecule/chem.h"
+
+namespace diffuse::molecule {
+
+std::vector<std::string> default_molecule_files() {
+  std::vector<std::string> out;
+  for (const char* f : {"/usr/share/RDKit/Data/NCI/first_5K.smi", "/usr/share/RDKit/Contrib/FreeWilson/data/CHEMBL2321810.smi",
+                        "/usr/share/RDKit/Contrib/fraggle/data/ChEMBL_11265_actives.smi", "/usr/share/RDKit/Contrib/Fastcluster/cdk2.smi",
+                        "/usr/share/RDKit/Projects/DbCLI/testData/bzr.smi", "/usr/share/RDKit/Projects/DbCLI/testData/pubchem.200.sdf",
+                        "/usr/share/RDKit/Contrib/PBF/testData/egfr.sdf"}) {
+    if (std::filesystem::exists(f)) out.push_back(f);
+  }
+  if (out.empty()) throw std::runtime_error("no rdkit-data molecule files under /usr/share/RDKit (install the Debian package rdkit-data)");
+  return out;
+}
+
+MoleculeDataset load_molecule_dataset(const std::vector<std::string>& files, const CodecConfig& c, int64_t test_percent) {
+  MoleculeDataset ds;
+  std::set<std::string> seen;
+  for (const auto& f : files) {
+    ReadReport r;
+    const auto smiles = read_molecules(f, &r);
+    ds.read += r.read;
+    for (const auto& [why, n] : r.failures) ds.dropped[why] += n;
+    for (const auto& s : smiles) {
+      if (!seen.insert(s).second) {
+        ++ds.duplicates;
+        continue;
+      }
+      try {
+        encode(s, c);
+      } catch (const std::invalid_argument& e) {
+        std::string why = e.what();
+        if (why.rfind("too many heavy atoms", 0) == 0) why = "more than " + std::to_string(c.max_atoms) + " heavy atoms";
+        ++ds.dropped[why];
+        continue;
+      }
+      if (properties(s).fragments != 1) {
+        ++ds.dropped["more than one fragment (salts, mixtures)"];
+        continue;
+      }
+      // FNV-1a of the canonical SMILES: the split does not depend on file order.
+      uint64_t h = 1469598103934665603ULL;
+      for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ULL;
+      (int64_t(h % 100) < test_percent ? ds.test : ds.train).push_back(s);
+    }
+  }
+  return ds;
+}
+
+}  // namespace diffuse::molecule

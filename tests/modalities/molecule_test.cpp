@@ -1,0 +1,139 @@
+// Molecule modality: reading SMILES/CSV/SDF, the graph codec round trip and its refusals, the
+// valence repair, SDF writing with 3-D coordinates re-read by RDKit, and the default dataset.
+#include <GraphMol/Conformer.h>
+#include <GraphMol/FileParsers/MolSupplier.h>
+#include <GraphMol/GraphMol.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "modalities/molecule/chem.h"
+#include "modalities/molecule/codec.h"
+#include "modalities/molecule/dataset.h"
+
+namespace diffuse::molecule {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string temp_dir() {
+  const auto d = fs::temp_directory_path() / "diffuse_molecule_test";
+  fs::create_directories(d);
+  return d.string();
+}
+
+TEST(MoleculeIo, ReadsSmilesCsvAndSdfAndCountsFailures) {
+  const auto dir = temp_dir();
+  std::ofstream(dir + "/a.smi") << "c1ccccc1O phenol\nCC(=O)O acetic\nnot_a_smiles x\n# comment\nC1CC\n";
+  ReadReport r;
+  const auto smi = read_molecules(dir + "/a.smi", &r);
+  EXPECT_EQ(smi, (std::vector<std::string>{"Oc1ccccc1", "CC(=O)O"}));
+  EXPECT_EQ(r.read, 4);
+  EXPECT_EQ(r.parsed, 2);
+  EXPECT_EQ(r.failures.at("RDKit cannot parse or sanitise"), 2);
+  std::ofstream(dir + "/b.csv") << "id,SMILES,value\n1,\"C=CC\",3\n2,N#N,4\n";
+  EXPECT_EQ(read_molecules(dir + "/b.csv"), (std::vector<std::string>{"C=CC", "N#N"}));
+  std::ofstream(dir + "/c.csv") << "id,name\n1,x\n";
+  EXPECT_THROW(read_molecules(dir + "/c.csv"), std::runtime_error);
+  EXPECT_THROW(read_molecules(dir + "/a.pdb"), std::runtime_error);
+  std::ofstream(dir + "/a.xyz") << "x";
+  EXPECT_THROW(read_molecules(dir + "/a.xyz"), std::invalid_argument);
+  const auto p = properties("CC(=O)O");
+  EXPECT_NEAR(p.mw, 60.052, 0.01);
+  EXPECT_EQ(p.heavy_atoms, 4);
+  EXPECT_EQ(properties("[Na+].[Cl-]").fragments, 2);
+}
+
+TEST(GraphCodec, RoundTripsKekulisedGraphsAndRefusesWhatItCannotHold) {
+  CodecConfig c;
+  for (const std::string s : {"c1ccccc1O", "CC(=O)[O-]", "C#N", "O=S(=O)(N)c1ccc(Cl)cc1", "C[N+](C)(C)C", "FC(F)(F)Br"}) {
+    const auto g = encode(s, c);
+    EXPECT_EQ(g.nodes.size(0), c.max_atoms);
+    EXPECT_TRUE(torch::equal(g.edges, g.edges.transpose(0, 1)));
+    const auto d = decode(g.nodes, g.edges, g.mask, c);
+    EXPECT_TRUE(d.valid) << s << ": " << d.reason;
+    EXPECT_TRUE(d.connected) << s;
+    EXPECT_EQ(d.smiles, canonical_smiles(s)) << s;
+    // Node order does not matter: a permuted graph decodes to the same molecule.
+    const auto perm = torch::randperm(c.max_atoms, torch::kLong);
+    EXPECT_EQ(decode(g.nodes.index_select(0, perm), g.edges.index_select(0, perm).index_select(1, perm), g.mask.index_select(0, perm), c).smiles,
+              d.smiles);
+  }
+  EXPECT_THROW(encode("[Si](C)(C)(C)C", c), std::invalid_argument);
+  EXPECT_THROW(encode("C1CCCCCCCCCCCCCCCCCCCCCCCCCCCC1", c), std::invalid_argument);
+  EXPECT_THROW(encode("xyz", c), std::invalid_argument);
+}
+
+TEST(GraphCodec, ValenceRepairDropsTheWeakestBondAndIsReported) {
+  CodecConfig c;
+  auto g = encode("CC(C)(C)C", c);  // neopentane; then a fifth bond on the centre carbon
+  auto edges = g.edges * 5.0;       // confident scores
+  const int64_t extra = 5;
+  g.nodes[extra][0] = 1.0;  // a sixth carbon
+  g.nodes[extra][int64_t(c.elements.size()) + 1] = 1.0;
+  g.mask[extra] = true;
+  edges[1][extra].zero_();
+  edges[extra][1].zero_();
+  edges[1][extra][1] = 1.0;  // a weak single bond: the one to drop
+  edges[extra][1][1] = 1.0;
+  const auto raw = decode(g.nodes, edges, g.mask, c);
+  EXPECT_FALSE(raw.valid);
+  EXPECT_NE(raw.reason.find("valence"), std::string::npos) << raw.reason;
+  const auto fixed = decode(g.nodes, edges, g.mask, c, true);
+  EXPECT_TRUE(fixed.valid) << fixed.reason;
+  EXPECT_TRUE(fixed.repaired);
+  EXPECT_FALSE(fixed.connected);  // the extra carbon is left on its own
+  EXPECT_EQ(fixed.smiles, "C.CC(C)(C)C");
+}
+
+TEST(Sdf, WritesThreeDimensionalRecordsThatRdkitReadsBack) {
+  const auto dir = temp_dir();
+  const std::vector<SdfRecord> recs = {{"c1ccccc1O", {{"seed", "1"}}}, {"CC(=O)[O-]", {{"seed", "2"}}}, {"C", {}}};
+  const auto rep = write_sdf(dir + "/m.sdf", recs, 42, true);
+  EXPECT_EQ(rep.written, 3);
+  EXPECT_EQ(rep.embedded_3d, 3);
+  RDKit::SDMolSupplier sup(dir + "/m.sdf", true, false);
+  int n = 0;
+  while (!sup.atEnd()) {
+    std::unique_ptr<RDKit::ROMol> m(sup.next());
+    ASSERT_TRUE(m) << "record " << n;
+    EXPECT_TRUE(m->getConformer().is3D());
+    double z = 0;
+    for (const auto& p : m->getConformer().getPositions()) z += std::abs(p.z);
+    EXPECT_GT(z, 0.1);
+    EXPECT_EQ(m->getProp<std::string>("SMILES"), canonical_smiles(recs[size_t(n)].smiles));
+    EXPECT_EQ(m->getProp<std::string>("embedded_3d"), "1");
+    ++n;
+  }
+  EXPECT_EQ(n, 3);
+  EXPECT_THROW(write_sdf(dir + "/m.sdf", recs, 42, false), std::runtime_error);
+  EXPECT_THROW(write_sdf(dir + "/bad.sdf", {{"not smiles", {}}}, 1, true), std::invalid_argument);
+  EXPECT_FALSE(fs::exists(dir + "/bad.sdf"));
+}
+
+TEST(MoleculeDataset, DefaultSetIsDeduplicatedFilteredAndSplitByHash) {
+  std::vector<std::string> files;
+  try {
+    files = default_molecule_files();
+  } catch (const std::exception&) {
+    GTEST_SKIP() << "rdkit-data not installed";
+  }
+  CodecConfig c;
+  const auto ds = load_molecule_dataset({files.front()}, c);
+  EXPECT_GT(ds.train.size(), 500u);
+  EXPECT_GT(ds.test.size(), 50u);
+  EXPECT_GT(ds.dropped.size(), 0u);
+  std::set<std::string> train(ds.train.begin(), ds.train.end());
+  for (const auto& s : ds.test) EXPECT_EQ(train.count(s), 0u) << s;
+  EXPECT_EQ(train.size(), ds.train.size());  // no duplicates
+  // The split depends on the molecule, not on which other files were read.
+  const auto both = load_molecule_dataset(files, c);
+  std::set<std::string> test_all(both.test.begin(), both.test.end());
+  for (const auto& s : ds.test) EXPECT_EQ(test_all.count(s), 1u) << s;
+}
+
+}  // namespace
+}  // namespace diffuse::molecule
