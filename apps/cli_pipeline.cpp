@@ -16,7 +16,7 @@
 namespace diffuse::cli {
 namespace {
 
-const std::map<std::string, std::string> kPlanned = {{"molecule", "issue #7"}};
+const std::map<std::string, std::string> kPlanned = {};
 
 const Modality& modality_or_plan(const std::string& name) {
   const auto it = kPlanned.find(name);
@@ -40,7 +40,8 @@ struct SampleArgs {
   bool force = false, raw_weights = false, grid = false, labelled = false, normalize = false;
   int64_t columns = 10, scale = 1;
   double seconds = 0, fps = 0;
-  int64_t frames = 0, crf = 18;
+  int64_t frames = 0, crf = 18, atoms = 0;
+  bool repair = false;
   std::string format = "pcm16", preset = "medium";
   std::string device = "cpu";
 };
@@ -52,7 +53,8 @@ std::string default_model_path(const std::string& modality) {
                                                             {"classifier", "fashion-mnist/classifier.safetensors"},
                                                             {"audio", "spoken-digits/dit.safetensors"},
                                                             {"audio-classifier", "spoken-digits/classifier.safetensors"},
-                                                            {"video", "moving-fashion-mnist/dit.safetensors"}};
+                                                            {"video", "moving-fashion-mnist/dit.safetensors"},
+                                                            {"molecule", "rdkit-data/graph-dit.safetensors"}};
   const auto it = files.find(modality);
   if (it == files.end()) throw std::invalid_argument("modality " + modality + " has no shipped model; pass --checkpoint");
   std::vector<std::filesystem::path> roots;
@@ -81,7 +83,7 @@ void add_pipeline(CLI::App& app) {
   ta->train.null_label = 4;
   ta->train.log_every = 250;
   ta->train.preview_every = 1000;
-  train->add_option("modality", ta->modality, "toy, vae, image, classifier, audio, audio-classifier, video (molecule: issue #7)")->required();
+  train->add_option("modality", ta->modality, "toy, vae, image, classifier, audio, audio-classifier, video, molecule")->required();
   train->add_option("--out", ta->out, "run folder: log.jsonl and checkpoint.safetensors")->capture_default_str();
   train->add_option("--steps", ta->train.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--batch", ta->train.batch, "items per micro-batch")->capture_default_str()->check(CLI::PositiveNumber);
@@ -172,7 +174,7 @@ void add_pipeline(CLI::App& app) {
                                                   " --n 1000 --label c2 --cfg 2 --sampler dpmpp_2m --steps 20 --out points.csv");
   auto sa = std::make_shared<SampleArgs>();
   sa->req.item_shape = {2};
-  sample_cmd->add_option("modality", sa->modality, "toy, image, audio, video (molecule: issue #7)")->required();
+  sample_cmd->add_option("modality", sa->modality, "toy, image, audio, video, molecule")->required();
   sample_cmd->add_option("--checkpoint", sa->checkpoint, "trained checkpoint (image: default models/fashion-mnist/dit.safetensors)")
       ->check(CLI::ExistingFile);
   sample_cmd->add_flag("--grid", sa->grid, "image: one PNG grid instead of one file per sample");
@@ -182,6 +184,8 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--format", sa->format, "audio: WAV/FLAC samples")->capture_default_str()
       ->check(CLI::IsMember({"pcm16", "pcm24", "float"}));
   sample_cmd->add_flag("--normalize", sa->normalize, "audio: scale each clip's peak to -1 dBFS");
+  sample_cmd->add_option("--atoms", sa->atoms, "molecule: heavy atoms per molecule (default: drawn from the training set)")->check(CLI::PositiveNumber);
+  sample_cmd->add_flag("--repair", sa->repair, "molecule: valence-aware decoding (drops the weakest bonds of over-valent atoms)");
   sample_cmd->add_option("--frames", sa->frames, "video: frames per clip (the model's own by default)")->check(CLI::PositiveNumber);
   sample_cmd->add_option("--fps", sa->fps, "video: frames per second of the MP4 (default: the model's, 8)")->check(CLI::Range(0.1, 240.0));
   sample_cmd->add_option("--crf", sa->crf, "video: H.264/VP9 constant quality, lower is better")->capture_default_str()->check(CLI::Range(0, 51));
@@ -196,7 +200,7 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--steps", sa->req.steps, "sampler steps")->capture_default_str()->check(CLI::PositiveNumber);
   sample_cmd->add_option("--schedule", sa->req.schedule, "sigma schedule")->capture_default_str();
   sample_cmd->add_option("--label,--class", sa->label, "class name or index (default: unconditional)");
-  sample_cmd->add_option("--cfg", sa->cfg, "classifier-free guidance scale")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sample_cmd->add_option("--cfg", sa->cfg, "classifier-free guidance scale (default 3; molecule 1)")->check(CLI::NonNegativeNumber);
   sample_cmd->add_option("--cfg-rescale", sa->rescale, "guidance rescale in [0, 1]")->capture_default_str();
   sample_cmd->add_option("--eta", sa->eta, "noise of ancestral/SDE samplers (default per sampler)");
   sample_cmd->add_flag("--raw-weights", sa->raw_weights, "use the raw weights instead of the EMA");
@@ -208,13 +212,16 @@ void add_pipeline(CLI::App& app) {
       if (ck.empty()) ck = default_model_path(sa->modality);
       Json args = {{"checkpoint", ck}, {"out", sa->out}, {"n", sa->req.n}, {"seed", sa->req.seed},
                    {"batch", sa->req.batch}, {"sampler", sa->req.sampler}, {"steps", sa->req.steps},
-                   {"schedule", sa->req.schedule}, {"label", sa->label}, {"cfg", sample_cmd->get_option("--cfg")->count() ? sa->cfg : 3.0},
+                   {"schedule", sa->req.schedule}, {"label", sa->label},
                    {"cfg_rescale", sa->rescale}, {"force", sa->force}, {"grid", sa->grid}, {"columns", sa->columns},
                    {"labelled", sa->labelled}, {"scale", sa->scale}, {"seconds", sa->seconds},
                    {"format", sa->format}, {"normalize", sa->normalize}, {"frames", sa->frames}, {"fps", sa->fps},
                    {"crf", sa->crf}, {"preset", sa->preset},
                    {"raw_weights", sa->raw_weights}};
       if (sa->eta >= 0) args["eta"] = sa->eta;
+      if (sample_cmd->get_option("--cfg")->count()) args["cfg"] = sa->cfg;  // else the modality's default
+      if (sa->atoms) args["atoms"] = sa->atoms;
+      args["repair"] = sa->repair;
       p->sample(args);
       return;
     }
@@ -259,7 +266,7 @@ void add_pipeline(CLI::App& app) {
     bool json = false, calibrate = false;
   };
   auto ea = std::make_shared<EvalArgs>();
-  eval->add_option("modality", ea->modality, "toy (a samples file), vae (a checkpoint: PSNR), image, audio or video (a DiT checkpoint)")->required();
+  eval->add_option("modality", ea->modality, "toy (a samples file), vae (a checkpoint: PSNR), image, audio, video or molecule (a checkpoint)")->required();
   eval->add_option("file", ea->file, "samples written by diffuse sample, or a checkpoint")->check(CLI::ExistingFile);
   eval->add_flag("--json", ea->json, "print JSON");
   eval->add_option("--classifier", ea->classifier, "image, audio: evaluation classifier (default: the shipped one)")

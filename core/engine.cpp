@@ -1,6 +1,8 @@
 // The sampling engine.
 #include "core/engine.h"
 
+#include <tuple>
+
 #include <torch/torch.h>
 
 #include <stdexcept>
@@ -15,6 +17,9 @@ void validate(const SampleRequest& r) {
   make_sigmas(r.schedule, 1, r.schedule_options);
   validate(r.guidance);
   if (r.labels.defined() && r.labels.size(0) != r.n) throw std::invalid_argument("need one label per sample");
+  for (const auto* t : {&r.shared.vectors, &r.shared.mask, &r.shared.frames}) {
+    if (t->defined() && t->size(0) != r.n) throw std::invalid_argument("need one shared condition row per sample");
+  }
 }
 
 torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
@@ -31,12 +36,17 @@ torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
     shape.insert(shape.end(), r.item_shape.begin(), r.item_shape.end());
     const auto x = noise.draw(torch::zeros(shape, r.options)) * sigmas[0].item<double>();
     Condition cond, uncond;
+    for (auto [from, to_c, to_u] : {std::tuple{&r.shared.vectors, &cond.vectors, &uncond.vectors},
+                                    std::tuple{&r.shared.mask, &cond.mask, &uncond.mask},
+                                    std::tuple{&r.shared.frames, &cond.frames, &uncond.frames}}) {
+      if (from->defined()) *to_c = *to_u = from->slice(0, start, start + b).to(r.options.device());
+    }
     if (r.labels.defined()) {
       cond.labels = r.labels.slice(0, start, start + b).to(r.options.device());
       uncond.labels = torch::full_like(cond.labels, r.null_label);
     }
     const Denoiser d = r.labels.defined() ? cfg(model, cond, uncond, r.guidance)
-                                          : Denoiser([&model](const torch::Tensor& x, const torch::Tensor& s) { return model(x, s, Condition{}); });
+                                          : Denoiser([&model, cond](const torch::Tensor& x, const torch::Tensor& s) { return model(x, s, cond); });
     out.push_back(run_sampler(r.sampler, d, x, sigmas, noise, r.sampler_options));
     if (r.progress) r.progress(start + b, r.n);
   }

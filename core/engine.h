@@ -27,6 +27,7 @@ struct SampleRequest {
   GuidanceOptions guidance;
   torch::Tensor labels;          // (n,) int64, or undefined for unconditional
   int64_t null_label = -1;       // the unconditional label (CFG)
+  Condition shared;              // per-item (n, ...) fields given to both CFG passes (e.g. a graph's node mask)
   torch::TensorOptions options = torch::TensorOptions().dtype(torch::kFloat32);
   std::function<void(int64_t done, int64_t total)> progress;
 };

@@ -15,7 +15,7 @@ namespace diffuse {
 struct Condition {
   torch::Tensor labels;   // (N,) int64 class indices; the null label is the recipe's
   torch::Tensor vectors;  // (N, K) continuous conditions (properties, fps, ...)
-  torch::Tensor mask;     // (N, ...) known-region mask for inpainting / image-to-video
+  torch::Tensor mask;     // (N, ...) which parts exist or are known: a graph's node mask, an inpainting region
   torch::Tensor frames;   // (N, ...) known content under the mask
 
   int64_t batch() const;

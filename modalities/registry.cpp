@@ -22,6 +22,7 @@
 #include "modalities/audio/version.h"
 #endif
 #if DIFFUSE_HAS_RDKIT
+#include "modalities/molecule/molecule_pipeline.h"
 #include "modalities/molecule/version.h"
 #endif
 
@@ -64,6 +65,9 @@ void register_pipelines() {
 #if DIFFUSE_HAS_SNDFILE
   register_pipeline("audio", audio::audio_pipeline());
   register_pipeline("audio-classifier", audio::audio_classifier_pipeline());
+#endif
+#if DIFFUSE_HAS_RDKIT
+  register_pipeline("molecule", molecule::molecule_pipeline());
 #endif
 #if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO  // video reuses the image modality's VAE and classifier
   register_pipeline("video", video::video_pipeline());

@@ -186,6 +186,7 @@ void Trainer::run(const TrainData& data, int64_t until) {
     for (int64_t micro = 0; micro < o_.grad_accum; ++micro) {
       const auto idx = next_indices(o_.batch, size);
       const auto x0 = data.x.index_select(0, idx).to(device);
+      if (data.extra.defined()) batch_extra_ = data.extra.index_select(0, idx).to(device);
       torch::Tensor labels;
       if (data.labels.defined()) {
         labels = data.labels.index_select(0, idx);

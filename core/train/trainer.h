@@ -46,6 +46,7 @@ void validate(const TrainOptions& o);  // throws naming the bad value
 struct TrainData {
   torch::Tensor x;       // (N, ...) training examples in the diffusion space
   torch::Tensor labels;  // (N,) int64, or undefined
+  torch::Tensor extra;   // (N, ...) per-item side input never dropped (e.g. a graph's node mask), or undefined
 };
 
 // net(x_in, time, labels) -> the objective's target.
@@ -73,6 +74,8 @@ class Trainer {
   void load_ema_into(torch::nn::Module& module) const;
 
   int64_t step() const { return step_; }
+  // The current micro-batch's rows of TrainData::extra, for a forward that needs them.
+  const torch::Tensor& batch_extra() const { return batch_extra_; }
   Json& recipe() { return recipe_; }  // saved into every checkpoint
   const std::vector<double>& losses() const { return losses_; }  // one per optimizer step
   std::function<Json(int64_t step)> preview;                      // called every preview_every steps
@@ -90,7 +93,7 @@ class Trainer {
   std::vector<std::string> names_;
   std::vector<torch::Tensor> params_, ema_, m_, v_;
   int64_t step_ = 0, epoch_ = 0, data_index_ = 0;
-  torch::Tensor permutation_;
+  torch::Tensor permutation_, batch_extra_;
   std::vector<double> losses_;
 };
 

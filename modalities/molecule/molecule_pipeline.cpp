@@ -1,0 +1,352 @@
+// The molecular-graph diffusion pipeline.
+#include "modalities/molecule/molecule_pipeline.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <random>
+#include <set>
+
+#include "core/denoiser.h"
+#include "core/dit_pipeline.h"
+#include "core/engine.h"
+#include "core/files.h"
+#include "core/graph_dit.h"
+#include "core/objectives.h"
+#include "core/train/trainer.h"
+#include "modalities/molecule/chem.h"
+#include "modalities/molecule/codec.h"
+#include "modalities/molecule/dataset.h"
+
+namespace diffuse::molecule {
+namespace {
+
+// logP bins: the class labels CFG steers with.
+const std::vector<double> kLogpEdges = {0, 1, 2, 3, 4};
+std::vector<std::string> logp_classes() {
+  return {"logP<0", "logP 0-1", "logP 1-2", "logP 2-3", "logP 3-4", "logP>4"};
+}
+int64_t logp_bin(double logp) {
+  return int64_t(std::upper_bound(kLogpEdges.begin(), kLogpEdges.end(), logp) - kLogpEdges.begin());
+}
+
+// One item: nodes (M x Fn) then edges (M x M x 4), one-hot shifted to +-0.5.
+torch::Tensor pack(const EncodedGraph& g) { return torch::cat({g.nodes.flatten(), g.edges.flatten()}) - 0.5; }
+
+struct Unpacked {
+  torch::Tensor nodes, edges;
+};
+Unpacked unpack(const torch::Tensor& x, const CodecConfig& c) {
+  const int64_t B = x.size(0), M = c.max_atoms, F = c.node_features();
+  return {x.slice(1, 0, M * F).view({B, M, F}), x.slice(1, M * F).view({B, M, M, CodecConfig::kEdgeTypes})};
+}
+
+torch::Tensor first_n_mask(const torch::Tensor& counts, int64_t M) {
+  return torch::arange(M, torch::kLong).unsqueeze(0) < counts.to(torch::kLong).unsqueeze(1);
+}
+
+// The graph DiT under EDM preconditioning; the node mask comes with the condition.
+ConditionalDenoiser graph_denoiser(GraphDiT net, const CodecConfig& c, double sigma_data) {
+  return [net, c, sigma_data](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& cond) mutable {
+    Network f = [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
+      const auto u = unpack(x_in, c);
+      const auto [n, e] = net->forward(u.nodes, u.edges, cond.mask, c_noise.to(torch::kFloat32).expand({x_in.size(0)}), cond.labels);
+      return torch::cat({n.flatten(1), e.flatten(1)}, 1);
+    };
+    return edm_denoiser(f, sigma_data)(x, sigma);
+  };
+}
+
+Json default_recipe(const CodecConfig& c) {
+  GraphDiTConfig g;
+  g.node_features = c.node_features();
+  g.edge_features = CodecConfig::kEdgeTypes;
+  g.hidden = 128;
+  g.edge_hidden = 32;
+  g.depth = 4;
+  g.heads = 4;
+  g.num_classes = int64_t(logp_classes().size());
+  ObjectiveOptions o;
+  o.kind = ModelKind::kEdm;
+  o.sampling = SigmaSampling::kLogNormal;
+  o.weighting = LossWeighting::kEdm;
+  o.sigma_data = 0.5;  // one-hot values at +-0.5
+  return {{"modality", "molecule"}, {"codec", to_json(c)}, {"model", {{"type", "graph-dit"}, {"config", to_json(g)}}},
+          {"objective", to_json(o)}, {"classes", logp_classes()}, {"data", {{"dataset", "rdkit-data"}}},
+          {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
+}
+
+MoleculeDataset load_data(const Json& data, const CodecConfig& c) {
+  std::vector<std::string> files;
+  if (data.contains("files")) files = data.at("files").get<std::vector<std::string>>();
+  else files = default_molecule_files();
+  auto ds = load_molecule_dataset(files, c);
+  std::cerr << "molecules: " << ds.read << " read, " << ds.duplicates << " duplicates, kept " << ds.train.size() << " train + "
+            << ds.test.size() << " test";
+  for (const auto& [why, n] : ds.dropped) std::cerr << "; dropped " << n << " (" << why << ")";
+  std::cerr << "\n";
+  if (ds.train.empty()) throw std::runtime_error("no training molecules left after filtering");
+  return ds;
+}
+
+GraphDiT load_graph_dit(const Checkpoint& ck, const std::string& path, bool raw) {
+  const auto& m = json_at(ck.recipe, "model", path);
+  if (m.value("type", std::string()) != "graph-dit") throw std::runtime_error(path + ": not a graph DiT checkpoint (model.type)");
+  GraphDiT net(graph_dit_config_from_json(json_at(m, "config", path)));
+  auto w = ck.model;
+  if (!raw) for (const auto& [k, v] : ck.ema) w[k] = v;
+  load_into(*net, w, path);
+  net->eval();
+  return net;
+}
+
+void train(const Json& a) {
+  check_run_folder(a);
+  const std::string resume = a.value("resume", std::string());
+  Json recipe = resume.empty() ? default_recipe(CodecConfig{}) : load_checkpoint(resume).recipe;
+  recipe.erase("train");
+  const auto codec = codec_config_from_json(recipe.at("codec"));
+  auto ds = load_data(recipe.at("data"), codec);
+  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0 && n < int64_t(ds.train.size())) ds.train.resize(size_t(n));
+  std::vector<torch::Tensor> xs;
+  std::vector<int64_t> labels, counts;
+  for (const auto& s : ds.train) {
+    const auto g = encode(s, codec);
+    xs.push_back(pack(g));
+    labels.push_back(logp_bin(properties(s).logp));
+    counts.push_back(g.mask.sum().item<int64_t>());
+  }
+  // The heavy-atom histogram and logP bins of the training set: what sampling draws from.
+  recipe["atom_counts"] = counts;
+  recipe["atom_labels"] = labels;
+  const auto x = torch::stack(xs);
+  const auto mask = first_n_mask(torch::tensor(counts), codec.max_atoms);
+  GraphDiT net(graph_dit_config_from_json(recipe.at("model").at("config")));
+  Json options = {{"steps", 3000}, {"batch", 64}, {"lr", 5e-4}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
+                  {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", int64_t(logp_classes().size())}};
+  const Json given = a.value("train", Json::object());
+  for (const auto& [k, v] : given.items()) options[k] = v;
+  TrainOptions o = train_options_from_json(options);
+  o.out_dir = a.at("out");
+  const auto objective = objective_from_json(recipe.at("objective"));
+  Trainer* trainer_ptr = nullptr;
+  TrainForward forward = [net, codec, &trainer_ptr](const torch::Tensor& x_in, const torch::Tensor& t, const torch::Tensor& y) mutable {
+    const auto u = unpack(x_in, codec);
+    const auto [n, e] = net->forward(u.nodes, u.edges, trainer_ptr->batch_extra(), t.to(torch::kFloat32), y);
+    return torch::cat({n.flatten(1), e.flatten(1)}, 1);
+  };
+  Trainer trainer(net.ptr(), forward, recipe, o, objective);
+  trainer_ptr = &trainer;
+  if (!resume.empty()) trainer.resume(resume);
+  std::cerr << "training on " << x.size(0) << " molecular graphs (" << codec.max_atoms << " atoms max)\n";
+  trainer.run({x, torch::tensor(labels, torch::kLong), mask});
+  std::cout << "checkpoint: " << a.at("out").get<std::string>() << "/checkpoint.safetensors\n";
+}
+
+}  // namespace
+
+GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
+  const std::string path = a.at("checkpoint");
+  const auto ck = load_checkpoint(path);
+  const auto& recipe = ck.recipe;
+  if (recipe.value("modality", std::string()) != "molecule") throw std::runtime_error(path + ": not a molecule checkpoint (recipe.modality)");
+  auto net = load_graph_dit(ck, path, a.value("raw_weights", false));
+  const auto codec = codec_config_from_json(recipe.at("codec"));
+  GeneratedMolecules out;
+  out.class_names = recipe.at("classes").get<std::vector<std::string>>();
+  const auto counts = recipe.at("atom_counts").get<std::vector<int64_t>>();
+  const auto bins = recipe.at("atom_labels").get<std::vector<int64_t>>();
+  const std::string label = a.value("label", std::string());
+  const int64_t fixed_atoms = a.value("atoms", int64_t(0));
+  if (fixed_atoms < 0 || fixed_atoms > codec.max_atoms) {
+    throw std::invalid_argument("--atoms " + std::to_string(fixed_atoms) + ": this model holds 1.." + std::to_string(codec.max_atoms) + " heavy atoms");
+  }
+  const uint64_t seed = a.value("seed", uint64_t(0));
+  std::vector<int64_t> fixed_label;
+  if (!label.empty() && label != "data") fixed_label = resolve_labels(label, n, out.class_names);
+  for (int64_t i = 0; i < n; ++i) {
+    // Item i draws a training molecule's (atom count, logP bin) from a generator seeded by seed + i.
+    std::mt19937_64 rng(seed + uint64_t(i));
+    const size_t k = size_t(rng() % counts.size());
+    out.atoms.push_back(fixed_atoms > 0 ? fixed_atoms : counts[k]);
+    out.labels.push_back(fixed_label.empty() ? bins[k] : fixed_label[size_t(i)]);
+  }
+  SampleRequest r = sample_request(a, recipe);
+  r.guidance.scale = a.value("cfg", 1.0);
+  r.item_shape = {codec.max_atoms * codec.node_features() + codec.max_atoms * codec.max_atoms * CodecConfig::kEdgeTypes};
+  r.n = n;
+  r.null_label = int64_t(out.class_names.size());
+  r.labels = torch::tensor(out.labels, torch::kLong);
+  r.shared.mask = first_n_mask(torch::tensor(out.atoms), codec.max_atoms);
+  r.progress = [](int64_t done, int64_t total) {
+    if (::isatty(2)) std::fprintf(stderr, "\rsampled %ld/%ld%s", long(done), long(total), done == total ? "\n" : "");
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto x = sample(graph_denoiser(net, codec, objective_from_json(recipe.at("objective")).sigma_data), r);
+  const auto u = unpack(x, codec);
+  const bool repair = a.value("repair", false);
+  for (int64_t i = 0; i < n; ++i) {
+    const auto d = decode(u.nodes[i], u.edges[i], r.shared.mask[i], codec, repair);
+    out.smiles.push_back(d.valid ? d.smiles : std::string());
+    out.valid.push_back(d.valid);
+    out.connected.push_back(d.valid && d.connected);
+    out.repaired.push_back(d.repaired);
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+double wasserstein1(std::vector<double> a, std::vector<double> b) {
+  if (a.empty() || b.empty()) return std::nan("");
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  // Integrate |F_a^-1(q) - F_b^-1(q)| over q on the union of both quantile grids.
+  const int64_t steps = int64_t(std::max(a.size(), b.size())) * 4;
+  double sum = 0;
+  for (int64_t k = 0; k < steps; ++k) {
+    const double q = (double(k) + 0.5) / double(steps);
+    sum += std::abs(a[size_t(q * double(a.size()))] - b[size_t(q * double(b.size()))]);
+  }
+  return sum / double(steps);
+}
+
+namespace {
+
+// Validity, uniqueness, novelty and property-distribution distances of SMILES (""=invalid)
+// against reference molecules.
+Json score(const std::vector<std::string>& smiles, const std::vector<bool>& connected, const std::vector<std::string>& train,
+           const std::vector<std::string>& test) {
+  const std::set<std::string> train_set(train.begin(), train.end());
+  std::vector<std::string> valid;
+  int64_t n_connected = 0;
+  for (size_t i = 0; i < smiles.size(); ++i) {
+    if (smiles[i].empty()) continue;
+    valid.push_back(smiles[i]);
+    n_connected += connected[i] ? 1 : 0;
+  }
+  const std::set<std::string> unique(valid.begin(), valid.end());
+  int64_t novel = 0;
+  for (const auto& s : unique) novel += train_set.count(s) ? 0 : 1;
+  const double n = double(smiles.size());
+  Json j = {{"n", smiles.size()}, {"validity", double(n_connected) / n}, {"validity_allowing_fragments", double(valid.size()) / n},
+            {"uniqueness", valid.empty() ? 0.0 : double(unique.size()) / double(valid.size())},
+            {"novelty", unique.empty() ? 0.0 : double(novel) / double(unique.size())}};
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> dist;
+  auto add = [&](const std::string& s, bool generated) {
+    const auto p = properties(s);
+    for (const auto& [k, v] : std::map<std::string, double>{{"mw", p.mw}, {"logp", p.logp}, {"tpsa", p.tpsa},
+                                                            {"rings", double(p.rings)}, {"heavy_atoms", double(p.heavy_atoms)}}) {
+      (generated ? dist[k].first : dist[k].second).push_back(v);
+    }
+  };
+  for (const auto& s : valid) add(s, true);
+  for (const auto& s : test) add(s, false);
+  Json w = Json::object();
+  for (const auto& [k, v] : dist) w[k] = wasserstein1(v.first, v.second);
+  j["w1_to_test"] = w;
+  return j;
+}
+
+void eval(const Json& a) {
+  Json j = Json::object();
+  CodecConfig codec;
+  Json data = {{"dataset", "rdkit-data"}};
+  if (!a.value("checkpoint", std::string()).empty()) {
+    const auto ck = load_checkpoint(a.at("checkpoint"));
+    codec = codec_config_from_json(ck.recipe.at("codec"));
+    data = ck.recipe.at("data");
+  }
+  const auto ds = load_data(data, codec);
+  if (a.value("calibrate", false)) {
+    // The floor: test molecules against train (novel by construction). A corrupted baseline:
+    // test molecules with one random bond order changed each.
+    j["test_vs_train"] = score(ds.test, std::vector<bool>(ds.test.size(), true), ds.train, ds.test);
+    std::mt19937_64 rng(0);
+    std::vector<std::string> corrupted;
+    std::vector<bool> conn;
+    for (const auto& s : ds.test) {
+      auto g = encode(s, codec);
+      const int64_t atoms = g.mask.sum().item<int64_t>();
+      const int64_t p = int64_t(rng() % uint64_t(atoms)), q = int64_t(rng() % uint64_t(atoms));
+      if (p != q) {
+        const int64_t o = (g.edges[p][q].argmax().item<int64_t>() + 1 + int64_t(rng() % 3)) % 4;
+        for (auto [i, k] : {std::pair{p, q}, std::pair{q, p}}) {
+          g.edges[i][k].zero_();
+          g.edges[i][k][o] = 1.0;
+        }
+      }
+      const auto d = decode(g.nodes, g.edges, g.mask, codec);
+      corrupted.push_back(d.valid ? d.smiles : std::string());
+      conn.push_back(d.valid && d.connected);
+    }
+    j["corrupted_test"] = score(corrupted, conn, ds.train, ds.test);
+  }
+  if (!a.value("checkpoint", std::string()).empty()) {
+    const int64_t n = a.value("n_per_class", int64_t(100)) * 10;
+    Json sa = a;
+    sa.erase("label");
+    auto g = sample_molecules(sa, n);
+    auto s = score(g.smiles, g.connected, ds.train, ds.test);
+    int64_t repaired = 0;
+    for (bool r : g.repaired) repaired += r ? 1 : 0;
+    s["repaired"] = repaired;
+    s["sampler"] = a.value("sampler", std::string("dpmpp_2m"));
+    s["steps"] = a.value("steps", int64_t(20));
+    s["seconds"] = g.seconds;
+    s["molecules_per_second"] = double(n) / g.seconds;
+    // Conditioning: mean logP of valid samples per requested bin.
+    Json per_bin = Json::object();
+    for (size_t b = 0; b < g.class_names.size(); ++b) {
+      double sum = 0;
+      int64_t count = 0;
+      for (size_t i = 0; i < g.smiles.size(); ++i) {
+        if (g.labels[i] == int64_t(b) && !g.smiles[i].empty()) sum += properties(g.smiles[i]).logp, ++count;
+      }
+      if (count) per_bin[g.class_names[b]] = {{"mean_logp", sum / double(count)}, {"valid", count}};
+    }
+    s["logp_by_requested_bin"] = per_bin;
+    j["samples"] = s;
+  }
+  std::cout << j.dump(2) << "\n";
+}
+
+void sample_cmd(const Json& a) {
+  const std::string out = a.at("out");
+  const bool force = a.value("force", false);
+  const int64_t n = a.value("n", int64_t(100));
+  const auto ext = std::filesystem::path(out).extension().string();
+  if (ext != ".sdf" && ext != ".smi") throw std::invalid_argument(out + ": unsupported molecule format '" + ext + "'; one of: .sdf, .smi");
+  check_writable(out, force);
+  const auto g = sample_molecules(a, n);
+  std::vector<SdfRecord> records;
+  std::string smi;
+  int64_t valid = 0;
+  const uint64_t seed = a.value("seed", uint64_t(0));
+  for (int64_t i = 0; i < n; ++i) {
+    if (g.smiles[size_t(i)].empty()) continue;
+    ++valid;
+    records.push_back({g.smiles[size_t(i)], {{"seed", std::to_string(seed + uint64_t(i))}, {"requested", g.class_names[size_t(g.labels[size_t(i)])]},
+                                              {"connected", g.connected[size_t(i)] ? "1" : "0"}, {"repaired", g.repaired[size_t(i)] ? "1" : "0"}}});
+    smi += g.smiles[size_t(i)] + "\t" + std::to_string(seed + uint64_t(i)) + "\n";
+  }
+  if (ext == ".smi") {
+    write_file_atomic(out, smi, force);
+  } else {
+    const auto rep = write_sdf(out, records, int(seed), force);
+    std::cout << rep.embedded_3d << " with 3-D coordinates, " << rep.flat_2d << " flagged 2-D (embedding failed)\n";
+  }
+  std::cout << "wrote " << valid << " valid molecules of " << n << " sampled to " << out << " (" << std::fixed << std::setprecision(1)
+            << double(n) / g.seconds << " molecules/s)\n";
+}
+
+}  // namespace
+
+PipelineCommands molecule_pipeline() { return {train, sample_cmd, eval, nullptr}; }
+
+}  // namespace diffuse::molecule
