@@ -102,7 +102,8 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--vae", ta->vae, "image: the VAE checkpoint whose latents the DiT learns")->check(CLI::ExistingFile);
   train->add_flag("--pixel", ta->pixel, "image: diffuse in pixel space (no VAE), for comparison");
   train->add_option("--data", ta->data, "vae, image: fashion-mnist (default) or an image folder DIR/<class>/<files>;\n"
-                                        "audio: spoken-digits (default), instrument-notes or an audio folder DIR/<class>/<files>");
+                                        "audio: spoken-digits (default), instrument-notes or an audio folder DIR/<class>/<files>;\n"
+                                        "video: moving-fashion-mnist (default) or a video folder DIR/<class>/<files>");
   train->add_option("--frames", ta->frames, "video: frames per Moving Fashion-MNIST clip")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--items", ta->items, "video: items per clip (1 or 2)")->capture_default_str()->check(CLI::Range(1, 2));
   train->add_option("--image-size", ta->size, "vae, image: resize and centre-crop folder images to H W")->expected(2);
@@ -131,7 +132,12 @@ void add_pipeline(CLI::App& app) {
       if (ta->flip) data["flip"] = true;
       if (ta->crop_pad) data["crop_pad"] = ta->crop_pad;
       if (ta->espeak_variants) data["variants"] = ta->espeak_variants;
-      if (ta->modality == "video") data = {{"frames", ta->frames}, {"items", ta->items}};
+      if (ta->modality == "video") {
+        if (!ta->data.empty() && ta->data != "moving-fashion-mnist") data = {{"dataset", "folder"}, {"dir", ta->data}, {"on_bad", ta->on_bad}};
+        else data = Json::object();
+        data["frames"] = ta->frames;
+        data["items"] = ta->items;
+      }
       p->train({{"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
                 {"pixel", ta->pixel}, {"data", data}, {"seconds", ta->seconds}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
       return;

@@ -253,6 +253,41 @@ void write_video(const std::string& path, const torch::Tensor& frames_in, const 
   }
 }
 
+VideoFolder load_video_folder(const std::string& dir, int64_t frames, int64_t height, int64_t width, bool skip_bad) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(dir)) throw std::runtime_error(dir + ": not a folder (expected DIR/<class>/<video files>)");
+  VideoFolder out;
+  for (const auto& e : fs::directory_iterator(dir)) if (e.is_directory()) out.class_names.push_back(e.path().filename().string());
+  std::sort(out.class_names.begin(), out.class_names.end());
+  if (out.class_names.empty()) throw std::runtime_error(dir + ": no class sub-folders (expected DIR/<class>/<video files>)");
+  std::vector<torch::Tensor> clips;
+  std::vector<int64_t> labels;
+  for (size_t k = 0; k < out.class_names.size(); ++k) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::recursive_directory_iterator(fs::path(dir) / out.class_names[k])) if (e.is_regular_file()) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      try {
+        VideoReadOptions o;
+        o.height = height;
+        o.width = width;
+        o.max_frames = frames;
+        auto v = read_video(f.string(), o).frames;
+        if (v.size(0) < frames) v = torch::cat({v, v.slice(0, -1).expand({frames - v.size(0), -1, -1, -1})});
+        clips.push_back(v);
+        labels.push_back(int64_t(k));
+      } catch (const std::exception& e) {
+        if (!skip_bad) throw std::runtime_error(std::string(e.what()) + " (pass --on-bad skip to skip unreadable files)");
+        out.bad.emplace_back(f.string(), e.what());
+      }
+    }
+  }
+  if (clips.empty()) throw std::runtime_error(dir + ": no readable video files in " + std::to_string(out.class_names.size()) + " class folders");
+  out.clips = torch::stack(clips);
+  out.labels = torch::tensor(labels, torch::kLong);
+  return out;
+}
+
 double video_psnr(const torch::Tensor& a, const torch::Tensor& b) {
   const double mse = (a.to(torch::kFloat64) - b.to(torch::kFloat64)).pow(2).mean().item<double>();
   return mse <= 0 ? 100.0 : 10.0 * std::log10(1.0 / mse);

@@ -6,6 +6,8 @@
 #include <torch/types.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace diffuse::video {
 
@@ -32,6 +34,17 @@ struct VideoWriteOptions {
 // Writes (T, C, H, W) frames (C = 1 or 3, values in [0, 1]) atomically; the format follows the
 // extension: .mp4 (H.264) or .webm (VP9).
 void write_video(const std::string& path, const torch::Tensor& frames, const VideoWriteOptions& o = {});
+
+struct VideoFolder {
+  torch::Tensor clips;   // (N, T, 3, H, W)
+  torch::Tensor labels;  // (N,) int64
+  std::vector<std::string> class_names;
+  std::vector<std::pair<std::string, std::string>> bad;  // unreadable files: path, reason
+};
+// DIR/<class>/<files>: every file FFmpeg decodes, resized to height x width and cut or padded
+// (last frame repeated) to `frames`. Unreadable files are reported and skipped, or throw when
+// skip_bad is false. Throws if nothing loads.
+VideoFolder load_video_folder(const std::string& dir, int64_t frames, int64_t height, int64_t width, bool skip_bad);
 
 // PSNR in dB between two frame stacks in [0, 1].
 double video_psnr(const torch::Tensor& a, const torch::Tensor& b);

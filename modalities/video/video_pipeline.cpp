@@ -86,20 +86,37 @@ void train(const Json& a) {
     if (vae_path.empty()) throw std::invalid_argument("train video needs --vae CHECKPOINT (the image modality's VAE)");
     Json data = {{"frames", 16}, {"size", 64}, {"items", 1}};
     const Json given = a.value("data", Json::object());
-    for (const auto& [k, v] : given.items()) if (k == "frames" || k == "size" || k == "items") data[k] = v;
+    for (const auto& [k, v] : given.items()) data[k] = v;
     recipe = default_recipe(vae_path, image::load_vae(vae_path), moving_options(data, 0));
+    if (data.value("dataset", std::string()) == "folder") recipe["data"] = data;
   }
   recipe.erase("train");
   auto vae = image::load_vae(recipe.at("vae"));
-  const auto fm = image::load_fashion_mnist("train");
-  const int64_t n = a.value("data_n", int64_t(0)) > 0 ? a.value("data_n", int64_t(0)) : 6000;
-  const auto clips = moving_fashion_mnist(fm.images, fm.labels, n, moving_options(recipe.at("data"), 1));
-  const auto z = encode_clips(vae, clips.clips);
-  std::cerr << "encoded " << n << " Moving Fashion-MNIST clips to latents " << z.sizes().slice(1) << " (std "
-            << z.std().item<double>() << ")\n";
-  train_dit(a, recipe, z, clips.labels.select(1, 0),
+  const Json& data = recipe.at("data");
+  torch::Tensor clips, labels;
+  if (data.value("dataset", std::string()) == "folder") {  // DIR/<class>/<videos>, gray, at the model's size
+    const auto f = load_video_folder(data.at("dir"), data.value("frames", int64_t(16)), data.value("size", int64_t(64)),
+                                     data.value("size", int64_t(64)), data.value("on_bad", std::string("skip")) == "skip");
+    for (const auto& [file, why] : f.bad) std::cerr << "skipped " << why << "\n";
+    clips = f.clips.mean(2, true);
+    labels = f.labels;
+    if (resume.empty()) {
+      recipe["classes"] = f.class_names;
+      recipe["model"]["config"]["num_classes"] = int64_t(f.class_names.size());
+    }
+  } else {
+    const auto fm = image::load_fashion_mnist("train");
+    const int64_t n = a.value("data_n", int64_t(0)) > 0 ? a.value("data_n", int64_t(0)) : 6000;
+    const auto mv = moving_fashion_mnist(fm.images, fm.labels, n, moving_options(data, 1));
+    clips = mv.clips;
+    labels = mv.labels.select(1, 0);
+  }
+  const auto z = encode_clips(vae, clips);
+  std::cerr << "encoded " << clips.size(0) << " clips to latents " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
+  const int64_t classes = recipe.at("model").at("config").at("num_classes").get<int64_t>();
+  train_dit(a, recipe, z, labels,
             {{"steps", 1500}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
-             {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", 10}});
+             {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", classes}});
 }
 
 }  // namespace

@@ -54,6 +54,15 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   EXPECT_NE(r.out.find("this model generates 8-frame clips"), std::string::npos) << r.out;
   r = run("sample video --checkpoint " + ck + " --out " + d + "/x.avi");
   EXPECT_NE(r.out.find("unsupported video format '.avi'"), std::string::npos) << r.out;
+  // A video folder with a broken file trains on the rest (and fails with --on-bad fail).
+  std::system(("mkdir -p " + d + "/folder/sneaker " + d + "/folder/other && cp " + d + "/clip.mp4 " + d + "/folder/sneaker/ && cp " + d +
+               "/clip.mp4 " + d + "/folder/other/c.mp4 && echo junk > " + d + "/folder/other/bad.mp4").c_str());
+  r = run("train video --vae " + d + "/vae/checkpoint.safetensors --data " + d + "/folder --frames 8 --steps 1 --batch 2 --out " + d + "/fdit");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("skipped " + d + "/folder/other/bad.mp4: not a readable video"), std::string::npos) << r.out;
+  r = run("train video --vae " + d + "/vae/checkpoint.safetensors --data " + d + "/folder --on-bad fail --frames 8 --steps 1 --out " + d + "/fdit2");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("bad.mp4: not a readable video"), std::string::npos) << r.out;
   r = run("eval video " + ck + " --classifier " + d + "/clf/checkpoint.safetensors --n-per-class 1 --steps 2 --calibrate --json");
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = diffuse::Json::parse(r.out);

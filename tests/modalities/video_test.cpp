@@ -138,6 +138,23 @@ TEST(VideoIo, RefusesBadFilesAndOverwrites) {
   EXPECT_NE(error_of([&] { read_video(dir + "/missing.mp4"); }).find("missing.mp4: no such file"), std::string::npos);
 }
 
+TEST(VideoFolder, LoadsClassesAndReportsBadFiles) {
+  const auto dir = temp_dir() + "/folder";
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/left");
+  fs::create_directories(dir + "/right");
+  write_video(dir + "/left/a.mp4", synthetic_clip(6, 32, 32), {8, 18, "fast", true});
+  write_video(dir + "/right/b.webm", synthetic_clip(3, 20, 24), {8, 18, "fast", true});
+  std::ofstream(dir + "/right/c.mp4") << "junk";
+  const auto f = load_video_folder(dir, 4, 16, 16, true);
+  EXPECT_EQ(f.class_names, (std::vector<std::string>{"left", "right"}));
+  ASSERT_EQ(f.clips.sizes(), (std::vector<int64_t>{2, 4, 3, 16, 16}));  // b.webm padded to 4 frames
+  EXPECT_TRUE(torch::equal(f.clips[1][3], f.clips[1][2]));
+  ASSERT_EQ(f.bad.size(), 1u);
+  EXPECT_NE(f.bad[0].second.find("c.mp4: not a readable video"), std::string::npos);
+  EXPECT_THROW(load_video_folder(dir, 4, 16, 16, false), std::runtime_error);
+}
+
 TEST(MovingFashionMnist, ItemsStayOnTheCanvasBounceAndAreReproducible) {
   // Synthetic 28 x 28 "items": a bright square, so the tracker's centroid is exact.
   auto items = torch::zeros({3, 1, 28, 28});
