@@ -10,6 +10,7 @@ void add_check_reference(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_model(CLI::App& app);
 void add_pipeline(CLI::App& app);
+void add_report(CLI::App& app);
 
 // The shipped model file for a key ("image", "classifier", ...): $DIFFUSE_MODELS, else models/
 // beside the source tree the binary was built in, else ./models. Throws naming the file and

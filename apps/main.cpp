@@ -6,18 +6,6 @@
 #include "apps/cli.h"
 #include "core/system.h"
 
-namespace {
-
-// Subcommands whose work lands with later issues: they say so and fail, instead of pretending.
-void add_planned(CLI::App& app, const std::string& name, const std::string& what, const std::string& issue) {
-  auto* sub = app.add_subcommand(name, what + " (not available yet: " + issue + ")");
-  sub->allow_extras();
-  sub->callback([name, issue] {
-    throw std::runtime_error("'diffuse " + name + "' is not available in this build yet (" + issue + ")");
-  });
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -41,7 +29,7 @@ int main(int argc, char** argv) {
   diffuse::cli::add_bench(app);
   diffuse::cli::add_model(app);
   diffuse::cli::add_pipeline(app);
-  add_planned(app, "report", "HTML report of a run's outputs", "main-job issue #9");
+  diffuse::cli::add_report(app);
 
   try {
     // An unknown first word is a typo of a subcommand: say which ones exist.

@@ -26,6 +26,25 @@ std::map<std::string, PipelineCommands>& pipelines() {
 
 void register_pipeline(const std::string& name, PipelineCommands commands) { pipelines()[name] = std::move(commands); }
 
+namespace {
+std::vector<std::pair<std::string, ReportSection>>& sections() {
+  static std::vector<std::pair<std::string, ReportSection>> s;
+  return s;
+}
+}  // namespace
+
+void register_report_section(const std::string& name, ReportSection section) {
+  for (auto& [n, s] : sections()) {
+    if (n == name) {
+      s = std::move(section);
+      return;
+    }
+  }
+  sections().emplace_back(name, std::move(section));
+}
+
+const std::vector<std::pair<std::string, ReportSection>>& report_sections() { return sections(); }
+
 const PipelineCommands* find_pipeline(const std::string& name) {
   const auto it = pipelines().find(name);
   return it == pipelines().end() ? nullptr : &it->second;

@@ -37,6 +37,12 @@ struct PipelineCommands {
   std::function<void(const Json& args)> train, sample, eval, bench;
 };
 void register_pipeline(const std::string& name, PipelineCommands commands);
+
+// A modality's part of `diffuse report`: given a run's output folder, the HTML fragment that
+// shows what it finds there (media embedded as data: URIs), or "" when nothing applies.
+using ReportSection = std::function<std::string(const std::string& dir)>;
+void register_report_section(const std::string& name, ReportSection section);
+const std::vector<std::pair<std::string, ReportSection>>& report_sections();
 const PipelineCommands* find_pipeline(const std::string& name);  // nullptr when none
 
 // Registered modalities by name; `find_modality` throws listing the names.

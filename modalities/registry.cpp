@@ -61,16 +61,19 @@ void register_pipelines() {
   image.eval = image::image_eval_pipeline().eval;
   register_pipeline("image", image);
   register_pipeline("classifier", image::classifier_pipeline());
+  register_report_section("image", image::image_report_section);
 #endif
 #if DIFFUSE_HAS_SNDFILE
   register_pipeline("audio", audio::audio_pipeline());
   register_pipeline("audio-classifier", audio::audio_classifier_pipeline());
+  register_report_section("audio", audio::audio_report_section);
 #endif
 #if DIFFUSE_HAS_RDKIT
   register_pipeline("molecule", molecule::molecule_pipeline());
 #endif
 #if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO  // video reuses the image modality's VAE and classifier
   register_pipeline("video", video::video_pipeline());
+  register_report_section("video", video::video_report_section);
 #endif
 }
 

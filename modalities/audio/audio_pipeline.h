@@ -14,6 +14,10 @@ namespace diffuse::audio {
 PipelineCommands audio_pipeline();
 PipelineCommands audio_classifier_pipeline();
 
+// `diffuse report`: every WAV/FLAC in `dir` and its sub-folders, embedded with a player and its
+// log-mel spectrogram drawn as SVG.
+std::string audio_report_section(const std::string& dir);
+
 struct GeneratedAudio {
   torch::Tensor waves;      // (n, T) at `rate`
   torch::Tensor mels;       // (n, n_mels, frames), normalised

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -205,6 +206,24 @@ void bench(const Json& a) {
 }
 
 }  // namespace
+
+std::string image_report_section(const std::string& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const auto ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::string html;
+  for (const auto& f : files) {
+    const auto img = read_image(f.string());  // also checks that it decodes
+    const std::string mime = f.extension() == ".png" ? "image/png" : "image/jpeg";
+    html += "<figure><img alt=\"" + f.filename().string() + "\" src=\"data:" + mime + ";base64," + base64(read_file(f.string())) +
+            "\"><figcaption>" + f.filename().string() + " (" + std::to_string(img.size(2)) + "x" + std::to_string(img.size(1)) +
+            ")</figcaption></figure>\n";
+  }
+  return html.empty() ? "" : "<h2>Images</h2>\n" + html;
+}
 
 PipelineCommands image_pipeline() { return {train, sample_cmd, nullptr, bench}; }
 

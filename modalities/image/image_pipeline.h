@@ -12,6 +12,9 @@ namespace diffuse::image {
 
 PipelineCommands image_pipeline();
 
+// `diffuse report`: every PNG/JPEG directly in `dir`, embedded.
+std::string image_report_section(const std::string& dir);
+
 // Decoded conditional samples (n, C, H, W) in [0, 1] from a latent DiT checkpoint. Options as the
 // CLI's: checkpoint, seed, batch, sampler, steps, schedule, cfg, cfg_rescale, eta, label (class
 // name or index; empty or "all" cycles through the classes; "rows" gives one class per grid row

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 #include <iomanip>
 #include <iostream>
 
@@ -15,6 +17,7 @@
 #include "core/objectives.h"
 #include "modalities/image/classifier.h"
 #include "modalities/image/idx.h"
+#include "modalities/image/io.h"
 #include "modalities/image/vae.h"
 #include "modalities/video/io.h"
 #include "modalities/video/moving.h"
@@ -285,6 +288,31 @@ void sample_cmd(const Json& a) {
 }
 
 }  // namespace
+
+std::string video_report_section(const std::string& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const auto ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".mp4" || ext == ".webm")) files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::string html;
+  for (const auto& f : files) {
+    const auto v = read_video(f.string());
+    const auto sheet_path = (std::filesystem::temp_directory_path() / ("diffuse-sheet-" + std::to_string(::getpid()) + ".png")).string();
+    image::write_image(sheet_path, image::make_grid(v.frames, 8, 2, 1.0), {8, 95, true});
+    const auto sheet = read_file(sheet_path);
+    std::filesystem::remove(sheet_path);
+    const std::string mime = f.extension() == ".mp4" ? "video/mp4" : "video/webm";
+    std::ostringstream caption;
+    caption << f.filename().string() << ": " << v.frames.size(0) << " frames, " << v.frames.size(3) << "x" << v.frames.size(2) << ", "
+            << v.fps << " fps";
+    html += "<figure><video controls loop muted width=\"256\" src=\"data:" + mime + ";base64," + base64(read_file(f.string())) +
+            "\"></video><img alt=\"frames of " + f.filename().string() + "\" src=\"data:image/png;base64," + base64(sheet) +
+            "\"><figcaption>" + caption.str() + " (contact sheet: every frame, row by row)</figcaption></figure>\n";
+  }
+  return html.empty() ? "" : "<h2>Video</h2>\n" + html;
+}
 
 PipelineCommands video_pipeline() { return {train, sample_cmd, eval, nullptr}; }
 

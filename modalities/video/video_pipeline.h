@@ -13,6 +13,9 @@ namespace diffuse::video {
 
 PipelineCommands video_pipeline();
 
+// `diffuse report`: every MP4/WebM directly in `dir`, embedded, with a contact sheet of its frames.
+std::string video_report_section(const std::string& dir);
+
 struct GeneratedClips {
   torch::Tensor frames;  // (n, T, 1, H, W) in [0, 1]
   std::vector<int64_t> labels;

@@ -58,13 +58,14 @@ TEST(Cli, CheckReferenceNamesACorruptFile) {
   EXPECT_NE(r.out.find(path + ": not valid JSON"), std::string::npos) << r.out;
 }
 
-TEST(Cli, PlannedModalitiesSaySoInsteadOfPretending) {
-  auto r = run("train audio --steps 1 --out /tmp/diffuse_cli_audio");
+TEST(Cli, UnknownModalitiesAndMissingFoldersAreNamed) {
+  auto r = run("train sculpture --steps 1 --out /tmp/diffuse_cli_sculpture");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("modality 'audio' has no pipeline in this build yet (issue #6)"), std::string::npos) << r.out;
-  r = run("report out");
-  EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.out.find("not available in this build yet"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sculpture"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("toy"), std::string::npos) << r.out;  // the known names are listed
+  r = run("report /tmp/diffuse_no_such_folder");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("/tmp/diffuse_no_such_folder"), std::string::npos) << r.out;
 }
 
 TEST(Cli, ToyTrainSampleEvalRoundTrip) {
