@@ -73,8 +73,10 @@ std::string default_model_path(const std::string& modality) {
 void add_pipeline(CLI::App& app) {
   register_pipelines();
   // ---- train
-  auto* train = app.add_subcommand("train", "train a model for a modality\n"
-                                            "Example: diffuse train toy --steps 3000 --out runs/toy");
+  auto* train = app.add_subcommand("train", "train a model for a modality (checkpoints and log.jsonl in --out; --resume continues)\n"
+                                            "Examples: diffuse train toy --steps 3000 --out runs/toy\n"
+                                            "          diffuse train image --vae models/fashion-mnist/vae.safetensors --out runs/dit\n"
+                                            "          diffuse train audio --steps 2000 --out runs/audio");
   auto ta = std::make_shared<TrainArgs>();
   ta->train.steps = 3000;
   ta->train.batch = 256;
@@ -175,9 +177,12 @@ void add_pipeline(CLI::App& app) {
   });
 
   // ---- sample
-  auto* sample_cmd = app.add_subcommand("sample", "sample from a trained model\n"
-                                                  "Example: diffuse sample toy --checkpoint runs/toy/checkpoint.safetensors"
-                                                  " --n 1000 --label c2 --cfg 2 --sampler dpmpp_2m --steps 20 --out points.csv");
+  auto* sample_cmd = app.add_subcommand("sample", "sample from a trained model (the shipped one when --checkpoint is not given)\n"
+                                                  "Examples: diffuse sample image --class \"Ankle boot\" --n 16 --steps 20 --cfg 3 --seed 1 --grid --out boots.png\n"
+                                                  "          diffuse sample audio --label seven --n 8 --out seven.wav\n"
+                                                  "          diffuse sample video --class Sneaker --fps 8 --out clip.mp4\n"
+                                                  "          diffuse sample molecule --checkpoint runs/molecule/checkpoint.safetensors --n 100 --out mols.sdf\n"
+                                                  "          diffuse sample toy --checkpoint runs/toy/checkpoint.safetensors --n 1000 --label c2 --out points.csv");
   auto sa = std::make_shared<SampleArgs>();
   sa->req.item_shape = {2};
   sample_cmd->add_option("modality", sa->modality, "toy, image, audio, video, molecule")->required();

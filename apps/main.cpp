@@ -16,7 +16,12 @@ int main(int argc, char** argv) {
       "  diffuse info --json               the same as JSON\n"
       "  diffuse check-reference shared/reference/traj_*.json\n"
       "  diffuse bench samplers --nfe 10,50\n"
-      "  diffuse model info dit-xl/2 --json",
+      "  diffuse model info dit-xl/2 --json\n"
+      "  diffuse sample image --class \"Ankle boot\" --n 16 --grid --labelled --out boots.png\n"
+      "  diffuse sample audio --label seven --n 8 --out seven.wav\n"
+      "  diffuse sample video --class Sneaker --frames 16 --fps 8 --out clip.mp4\n"
+      "  diffuse report out                self-contained HTML page of what is in out/\n"
+      "The shipped models in models/ are used when --checkpoint is not given.",
       "diffuse"};
   app.set_version_flag("--version", diffuse::diffuse_version());
   app.require_subcommand(1);
