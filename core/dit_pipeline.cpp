@@ -2,6 +2,9 @@
 #include "core/dit_pipeline.h"
 
 #include <torch/torch.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <filesystem>
 #include <iostream>
@@ -46,6 +49,9 @@ SampleRequest sample_request(const Json& a, const Json& recipe) {
   r.guidance.scale = a.value("cfg", 3.0);
   r.guidance.rescale = a.value("cfg_rescale", 0.0);
   if (a.contains("eta")) r.sampler_options.eta = a.at("eta").get<double>();
+  r.progress = [](int64_t done, int64_t total) {  // a counter on a terminal only
+    if (::isatty(2)) std::fprintf(stderr, "\rsampled %ld/%ld%s", long(done), long(total), done == total ? "\n" : "");
+  };
   return r;
 }
 

@@ -21,7 +21,8 @@ DiT load_dit(const Checkpoint& ck, const std::string& path, bool raw_weights = f
 ConditionalDenoiser dit_denoiser(DiT net, double sigma_data);
 
 // seed, batch, sampler, steps, schedule, cfg, cfg_rescale, eta from the CLI's JSON; the sigma
-// range from recipe.sampling. item_shape, n and labels are the caller's.
+// range from recipe.sampling; a per-batch counter on stderr when it is a terminal. item_shape, n
+// and labels are the caller's.
 SampleRequest sample_request(const Json& args, const Json& recipe);
 
 // Labels for n samples: "" or "all" cycles through the classes, "rows" gives one class per row

@@ -173,9 +173,6 @@ GeneratedAudio sample_audio(const Json& a, int64_t n) {
   r.null_label = c.num_classes;
   out.labels = resolve_labels(a.value("label", std::string()), n, out.class_names);
   r.labels = torch::tensor(out.labels, torch::kLong);
-  r.progress = [](int64_t done, int64_t total) {
-    if (::isatty(2)) std::fprintf(stderr, "\rsampled %ld/%ld%s", long(done), long(total), done == total ? "\n" : "");
-  };
   const auto t0 = std::chrono::steady_clock::now();
   out.mels = sample(dit_denoiser(net, objective_from_json(recipe.at("objective")).sigma_data), r).slice(2, 0, mel.frames(samples));
   out.waves = decode(out.mels, mel, samples, recipe.at("decoder").value("iterations", int64_t(64)));

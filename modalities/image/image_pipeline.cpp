@@ -69,9 +69,6 @@ torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
   const auto labels = resolve_labels(a.value("label", std::string()), n, classes, a.value("columns", int64_t(10)));
   r.labels = torch::tensor(labels, torch::kLong);
   if (info) for (const auto k : labels) info->labels.push_back(classes[size_t(k)]);
-  r.progress = [](int64_t done, int64_t total) {
-    if (::isatty(2)) std::fprintf(stderr, "\rsampled %ld/%ld%s", long(done), long(total), done == total ? "\n" : "");
-  };
   auto denoise = dit_denoiser(net, objective.sigma_data);
   if (info) {
     denoise = [denoise, info](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) {

@@ -184,9 +184,6 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   r.null_label = int64_t(out.class_names.size());
   r.labels = torch::tensor(out.labels, torch::kLong);
   r.shared.mask = first_n_mask(torch::tensor(out.atoms), codec.max_atoms);
-  r.progress = [](int64_t done, int64_t total) {
-    if (::isatty(2)) std::fprintf(stderr, "\rsampled %ld/%ld%s", long(done), long(total), done == total ? "\n" : "");
-  };
   const auto t0 = std::chrono::steady_clock::now();
   const auto x = sample(graph_denoiser(net, codec, objective_from_json(recipe.at("objective")).sigma_data), r);
   const auto u = unpack(x, codec);
