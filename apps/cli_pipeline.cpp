@@ -40,9 +40,9 @@ struct SampleArgs {
   bool force = false, raw_weights = false, grid = false, labelled = false, normalize = false;
   int64_t columns = 10, scale = 1;
   double seconds = 0, fps = 0;
-  int64_t frames = 0, crf = 18, atoms = 0;
+  int64_t frames = 0, crf = 18, atoms = 0, n_valid = 0;
   bool repair = false;
-  std::string format = "pcm16", preset = "medium";
+  std::string format = "pcm16", preset = "medium", scaffold, decoder = "auto";
   std::string device = "cpu";
 };
 
@@ -53,6 +53,7 @@ std::string default_model_path(const std::string& modality) {
                                                             {"classifier", "fashion-mnist/classifier.safetensors"},
                                                             {"audio", "spoken-digits/dit.safetensors"},
                                                             {"audio-classifier", "spoken-digits/classifier.safetensors"},
+                                                            {"audio-vocoder", "spoken-digits/vocoder.safetensors"},
                                                             {"video", "moving-fashion-mnist/dit.safetensors"},
                                                             {"molecule", "rdkit-data/graph-dit.safetensors"}};
   const auto it = files.find(modality);
@@ -85,7 +86,7 @@ void add_pipeline(CLI::App& app) {
   ta->train.null_label = 4;
   ta->train.log_every = 250;
   ta->train.preview_every = 1000;
-  train->add_option("modality", ta->modality, "toy, vae, image, classifier, audio, audio-classifier, video, molecule")->required();
+  train->add_option("modality", ta->modality, "toy, vae, image, classifier, audio, audio-classifier, audio-vocoder, video, molecule")->required();
   train->add_option("--out", ta->out, "run folder: log.jsonl and checkpoint.safetensors")->capture_default_str();
   train->add_option("--steps", ta->train.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--batch", ta->train.batch, "items per micro-batch")->capture_default_str()->check(CLI::PositiveNumber);
@@ -195,8 +196,13 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--format", sa->format, "audio: WAV/FLAC samples")->capture_default_str()
       ->check(CLI::IsMember({"pcm16", "pcm24", "float"}));
   sample_cmd->add_flag("--normalize", sa->normalize, "audio: scale each clip's peak to -1 dBFS");
+  sample_cmd->add_option("--decoder", sa->decoder, "audio: auto (the vocoder.safetensors beside the model, else Griffin-Lim), griffin-lim, or a vocoder checkpoint")
+      ->capture_default_str();
   sample_cmd->add_option("--atoms", sa->atoms, "molecule: heavy atoms per molecule (default: drawn from the training set)")->check(CLI::PositiveNumber);
   sample_cmd->add_flag("--repair", sa->repair, "molecule: valence-aware decoding (drops the weakest bonds of over-valent atoms)");
+  sample_cmd->add_option("--n-valid", sa->n_valid, "molecule: sample until this many are valid and write exactly those (instead of --n)")
+      ->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--scaffold", sa->scaffold, "molecule: SMILES kept fixed while the rest of each molecule is generated (inpainting)");
   sample_cmd->add_option("--frames", sa->frames, "video: frames per clip (the model's own by default)")->check(CLI::PositiveNumber);
   sample_cmd->add_option("--fps", sa->fps, "video: frames per second of the MP4 (default: the model's, 8)")->check(CLI::Range(0.1, 240.0));
   sample_cmd->add_option("--crf", sa->crf, "video: H.264/VP9 constant quality, lower is better")->capture_default_str()->check(CLI::Range(0, 51));
@@ -233,6 +239,9 @@ void add_pipeline(CLI::App& app) {
       if (sample_cmd->get_option("--cfg")->count()) args["cfg"] = sa->cfg;  // else the modality's default
       if (sa->atoms) args["atoms"] = sa->atoms;
       args["repair"] = sa->repair;
+      if (!sa->scaffold.empty()) args["scaffold"] = sa->scaffold;
+      args["decoder"] = sa->decoder;
+      if (sa->n_valid) args["n_valid"] = sa->n_valid;
       p->sample(args);
       return;
     }
@@ -241,12 +250,7 @@ void add_pipeline(CLI::App& app) {
     check_writable(sa->out, sa->force);
     const auto ck = load_checkpoint(sa->checkpoint);
     auto model = make_toy_model(ck.recipe);
-    load_into(*model.net, sa->raw_weights ? ck.model : [&] {
-      auto w = ck.model;
-      for (const auto& [k, v] : ck.ema) w[k] = v;
-      return w;
-    }(), sa->checkpoint);
-    model.net->eval();
+    load_for_inference(*model.net, ck, sa->checkpoint, sa->raw_weights);
     model.net->to(torch::Device(sa->device));
     auto& r = sa->req;
     r.options = r.options.device(torch::Device(sa->device));
@@ -270,7 +274,7 @@ void add_pipeline(CLI::App& app) {
                                           "          diffuse eval image --calibrate\n"
                                           "          diffuse eval audio models/spoken-digits/dit.safetensors --calibrate --json");
   struct EvalArgs {
-    std::string modality, file, classifier, sampler = "dpmpp_2m";
+    std::string modality, file, classifier, sampler = "dpmpp_2m", vocoder, decoder = "auto";
     int64_t steps = 20, n_per_class = 100;
     uint64_t seed = 0;
     double cfg = 3.0;
@@ -288,6 +292,8 @@ void add_pipeline(CLI::App& app) {
   eval->add_option("--seed", ea->seed, "image, audio: seed")->capture_default_str();
   eval->add_option("--n-per-class", ea->n_per_class, "image, audio: samples per class")->capture_default_str()->check(CLI::PositiveNumber);
   eval->add_flag("--calibrate", ea->calibrate, "image, audio: also score real data, round trips and trivial baselines");
+  eval->add_option("--vocoder", ea->vocoder, "audio: the vocoder whose round trip --calibrate scores (default: the shipped one)")->check(CLI::ExistingFile);
+  eval->add_option("--decoder", ea->decoder, "audio: decoder of the samples: auto, griffin-lim or a vocoder checkpoint")->capture_default_str();
   eval->callback([ea] {
     if (const auto* p = find_pipeline(ea->modality); p && p->eval) {
       Json args = {{"checkpoint", ea->file}, {"json", ea->json}, {"sampler", ea->sampler}, {"steps", ea->steps},
@@ -295,6 +301,14 @@ void add_pipeline(CLI::App& app) {
       if (ea->modality == "image" || ea->modality == "audio" || ea->modality == "video") {
         const std::string key = ea->modality == "audio" ? "audio-classifier" : "classifier";
         args["classifier"] = ea->classifier.empty() ? default_model_path(key) : ea->classifier;
+      }
+      if (ea->modality == "audio") {  // the vocoder round trip joins --calibrate when one is shipped (or given)
+        if (!ea->vocoder.empty()) args["vocoder"] = ea->vocoder;
+        else try {
+          args["vocoder"] = default_model_path("audio-vocoder");
+        } catch (const std::runtime_error&) {
+        }
+        args["decoder"] = ea->decoder;
       }
       p->eval(args);
       return;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "apps/cli.h"
@@ -70,12 +71,72 @@ std::string loss_chart(const std::string& run) {
   return "<figure>" + s.str() + "<figcaption>training loss (log scale) of " + escape(run) + "</figcaption></figure>\n";
 }
 
+// A scalar as table text: numbers with 4 significant digits, short arrays inline.
+std::string cell(const Json& v) {
+  if (v.is_number_float()) {
+    std::ostringstream o;
+    o << std::setprecision(4) << v.get<double>();
+    return o.str();
+  }
+  if (v.is_string()) return escape(v.get<std::string>());
+  const auto s = v.dump();
+  return escape(s.size() > 80 ? s.substr(0, 77) + "..." : s);
+}
+
+// Leaves of a JSON object under dotted keys ("w1.mw").
+void flatten(const Json& j, const std::string& prefix, std::vector<std::pair<std::string, Json>>& out) {
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_object()) flatten(v, prefix + k + ".", out);
+    else out.emplace_back(prefix + k, v);
+  }
+}
+
+// `diffuse eval --json` output as HTML: an object of objects (e.g. test_vs_train, corrupted_test,
+// samples) becomes one table with a row per object and a column per metric; anything else a
+// two-column table of its flattened metrics.
+std::string metrics_table(const Json& j) {
+  std::ostringstream h;
+  bool rows = j.is_object() && !j.empty();
+  for (const auto& [k, v] : j.items()) rows = rows && v.is_object();
+  if (rows) {
+    std::vector<std::string> columns;
+    std::map<std::string, std::map<std::string, Json>> table;
+    for (const auto& [k, v] : j.items()) {
+      std::vector<std::pair<std::string, Json>> leaves;
+      flatten(v, "", leaves);
+      for (const auto& [c, x] : leaves) {
+        if (std::find(columns.begin(), columns.end(), c) == columns.end()) columns.push_back(c);
+        table[k][c] = x;
+      }
+    }
+    h << "<table><tr><th></th>";
+    for (const auto& c : columns) h << "<th>" << escape(c) << "</th>";
+    h << "</tr>\n";
+    for (const auto& [k, v] : j.items()) {
+      h << "<tr><th>" << escape(k) << "</th>";
+      for (const auto& c : columns) h << "<td>" << (table[k].count(c) ? cell(table[k][c]) : "") << "</td>";
+      h << "</tr>\n";
+    }
+    h << "</table>\n";
+    return h.str();
+  }
+  std::vector<std::pair<std::string, Json>> leaves;
+  if (j.is_object()) flatten(j, "", leaves);
+  else leaves.emplace_back("value", j);
+  h << "<table>";
+  for (const auto& [k, v] : leaves) h << "<tr><th>" << escape(k) << "</th><td>" << cell(v) << "</td></tr>";
+  h << "</table>\n";
+  return h.str();
+}
+
 std::string build_report(const std::string& dir, const std::vector<std::string>& runs) {
   std::ostringstream h;
   h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>diffuse report: " << escape(dir) << "</title>\n"
     << "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}figure{display:inline-block;"
        "vertical-align:top;margin:0 1em 1em 0}figcaption{font-size:12px;color:#444}img{image-rendering:pixelated;display:block}"
-       "pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:12px}</style></head><body>\n"
+       "pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:12px}table{border-collapse:collapse;font-size:12px;"
+       "margin:.5em 0;display:block;overflow-x:auto}th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+       "th{background:#f2f2f2}</style></head><body>\n"
     << "<h1>diffuse report</h1>\n<p>Outputs in <code>" << escape(dir) << "</code>; diffuse " << escape(diffuse_version())
     << ". Everything is embedded in this file.</p>\n";
   for (const auto& [name, section] : report_sections()) {
@@ -94,8 +155,12 @@ std::string build_report(const std::string& dir, const std::vector<std::string>&
     h << "<h2>Metrics</h2>\n";
     for (const auto& m : metrics) {
       const auto j = Json::parse(read_file(m.string()), nullptr, false);
-      h << "<details><summary>" << escape(m.filename().string()) << "</summary><pre>"
-        << escape(j.is_discarded() ? std::string("(not valid JSON)") : j.dump(2)) << "</pre></details>\n";
+      h << "<h3>" << escape(m.filename().string()) << "</h3>\n";
+      if (j.is_discarded()) {
+        h << "<p>(not valid JSON)</p>\n";
+        continue;
+      }
+      h << metrics_table(j) << "<details><summary>JSON</summary><pre>" << escape(j.dump(2)) << "</pre></details>\n";
     }
   }
   if (!runs.empty()) {

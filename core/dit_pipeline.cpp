@@ -19,10 +19,7 @@ DiT load_dit(const Checkpoint& ck, const std::string& path, bool raw_weights) {
   const auto& m = json_at(ck.recipe, "model", path);
   if (m.value("type", std::string()) != "dit") throw std::runtime_error(path + ": not a DiT checkpoint (model.type is not 'dit')");
   DiT net(dit_config_from_json(json_at(m, "config", path)));
-  auto w = ck.model;
-  if (!raw_weights) for (const auto& [k, v] : ck.ema) w[k] = v;
-  load_into(*net, w, path);
-  net->eval();
+  load_for_inference(*net, ck, path, raw_weights);
   return net;
 }
 

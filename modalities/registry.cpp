@@ -66,10 +66,12 @@ void register_pipelines() {
 #if DIFFUSE_HAS_SNDFILE
   register_pipeline("audio", audio::audio_pipeline());
   register_pipeline("audio-classifier", audio::audio_classifier_pipeline());
+  register_pipeline("audio-vocoder", audio::audio_vocoder_pipeline());
   register_report_section("audio", audio::audio_report_section);
 #endif
 #if DIFFUSE_HAS_RDKIT
   register_pipeline("molecule", molecule::molecule_pipeline());
+  register_report_section("molecule", molecule::molecule_report_section);
 #endif
 #if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO  // video reuses the image modality's VAE and classifier
   register_pipeline("video", video::video_pipeline());

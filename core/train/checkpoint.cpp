@@ -85,6 +85,13 @@ std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& module) {
   return out;
 }
 
+void load_for_inference(torch::nn::Module& module, const Checkpoint& ck, const std::string& file, bool raw) {
+  auto w = ck.model;
+  if (!raw) for (const auto& [k, v] : ck.ema) w[k] = v;
+  load_into(module, w, file);
+  module.eval();
+}
+
 void load_into(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& weights, const std::string& file) {
   torch::NoGradGuard no_grad;
   const auto target = state_of(module);

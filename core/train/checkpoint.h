@@ -31,6 +31,9 @@ Checkpoint load_checkpoint(const std::string& path);  // validates format and st
 // the same shape and no extra ones: errors name the file, the tensor and both shapes.
 void load_into(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& weights, const std::string& file);
 std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& module);  // params + buffers
+// A trained model ready to run: the checkpoint's EMA weights over its raw ones (raw: the raw
+// weights only) loaded with load_into, then eval mode.
+void load_for_inference(torch::nn::Module& module, const Checkpoint& ck, const std::string& file, bool raw = false);
 
 // A path named in a checkpoint's recipe (e.g. its VAE): absolute or existing paths as they are,
 // relative ones resolved against the checkpoint's folder.

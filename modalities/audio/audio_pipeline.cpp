@@ -20,6 +20,7 @@
 #include "modalities/audio/dataset.h"
 #include "modalities/audio/io.h"
 #include "modalities/audio/spectrogram.h"
+#include "modalities/audio/vocoder.h"
 
 namespace diffuse::audio {
 namespace {
@@ -73,6 +74,14 @@ torch::Tensor decode(const torch::Tensor& mels, const MelConfig& c, int64_t samp
   for (int64_t s = 0; s < mels.size(0); s += 64) {
     out.push_back(griffin_lim(mel_to_magnitude(mels.slice(0, s, s + 64), c), c, samples, iterations));
   }
+  return torch::cat(out);
+}
+
+// Vocoder decoding of normalised log-mels (under `mel`) in chunks.
+torch::Tensor vocode(Vocoder& v, const torch::Tensor& mels, const MelConfig& mel, int64_t samples) {
+  torch::NoGradGuard g;
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < mels.size(0); s += 64) out.push_back(v->forward(renormalise(mels.slice(0, s, s + 64), mel, v->mel()), samples));
   return torch::cat(out);
 }
 
@@ -146,6 +155,16 @@ void train(const Json& a) {
 
 }  // namespace
 
+static std::string vocoder_path(const std::string& choice, const std::string& checkpoint) {
+  if (choice == "griffin-lim") return {};
+  if (choice != "auto") {
+    if (!std::filesystem::exists(choice)) throw std::invalid_argument("--decoder " + choice + ": no such vocoder checkpoint (or say griffin-lim or auto)");
+    return choice;
+  }
+  const auto beside = std::filesystem::path(checkpoint).parent_path() / "vocoder.safetensors";
+  return std::filesystem::exists(beside) ? beside.string() : std::string();
+}
+
 GeneratedAudio sample_audio(const Json& a, int64_t n) {
   const std::string path = a.at("checkpoint");
   const auto ck = load_checkpoint(path);
@@ -175,7 +194,15 @@ GeneratedAudio sample_audio(const Json& a, int64_t n) {
   r.labels = torch::tensor(out.labels, torch::kLong);
   const auto t0 = std::chrono::steady_clock::now();
   out.mels = sample(dit_denoiser(net, objective_from_json(recipe.at("objective")).sigma_data), r).slice(2, 0, mel.frames(samples));
-  out.waves = decode(out.mels, mel, samples, recipe.at("decoder").value("iterations", int64_t(64)));
+  const auto vocoder = vocoder_path(a.value("decoder", std::string("auto")), path);
+  if (vocoder.empty()) {
+    out.waves = decode(out.mels, mel, samples, recipe.at("decoder").value("iterations", int64_t(64)));
+    out.decoder = "griffin-lim";
+  } else {
+    auto v = load_vocoder(vocoder);
+    out.waves = vocode(v, out.mels, mel, samples);
+    out.decoder = vocoder;
+  }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
@@ -215,10 +242,7 @@ MelClassifier load_classifier(const std::string& path) {
     throw std::runtime_error(path + ": not an audio classifier checkpoint (model.type is not 'mel-classifier')");
   }
   MelClassifier c(int64_t(ck.recipe.at("classes").size()));
-  auto w = ck.model;
-  for (const auto& [k, v] : ck.ema) w[k] = v;
-  load_into(*c, w, path);
-  c->eval();
+  load_for_inference(*c, ck, path);
   return c;
 }
 
@@ -287,6 +311,49 @@ void train_classifier(const Json& a) {
             << " clips of unseen voice variants\ncheckpoint: " << out << "/checkpoint.safetensors\n";
 }
 
+void train_vocoder(const Json& a) {
+  check_run_folder(a);
+  const std::string out = a.at("out");
+  Json data_spec = {{"dataset", "spoken-digits"}};
+  const Json given = a.value("data", Json::object());
+  for (const auto& [k, v] : given.items()) data_spec[k] = v;
+  auto sd = load_data(data_spec, 16000, 16000);
+  auto data = sd.train;
+  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) data.waves = data.waves.slice(0, 0, n);
+  const auto mel = fitted_mel(data.waves);
+  Json options = {{"steps", 3000}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
+                  {"checkpoint_every", 250}, {"cond_dropout", 0.0}};
+  const Json given_options = a.value("train", Json::object());
+  for (const auto& [k, v] : given_options.items()) options[k] = v;
+  TrainOptions o = train_options_from_json(options);
+  o.out_dir = out;
+  const VocoderConfig config;
+  Vocoder net(config, mel);
+  TrainLoss loss = [net, mel](const torch::Tensor& w, const torch::Tensor&, at::Generator& gen) mutable {
+    // Random gain in [0.3, 1] so the decoder does not learn one loudness.
+    const auto wave = w * (0.3 + 0.7 * torch::rand({w.size(0), 1}, gen));
+    torch::Tensor target;
+    {
+      torch::NoGradGuard ng;
+      target = log_mel(wave, mel);
+    }
+    const auto est = net->forward(target, wave.size(1));
+    return multi_resolution_stft_loss(wave, est) + (log_mel(est, mel) - target).abs().flatten(1).mean(1);
+  };
+  Json recipe = {{"modality", "audio"}, {"model", {{"type", "vocoder"}, {"config", to_json(config)}}}, {"mel", to_json(mel)},
+                 {"samples", data.waves.size(1)}, {"data", data_spec}};
+  Trainer trainer(net.ptr(), loss, recipe, o);
+  if (!a.value("resume", std::string()).empty()) trainer.resume(a.at("resume"));
+  trainer.run({data.waves, data.labels});
+  Vocoder ema(config, mel);
+  trainer.load_ema_into(*ema);
+  ema->eval();
+  const auto test = sd.test.waves.slice(0, 0, 256);
+  const auto rt = vocode(ema, mels_of(test, mel), mel, test.size(1));
+  std::cout << "held-out spectral convergence: " << std::fixed << std::setprecision(4) << spectral_convergence(test, rt, mel).mean().item<double>()
+            << " on " << test.size(0) << " clips\ncheckpoint: " << out << "/checkpoint.safetensors\n";
+}
+
 // Accuracy, inception score, FD and k-NN precision/recall against held-out real clips, plus the
 // fraction of silent clips (peak below 1% of full scale) and of clipped samples (|x| >= 0.999).
 Json score(MelClassifier& c, const MelConfig& mel, const torch::Tensor& real_features, const torch::Tensor& waves,
@@ -311,7 +378,8 @@ void eval(const Json& a) {
   if (a.value("calibrate", false)) {
     // Half the held-out clips against the other half, the Griffin-Lim round trip, white noise.
     const int64_t h = test.waves.size(0) / 2;
-    const auto idx = torch::randperm(test.waves.size(0), at::detail::getDefaultCPUGenerator());
+    at::Generator split_gen = at::detail::createCPUGenerator(1);  // the same halves every run
+    const auto idx = torch::randperm(test.waves.size(0), split_gen);
     const auto first = idx.slice(0, 0, h), second = idx.slice(0, h);
     const auto real_half = real_f.index_select(0, second);
     j["real_held_out"] = score(clf, cmel, real_half, test.waves.index_select(0, first), test.labels.index_select(0, first));
@@ -323,6 +391,16 @@ void eval(const Json& a) {
     j["griffin_lim_round_trip"] = score(clf, cmel, real_half, rt, test.labels.index_select(0, first));
     j["griffin_lim_round_trip"]["spectral_convergence"] = spectral_convergence(w, rt, gl).mean().item<double>();
     j["griffin_lim_round_trip"]["seconds_per_audio_second"] = secs / (double(w.numel()) / double(gl.sample_rate));
+    if (const auto vp = a.value("vocoder", std::string()); !vp.empty()) {
+      auto v = load_vocoder(vp);
+      const auto t1 = std::chrono::steady_clock::now();
+      const auto vr = vocode(v, mels_of(w, v->mel()), v->mel(), w.size(1));
+      const double vsecs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      j["vocoder_round_trip"] = score(clf, cmel, real_half, vr, test.labels.index_select(0, first));
+      j["vocoder_round_trip"]["spectral_convergence"] = spectral_convergence(w, vr, gl).mean().item<double>();
+      j["vocoder_round_trip"]["seconds_per_audio_second"] = vsecs / (double(w.numel()) / double(gl.sample_rate));
+      j["vocoder_round_trip"]["vocoder"] = vp;
+    }
     at::Generator gen = at::detail::createCPUGenerator(0);
     const auto noise = torch::rand(w.sizes(), gen) - 0.5;
     j["white_noise"] = score(clf, cmel, real_half, noise, test.labels.index_select(0, first));
@@ -342,6 +420,7 @@ void eval(const Json& a) {
     s["cfg"] = a.value("cfg", 3.0);
     s["seconds"] = g.seconds;
     s["seconds_per_audio_second"] = g.seconds / audio_s;
+    s["decoder"] = g.decoder;
     j["samples"] = s;
   }
   std::cout << j.dump(2) << "\n";
@@ -397,5 +476,6 @@ std::string audio_report_section(const std::string& dir) {
 
 PipelineCommands audio_pipeline() { return {train, sample_cmd, eval, nullptr}; }
 PipelineCommands audio_classifier_pipeline() { return {train_classifier, nullptr, nullptr, nullptr}; }
+PipelineCommands audio_vocoder_pipeline() { return {train_vocoder, nullptr, nullptr, nullptr}; }
 
 }  // namespace diffuse::audio

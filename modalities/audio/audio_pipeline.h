@@ -13,6 +13,7 @@ namespace diffuse::audio {
 
 PipelineCommands audio_pipeline();
 PipelineCommands audio_classifier_pipeline();
+PipelineCommands audio_vocoder_pipeline();  // train only: the learned decoder
 
 // `diffuse report`: every WAV/FLAC in `dir` and its sub-folders, embedded with a player and its
 // log-mel spectrogram drawn as SVG.
@@ -25,8 +26,11 @@ struct GeneratedAudio {
   std::vector<std::string> class_names;
   int64_t rate = 16000;
   double seconds = 0;       // wall time of sampling and decoding
+  std::string decoder;      // "griffin-lim" or the vocoder checkpoint used
 };
-// Samples n clips from a checkpoint; options as the CLI's (label, seed, sampler, steps, cfg, ...).
+// Samples n clips from a checkpoint; options as the CLI's (label, seed, sampler, steps, cfg, ...;
+// decoder: "auto" (default: vocoder.safetensors beside the checkpoint when there is one, else
+// Griffin-Lim), "griffin-lim", or a vocoder checkpoint).
 GeneratedAudio sample_audio(const Json& args, int64_t n);
 
 }  // namespace diffuse::audio

@@ -20,12 +20,12 @@ double mel_to_hz(double m) {
 
 torch::Tensor hann(const MelConfig& c) { return torch::hann_window(c.n_fft, torch::TensorOptions().dtype(torch::kFloat32)); }
 
+}  // namespace
+
 torch::Tensor istft(const torch::Tensor& spec, const MelConfig& c, int64_t length) {
   return torch::istft(spec, c.n_fft, c.hop, c.n_fft, hann(c), /*center=*/true, /*normalized=*/false, /*onesided=*/true,
                       length, /*return_complex=*/false);
 }
-
-}  // namespace
 
 void MelConfig::validate() const {
   if (sample_rate <= 0) throw std::invalid_argument("mel.sample_rate must be positive, got " + std::to_string(sample_rate));

@@ -26,6 +26,8 @@ MelConfig mel_config_from_json(const Json& j);
 torch::Tensor mel_basis(const MelConfig& c);
 // (N, T) waveforms -> complex STFT (N, n_fft/2 + 1, frames), Hann window, centred.
 torch::Tensor stft(const torch::Tensor& wave, const MelConfig& c);
+// Complex STFT (N, n_fft/2 + 1, frames) -> (N, length) waveforms, the inverse of stft().
+torch::Tensor istft(const torch::Tensor& spec, const MelConfig& c, int64_t length);
 // (N, T) -> normalised log-mel (N, n_mels, frames).
 torch::Tensor log_mel(const torch::Tensor& wave, const MelConfig& c);
 // Normalised log-mel -> linear magnitude (N, n_fft/2 + 1, frames) via the pseudo-inverse basis.

@@ -30,10 +30,7 @@ Classifier load_classifier(const std::string& path) {
     throw std::runtime_error(path + ": not a classifier checkpoint (model.type is not 'classifier')");
   }
   Classifier c(10, 1);
-  auto w = ck.model;
-  for (const auto& [k, v] : ck.ema) w[k] = v;
-  load_into(*c, w, path);
-  c->eval();
+  load_for_inference(*c, ck, path);
   return c;
 }
 

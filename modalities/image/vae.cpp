@@ -151,10 +151,7 @@ Vae load_vae(const std::string& path) {
   const auto& m = json_at(ck.recipe, "model", path);
   if (m.value("type", std::string()) != "vae") throw std::runtime_error(path + ": not a VAE checkpoint (model.type is not 'vae')");
   Vae vae(vae_config_from_json(json_at(m, "config", path)));
-  auto w = ck.model;
-  for (const auto& [k, v] : ck.ema) w[k] = v;
-  load_into(*vae, w, path);
-  vae->eval();
+  load_for_inference(*vae, ck, path);
   return vae;
 }
 

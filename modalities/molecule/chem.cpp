@@ -6,6 +6,7 @@
 #include <GraphMol/Descriptors/Lipinski.h>
 #include <GraphMol/Descriptors/MolDescriptors.h>
 #include <GraphMol/Descriptors/MolSurf.h>
+#include <GraphMol/MolDraw2D/MolDraw2DSVG.h>
 #include <GraphMol/DistGeomHelpers/Embedder.h>
 #include <GraphMol/FileParsers/MolSupplier.h>
 #include <GraphMol/FileParsers/MolWriters.h>
@@ -14,6 +15,7 @@
 #include <GraphMol/MolOps.h>
 #include <GraphMol/SmilesParse/SmilesParse.h>
 #include <GraphMol/SmilesParse/SmilesWrite.h>
+#include <GraphMol/Substruct/SubstructMatch.h>
 #include <RDGeneral/RDLog.h>
 
 #include <algorithm>
@@ -24,6 +26,7 @@
 #include <stdexcept>
 
 #include "core/files.h"
+#include "modalities/molecule/qed.h"
 
 namespace diffuse::molecule {
 namespace {
@@ -149,6 +152,7 @@ Properties properties(const std::string& smiles) {
   p.mw = RDKit::Descriptors::calcAMW(*m);
   p.logp = RDKit::Descriptors::calcClogP(*m);
   p.tpsa = RDKit::Descriptors::calcTPSA(*m);
+  p.qed = qed(*m);
   p.heavy_atoms = int64_t(m->getNumHeavyAtoms());
   p.rings = int64_t(RDKit::Descriptors::calcNumRings(*m));
   p.hbd = int64_t(RDKit::Descriptors::calcNumHBD(*m));
@@ -157,6 +161,14 @@ Properties properties(const std::string& smiles) {
   std::vector<int> frags;
   p.fragments = int64_t(RDKit::MolOps::getMolFrags(*m, frags));
   return p;
+}
+
+bool has_substructure(const std::string& smiles, const std::string& pattern) {
+  auto m = parse(smiles);
+  auto q = parse(pattern);
+  if (!q) throw std::invalid_argument("cannot parse SMILES '" + pattern + "'");
+  RDKit::MatchVectType match;
+  return m && RDKit::SubstructMatch(*m, *q, match);
 }
 
 SdfReport write_sdf(const std::string& path, const std::vector<SdfRecord>& records, int seed, bool force) {
@@ -189,6 +201,8 @@ SdfReport write_sdf(const std::string& path, const std::vector<SdfRecord>& recor
       m->setProp("_Name", canonical);
       m->setProp("SMILES", canonical);
       m->setProp("embedded_3d", std::string(ok ? "1" : "0"));
+      m->setProp("valid", std::string("1"));
+      m->setProp("QED", std::to_string(props.qed));
       m->setProp("MW", std::to_string(props.mw));
       m->setProp("logP", std::to_string(props.logp));
       m->setProp("TPSA", std::to_string(props.tpsa));
@@ -202,6 +216,45 @@ SdfReport write_sdf(const std::string& path, const std::vector<SdfRecord>& recor
   }
   write_file_atomic(path, os.str(), force);
   return rep;
+}
+
+std::vector<SdfRecord> read_sdf(const std::string& path, int64_t* skipped) {
+  if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
+  quiet_rdkit();
+  RDKit::SDMolSupplier sup(path, /*sanitize=*/true, /*removeHs=*/true);
+  std::vector<SdfRecord> out;
+  while (!sup.atEnd()) {
+    std::unique_ptr<RDKit::ROMol> m;
+    try {
+      m.reset(sup.next());
+    } catch (const std::exception&) {
+      m.reset();
+    }
+    if (!m) {
+      if (skipped) ++*skipped;
+      continue;
+    }
+    SdfRecord r{RDKit::MolToSmiles(*m), {}};
+    for (const auto& k : m->getPropList(/*includePrivate=*/false, /*includeComputed=*/false)) {
+      std::string v;
+      if (m->getPropIfPresent(k, v)) r.fields[k] = v;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::string depict_svg(const std::string& smiles, int width, int height) {
+  auto m = parse(smiles);
+  if (!m) throw std::invalid_argument("cannot parse SMILES '" + smiles + "'");
+  RDDepict::compute2DCoords(*m);
+  RDKit::MolDraw2DSVG drawer(width, height);
+  drawer.drawOptions().clearBackground = false;
+  drawer.drawMolecule(*m);
+  drawer.finishDrawing();
+  std::string svg = drawer.getDrawingText();
+  if (const auto p = svg.find("<svg"); p != std::string::npos) svg.erase(0, p);  // drop the XML declaration
+  return svg;
 }
 
 }  // namespace diffuse::molecule

@@ -22,11 +22,15 @@ std::vector<std::string> read_molecules(const std::string& path, ReadReport* rep
 std::string canonical_smiles(const std::string& smiles);
 
 struct Properties {
-  double mw = 0, logp = 0, tpsa = 0;
+  double mw = 0, logp = 0, tpsa = 0, qed = 0;
   int64_t heavy_atoms = 0, rings = 0, hbd = 0, hba = 0, rotatable = 0, fragments = 0;
 };
-// Throws std::invalid_argument naming the SMILES when it does not parse.
+// QED as rdkit.Chem.QED.qed computes it (see qed.h). Throws std::invalid_argument naming the
+// SMILES when it does not parse.
 Properties properties(const std::string& smiles);
+
+// Whether `smiles` contains `pattern` (a SMILES read as a query; aromaticity as RDKit perceives it).
+bool has_substructure(const std::string& smiles, const std::string& pattern);
 
 struct SdfRecord {
   std::string smiles;                         // what to write
@@ -37,8 +41,16 @@ struct SdfReport {
 };
 // Writes every record with explicit hydrogens and 3-D coordinates from ETKDGv3 (seeded) plus MMFF94
 // optimisation; records that fail embedding get 2-D coordinates and embedded_3d = 0. Fields:
-// SMILES (canonical), MW, logP, TPSA, heavy_atoms and the record's own. Atomic; no overwrite
+// SMILES (canonical), valid (1: sanitised by RDKit), QED, MW, logP, TPSA, heavy_atoms and the
+// record's own. Atomic; no overwrite
 // without force. V3000 is used for molecules above 999 atoms or bonds.
 SdfReport write_sdf(const std::string& path, const std::vector<SdfRecord>& records, int seed, bool force);
+
+// The records of an SDF file as SMILES (canonical, hydrogens removed) with their data fields;
+// unparsable records are skipped and counted in `skipped` when given.
+std::vector<SdfRecord> read_sdf(const std::string& path, int64_t* skipped = nullptr);
+
+// A 2-D depiction by RDKit's drawing code as an inline SVG element (no XML declaration).
+std::string depict_svg(const std::string& smiles, int width, int height);
 
 }  // namespace diffuse::molecule

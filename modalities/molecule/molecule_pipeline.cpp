@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -23,6 +24,7 @@
 #include "modalities/molecule/chem.h"
 #include "modalities/molecule/codec.h"
 #include "modalities/molecule/dataset.h"
+#include "modalities/molecule/similarity.h"
 
 namespace diffuse::molecule {
 namespace {
@@ -51,7 +53,9 @@ torch::Tensor first_n_mask(const torch::Tensor& counts, int64_t M) {
   return torch::arange(M, torch::kLong).unsqueeze(0) < counts.to(torch::kLong).unsqueeze(1);
 }
 
-// The graph DiT under EDM preconditioning; the node mask comes with the condition.
+// The graph DiT under EDM preconditioning; the node mask comes with the condition. Inpainting:
+// where cond.frames holds a number (not NaN), the prediction of the clean graph is replaced by it,
+// so every sampler pulls those entries to the known values while the model fills in the rest.
 ConditionalDenoiser graph_denoiser(GraphDiT net, const CodecConfig& c, double sigma_data) {
   return [net, c, sigma_data](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& cond) mutable {
     Network f = [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
@@ -59,8 +63,27 @@ ConditionalDenoiser graph_denoiser(GraphDiT net, const CodecConfig& c, double si
       const auto [n, e] = net->forward(u.nodes, u.edges, cond.mask, c_noise.to(torch::kFloat32).expand({x_in.size(0)}), cond.labels);
       return torch::cat({n.flatten(1), e.flatten(1)}, 1);
     };
-    return edm_denoiser(f, sigma_data)(x, sigma);
+    const auto d = edm_denoiser(f, sigma_data)(x, sigma);
+    return cond.frames.defined() ? torch::where(torch::isnan(cond.frames), d, cond.frames) : d;
   };
+}
+
+// The known part of a scaffold-constrained graph: the scaffold's atoms in slots 0..k-1 and the bonds
+// among them; NaN everywhere else (free). Returns k.
+int64_t scaffold_known(const std::string& scaffold, const CodecConfig& c, torch::Tensor& known) {
+  EncodedGraph g;
+  try {
+    g = encode(scaffold, c);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument("--scaffold '" + scaffold + "': " + e.what());
+  }
+  const int64_t k = g.mask.sum().item<int64_t>();
+  const auto nan = std::numeric_limits<float>::quiet_NaN();
+  auto nodes = torch::full_like(g.nodes, nan), edges = torch::full_like(g.edges, nan);
+  nodes.slice(0, 0, k).copy_(g.nodes.slice(0, 0, k) - 0.5);
+  edges.slice(0, 0, k).slice(1, 0, k).copy_(g.edges.slice(0, 0, k).slice(1, 0, k) - 0.5);
+  known = torch::cat({nodes.flatten(), edges.flatten()});
+  return k;
 }
 
 Json default_recipe(const CodecConfig& c) {
@@ -99,10 +122,7 @@ GraphDiT load_graph_dit(const Checkpoint& ck, const std::string& path, bool raw)
   const auto& m = json_at(ck.recipe, "model", path);
   if (m.value("type", std::string()) != "graph-dit") throw std::runtime_error(path + ": not a graph DiT checkpoint (model.type)");
   GraphDiT net(graph_dit_config_from_json(json_at(m, "config", path)));
-  auto w = ck.model;
-  if (!raw) for (const auto& [k, v] : ck.ema) w[k] = v;
-  load_into(*net, w, path);
-  net->eval();
+  load_for_inference(*net, ck, path, raw);
   return net;
 }
 
@@ -170,11 +190,24 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   const uint64_t seed = a.value("seed", uint64_t(0));
   std::vector<int64_t> fixed_label;
   if (!label.empty() && label != "data") fixed_label = resolve_labels(label, n, out.class_names);
+  const std::string scaffold = a.value("scaffold", std::string());
+  torch::Tensor known;
+  const int64_t scaffold_atoms = scaffold.empty() ? 0 : scaffold_known(scaffold, codec, known);
+  if (scaffold_atoms > 0 && fixed_atoms > 0 && fixed_atoms < scaffold_atoms) {
+    throw std::invalid_argument("--atoms " + std::to_string(fixed_atoms) + " is fewer than the scaffold's " + std::to_string(scaffold_atoms) + " heavy atoms");
+  }
+  if (scaffold_atoms >= codec.max_atoms) {
+    throw std::invalid_argument("--scaffold '" + scaffold + "' has " + std::to_string(scaffold_atoms) + " heavy atoms; this model holds at most " +
+                                std::to_string(codec.max_atoms) + ", leaving no room to grow");
+  }
   for (int64_t i = 0; i < n; ++i) {
-    // Item i draws a training molecule's (atom count, logP bin) from a generator seeded by seed + i.
+    // Item i draws a training molecule's (atom count, logP bin) from a generator seeded by seed + i;
+    // with a scaffold, only molecules larger than it.
     std::mt19937_64 rng(seed + uint64_t(i));
-    const size_t k = size_t(rng() % counts.size());
-    out.atoms.push_back(fixed_atoms > 0 ? fixed_atoms : counts[k]);
+    size_t k = size_t(rng() % counts.size());
+    for (int tries = 0; counts[k] <= scaffold_atoms && fixed_atoms == 0 && tries < 1000; ++tries) k = size_t(rng() % counts.size());
+    const int64_t atoms = fixed_atoms > 0 ? fixed_atoms : std::max(counts[k], std::min(scaffold_atoms + 1, codec.max_atoms));
+    out.atoms.push_back(atoms);
     out.labels.push_back(fixed_label.empty() ? bins[k] : fixed_label[size_t(i)]);
   }
   SampleRequest r = sample_request(a, recipe);
@@ -184,6 +217,7 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   r.null_label = int64_t(out.class_names.size());
   r.labels = torch::tensor(out.labels, torch::kLong);
   r.shared.mask = first_n_mask(torch::tensor(out.atoms), codec.max_atoms);
+  if (known.defined()) r.shared.frames = known.unsqueeze(0).expand({n, known.size(0)}).contiguous();
   const auto t0 = std::chrono::steady_clock::now();
   const auto x = sample(graph_denoiser(net, codec, objective_from_json(recipe.at("objective")).sigma_data), r);
   const auto u = unpack(x, codec);
@@ -194,6 +228,7 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
     out.valid.push_back(d.valid);
     out.connected.push_back(d.valid && d.connected);
     out.repaired.push_back(d.repaired);
+    if (!scaffold.empty()) out.has_scaffold.push_back(d.valid && has_substructure(d.smiles, scaffold));
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
@@ -215,8 +250,9 @@ double wasserstein1(std::vector<double> a, std::vector<double> b) {
 
 namespace {
 
-// Validity, uniqueness, novelty against `train`, and Wasserstein-1 distances of the property
-// distributions to `reference`, for SMILES ("" = invalid).
+// Validity, uniqueness, novelty against `train`; Wasserstein-1 distances of the property
+// distributions, mean QED and the MOSES set similarities (internal diversity, nearest neighbour,
+// scaffolds, fragments) against `reference`, for SMILES ("" = invalid).
 Json score(const std::vector<std::string>& smiles, const std::vector<bool>& connected, const std::vector<std::string>& train,
            const std::vector<std::string>& reference) {
   const std::set<std::string> train_set(train.begin(), train.end());
@@ -237,7 +273,7 @@ Json score(const std::vector<std::string>& smiles, const std::vector<bool>& conn
   std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> dist;
   auto add = [&](const std::string& s, bool generated) {
     const auto p = properties(s);
-    for (const auto& [k, v] : std::map<std::string, double>{{"mw", p.mw}, {"logp", p.logp}, {"tpsa", p.tpsa},
+    for (const auto& [k, v] : std::map<std::string, double>{{"mw", p.mw}, {"logp", p.logp}, {"tpsa", p.tpsa}, {"qed", p.qed},
                                                             {"rings", double(p.rings)}, {"heavy_atoms", double(p.heavy_atoms)}}) {
       (generated ? dist[k].first : dist[k].second).push_back(v);
     }
@@ -247,6 +283,14 @@ Json score(const std::vector<std::string>& smiles, const std::vector<bool>& conn
   Json w = Json::object();
   for (const auto& [k, v] : dist) w[k] = wasserstein1(v.first, v.second);
   j["w1"] = w;
+  double qed_sum = 0;
+  for (double q : dist["qed"].first) qed_sum += q;
+  j["mean_qed"] = valid.empty() ? 0.0 : qed_sum / double(valid.size());
+  const auto sim = compare_sets(valid, reference);
+  j["internal_diversity"] = sim.internal_diversity;
+  j["nn_similarity"] = sim.nn_similarity;
+  j["scaffold_similarity"] = sim.scaffold_similarity;
+  j["fragment_similarity"] = sim.fragment_similarity;
   return j;
 }
 
@@ -317,32 +361,95 @@ void sample_cmd(const Json& a) {
   const std::string out = a.at("out");
   const bool force = a.value("force", false);
   const int64_t n = a.value("n", int64_t(100));
+  // --n-valid N: draw rounds of samples (seeds continue where the last round stopped) until N are
+  // valid, and write exactly those N; at most 20 N draws.
+  const int64_t want_valid = a.value("n_valid", int64_t(0));
   const auto ext = std::filesystem::path(out).extension().string();
   if (ext != ".sdf" && ext != ".smi") throw std::invalid_argument(out + ": unsupported molecule format '" + ext + "'; one of: .sdf, .smi");
   check_writable(out, force);
-  const auto g = sample_molecules(a, n);
   std::vector<SdfRecord> records;
   std::string smi;
-  int64_t valid = 0;
   const uint64_t seed = a.value("seed", uint64_t(0));
-  for (int64_t i = 0; i < n; ++i) {
-    if (g.smiles[size_t(i)].empty()) continue;
-    ++valid;
-    records.push_back({g.smiles[size_t(i)], {{"seed", std::to_string(seed + uint64_t(i))}, {"requested", g.class_names[size_t(g.labels[size_t(i)])]},
-                                              {"connected", g.connected[size_t(i)] ? "1" : "0"}, {"repaired", g.repaired[size_t(i)] ? "1" : "0"}}});
-    smi += g.smiles[size_t(i)] + "\t" + std::to_string(seed + uint64_t(i)) + "\n";
-  }
+  int64_t drawn = 0, with_scaffold = 0;
+  double seconds = 0;
+  bool scaffold = false;
+  do {
+    const int64_t round = want_valid > 0 ? std::max<int64_t>(16, (want_valid - int64_t(records.size())) * 5 / 4) : n;
+    Json ra = a;
+    ra["seed"] = seed + uint64_t(drawn);
+    const auto g = sample_molecules(ra, round);
+    seconds += g.seconds;
+    scaffold = !g.has_scaffold.empty();
+    for (int64_t i = 0; i < round; ++i) {
+      const uint64_t item_seed = seed + uint64_t(drawn + i);
+      if (g.smiles[size_t(i)].empty() || (want_valid > 0 && int64_t(records.size()) == want_valid)) continue;
+      records.push_back({g.smiles[size_t(i)], {{"seed", std::to_string(item_seed)}, {"requested", g.class_names[size_t(g.labels[size_t(i)])]},
+                                                {"connected", g.connected[size_t(i)] ? "1" : "0"}, {"repaired", g.repaired[size_t(i)] ? "1" : "0"}}});
+      if (scaffold) {
+        records.back().fields["has_scaffold"] = g.has_scaffold[size_t(i)] ? "1" : "0";
+        with_scaffold += g.has_scaffold[size_t(i)] ? 1 : 0;
+      }
+      smi += g.smiles[size_t(i)] + "\t" + std::to_string(item_seed) + "\n";
+    }
+    drawn += round;
+    if (want_valid > 0 && int64_t(records.size()) < want_valid && drawn >= 20 * want_valid) {
+      throw std::runtime_error("--n-valid " + std::to_string(want_valid) + ": only " + std::to_string(records.size()) + " valid molecules in " +
+                               std::to_string(drawn) + " samples; nothing written");
+    }
+  } while (want_valid > 0 && int64_t(records.size()) < want_valid);
   if (ext == ".smi") {
     write_file_atomic(out, smi, force);
   } else {
     const auto rep = write_sdf(out, records, int(seed), force);
     std::cout << rep.embedded_3d << " with 3-D coordinates, " << rep.flat_2d << " flagged 2-D (embedding failed)\n";
   }
-  std::cout << "wrote " << valid << " valid molecules of " << n << " sampled to " << out << " (" << std::fixed << std::setprecision(1)
-            << double(n) / g.seconds << " molecules/s)\n";
+  std::cout << "wrote " << records.size() << " valid molecules of " << drawn << " sampled to " << out << " (" << std::fixed << std::setprecision(1)
+            << double(drawn) / seconds << " molecules/s)\n";
+  if (scaffold) std::cout << with_scaffold << " of " << records.size() << " contain the scaffold " << a.at("scaffold").get<std::string>() << "\n";
 }
 
 }  // namespace
+
+std::string molecule_report_section(const std::string& dir) {
+  constexpr size_t kShown = 40;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.is_regular_file() && e.path().extension() == ".sdf") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  auto escape = [](const std::string& s) {
+    std::string o;
+    for (char c : s) o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
+    return o;
+  };
+  std::string html;
+  for (const auto& f : files) {
+    int64_t skipped = 0;
+    const auto records = read_sdf(f.string(), &skipped);
+    int64_t in_3d = 0;
+    double qed_sum = 0;
+    for (const auto& r : records) {
+      in_3d += r.fields.count("embedded_3d") && r.fields.at("embedded_3d") == "1" ? 1 : 0;
+      qed_sum += properties(r.smiles).qed;
+    }
+    std::ostringstream head;
+    head << "<p><code>" << escape(f.filename().string()) << "</code>: " << records.size() << " molecules read back by RDKit"
+         << (skipped ? ", " + std::to_string(skipped) + " unreadable" : std::string()) << ", " << in_3d << " with 3-D coordinates, mean QED "
+         << std::fixed << std::setprecision(3) << (records.empty() ? 0.0 : qed_sum / double(records.size()))
+         << (records.size() > kShown ? "; the first " + std::to_string(kShown) + " drawn" : std::string()) << ".</p>\n";
+    html += head.str();
+    for (size_t i = 0; i < records.size() && i < kShown; ++i) {
+      const auto& r = records[i];
+      const auto p = properties(r.smiles);
+      std::ostringstream cap;
+      cap << "<code>" << escape(r.smiles) << "</code><br>valid, QED " << std::fixed << std::setprecision(2) << p.qed << ", logP " << p.logp
+          << (r.fields.count("embedded_3d") && r.fields.at("embedded_3d") == "1" ? ", 3-D" : ", 2-D only");
+      html += "<figure style=\"width:200px\">" + depict_svg(r.smiles, 200, 160) + "<figcaption style=\"word-break:break-all\">" + cap.str() +
+              "</figcaption></figure>\n";
+    }
+  }
+  return html.empty() ? "" : "<h2>Molecules</h2>\n" + html;
+}
 
 PipelineCommands molecule_pipeline() { return {train, sample_cmd, eval, nullptr}; }
 

@@ -16,9 +16,17 @@ struct GeneratedMolecules {
   std::vector<bool> valid, connected, repaired;
   std::vector<int64_t> labels, atoms;  // requested logP bin and heavy-atom count per sample
   std::vector<std::string> class_names;
+  std::vector<bool> has_scaffold;      // with a scaffold: the sample contains it (RDKit substructure match)
   double seconds = 0;
 };
+// args: checkpoint, seed, sampler options, label ("" or "data": the training mix), atoms (0: drawn
+// from the training set), repair, scaffold (SMILES kept fixed in atoms 0..k-1 while the rest is
+// inpainted: the denoiser's prediction is replaced by the scaffold's one-hot values there).
 GeneratedMolecules sample_molecules(const Json& args, int64_t n);
+
+// The report's molecule section: for each .sdf in dir, a count and RDKit depictions of the first
+// molecules with SMILES, QED, logP and whether they have 3-D coordinates.
+std::string molecule_report_section(const std::string& dir);
 
 // Wasserstein-1 distance between two 1-D samples (sorted quantile matching).
 double wasserstein1(std::vector<double> a, std::vector<double> b);

@@ -46,11 +46,29 @@ TEST(CliAudio, ClassifierDitSampleEvalRoundTrip) {
   EXPECT_NE(r.out.find("unknown class 'siebzehn'; one of: 0=zero"), std::string::npos) << r.out;
   r = diffuse("sample audio --checkpoint " + ck + " --seconds 3 --out " + d + "/x.wav");
   EXPECT_NE(r.out.find("this model generates 1.000 s clips"), std::string::npos) << r.out;
-  r = diffuse("eval audio " + ck + " --classifier " + d + "/clf/checkpoint.safetensors --n-per-class 1 --steps 2 --calibrate --json");
+  // The learned decoder: trained by diffuse, chosen with --decoder, scored by --calibrate.
+  r = diffuse("train audio-vocoder --espeak-variants 2 --steps 3 --batch 4 --out " + d + "/voc");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("held-out spectral convergence"), std::string::npos) << r.out;
+  const std::string voc = d + "/voc/checkpoint.safetensors";
+  r = diffuse("sample audio --checkpoint " + ck + " --label 3 --steps 2 --decoder " + voc + " --out " + d + "/voc.wav");
+  ASSERT_EQ(r.code, 0) << r.out;
+  SF_INFO vinfo{};
+  SNDFILE* vs = sf_open((d + "/voc.wav").c_str(), SFM_READ, &vinfo);
+  ASSERT_NE(vs, nullptr);
+  EXPECT_EQ(vinfo.frames, 16000);
+  sf_close(vs);
+  r = diffuse("sample audio --checkpoint " + ck + " --decoder " + d + "/none.safetensors --out " + d + "/x.wav");
+  EXPECT_NE(r.out.find("--decoder " + d + "/none.safetensors: no such vocoder checkpoint"), std::string::npos) << r.out;
+  r = diffuse("sample audio --checkpoint " + ck + " --decoder " + ck + " --out " + d + "/x.wav");
+  EXPECT_NE(r.out.find("not a vocoder checkpoint"), std::string::npos) << r.out;
+  r = diffuse("eval audio " + ck + " --classifier " + d + "/clf/checkpoint.safetensors --vocoder " + voc +
+              " --n-per-class 1 --steps 2 --calibrate --json");
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = diffuse::Json::parse(r.out);
   EXPECT_EQ(j.at("samples").at("n").get<int>(), 10);
-  for (const char* k : {"real_held_out", "griffin_lim_round_trip", "white_noise", "samples"}) {
+  EXPECT_TRUE(j.at("vocoder_round_trip").contains("spectral_convergence"));
+  for (const char* k : {"real_held_out", "griffin_lim_round_trip", "vocoder_round_trip", "white_noise", "samples"}) {
     EXPECT_TRUE(j.at(k).contains("fd")) << k;
     EXPECT_TRUE(j.at(k).contains("inception_score")) << k;
   }

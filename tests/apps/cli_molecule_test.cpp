@@ -57,6 +57,44 @@ TEST(CliMolecule, TrainSampleSdfEvalRoundTrip) {
   EXPECT_DOUBLE_EQ(j.at("test_vs_train").at("validity").get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(j.at("test_vs_train").at("novelty").get<double>(), 1.0);
   EXPECT_LT(j.at("corrupted_test").at("validity").get<double>(), 0.9);
+  // The split is by molecule, not by scaffold: test and train share scaffolds and fragments.
+  const auto& f = j.at("test_vs_train");
+  EXPECT_GT(f.at("internal_diversity").get<double>(), 0.5);
+  EXPECT_GT(f.at("scaffold_similarity").get<double>(), 0.5);
+  EXPECT_GT(f.at("fragment_similarity").get<double>(), 0.5);
+  EXPECT_GT(f.at("mean_qed").get<double>(), 0.2);
+  EXPECT_LT(f.at("mean_qed").get<double>(), 0.9);
+  EXPECT_TRUE(f.at("w1").contains("qed"));
+}
+
+// The shipped model: --n-valid writes exactly that many valid molecules, and scaffold inpainting
+// keeps the given substructure in every valid sample.
+TEST(CliMolecule, ShippedModelNValidAndScaffoldInpainting) {
+  const std::string d = "/tmp/diffuse_cli_molecule_shipped";
+  std::system(("rm -rf " + d + " && mkdir -p " + d).c_str());
+  auto r = run("sample molecule --n-valid 12 --steps 20 --seed 5 --out " + d + "/v.sdf");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("wrote 12 valid molecules of "), std::string::npos) << r.out;
+  RDKit::SDMolSupplier sup(d + "/v.sdf", true, false);
+  int records = 0;
+  while (!sup.atEnd()) {
+    std::unique_ptr<RDKit::ROMol> mol(sup.next());
+    ASSERT_TRUE(mol) << "record " << records;
+    EXPECT_EQ(mol->getProp<std::string>("valid"), "1");
+    ++records;
+  }
+  EXPECT_EQ(records, 12);
+  r = run("sample molecule --scaffold c1ccc2ccccc2c1 --n 16 --steps 20 --out " + d + "/s.smi");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("wrote (\\d+) valid molecules of 16"))) << r.out;
+  const std::string valid = m[1];
+  EXPECT_GT(std::stoi(valid), 0) << r.out;
+  EXPECT_NE(r.out.find(valid + " of " + valid + " contain the scaffold c1ccc2ccccc2c1"), std::string::npos) << r.out;
+  r = run("sample molecule --scaffold C1CC --out " + d + "/x.smi");
+  EXPECT_NE(r.out.find("--scaffold 'C1CC'"), std::string::npos) << r.out;
+  r = run("sample molecule --scaffold c1ccccc1 --atoms 4 --out " + d + "/x.smi");
+  EXPECT_NE(r.out.find("--atoms 4 is fewer than the scaffold's 6 heavy atoms"), std::string::npos) << r.out;
 }
 
 }  // namespace

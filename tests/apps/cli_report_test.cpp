@@ -27,7 +27,10 @@ TEST(CliReport, OpensInHeadlessChromiumWithEveryMediaElementEmbedded) {
   int media = 2;
   r = run("sample video --class Sneaker --steps 2 --out " + d + "/out/clip.mp4");
   if (r.code == 0) media += 2;  // the video and its contact sheet
+  r = run("sample molecule --n 8 --steps 20 --out " + d + "/out/molecules.sdf");
+  ASSERT_EQ(r.code, 0) << r.out;
   std::ofstream(d + "/out/metrics.json") << "{\"fd\": 1.5}";
+  std::ofstream(d + "/out/eval.json") << "{\"real\": {\"accuracy\": 0.99, \"w1\": {\"mw\": 2.5}}, \"noise\": {\"accuracy\": 0.1}}";
   r = run("train toy --steps 500 --batch 32 --out " + d + "/toy");  // logs every 250 steps
   ASSERT_EQ(r.code, 0) << r.out;
   r = run("report " + d + "/out --run " + d + "/toy");
@@ -44,6 +47,14 @@ TEST(CliReport, OpensInHeadlessChromiumWithEveryMediaElementEmbedded) {
   }
   EXPECT_EQ(tags, media);  // fashion.png, the audio player, and the video with its sheet
   EXPECT_NE(html.find("metrics.json"), std::string::npos);
+  // Eval output as a table: a row per object, a column per (dotted) metric.
+  EXPECT_NE(html.find("<tr><th></th><th>accuracy</th><th>w1.mw</th></tr>"), std::string::npos);
+  EXPECT_NE(html.find("<tr><th>real</th><td>0.99</td><td>2.5</td></tr>"), std::string::npos);
+  EXPECT_NE(html.find("<tr><th>fd</th><td>1.5</td></tr>"), std::string::npos);
+  // Molecules drawn by RDKit as inline SVG, one per record read back from the SDF.
+  EXPECT_NE(html.find("<h2>Molecules</h2>"), std::string::npos);
+  EXPECT_NE(html.find("molecules read back by RDKit"), std::string::npos);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find("<polyline"), std::string::npos);  // the loss curve
   EXPECT_EQ(html.find("http://") == std::string::npos || html.find("http://www.w3.org/2000/svg") != std::string::npos, true);
   r = run("report " + d + "/out --run " + d + "/toy");
@@ -59,6 +70,7 @@ TEST(CliReport, OpensInHeadlessChromiumWithEveryMediaElementEmbedded) {
   EXPECT_NE(dom.find("<h1>diffuse report</h1>"), std::string::npos);
   EXPECT_NE(dom.find("<h2>Images</h2>"), std::string::npos);
   EXPECT_NE(dom.find("<h2>Audio</h2>"), std::string::npos);
+  EXPECT_NE(dom.find("<h2>Molecules</h2>"), std::string::npos);
 }
 
 }  // namespace

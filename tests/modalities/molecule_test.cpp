@@ -3,6 +3,7 @@
 #include <GraphMol/Conformer.h>
 #include <GraphMol/FileParsers/MolSupplier.h>
 #include <GraphMol/GraphMol.h>
+#include <GraphMol/SmilesParse/SmilesParse.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -13,6 +14,8 @@
 #include "modalities/molecule/chem.h"
 #include "modalities/molecule/codec.h"
 #include "modalities/molecule/dataset.h"
+#include "modalities/molecule/qed.h"
+#include "modalities/molecule/similarity.h"
 
 namespace diffuse::molecule {
 namespace {
@@ -45,6 +48,50 @@ TEST(MoleculeIo, ReadsSmilesCsvAndSdfAndCountsFailures) {
   EXPECT_NEAR(p.mw, 60.052, 0.01);
   EXPECT_EQ(p.heavy_atoms, 4);
   EXPECT_EQ(properties("[Na+].[Cl-]").fragments, 2);
+}
+
+TEST(Qed, MatchesRdkitPythonImplementation) {
+  // Reference values: rdkit.Chem.QED.qed and .properties of RDKit 2022.09.3 (Debian python3-rdkit);
+  // the first is the paper's example that RDKit's doctest checks (0.253).
+  struct Case {
+    const char* smiles;
+    double qed;
+    int64_t hba, hbd, rotb, arom, alerts;
+  };
+  for (const auto& c : {Case{"N=C(CCSCc1csc(N=C(N)N)n1)NS(N)(=O)=O", 0.253143, 6, 5, 7, 1, 3},
+                        Case{"CC(=O)Oc1ccccc1C(=O)O", 0.550122, 4, 1, 2, 1, 2},
+                        Case{"CN1C=NC2=C1C(=O)N(C(=O)N2C)C", 0.538463, 3, 0, 0, 2, 0},
+                        Case{"c1ccccc1", 0.442628, 0, 0, 0, 1, 0}, Case{"CCO", 0.406808, 1, 1, 0, 0, 0},
+                        Case{"O=[N+]([O-])c1ccc(Cl)cc1", 0.463602, 2, 0, 1, 1, 2},
+                        Case{"CCCCCCCCCC(=O)O", 0.570683, 2, 1, 8, 0, 1}, Case{"c1ccc2ccccc2c1", 0.511431, 0, 0, 0, 2, 0}}) {
+    EXPECT_NEAR(properties(c.smiles).qed, c.qed, 2e-6) << c.smiles;
+    const std::unique_ptr<RDKit::RWMol> m(RDKit::SmilesToMol(c.smiles));
+    const auto q = qed_properties(*m);
+    EXPECT_EQ(q.hba, c.hba) << c.smiles;
+    EXPECT_EQ(q.hbd, c.hbd) << c.smiles;
+    EXPECT_EQ(q.rotb, c.rotb) << c.smiles;
+    EXPECT_EQ(q.arom, c.arom) << c.smiles;
+    EXPECT_EQ(q.alerts, c.alerts) << c.smiles;
+  }
+}
+
+TEST(SetSimilarity, MatchesMosesDefinitionsOnASmallSet) {
+  // Reference: the same definitions computed with RDKit's Python API (Morgan r=2 1024 bits,
+  // MurckoScaffold.GetScaffoldForMol, FragmentOnBRICSBonds, cosine of counts).
+  const std::vector<std::string> gen = {"CC(=O)Oc1ccccc1C(=O)O", "Cc1ccccc1O", "CCN(CC)CC", "c1ccc2ccccc2c1", "O=C(O)c1ccncc1"};
+  const std::vector<std::string> ref = {"CC(=O)Nc1ccc(O)cc1", "c1ccccc1", "CCCCO", "Cc1ccncc1", "O=C(O)CCc1ccccc1", "CN1CCCC1c1cccnc1"};
+  const auto s = compare_sets(gen, ref);
+  EXPECT_NEAR(s.internal_diversity, 0.8688077577, 1e-9);
+  EXPECT_NEAR(s.nn_similarity, 0.2540775401, 1e-9);
+  EXPECT_NEAR(s.scaffold_similarity, 0.8616404369, 1e-9);
+  EXPECT_NEAR(s.fragment_similarity, 0.0707106781, 1e-9);
+  EXPECT_EQ(murcko_scaffold("Cc1cc(Oc2nccc(CCC)c2)ccc1"), "c1ccc(Oc2ccccn2)cc1");
+  EXPECT_EQ(murcko_scaffold("CCO"), "");
+  // A set against itself: every nearest neighbour is itself, scaffolds and fragments coincide.
+  const auto self = compare_sets(gen, gen);
+  EXPECT_DOUBLE_EQ(self.nn_similarity, 1.0);
+  EXPECT_NEAR(self.scaffold_similarity, 1.0, 1e-12);
+  EXPECT_NEAR(self.fragment_similarity, 1.0, 1e-12);
 }
 
 TEST(GraphCodec, RoundTripsKekulisedGraphsAndRefusesWhatItCannotHold) {
@@ -106,6 +153,8 @@ TEST(Sdf, WritesThreeDimensionalRecordsThatRdkitReadsBack) {
     EXPECT_GT(z, 0.1);
     EXPECT_EQ(m->getProp<std::string>("SMILES"), canonical_smiles(recs[size_t(n)].smiles));
     EXPECT_EQ(m->getProp<std::string>("embedded_3d"), "1");
+    EXPECT_EQ(m->getProp<std::string>("valid"), "1");
+    EXPECT_NEAR(std::stod(m->getProp<std::string>("QED")), properties(recs[size_t(n)].smiles).qed, 1e-5);
     ++n;
   }
   EXPECT_EQ(n, 3);
