@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include <filesystem>
@@ -46,8 +48,18 @@ SampleRequest sample_request(const Json& a, const Json& recipe) {
   r.guidance.scale = a.value("cfg", 3.0);
   r.guidance.rescale = a.value("cfg_rescale", 0.0);
   if (a.contains("eta")) r.sampler_options.eta = a.at("eta").get<double>();
-  r.progress = [](int64_t done, int64_t total) {  // a counter on a terminal only
-    if (::isatty(2)) std::fprintf(stderr, "\rsampled %ld/%ld%s", long(done), long(total), done == total ? "\n" : "");
+  // A bar with the fraction done and the time left, on a terminal only.
+  const auto t0 = std::chrono::steady_clock::now();
+  r.progress = [t0, last = -1](int64_t done, int64_t total) mutable {
+    if (!::isatty(2) || total <= 0) return;
+    const int width = 30, filled = int(double(width) * double(done) / double(total));
+    if (filled == last && done != total) return;  // redraw only when the bar moves
+    last = filled;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const long left = done > 0 ? std::lround(s * double(total - done) / double(done)) : 0;
+    std::fprintf(stderr, "\rsampling [%s%s] %3d%% ETA %02ld:%02ld%s", std::string(size_t(filled), '#').c_str(),
+                 std::string(size_t(width - filled), '.').c_str(), int(100 * done / total), left / 60, left % 60,
+                 done == total ? "\n" : "");
   };
   return r;
 }

@@ -47,8 +47,17 @@ torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
     }
     const Denoiser d = r.labels.defined() ? cfg(model, cond, uncond, r.guidance)
                                           : Denoiser([&model, cond](const torch::Tensor& x, const torch::Tensor& s) { return model(x, s, cond); });
-    out.push_back(run_sampler(r.sampler, d, x, sigmas, noise, r.sampler_options));
-    if (r.progress) r.progress(start + b, r.n);
+    // Progress in item-steps (n x steps in all), reported after every sampler step.
+    SamplerOptions o = r.sampler_options;
+    if (r.progress) {
+      const auto user = o.callback;
+      o.callback = [&r, user, start, b](int64_t step, const torch::Tensor& xs, double sigma) {
+        if (user) user(step, xs, sigma);
+        r.progress(start * r.steps + b * std::min(step + 1, r.steps), r.n * r.steps);
+      };
+    }
+    out.push_back(run_sampler(r.sampler, d, x, sigmas, noise, o));
+    if (r.progress) r.progress((start + b) * r.steps, r.n * r.steps);
   }
   return torch::cat(out);
 }

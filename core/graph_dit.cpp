@@ -50,6 +50,7 @@ GraphBlockImpl::GraphBlockImpl(int64_t D, int64_t De, int64_t heads, double mlp_
   ada_ = register_module("adaLN", torch::nn::Linear(D, 7 * D));  // 6 node terms + edge gate input
   edge_bias_ = register_module("edge_bias", torch::nn::Linear(De, heads));
   edge_from_nodes_ = register_module("edge_from_nodes", torch::nn::Linear(D, De));
+  edge_pair_ = register_module("edge_pair", torch::nn::Linear(D, De));
   edge_mlp1_ = register_module("edge_mlp1", torch::nn::Linear(De, 2 * De));
   edge_mlp2_ = register_module("edge_mlp2", torch::nn::Linear(2 * De, De));
   edge_gate_ = register_module("edge_gate", torch::nn::Linear(D, De));
@@ -69,9 +70,10 @@ std::pair<torch::Tensor, torch::Tensor> GraphBlockImpl::forward(const torch::Ten
   const auto att = torch::softmax(logits, -1).matmul(qkv[2]).transpose(1, 2).reshape({N, M, D});
   auto h2 = h + m[2].unsqueeze(1) * proj_(att);
   h2 = h2 + m[5].unsqueeze(1) * fc2_(torch::gelu(fc1_(modulate(norm2_(h2), m[3], m[4])), "tanh"));
-  // Edges from node pairs: symmetric in (i, j) because it uses h_i + h_j.
-  const auto pn = edge_from_nodes_(h2);                                    // (N, M, De)
-  const auto pair = pn.unsqueeze(2) + pn.unsqueeze(1);                     // (N, M, M, De)
+  // Edges from node pairs, symmetric in (i, j): a_i + a_j, and the product b_i * b_j through which
+  // a bond can depend on both atoms together (a sum alone leaves that to one MLP layer).
+  const auto pn = edge_from_nodes_(h2), pb = edge_pair_(h2);               // (N, M, De)
+  const auto pair = pn.unsqueeze(2) + pn.unsqueeze(1) + pb.unsqueeze(2) * pb.unsqueeze(1);  // (N, M, M, De)
   const auto upd = edge_mlp2_(torch::silu(edge_mlp1_(edge_norm_(e) + pair)));
   const auto gate = edge_gate_(m[6]).view({N, 1, 1, -1});
   return {h2, e + gate * upd};

@@ -37,7 +37,7 @@ class GraphBlockImpl : public torch::nn::Module {
   int64_t heads_;
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, edge_norm_{nullptr};
   torch::nn::Linear qkv_{nullptr}, proj_{nullptr}, fc1_{nullptr}, fc2_{nullptr}, ada_{nullptr};
-  torch::nn::Linear edge_bias_{nullptr}, edge_from_nodes_{nullptr}, edge_mlp1_{nullptr}, edge_mlp2_{nullptr}, edge_gate_{nullptr};
+  torch::nn::Linear edge_bias_{nullptr}, edge_from_nodes_{nullptr}, edge_pair_{nullptr}, edge_mlp1_{nullptr}, edge_mlp2_{nullptr}, edge_gate_{nullptr};
 };
 TORCH_MODULE(GraphBlock);
 

@@ -57,7 +57,7 @@ echo "== diffuse sample audio: the spoken digits zero..nine -> $out/digits/"
 mkdir -p "$out/digits"
 digits_ok=1
 for word in zero one two three four five six seven eight nine; do
-  if ! "$bin" sample audio --label "$word" --n 1 --steps 20 --cfg 3 --seed 1 --normalize --out "$out/digits/$word.wav" --force; then
+  if ! "$bin" sample audio --label "$word" --n 1 --steps 20 --cfg 4 --seed 1 --normalize --out "$out/digits/$word.wav" --force; then
     digits_ok=0
     retrain models/spoken-digits/dit.safetensors
     break

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "core/analytic.h"
+#include "core/engine.h"
 #include "core/schedules.h"
 #include "tests/core/test_util.h"
 
@@ -48,6 +49,30 @@ TEST_P(EverySampler, ItemDoesNotDependOnBatchSize) {
   const auto batch = sample_with_seeds(GetParam(), {10, 11, 12, 13, 14}, d, sigmas, 2);
   const auto single = sample_with_seeds(GetParam(), {12}, d, sigmas, 2);
   EXPECT_EQ(max_abs(batch[2], single[0]), 0.0) << GetParam();
+}
+
+TEST_P(EverySampler, EngineReportsProgressAfterEveryStepOfEveryBatch) {
+  const auto gmm = GaussianMixture::toy2d();
+  ConditionalDenoiser d = [&gmm](const torch::Tensor& x, const torch::Tensor& sigma, const Condition&) {
+    return gmm.posterior_mean(x, 1.0, sigma.item<double>());
+  };
+  SampleRequest r;
+  r.item_shape = {2};
+  r.n = 5;
+  r.batch = 2;  // batches of 2, 2 and 1
+  r.steps = 6;
+  r.sampler = GetParam();
+  r.options = r.options.dtype(torch::kFloat64);
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  r.progress = [&calls](int64_t done, int64_t total) { calls.emplace_back(done, total); };
+  sample(d, r);
+  ASSERT_GE(calls.size(), size_t(3 * r.steps)) << GetParam();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i].second, r.n * r.steps);
+    if (i > 0) EXPECT_GE(calls[i].first, calls[i - 1].first) << GetParam();
+  }
+  EXPECT_EQ(calls.back().first, r.n * r.steps);
+  EXPECT_EQ(calls[size_t(r.steps) - 1].first, 2 * r.steps) << GetParam();  // the first batch's last step
 }
 
 TEST_P(EverySampler, ItemDoesNotDependOnThreadCount) {
