@@ -278,7 +278,7 @@ void add_pipeline(CLI::App& app) {
     int64_t steps = 20, n_per_class = 100;
     uint64_t seed = 0;
     double cfg = 3.0;
-    bool json = false, calibrate = false;
+    bool json = false, calibrate = false, repair = false;
   };
   auto ea = std::make_shared<EvalArgs>();
   eval->add_option("modality", ea->modality, "toy (a samples file), vae (a checkpoint: PSNR), image, audio, video or molecule (a checkpoint)")->required();
@@ -292,12 +292,14 @@ void add_pipeline(CLI::App& app) {
   eval->add_option("--seed", ea->seed, "image, audio: seed")->capture_default_str();
   eval->add_option("--n-per-class", ea->n_per_class, "image, audio: samples per class")->capture_default_str()->check(CLI::PositiveNumber);
   eval->add_flag("--calibrate", ea->calibrate, "image, audio: also score real data, round trips and trivial baselines");
+  eval->add_flag("--repair", ea->repair, "molecule: score samples decoded with valence repair and fragment joining");
   eval->add_option("--vocoder", ea->vocoder, "audio: the vocoder whose round trip --calibrate scores (default: the shipped one)")->check(CLI::ExistingFile);
   eval->add_option("--decoder", ea->decoder, "audio: decoder of the samples: auto, griffin-lim or a vocoder checkpoint")->capture_default_str();
   eval->callback([ea] {
     if (const auto* p = find_pipeline(ea->modality); p && p->eval) {
       Json args = {{"checkpoint", ea->file}, {"json", ea->json}, {"sampler", ea->sampler}, {"steps", ea->steps},
-                   {"cfg", ea->cfg}, {"seed", ea->seed}, {"n_per_class", ea->n_per_class}, {"calibrate", ea->calibrate}};
+                   {"cfg", ea->cfg}, {"seed", ea->seed}, {"n_per_class", ea->n_per_class}, {"calibrate", ea->calibrate},
+                   {"repair", ea->repair}};
       if (ea->modality == "image" || ea->modality == "audio" || ea->modality == "video") {
         const std::string key = ea->modality == "audio" ? "audio-classifier" : "classifier";
         args["classifier"] = ea->classifier.empty() ? default_model_path(key) : ea->classifier;

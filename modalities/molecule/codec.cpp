@@ -109,23 +109,20 @@ Decoded decode(const torch::Tensor& nodes_in, const torch::Tensor& edges_in, con
     }
     return mol;
   };
-  auto valence_excess = [&](RDKit::RWMol& mol, std::vector<int64_t>& excess) {
+  // Valence left per atom: its largest allowed valence (shifted by the formal charge) minus the
+  // bond orders it has; negative when over-valent. Atoms without a valence limit get a large one.
+  auto headroom = [&](RDKit::RWMol& mol) {
     const auto* table = RDKit::PeriodicTable::getTable();
-    bool any = false;
-    excess.assign(mol.getNumAtoms(), 0);
+    std::vector<int64_t> h(mol.getNumAtoms(), 0);
     for (auto* a : mol.atoms()) {
       int v = 0;
       for (const auto* b : mol.atomBonds(a)) v += int(b->getBondTypeAsDouble());
       const auto& allowed = table->getValenceList(a->getAtomicNum());
       int max_v = *std::max_element(allowed.begin(), allowed.end());
       max_v += a->getFormalCharge() * (a->getAtomicNum() == 6 ? -1 : 1);  // N+ takes 4, O- takes 1, C- takes 3
-      if (allowed.front() == -1) continue;
-      if (v > max_v) {
-        excess[a->getIdx()] = v - max_v;
-        any = true;
-      }
+      h[a->getIdx()] = allowed.front() == -1 ? 8 : max_v - v;
     }
-    return any;
+    return h;
   };
   auto sanitize = [&](RDKit::RWMol& mol, std::string& why) {
     try {
@@ -139,21 +136,44 @@ Decoded decode(const torch::Tensor& nodes_in, const torch::Tensor& edges_in, con
   auto mol = build(bonds);
   std::string why;
   bool ok = sanitize(*mol, why);
-  if (!ok && valence_repair) {
+  std::vector<int> frag_of;
+  const bool fragmented = RDKit::MolOps::getMolFrags(*mol, frag_of) > 1;
+  if ((!ok || fragmented) && valence_repair) {
     // Drop the least probable bond at an over-valent atom, or lower its order, until none is.
     auto bs = bonds;
-    std::vector<int64_t> excess;
     for (int guard = 0; guard < 64; ++guard) {
       auto trial = build(bs);
-      if (!valence_excess(*trial, excess)) break;
+      const auto h = headroom(*trial);
       int best = -1;
       for (size_t k = 0; k < bs.size(); ++k) {
-        if (excess[size_t(atom_of[size_t(bs[k].i)])] > 0 || excess[size_t(atom_of[size_t(bs[k].j)])] > 0) {
+        if (h[size_t(atom_of[size_t(bs[k].i)])] < 0 || h[size_t(atom_of[size_t(bs[k].j)])] < 0) {
           if (best < 0 || bs[k].p < bs[size_t(best)].p) best = int(k);
         }
       }
       if (best < 0) break;
       if (--bs[size_t(best)].order == 0) bs.erase(bs.begin() + best);
+      d.repaired = true;
+    }
+    // Then join the fragments: add the single bond the model finds most probable between two
+    // fragments whose atoms both have valence left, until one fragment remains or none fits.
+    for (int guard = 0; guard < 64; ++guard) {
+      auto trial = build(bs);
+      std::vector<int> comp;
+      if (RDKit::MolOps::getMolFrags(*trial, comp) <= 1) break;
+      const auto h = headroom(*trial);
+      int64_t bi = -1, bj = -1;
+      double bp = -1;
+      for (size_t a = 0; a < index.size(); ++a) {
+        for (size_t b = a + 1; b < index.size(); ++b) {
+          const int64_t i = index[a], j = index[b];
+          const auto ai = size_t(atom_of[size_t(i)]), aj = size_t(atom_of[size_t(j)]);
+          if (comp[ai] == comp[aj] || h[ai] < 1 || h[aj] < 1) continue;
+          const double p = bond_prob[i][j][1].item<double>();
+          if (p > bp) bp = p, bi = i, bj = j;
+        }
+      }
+      if (bi < 0) break;
+      bs.push_back({bi, bj, 1, bp});
       d.repaired = true;
     }
     mol = build(bs);

@@ -42,6 +42,8 @@ struct Decoded {
 };
 // One graph: nodes (M, Fn), edges (M, M, 4) scores (symmetrised), mask (M,) (or undefined: atoms
 // whose element scores are all below 0 are padding, as encode() writes zeros there).
+// valence_repair: drop or lower the least probable bonds of over-valent atoms, then join
+// fragments by the most probable single bonds between atoms with valence left.
 Decoded decode(const torch::Tensor& nodes, const torch::Tensor& edges, const torch::Tensor& mask, const CodecConfig& c,
                bool valence_repair = false);
 

@@ -148,7 +148,7 @@ void train(const Json& a) {
   const auto x = torch::stack(xs);
   const auto mask = first_n_mask(torch::tensor(counts), codec.max_atoms);
   GraphDiT net(graph_dit_config_from_json(recipe.at("model").at("config")));
-  Json options = {{"steps", 3000}, {"batch", 64}, {"lr", 5e-4}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
+  Json options = {{"steps", 3000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
                   {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", int64_t(logp_classes().size())}};
   const Json given = a.value("train", Json::object());
   for (const auto& [k, v] : given.items()) options[k] = v;

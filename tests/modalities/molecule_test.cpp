@@ -132,8 +132,26 @@ TEST(GraphCodec, ValenceRepairDropsTheWeakestBondAndIsReported) {
   const auto fixed = decode(g.nodes, edges, g.mask, c, true);
   EXPECT_TRUE(fixed.valid) << fixed.reason;
   EXPECT_TRUE(fixed.repaired);
-  EXPECT_FALSE(fixed.connected);  // the extra carbon is left on its own
-  EXPECT_EQ(fixed.smiles, "C.CC(C)(C)C");
+  // The weak bond to the full centre carbon is dropped; the lone carbon is then joined by a single
+  // bond to an atom with valence left (a methyl), so the result is one fragment.
+  EXPECT_TRUE(fixed.connected);
+  EXPECT_EQ(fixed.smiles, "CCC(C)(C)C");
+}
+
+TEST(GraphCodec, RepairJoinsFragmentsByTheMostProbableSingleBond) {
+  CodecConfig c;
+  auto g = encode("CCO.N", c);  // not a molecule the dataset keeps, but encode() takes it
+  auto edges = g.edges * 5.0;
+  // The model slightly prefers a single bond between the oxygen (2) and the nitrogen (3).
+  edges[2][3][1] = edges[3][2][1] = 4.0;
+  edges[0][3][1] = edges[3][0][1] = 2.0;
+  const auto raw = decode(g.nodes, edges, g.mask, c);
+  EXPECT_TRUE(raw.valid);
+  EXPECT_FALSE(raw.connected);
+  EXPECT_FALSE(raw.repaired);
+  const auto fixed = decode(g.nodes, edges, g.mask, c, true);
+  EXPECT_TRUE(fixed.valid && fixed.connected && fixed.repaired);
+  EXPECT_EQ(fixed.smiles, "CCON");
 }
 
 TEST(Sdf, WritesThreeDimensionalRecordsThatRdkitReadsBack) {
