@@ -27,7 +27,7 @@ TEST(CliReport, OpensInHeadlessChromiumWithEveryMediaElementEmbedded) {
   int media = 2;
   r = run("sample video --class Sneaker --steps 2 --out " + d + "/out/clip.mp4");
   if (r.code == 0) media += 2;  // the video and its contact sheet
-  r = run("sample molecule --n 8 --steps 20 --out " + d + "/out/molecules.sdf");
+  r = run("sample molecule --n-valid 4 --steps 20 --repair --out " + d + "/out/molecules.sdf");
   ASSERT_EQ(r.code, 0) << r.out;
   std::ofstream(d + "/out/metrics.json") << "{\"fd\": 1.5}";
   std::ofstream(d + "/out/eval.json") << "{\"real\": {\"accuracy\": 0.99, \"w1\": {\"mw\": 2.5}}, \"noise\": {\"accuracy\": 0.1}}";
@@ -53,8 +53,10 @@ TEST(CliReport, OpensInHeadlessChromiumWithEveryMediaElementEmbedded) {
   EXPECT_NE(html.find("<tr><th>fd</th><td>1.5</td></tr>"), std::string::npos);
   // Molecules drawn by RDKit as inline SVG, one per record read back from the SDF.
   EXPECT_NE(html.find("<h2>Molecules</h2>"), std::string::npos);
-  EXPECT_NE(html.find("molecules read back by RDKit"), std::string::npos);
-  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("4 molecules read back by RDKit"), std::string::npos);
+  size_t drawn = 0;  // one depiction per molecule, each with its caption
+  for (size_t at = html.find("valid, QED "); at != std::string::npos; at = html.find("valid, QED ", at + 1)) ++drawn;
+  EXPECT_EQ(drawn, 4u);
   EXPECT_NE(html.find("<polyline"), std::string::npos);  // the loss curve
   EXPECT_EQ(html.find("http://") == std::string::npos || html.find("http://www.w3.org/2000/svg") != std::string::npos, true);
   r = run("report " + d + "/out --run " + d + "/toy");
