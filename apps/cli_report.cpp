@@ -14,23 +14,14 @@
 #include "core/files.h"
 #include "core/json.h"
 #include "core/modality.h"
+#include "core/report.h"
 #include "core/system.h"
 #include "modalities/registry.h"
 
 namespace diffuse::cli {
 namespace {
 
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
-  }
-  return out;
-}
+std::string escape(const std::string& s) { return html_escape(s); }
 
 // The loss of a run's log.jsonl against the step, as an SVG line chart with a log-scale y axis.
 std::string loss_chart(const std::string& run) {

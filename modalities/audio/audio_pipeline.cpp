@@ -14,6 +14,7 @@
 #include "core/dit_pipeline.h"
 #include "core/files.h"
 #include "core/metrics.h"
+#include "core/report.h"
 #include "core/objectives.h"
 #include "core/train/trainer.h"
 #include "modalities/audio/classifier.h"
@@ -77,6 +78,14 @@ torch::Tensor decode(const torch::Tensor& mels, const MelConfig& c, int64_t samp
   return torch::cat(out);
 }
 
+// The command's dataset: spoken digits unless `data` (from --data and friends) says otherwise.
+Json data_spec_from(const Json& a) {
+  Json spec = {{"dataset", "spoken-digits"}};
+  const Json given = a.value("data", Json::object());
+  for (const auto& [k, v] : given.items()) spec[k] = v;
+  return spec;
+}
+
 // Vocoder decoding of normalised log-mels (under `mel`) in chunks.
 torch::Tensor vocode(Vocoder& v, const torch::Tensor& mels, const MelConfig& mel, int64_t samples) {
   torch::NoGradGuard g;
@@ -129,9 +138,7 @@ void train(const Json& a) {
   const std::string resume = a.value("resume", std::string());
   Json recipe;
   if (!resume.empty()) recipe = load_checkpoint(resume).recipe;
-  Json data_spec = resume.empty() ? Json{{"dataset", "spoken-digits"}} : recipe.at("data");
-  const Json given = a.value("data", Json::object());
-  if (resume.empty()) for (const auto& [k, v] : given.items()) data_spec[k] = v;
+  const Json data_spec = resume.empty() ? data_spec_from(a) : recipe.at("data");
   const int64_t samples = resume.empty() ? int64_t(std::lround(a.value("seconds", 1.0) * 16000)) : recipe.at("samples").get<int64_t>();
   auto data = load_data(data_spec, 16000, samples).train;
   if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
@@ -262,9 +269,7 @@ std::pair<torch::Tensor, torch::Tensor> classify(MelClassifier& c, const MelConf
 void train_classifier(const Json& a) {
   check_run_folder(a);
   const std::string out = a.at("out");
-  Json data_spec = {{"dataset", "spoken-digits"}};
-  const Json given = a.value("data", Json::object());
-  for (const auto& [k, v] : given.items()) data_spec[k] = v;
+  const Json data_spec = data_spec_from(a);
   if (data_spec.value("dataset", std::string()) != "spoken-digits") {
     throw std::invalid_argument("the audio classifier trains on the spoken digits (its held-out split is the eval reference)");
   }
@@ -314,9 +319,7 @@ void train_classifier(const Json& a) {
 void train_vocoder(const Json& a) {
   check_run_folder(a);
   const std::string out = a.at("out");
-  Json data_spec = {{"dataset", "spoken-digits"}};
-  const Json given = a.value("data", Json::object());
-  for (const auto& [k, v] : given.items()) data_spec[k] = v;
+  const Json data_spec = data_spec_from(a);
   auto sd = load_data(data_spec, 16000, 16000);
   auto data = sd.train;
   if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) data.waves = data.waves.slice(0, 0, n);
@@ -453,12 +456,7 @@ std::string spectrogram_svg(const torch::Tensor& lm) {
 }  // namespace
 
 std::string audio_report_section(const std::string& dir) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    const auto ext = e.path().extension().string();
-    if (e.is_regular_file() && (ext == ".wav" || ext == ".flac")) files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
+  const auto files = files_with_extension(dir, {".wav", ".flac"}, /*recursive=*/true);
   std::string html;
   MelConfig mel;
   for (const auto& f : files) {

@@ -65,6 +65,22 @@ std::vector<std::string> split_csv(const std::string& line) {  // simple CSV: qu
   return out;
 }
 
+// Calls f with every record of an SDF file: the sanitised molecule without hydrogens, or nullptr
+// where RDKit cannot parse or sanitise it.
+template <typename F>
+void each_sdf_record(const std::string& path, F f) {
+  RDKit::SDMolSupplier sup(path, /*sanitize=*/true, /*removeHs=*/true);
+  while (!sup.atEnd()) {
+    std::unique_ptr<RDKit::ROMol> m;
+    try {
+      m.reset(sup.next());
+    } catch (const std::exception&) {
+      m.reset();
+    }
+    f(m.get());
+  }
+}
+
 }  // namespace
 
 std::string canonical_smiles(const std::string& smiles) {
@@ -94,22 +110,15 @@ std::vector<std::string> read_molecules(const std::string& path, ReadReport* rep
   };
   const auto ext = lower_ext(path);
   if (ext == ".sdf" || ext == ".sd" || ext == ".mol") {
-    RDKit::SDMolSupplier sup(path, /*sanitize=*/true, /*removeHs=*/true);
-    while (!sup.atEnd()) {
-      std::unique_ptr<RDKit::ROMol> m;
-      try {
-        m.reset(sup.next());
-      } catch (const std::exception&) {
-        m.reset();
-      }
+    each_sdf_record(path, [&](const RDKit::ROMol* m) {
       ++r.read;
       if (!m) {
         ++r.failures["RDKit cannot parse or sanitise"];
-        continue;
+        return;
       }
       ++r.parsed;
       out.push_back(RDKit::MolToSmiles(*m));
-    }
+    });
     return out;
   }
   std::ifstream in(path);
@@ -221,18 +230,11 @@ SdfReport write_sdf(const std::string& path, const std::vector<SdfRecord>& recor
 std::vector<SdfRecord> read_sdf(const std::string& path, int64_t* skipped) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
   quiet_rdkit();
-  RDKit::SDMolSupplier sup(path, /*sanitize=*/true, /*removeHs=*/true);
   std::vector<SdfRecord> out;
-  while (!sup.atEnd()) {
-    std::unique_ptr<RDKit::ROMol> m;
-    try {
-      m.reset(sup.next());
-    } catch (const std::exception&) {
-      m.reset();
-    }
+  each_sdf_record(path, [&](const RDKit::ROMol* m) {
     if (!m) {
       if (skipped) ++*skipped;
-      continue;
+      return;
     }
     SdfRecord r{RDKit::MolToSmiles(*m), {}};
     for (const auto& k : m->getPropList(/*includePrivate=*/false, /*includeComputed=*/false)) {
@@ -240,7 +242,7 @@ std::vector<SdfRecord> read_sdf(const std::string& path, int64_t* skipped) {
       if (m->getPropIfPresent(k, v)) r.fields[k] = v;
     }
     out.push_back(std::move(r));
-  }
+  });
   return out;
 }
 

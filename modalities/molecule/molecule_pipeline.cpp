@@ -19,6 +19,7 @@
 #include "core/engine.h"
 #include "core/files.h"
 #include "core/graph_dit.h"
+#include "core/report.h"
 #include "core/objectives.h"
 #include "core/train/trainer.h"
 #include "modalities/molecule/chem.h"
@@ -412,16 +413,7 @@ void sample_cmd(const Json& a) {
 
 std::string molecule_report_section(const std::string& dir) {
   constexpr size_t kShown = 40;
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (e.is_regular_file() && e.path().extension() == ".sdf") files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  auto escape = [](const std::string& s) {
-    std::string o;
-    for (char c : s) o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
-    return o;
-  };
+  const auto files = files_with_extension(dir, {".sdf"});
   std::string html;
   for (const auto& f : files) {
     int64_t skipped = 0;
@@ -433,7 +425,7 @@ std::string molecule_report_section(const std::string& dir) {
       qed_sum += properties(r.smiles).qed;
     }
     std::ostringstream head;
-    head << "<p><code>" << escape(f.filename().string()) << "</code>: " << records.size() << " molecules read back by RDKit"
+    head << "<p><code>" << html_escape(f.filename().string()) << "</code>: " << records.size() << " molecules read back by RDKit"
          << (skipped ? ", " + std::to_string(skipped) + " unreadable" : std::string()) << ", " << in_3d << " with 3-D coordinates, mean QED "
          << std::fixed << std::setprecision(3) << (records.empty() ? 0.0 : qed_sum / double(records.size()))
          << (records.size() > kShown ? "; the first " + std::to_string(kShown) + " drawn" : std::string()) << ".</p>\n";
@@ -442,7 +434,7 @@ std::string molecule_report_section(const std::string& dir) {
       const auto& r = records[i];
       const auto p = properties(r.smiles);
       std::ostringstream cap;
-      cap << "<code>" << escape(r.smiles) << "</code><br>valid, QED " << std::fixed << std::setprecision(2) << p.qed << ", logP " << p.logp
+      cap << "<code>" << html_escape(r.smiles) << "</code><br>valid, QED " << std::fixed << std::setprecision(2) << p.qed << ", logP " << p.logp
           << (r.fields.count("embedded_3d") && r.fields.at("embedded_3d") == "1" ? ", 3-D" : ", 2-D only");
       html += "<figure style=\"width:200px\">" + depict_svg(r.smiles, 200, 160) + "<figcaption style=\"word-break:break-all\">" + cap.str() +
               "</figcaption></figure>\n";

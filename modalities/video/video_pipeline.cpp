@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "core/dit_pipeline.h"
+#include "core/report.h"
 #include "core/files.h"
 #include "core/metrics.h"
 #include "core/objectives.h"
@@ -287,12 +288,7 @@ void sample_cmd(const Json& a) {
 }  // namespace
 
 std::string video_report_section(const std::string& dir) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const auto ext = e.path().extension().string();
-    if (e.is_regular_file() && (ext == ".mp4" || ext == ".webm")) files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
+  const auto files = files_with_extension(dir, {".mp4", ".webm"});
   std::string html;
   for (const auto& f : files) {
     const auto v = read_video(f.string());
