@@ -28,6 +28,7 @@ struct TrainArgs {
   std::string modality, out = "runs/toy", resume, recipe, vae, data, on_bad = "skip";
   TrainOptions train;
   int64_t data_n = 20000, crop_pad = 0, channels = 0, espeak_variants = 0, frames = 16, items = 1;
+  int64_t patch = 0, width = 0, depth = 0;
   std::vector<int64_t> size;
   double seconds = 1.0;
   bool force = false, flip = false, pixel = false;
@@ -100,7 +101,7 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--preview-every", ta->train.preview_every, "steps between preview samples scored in log.jsonl (0: off)")->capture_default_str();
   train->add_option("--checkpoint-every", ta->train.checkpoint_every, "steps between checkpoints (0: at the end)")->capture_default_str();
   train->add_option("--resume", ta->resume, "continue from this checkpoint")->check(CLI::ExistingFile);
-  train->add_option("--data-n", ta->data_n, "toy: number of training points; vae, image, classifier: use only the first N images")->capture_default_str();
+  train->add_option("--data-n", ta->data_n, "toy: number of training points; vae, image, classifier: use only the first N images; video: N clips")->capture_default_str();
   train->add_flag("--force", ta->force, "reuse an existing run folder");
   train->add_option("--vae", ta->vae, "image: the VAE checkpoint whose latents the DiT learns")->check(CLI::ExistingFile);
   train->add_flag("--pixel", ta->pixel, "image: diffuse in pixel space (no VAE), for comparison");
@@ -109,6 +110,9 @@ void add_pipeline(CLI::App& app) {
                                         "video: moving-fashion-mnist (default) or a video folder DIR/<class>/<files>");
   train->add_option("--frames", ta->frames, "video: frames per Moving Fashion-MNIST clip")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--items", ta->items, "video: items per clip (1 or 2)")->capture_default_str()->check(CLI::Range(1, 2));
+  train->add_option("--patch", ta->patch, "video: the DiT's spatial patch on the latents (default 4)")->check(CLI::PositiveNumber);
+  train->add_option("--width", ta->width, "video: the DiT's width (default 144; divisible by 6)")->check(CLI::PositiveNumber);
+  train->add_option("--depth", ta->depth, "video: the DiT's blocks (default 6, alternating spatial and temporal)")->check(CLI::PositiveNumber);
   train->add_option("--image-size", ta->size, "vae, image: resize and centre-crop folder images to H W")->expected(2);
   train->add_option("--channels", ta->channels, "vae, image: 1 (gray) or 3 (RGB); default: the first image's")->check(CLI::IsMember({1, 3}));
   train->add_option("--on-bad", ta->on_bad, "vae, image: skip unreadable files (reported) or fail on the first")
@@ -141,7 +145,11 @@ void add_pipeline(CLI::App& app) {
         data["frames"] = ta->frames;
         data["items"] = ta->items;
       }
-      p->train({{"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
+      Json model = Json::object();
+      if (ta->patch) model["patch"] = ta->patch;
+      if (ta->width) model["hidden"] = ta->width;
+      if (ta->depth) model["depth"] = ta->depth;
+      p->train({{"model", model}, {"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
                 {"pixel", ta->pixel}, {"data", data}, {"seconds", ta->seconds}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
       return;
     }

@@ -194,4 +194,28 @@ Decoded decode(const torch::Tensor& nodes_in, const torch::Tensor& edges_in, con
   return d;
 }
 
+std::pair<torch::Tensor, torch::Tensor> graph_probabilities(const torch::Tensor& node_logits, const torch::Tensor& edge_logits,
+                                                            const torch::Tensor& mask, const CodecConfig& c) {
+  const int64_t E = int64_t(c.elements.size());
+  const auto mf = mask.to(node_logits.dtype());
+  auto nodes = torch::cat({node_logits.slice(2, 0, E).softmax(2), node_logits.slice(2, E).softmax(2)}, 2) * mf.unsqueeze(2);
+  const int64_t M = node_logits.size(1);
+  const auto pairs = (mask.unsqueeze(2) & mask.unsqueeze(1) & ~torch::eye(M, mask.options()).unsqueeze(0)).unsqueeze(3);
+  auto none = torch::zeros({CodecConfig::kEdgeTypes}, edge_logits.options());
+  none[0] = 1;
+  auto edges = torch::where(pairs, edge_logits.softmax(3), none);
+  return {nodes, edges};
+}
+
+torch::Tensor graph_cross_entropy(const torch::Tensor& node_logits, const torch::Tensor& edge_logits, const torch::Tensor& nodes,
+                                  const torch::Tensor& edges, const torch::Tensor& mask, const CodecConfig& c, double edge_weight) {
+  const int64_t E = int64_t(c.elements.size()), M = node_logits.size(1);
+  const auto mf = mask.to(node_logits.dtype());
+  auto ce = [](const torch::Tensor& logits, const torch::Tensor& onehot) { return -(logits.log_softmax(-1) * onehot).sum(-1); };
+  const auto node_ce = ce(node_logits.slice(2, 0, E), nodes.slice(2, 0, E)) + ce(node_logits.slice(2, E), nodes.slice(2, E));
+  const auto pairs = mf.unsqueeze(2) * mf.unsqueeze(1) * (1 - torch::eye(M, mf.options())).unsqueeze(0);
+  const auto edge_ce = ce(edge_logits, edges);
+  return (node_ce * mf).sum(1) / mf.sum(1).clamp_min(1) + edge_weight * (edge_ce * pairs).sum({1, 2}) / pairs.sum({1, 2}).clamp_min(1);
+}
+
 }  // namespace diffuse::molecule

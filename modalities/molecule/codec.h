@@ -47,4 +47,17 @@ struct Decoded {
 Decoded decode(const torch::Tensor& nodes, const torch::Tensor& edges, const torch::Tensor& mask, const CodecConfig& c,
                bool valence_repair = false);
 
+// Categorical parameterisation (after Dieleman et al. 2022's CDCD): a network that outputs the logits
+// of each categorical variable (an atom's element, its charge, a pair's bond type) for a batch of
+// graphs, nodes (N, M, Fn) and edges (N, M, M, 4). Its clean-graph estimate is their softmax per
+// group, the posterior mean of the one-hot values, which is what a denoiser should return; padded
+// atoms come out as zero rows and padded pairs and the diagonal as "none", as encode() writes them.
+std::pair<torch::Tensor, torch::Tensor> graph_probabilities(const torch::Tensor& node_logits, const torch::Tensor& edge_logits,
+                                                            const torch::Tensor& mask, const CodecConfig& c);
+// Per-graph cross-entropy (N,) against one-hot nodes and edges: the mean over real atoms of element
+// + charge CE, plus edge_weight times the mean over pairs of distinct real atoms of bond-type CE
+// (DiGress weights edges 5x: there are many more of them and most are "none").
+torch::Tensor graph_cross_entropy(const torch::Tensor& node_logits, const torch::Tensor& edge_logits, const torch::Tensor& nodes,
+                                  const torch::Tensor& edges, const torch::Tensor& mask, const CodecConfig& c, double edge_weight);
+
 }  // namespace diffuse::molecule

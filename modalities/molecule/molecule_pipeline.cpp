@@ -54,17 +54,31 @@ torch::Tensor first_n_mask(const torch::Tensor& counts, int64_t M) {
   return torch::arange(M, torch::kLong).unsqueeze(0) < counts.to(torch::kLong).unsqueeze(1);
 }
 
-// The graph DiT under EDM preconditioning; the node mask comes with the condition. Inpainting:
-// where cond.frames holds a number (not NaN), the prediction of the clean graph is replaced by it,
-// so every sampler pulls those entries to the known values while the model fills in the rest.
-ConditionalDenoiser graph_denoiser(GraphDiT net, const CodecConfig& c, double sigma_data) {
-  return [net, c, sigma_data](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& cond) mutable {
-    Network f = [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
-      const auto u = unpack(x_in, c);
-      const auto [n, e] = net->forward(u.nodes, u.edges, cond.mask, c_noise.to(torch::kFloat32).expand({x_in.size(0)}), cond.labels);
-      return torch::cat({n.flatten(1), e.flatten(1)}, 1);
-    };
-    const auto d = edm_denoiser(f, sigma_data)(x, sigma);
+// A categorical recipe's network outputs logits (see graph_probabilities in codec.h); its clean-graph
+// estimate is their softmax in the +-0.5 coding, with padded slots at -0.5 as in the data.
+bool categorical(const Json& recipe) { return recipe.contains("categorical"); }
+
+// The graph DiT under EDM preconditioning (a regression of the clean graph, or with a categorical
+// recipe the softmax of its logits); the node mask comes with the condition. Inpainting: where
+// cond.frames holds a number (not NaN), the prediction of the clean graph is replaced by it, so
+// every sampler pulls those entries to the known values while the model fills in the rest.
+ConditionalDenoiser graph_denoiser(GraphDiT net, const CodecConfig& c, double sigma_data, bool logits) {
+  return [net, c, sigma_data, logits](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& cond) mutable {
+    torch::Tensor d;
+    if (logits) {
+      const auto k = edm_coefficients(sigma.item<double>(), sigma_data);
+      const auto u = unpack(k.c_in * x, c);
+      const auto [n, e] = net->forward(u.nodes, u.edges, cond.mask, torch::full({x.size(0)}, k.c_noise), cond.labels);
+      const auto [pn, pe] = graph_probabilities(n, e, cond.mask, c);
+      d = (torch::cat({pn.flatten(1), pe.flatten(1)}, 1) - 0.5).to(x.dtype());
+    } else {
+      Network f = [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
+        const auto u = unpack(x_in, c);
+        const auto [n, e] = net->forward(u.nodes, u.edges, cond.mask, c_noise.to(torch::kFloat32).expand({x_in.size(0)}), cond.labels);
+        return torch::cat({n.flatten(1), e.flatten(1)}, 1);
+      };
+      d = edm_denoiser(f, sigma_data)(x, sigma);
+    }
     return cond.frames.defined() ? torch::where(torch::isnan(cond.frames), d, cond.frames) : d;
   };
 }
@@ -102,7 +116,7 @@ Json default_recipe(const CodecConfig& c) {
   o.weighting = LossWeighting::kEdm;
   o.sigma_data = 0.5;  // one-hot values at +-0.5
   return {{"modality", "molecule"}, {"codec", to_json(c)}, {"model", {{"type", "graph-dit"}, {"config", to_json(g)}}},
-          {"objective", to_json(o)}, {"classes", logp_classes()}, {"data", {{"dataset", "rdkit-data"}}},
+          {"objective", to_json(o)}, {"categorical", {{"edge_weight", 5.0}}}, {"classes", logp_classes()}, {"data", {{"dataset", "rdkit-data"}}},
           {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
 }
 
@@ -162,7 +176,20 @@ void train(const Json& a) {
     const auto [n, e] = net->forward(u.nodes, u.edges, trainer_ptr->batch_extra(), t.to(torch::kFloat32), y);
     return torch::cat({n.flatten(1), e.flatten(1)}, 1);
   };
-  Trainer trainer(net.ptr(), forward, recipe, o, objective);
+  const double edge_weight = categorical(recipe) ? recipe.at("categorical").value("edge_weight", 5.0) : 0.0;
+  TrainLoss ce = [net, codec, objective, edge_weight, &trainer_ptr](const torch::Tensor& x0, const torch::Tensor& y, at::Generator& gen) mutable {
+    const auto draw = sample_sigmas(x0.size(0), objective, gen);
+    const auto noise = torch::randn(x0.sizes(), gen, torch::kFloat64).to(x0.options());
+    const auto ex = make_example(x0, noise, draw, objective);
+    const auto& mask = trainer_ptr->batch_extra();
+    const auto u = unpack(ex.input, codec);
+    const auto [n, e] = net->forward(u.nodes, u.edges, mask, ex.time.to(torch::kFloat32), y);
+    const auto t = unpack(x0 + 0.5, codec);
+    return graph_cross_entropy(n, e, t.nodes, t.edges, mask, codec, edge_weight);
+  };
+  std::unique_ptr<Trainer> trainer_owner = categorical(recipe) ? std::make_unique<Trainer>(net.ptr(), ce, recipe, o)
+                                                               : std::make_unique<Trainer>(net.ptr(), forward, recipe, o, objective);
+  Trainer& trainer = *trainer_owner;
   trainer_ptr = &trainer;
   if (!resume.empty()) trainer.resume(resume);
   std::cerr << "training on " << x.size(0) << " molecular graphs (" << codec.max_atoms << " atoms max)\n";
@@ -220,7 +247,7 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   r.shared.mask = first_n_mask(torch::tensor(out.atoms), codec.max_atoms);
   if (known.defined()) r.shared.frames = known.unsqueeze(0).expand({n, known.size(0)}).contiguous();
   const auto t0 = std::chrono::steady_clock::now();
-  const auto x = sample(graph_denoiser(net, codec, objective_from_json(recipe.at("objective")).sigma_data), r);
+  const auto x = sample(graph_denoiser(net, codec, objective_from_json(recipe.at("objective")).sigma_data, categorical(recipe)), r);
   const auto u = unpack(x, codec);
   const bool repair = a.value("repair", false);
   for (int64_t i = 0; i < n; ++i) {

@@ -150,14 +150,18 @@ void write_video(const std::string& path, const torch::Tensor& frames_in, const 
   if (o.crf < 0 || o.crf > 63) throw std::invalid_argument(path + ": crf must be in 0..63, got " + std::to_string(o.crf));
   std::string ext = std::filesystem::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-  const char* codec_name = ext == ".mp4" ? "libx264" : ext == ".webm" ? "libvpx-vp9" : nullptr;
-  if (!codec_name) throw std::invalid_argument(path + ": unsupported video format '" + ext + "'; one of: .mp4, .webm");
+  const char* codec_name = ext == ".mp4" ? "libx264" : ext == ".webm" ? "libvpx-vp9" : ext == ".gif" ? "gif" : nullptr;
+  if (!codec_name) throw std::invalid_argument(path + ": unsupported video format '" + ext + "'; one of: .mp4, .webm, .gif");
+  const bool gif = ext == ".gif";
   const AVCodec* codec = avcodec_find_encoder_by_name(codec_name);
   if (!codec) throw std::runtime_error(path + ": FFmpeg has no " + codec_name + " encoder");
   // RGB uint8 frames, padded (edge pixels repeated) to even sizes for yuv420p.
   auto x = frames_in.detach().to(torch::kCPU, torch::kFloat32).clamp(0, 1);
+  const bool gray = x.size(1) == 1;
   if (x.size(1) == 1) x = x.expand({-1, 3, -1, -1});
-  const int64_t T = x.size(0), H = x.size(2), W = x.size(3), H2 = H + (H & 1), W2 = W + (W & 1);
+  // GIF: 8-bit gray for one-channel frames (lossless but for rounding), else RGB 3-3-2 with dithering.
+  const AVPixelFormat pix = gif ? (gray ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB8) : AV_PIX_FMT_YUV420P;
+  const int64_t T = x.size(0), H = x.size(2), W = x.size(3), H2 = H + (gif ? 0 : H & 1), W2 = W + (gif ? 0 : W & 1);
   if (H2 != H || W2 != W) x = torch::replication_pad2d(x, {0, W2 - W, 0, H2 - H});
   const auto rgb = (x * 255.0).round().to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
 
@@ -181,21 +185,24 @@ void write_video(const std::string& path, const torch::Tensor& frames_in, const 
   const AVRational rate = av_d2q(o.fps, 100000);
   enc.ctx->width = int(W2);
   enc.ctx->height = int(H2);
-  enc.ctx->pix_fmt = AV_PIX_FMT_YUV420P;
+  enc.ctx->pix_fmt = pix;
   enc.ctx->time_base = av_inv_q(rate);
   enc.ctx->framerate = rate;
   enc.ctx->gop_size = 12;
   enc.ctx->thread_count = 1;  // deterministic output
-  enc.ctx->color_range = AVCOL_RANGE_MPEG;
-  enc.ctx->colorspace = AVCOL_SPC_BT709;
-  enc.ctx->color_primaries = AVCOL_PRI_BT709;
-  enc.ctx->color_trc = AVCOL_TRC_BT709;
+  if (!gif) {
+    enc.ctx->color_range = AVCOL_RANGE_MPEG;
+    enc.ctx->colorspace = AVCOL_SPC_BT709;
+    enc.ctx->color_primaries = AVCOL_PRI_BT709;
+    enc.ctx->color_trc = AVCOL_TRC_BT709;
+  }
   if (oc->oformat->flags & AVFMT_GLOBALHEADER) enc.ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   AVDictionary* opts = nullptr;
-  av_dict_set(&opts, "crf", std::to_string(o.crf).c_str(), 0);
   if (std::string(codec_name) == "libx264") {
+    av_dict_set(&opts, "crf", std::to_string(o.crf).c_str(), 0);
     av_dict_set(&opts, "preset", o.preset.c_str(), 0);
-  } else {
+  } else if (!gif) {
+    av_dict_set(&opts, "crf", std::to_string(o.crf).c_str(), 0);
     av_dict_set(&opts, "b", "0", 0);  // VP9 constant quality mode
   }
   int e = avcodec_open2(enc.ctx, codec, &opts);
@@ -212,12 +219,13 @@ void write_video(const std::string& path, const torch::Tensor& frames_in, const 
   if (e < 0) fail("cannot write the header", e);
 
   Scaler sc;
-  sc.s = sws_getContext(int(W2), int(H2), AV_PIX_FMT_RGB24, int(W2), int(H2), AV_PIX_FMT_YUV420P,
+  sc.s = sws_getContext(int(W2), int(H2), AV_PIX_FMT_RGB24, int(W2), int(H2), pix,
                         SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, nullptr, nullptr, nullptr);
   const int* coeffs = sws_getCoefficients(SWS_CS_ITU709);
-  sws_setColorspaceDetails(sc.s, coeffs, 1, coeffs, 0, 0, 1 << 16, 1 << 16);  // full-range RGB -> limited BT.709
+  // Full-range RGB -> limited-range BT.709 YUV (MP4, WebM) or full-range gray/RGB (GIF).
+  sws_setColorspaceDetails(sc.s, coeffs, 1, coeffs, gif ? 1 : 0, 0, 1 << 16, 1 << 16);
   Frame frame;
-  frame.f->format = AV_PIX_FMT_YUV420P;
+  frame.f->format = pix;
   frame.f->width = int(W2);
   frame.f->height = int(H2);
   if ((e = av_frame_get_buffer(frame.f, 0)) < 0) fail("cannot allocate a frame", e);

@@ -32,7 +32,8 @@ struct VideoWriteOptions {
   bool force = false;            // overwrite an existing file
 };
 // Writes (T, C, H, W) frames (C = 1 or 3, values in [0, 1]) atomically; the format follows the
-// extension: .mp4 (H.264) or .webm (VP9).
+// extension: .mp4 (H.264), .webm (VP9) or .gif (animated; 8-bit gray for C = 1, RGB 3-3-2 with
+// dithering for C = 3; crf and preset do not apply).
 void write_video(const std::string& path, const torch::Tensor& frames, const VideoWriteOptions& o = {});
 
 struct VideoFolder {

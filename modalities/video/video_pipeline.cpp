@@ -13,6 +13,7 @@
 
 #include "core/dit_pipeline.h"
 #include "core/report.h"
+#include "core/safetensors.h"
 #include "core/files.h"
 #include "core/metrics.h"
 #include "core/objectives.h"
@@ -26,15 +27,24 @@
 namespace diffuse::video {
 namespace {
 
-Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOptions& m) {
+// `model` may override the backbone's spatial patch, width and depth (train video --patch,
+// --width, --depth).
+Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOptions& m, const Json& model) {
   const int64_t f = vae->config().downsampling(), side = m.size / f;
   DiTConfig d;
   d.input_size = {m.frames, side, side};  // 16 x 16 x 16 latents for 16 frames of 64 x 64
-  d.patch = {1, 4, 4};                     // 16 tokens per frame, 256 per clip
+  const int64_t p = model.value("patch", int64_t(4));
+  if (p < 1 || side % p != 0) {
+    throw std::invalid_argument("--patch " + std::to_string(p) + ": must divide the latent side " + std::to_string(side));
+  }
+  d.patch = {1, p, p};  // patch 4: 16 tokens per frame, 256 per clip; patch 2: 64 and 1024
   d.in_channels = vae->config().z_channels;
   d.learn_sigma = false;
-  d.hidden = 144;  // divisible by 6 for the 3-axis sin-cos positions
-  d.depth = 6;     // alternating spatial and temporal blocks
+  d.hidden = model.value("hidden", int64_t(144));
+  if (d.hidden % 6 != 0) {
+    throw std::invalid_argument("--width " + std::to_string(d.hidden) + ": must be divisible by 6 (3-axis sin-cos positions)");
+  }
+  d.depth = model.value("depth", int64_t(6));  // alternating spatial and temporal blocks
   d.heads = 4;
   d.attention = "factorized";
   d.num_classes = 10;
@@ -70,6 +80,28 @@ torch::Tensor decode_clips(image::Vae& vae, const torch::Tensor& z) {
   return x.view({N, T, x.size(1), x.size(2), x.size(3)});
 }
 
+// The clips' latents from RUN/latents.safetensors when it was written for the same data and VAE
+// (`key`), else from the resumed run's folder, else encoded now and saved there: encoding 96,000
+// frames takes most of a quarter hour on two cores, so resuming or re-running should not repeat it.
+torch::Tensor cached_latents(const std::string& out, const std::string& resume, const std::string& key,
+                             const std::function<torch::Tensor()>& encode) {
+  std::vector<std::string> places = {out + "/latents.safetensors"};
+  if (!resume.empty()) places.push_back((std::filesystem::path(resume).parent_path() / "latents.safetensors").string());
+  for (const auto& f : places) {
+    if (!std::filesystem::exists(f)) continue;
+    auto st = load_safetensors(f);
+    if (st.metadata["key"] == key && st.tensors.count("latents")) {
+      std::cerr << "latents from " << f << "\n";
+      return st.tensors.at("latents");
+    }
+    std::cerr << f << ": written for other data or another VAE; encoding again\n";
+  }
+  auto z = encode();
+  std::filesystem::create_directories(out);
+  save_safetensors(places[0], {{{"latents", z}}, {{"key", key}}}, true);
+  return z;
+}
+
 MovingOptions moving_options(const Json& data, uint64_t seed) {
   MovingOptions m;
   m.frames = data.value("frames", m.frames);
@@ -91,7 +123,7 @@ void train(const Json& a) {
     Json data = {{"frames", 16}, {"size", 64}, {"items", 1}};
     const Json given = a.value("data", Json::object());
     for (const auto& [k, v] : given.items()) data[k] = v;
-    recipe = default_recipe(vae_path, image::load_vae(vae_path), moving_options(data, 0));
+    recipe = default_recipe(vae_path, image::load_vae(vae_path), moving_options(data, 0), a.value("model", Json::object()));
     if (data.value("dataset", std::string()) == "folder") recipe["data"] = data;
   }
   recipe.erase("train");
@@ -115,8 +147,15 @@ void train(const Json& a) {
     clips = mv.clips;
     labels = mv.labels.select(1, 0);
   }
-  const auto z = encode_clips(vae, clips);
-  std::cerr << "encoded " << clips.size(0) << " clips to latents " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
+  const std::string key = data.dump() + " n=" + std::to_string(clips.size(0)) + " vae=" + recipe.at("vae").get<std::string>() +
+                          " " + std::to_string(std::hash<std::string>{}(read_file(recipe.at("vae"))));
+  auto z = cached_latents(a.at("out"), resume, key, [&] { return encode_clips(vae, clips); });
+  std::cerr << "latents of " << clips.size(0) << " clips: " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
+  const bool folder = data.value("dataset", std::string()) == "folder";
+  if (data.value("time_reverse", !folder)) {  // a bouncing clip played backwards is another valid clip
+    z = torch::cat({z, z.flip(2)});
+    labels = torch::cat({labels, labels});
+  }
   const int64_t classes = recipe.at("model").at("config").at("num_classes").get<int64_t>();
   train_dit(a, recipe, z, labels,
             {{"steps", 1500}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
@@ -271,7 +310,9 @@ void sample_cmd(const Json& a) {
   const int64_t n = a.value("n", int64_t(1));
   const auto stem = std::filesystem::path(out).replace_extension("").string();
   const auto ext = std::filesystem::path(out).extension().string();
-  if (ext != ".mp4" && ext != ".webm") throw std::invalid_argument(out + ": unsupported video format '" + ext + "'; one of: .mp4, .webm");
+  if (ext != ".mp4" && ext != ".webm" && ext != ".gif") {
+    throw std::invalid_argument(out + ": unsupported video format '" + ext + "'; one of: .mp4, .webm, .gif");
+  }
   auto name = [&](int64_t i) { return n == 1 ? out : stem + "_" + std::to_string(i) + ext; };
   for (int64_t i = 0; i < n; ++i) check_writable(name(i), force);
   const auto g = sample_clips(a, n);

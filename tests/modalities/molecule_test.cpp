@@ -154,6 +154,35 @@ TEST(GraphCodec, RepairJoinsFragmentsByTheMostProbableSingleBond) {
   EXPECT_EQ(fixed.smiles, "CCON");
 }
 
+TEST(GraphCodec, CategoricalLogitsGivePerGroupProbabilitiesAndCrossEntropy) {
+  CodecConfig c;
+  c.max_atoms = 4;
+  const auto g = encode("C=O", c);  // two real atoms, two padded slots
+  const auto nodes = g.nodes.unsqueeze(0), edges = g.edges.unsqueeze(0), mask = g.mask.unsqueeze(0);
+  // Confident logits reproduce the graph, padding included (zeros); CE is then near 0.
+  const auto [pn, pe] = graph_probabilities(40 * nodes, 40 * edges, mask, c);
+  EXPECT_TRUE(torch::allclose(pn, nodes, 0, 1e-6));
+  EXPECT_TRUE(torch::allclose(pe, edges, 0, 1e-6));
+  EXPECT_LT(graph_cross_entropy(40 * nodes, 40 * edges, nodes, edges, mask, c, 5.0).item<double>(), 1e-6);
+  // Zero logits: uniform within each group (9 elements, 3 charges, 4 bond types); CE is
+  // log 9 + log 3 per atom plus 5 log 4 per pair of distinct real atoms.
+  const auto zn = torch::zeros_like(nodes), ze = torch::zeros_like(edges);
+  const auto [un, ue] = graph_probabilities(zn, ze, mask, c);
+  EXPECT_NEAR(un[0][0][0].item<double>(), 1.0 / 9, 1e-6);
+  EXPECT_NEAR(un[0][1][10].item<double>(), 1.0 / 3, 1e-6);
+  EXPECT_NEAR(ue[0][0][1][2].item<double>(), 0.25, 1e-6);
+  EXPECT_EQ(un[0][2].abs().sum().item<double>(), 0.0);
+  EXPECT_TRUE(torch::equal(ue[0][0][3], torch::tensor({1.f, 0.f, 0.f, 0.f})));  // padded pair: "none"
+  EXPECT_TRUE(torch::equal(ue[0][1][1], torch::tensor({1.f, 0.f, 0.f, 0.f})));  // diagonal: "none"
+  EXPECT_NEAR(graph_cross_entropy(zn, ze, nodes, edges, mask, c, 5.0).item<double>(), std::log(9.0) + std::log(3.0) + 5 * std::log(4.0), 1e-5);
+  // A wrong confident bond costs 40 nats per wrong pair entry: both (0,1) and (1,0) are wrong, the
+  // mean over the 2 ordered pairs is 40, times the edge weight.
+  auto wrong = edges.clone();
+  wrong[0][0][1] = torch::tensor({0.f, 1.f, 0.f, 0.f});
+  wrong[0][1][0] = torch::tensor({0.f, 1.f, 0.f, 0.f});
+  EXPECT_NEAR(graph_cross_entropy(40 * nodes, 40 * wrong, nodes, edges, mask, c, 5.0).item<double>(), 5 * 40.0, 1e-3);
+}
+
 TEST(Sdf, WritesThreeDimensionalRecordsThatRdkitReadsBack) {
   const auto dir = temp_dir();
   const std::vector<SdfRecord> recs = {{"c1ccccc1O", {{"seed", "1"}}}, {"CC(=O)[O-]", {{"seed", "2"}}}, {"C", {}}};

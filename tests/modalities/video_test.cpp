@@ -91,6 +91,21 @@ TEST(VideoIo, OddSizesGrayFramesWebmFpsAndStride) {
   EXPECT_NEAR(s.fps, 6.0, 1e-9);
 }
 
+TEST(VideoIo, AnimatedGifKeepsOddSizesGrayLevelsAndFrameCount) {
+  const auto dir = temp_dir();
+  const auto gray = synthetic_clip(5, 31, 33).mean(1, true);
+  write_video(dir + "/g.gif", gray, {10, 18, "medium", true});
+  const auto back = read_video(dir + "/g.gif");
+  ASSERT_EQ(back.frames.sizes(), (std::vector<int64_t>{5, 3, 31, 33}));  // no padding: GIF has no chroma subsampling
+  EXPECT_NEAR(back.fps, 10.0, 1e-6);
+  EXPECT_GE(video_psnr(back.frames.mean(1, true), gray), 45.0);  // 8-bit gray: rounding only
+  const auto colour = synthetic_clip(3, 16, 16);
+  write_video(dir + "/c.gif", colour, {8, 18, "medium", true});
+  const auto c = read_video(dir + "/c.gif");
+  EXPECT_EQ(c.frames.size(0), 3);
+  EXPECT_GE(video_psnr(c.frames, colour), 20.0);  // RGB 3-3-2 with dithering
+}
+
 TEST(VideoIo, RefusesBadFilesAndOverwrites) {
   const auto dir = temp_dir();
   auto error_of = [](const std::function<void()>& f) {
