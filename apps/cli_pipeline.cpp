@@ -43,7 +43,7 @@ struct SampleArgs {
   double seconds = 0, fps = 0;
   int64_t frames = 0, crf = 18, atoms = 0, n_valid = 0;
   bool repair = false;
-  std::string format = "pcm16", preset = "medium", scaffold, decoder = "auto";
+  std::string format = "pcm16", preset = "medium", scaffold, decoder = "auto", first_frame;
   std::string device = "cpu";
 };
 
@@ -211,6 +211,8 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--n-valid", sa->n_valid, "molecule: sample until this many are valid and write exactly those (instead of --n)")
       ->check(CLI::PositiveNumber);
   sample_cmd->add_option("--scaffold", sa->scaffold, "molecule: SMILES kept fixed while the rest of each molecule is generated (inpainting)");
+  sample_cmd->add_option("--first-frame", sa->first_frame, "video: an image every clip starts from (image-to-video by inpainting its latent)")
+      ->check(CLI::ExistingFile);
   sample_cmd->add_option("--frames", sa->frames, "video: frames per clip (the model's own by default)")->check(CLI::PositiveNumber);
   sample_cmd->add_option("--fps", sa->fps, "video: frames per second of the MP4 (default: the model's, 8)")->check(CLI::Range(0.1, 240.0));
   sample_cmd->add_option("--crf", sa->crf, "video: H.264/VP9 constant quality, lower is better")->capture_default_str()->check(CLI::Range(0, 51));
@@ -248,6 +250,7 @@ void add_pipeline(CLI::App& app) {
       if (sa->atoms) args["atoms"] = sa->atoms;
       args["repair"] = sa->repair;
       if (!sa->scaffold.empty()) args["scaffold"] = sa->scaffold;
+      if (!sa->first_frame.empty()) args["first_frame"] = sa->first_frame;
       args["decoder"] = sa->decoder;
       if (sa->n_valid) args["n_valid"] = sa->n_valid;
       p->sample(args);

@@ -35,6 +35,13 @@ ConditionalDenoiser dit_denoiser(DiT net, double sigma_data) {
   };
 }
 
+ConditionalDenoiser with_known_values(ConditionalDenoiser model) {
+  return [model = std::move(model)](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) {
+    const auto d = model(x, sigma, c);
+    return c.frames.defined() ? torch::where(torch::isnan(c.frames), d, c.frames.to(d.dtype())) : d;
+  };
+}
+
 SampleRequest sample_request(const Json& a, const Json& recipe) {
   SampleRequest r;
   r.seed = a.value("seed", uint64_t(0));

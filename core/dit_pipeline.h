@@ -20,6 +20,11 @@ DiT load_dit(const Checkpoint& ck, const std::string& path, bool raw_weights = f
 // net(x_in, c_noise, labels) under EDM preconditioning (Karras et al. 2022) with `sigma_data`.
 ConditionalDenoiser dit_denoiser(DiT net, double sigma_data);
 
+// Inpainting by replacement: where the condition's `frames` hold a number (not NaN), the clean
+// estimate is replaced by it, so every sampler pulls those entries to the known values while the
+// model fills in the rest (a scaffold's atoms, a video's first frame). Without frames: unchanged.
+ConditionalDenoiser with_known_values(ConditionalDenoiser model);
+
 // seed, batch, sampler, steps, schedule, cfg, cfg_rescale, eta from the CLI's JSON; the sigma
 // range from recipe.sampling; a per-batch counter on stderr when it is a terminal. item_shape, n
 // and labels are the caller's.

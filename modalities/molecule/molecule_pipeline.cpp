@@ -59,9 +59,7 @@ torch::Tensor first_n_mask(const torch::Tensor& counts, int64_t M) {
 bool categorical(const Json& recipe) { return recipe.contains("categorical"); }
 
 // The graph DiT under EDM preconditioning (a regression of the clean graph, or with a categorical
-// recipe the softmax of its logits); the node mask comes with the condition. Inpainting: where
-// cond.frames holds a number (not NaN), the prediction of the clean graph is replaced by it, so
-// every sampler pulls those entries to the known values while the model fills in the rest.
+// recipe the softmax of its logits); the node mask comes with the condition.
 ConditionalDenoiser graph_denoiser(GraphDiT net, const CodecConfig& c, double sigma_data, bool logits) {
   return [net, c, sigma_data, logits](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& cond) mutable {
     torch::Tensor d;
@@ -79,7 +77,7 @@ ConditionalDenoiser graph_denoiser(GraphDiT net, const CodecConfig& c, double si
       };
       d = edm_denoiser(f, sigma_data)(x, sigma);
     }
-    return cond.frames.defined() ? torch::where(torch::isnan(cond.frames), d, cond.frames) : d;
+    return d;
   };
 }
 
@@ -247,7 +245,8 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   r.shared.mask = first_n_mask(torch::tensor(out.atoms), codec.max_atoms);
   if (known.defined()) r.shared.frames = known.unsqueeze(0).expand({n, known.size(0)}).contiguous();
   const auto t0 = std::chrono::steady_clock::now();
-  const auto x = sample(graph_denoiser(net, codec, objective_from_json(recipe.at("objective")).sigma_data, categorical(recipe)), r);
+  const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
+  const auto x = sample(with_known_values(graph_denoiser(net, codec, sigma_data, categorical(recipe))), r);  // scaffold inpainting
   const auto u = unpack(x, codec);
   const bool repair = a.value("repair", false);
   for (int64_t i = 0; i < n; ++i) {

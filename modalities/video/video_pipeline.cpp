@@ -10,6 +10,7 @@
 #include <sstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 
 #include "core/dit_pipeline.h"
 #include "core/report.h"
@@ -18,6 +19,7 @@
 #include "core/metrics.h"
 #include "core/objectives.h"
 #include "modalities/image/classifier.h"
+#include "modalities/image/dataset.h"
 #include "modalities/image/idx.h"
 #include "modalities/image/io.h"
 #include "modalities/image/vae.h"
@@ -186,8 +188,29 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
   r.null_label = c.num_classes;
   out.labels = resolve_labels(a.value("label", std::string()), n, out.class_names);
   r.labels = torch::tensor(out.labels, torch::kLong);
+  if (const std::string first = a.value("first_frame", std::string()); !first.empty()) {
+    // Image-to-video without training for it: the frame's latent is known at t = 0 and every
+    // sampler inpaints the rest of the clip around it.
+    const int64_t side = recipe.at("data").value("size", int64_t(64));
+    // An image no larger than the canvas (a 28 x 28 item) is centred on black, a larger one resized.
+    auto img = image::to_channels(image::read_image(first), 1).unsqueeze(0);
+    if (img.size(2) <= side && img.size(3) <= side) {
+      const int64_t top = (side - img.size(2)) / 2, left = (side - img.size(3)) / 2;
+      img = torch::constant_pad_nd(img, {left, side - img.size(3) - left, top, side - img.size(2) - top}, 0);
+    } else {
+      img = image::resize(img, side, side);
+    }
+    torch::Tensor z0;
+    {
+      torch::NoGradGuard g;
+      z0 = vae->encode(img)[0];  // (C, s, s)
+    }
+    auto known = torch::full(r.item_shape, std::numeric_limits<float>::quiet_NaN());
+    known.select(1, 0).copy_(z0);
+    r.shared.frames = known.unsqueeze(0).expand({n, -1, -1, -1, -1}).contiguous();
+  }
   const auto t0 = std::chrono::steady_clock::now();
-  const auto z = sample(dit_denoiser(net, objective_from_json(recipe.at("objective")).sigma_data), r);
+  const auto z = sample(with_known_values(dit_denoiser(net, objective_from_json(recipe.at("objective")).sigma_data)), r);
   out.frames = decode_clips(vae, z);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;

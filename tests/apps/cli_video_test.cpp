@@ -1,11 +1,14 @@
 // The video pipeline through the CLI: training on Moving Fashion-MNIST, an MP4 that ffprobe
-// reports as requested and that decodes back to the same frame count, evaluation, refusals.
+// reports as requested and that decodes back to the same frame count, GIF output, image-to-video
+// from a first frame, the latent cache on resume, evaluation, refusals.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <fstream>
 
 #include "core/json.h"
+#include "modalities/image/io.h"
+#include "modalities/image/vae.h"
 #include "modalities/video/io.h"
 #include "tests/apps/cli_util.h"
 
@@ -50,6 +53,28 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   r = run("sample video --checkpoint " + ck + " --class Sneaker --steps 2 --out " + d + "/clip.mp4");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find(d + "/clip.mp4: exists; pass --force to overwrite"), std::string::npos) << r.out;
+  // Resuming reads the run's cached latents instead of encoding the clips again.
+  r = run("train video --resume " + ck + " --steps 3 --batch 2 --data-n 8 --out " + d + "/dit2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("latents from " + d + "/dit/latents.safetensors"), std::string::npos) << r.out;
+  // Image-to-video: a 28 x 28 item centred on the canvas is every clip's first frame (as the VAE
+  // reconstructs it); an 8-bit gray GIF keeps it to rounding.
+  const auto item = torch::zeros({1, 28, 28});
+  item.slice(1, 4, 24).slice(2, 8, 20).fill_(0.9);
+  diffuse::image::write_image(d + "/item.png", item);
+  r = run("sample video --checkpoint " + ck + " --first-frame " + d + "/item.png --n 2 --steps 4 --out " + d + "/i2v.gif");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto vae = diffuse::image::load_vae(d + "/vae/checkpoint.safetensors");
+  torch::Tensor expected;
+  {
+    torch::NoGradGuard g;
+    expected = vae->decode(vae->encode(torch::constant_pad_nd(item, {18, 18, 18, 18}, 0).unsqueeze(0)))[0].clamp(0, 1);
+  }
+  for (const char* f : {"/i2v_0.gif", "/i2v_1.gif"}) {
+    const auto v = diffuse::video::read_video(d + f).frames;
+    ASSERT_EQ(v.size(0), 8);
+    EXPECT_GE(diffuse::video::video_psnr(v[0].mean(0, true), expected), 35.0) << f;
+  }
   r = run("sample video --checkpoint " + ck + " --frames 16 --out " + d + "/x.mp4");
   EXPECT_NE(r.out.find("this model generates 8-frame clips"), std::string::npos) << r.out;
   r = run("sample video --checkpoint " + ck + " --out " + d + "/x.avi");
