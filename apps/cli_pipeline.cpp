@@ -31,7 +31,7 @@ struct TrainArgs {
   int64_t patch = 0, width = 0, depth = 0;
   std::vector<int64_t> size;
   double seconds = 1.0;
-  bool force = false, flip = false, pixel = false;
+  bool force = false, flip = false, pixel = false, categorical = false;
 };
 
 struct SampleArgs {
@@ -110,6 +110,7 @@ void add_pipeline(CLI::App& app) {
                                         "video: moving-fashion-mnist (default) or a video folder DIR/<class>/<files>");
   train->add_option("--frames", ta->frames, "video: frames per Moving Fashion-MNIST clip")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--items", ta->items, "video: items per clip (1 or 2)")->capture_default_str()->check(CLI::Range(1, 2));
+  train->add_flag("--categorical", ta->categorical, "molecule: logits with cross-entropy and edge-to-node sums instead of the EDM regression");
   train->add_option("--patch", ta->patch, "video: the DiT's spatial patch on the latents (default 4)")->check(CLI::PositiveNumber);
   train->add_option("--width", ta->width, "video: the DiT's width (default 144; divisible by 6)")->check(CLI::PositiveNumber);
   train->add_option("--depth", ta->depth, "video: the DiT's blocks (default 6, alternating spatial and temporal)")->check(CLI::PositiveNumber);
@@ -149,7 +150,7 @@ void add_pipeline(CLI::App& app) {
       if (ta->patch) model["patch"] = ta->patch;
       if (ta->width) model["hidden"] = ta->width;
       if (ta->depth) model["depth"] = ta->depth;
-      p->train({{"model", model}, {"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
+      p->train({{"model", model}, {"categorical", ta->categorical}, {"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
                 {"pixel", ta->pixel}, {"data", data}, {"seconds", ta->seconds}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
       return;
     }

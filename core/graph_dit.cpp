@@ -18,7 +18,7 @@ void GraphDiTConfig::validate() const {
 Json to_json(const GraphDiTConfig& c) {
   return {{"node_features", c.node_features}, {"edge_features", c.edge_features}, {"hidden", c.hidden},
           {"edge_hidden", c.edge_hidden}, {"depth", c.depth}, {"heads", c.heads}, {"mlp_ratio", c.mlp_ratio},
-          {"num_classes", c.num_classes}, {"cond_dim", c.cond_dim}};
+          {"num_classes", c.num_classes}, {"cond_dim", c.cond_dim}, {"edge_to_node", c.edge_to_node}};
 }
 
 GraphDiTConfig graph_dit_config_from_json(const Json& j) {
@@ -33,12 +33,13 @@ GraphDiTConfig graph_dit_config_from_json(const Json& j) {
   c.mlp_ratio = j.value("mlp_ratio", c.mlp_ratio);
   c.num_classes = j.value("num_classes", c.num_classes);
   c.cond_dim = j.value("cond_dim", c.cond_dim);
+  c.edge_to_node = j.value("edge_to_node", c.edge_to_node);
   c.validate();
   return c;
 }
 
 
-GraphBlockImpl::GraphBlockImpl(int64_t D, int64_t De, int64_t heads, double mlp_ratio) : heads_(heads) {
+GraphBlockImpl::GraphBlockImpl(int64_t D, int64_t De, int64_t heads, double mlp_ratio, bool edge_to_node) : heads_(heads) {
   const int64_t M = int64_t(double(D) * mlp_ratio);
   norm1_ = register_module("norm1", plain_layer_norm(D));
   norm2_ = register_module("norm2", plain_layer_norm(D));
@@ -56,13 +57,18 @@ GraphBlockImpl::GraphBlockImpl(int64_t D, int64_t De, int64_t heads, double mlp_
   edge_gate_ = register_module("edge_gate", torch::nn::Linear(D, De));
   zero_init(ada_);
   zero_init(edge_gate_);  // edges also start unchanged
+  if (edge_to_node) edge_to_node_ = register_module("edge_to_node", torch::nn::Linear(De, D));
 }
 
 std::pair<torch::Tensor, torch::Tensor> GraphBlockImpl::forward(const torch::Tensor& h, const torch::Tensor& e,
                                                                 const torch::Tensor& mask, const torch::Tensor& c) {
   const int64_t N = h.size(0), M = h.size(1), D = h.size(2), H = heads_, d = D / H;
   const auto m = ada_(torch::silu(c)).chunk(7, 1);
-  const auto x = modulate(norm1_(h), m[0], m[1]);
+  auto x = modulate(norm1_(h), m[0], m[1]);
+  if (edge_to_node_) {  // the sum over real neighbours j of e_ij, scaled by a constant (padding must not matter)
+    const auto mf = mask.to(e.dtype()).view({N, 1, M, 1});
+    x = x + edge_to_node_((edge_norm_(e) * mf).sum(2) / 5.0);
+  }
   const auto qkv = qkv_(x).view({N, M, 3, H, d}).permute({2, 0, 3, 1, 4});                  // (3, N, H, M, d)
   auto logits = torch::matmul(qkv[0], qkv[1].transpose(-2, -1)) / std::sqrt(double(d));     // (N, H, M, M)
   logits = logits + edge_bias_(edge_norm_(e)).permute({0, 3, 1, 2});                         // bias from edges
@@ -95,7 +101,7 @@ GraphDiTImpl::GraphDiTImpl(const GraphDiTConfig& c) : config_(c) {
   }
   auto list = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.depth; ++i) {
-    blocks_.push_back(GraphBlock(D, De, c.heads, c.mlp_ratio));
+    blocks_.push_back(GraphBlock(D, De, c.heads, c.mlp_ratio, c.edge_to_node));
     list->push_back(blocks_.back());
   }
   final_norm_ = register_module("final_norm", plain_layer_norm(D));

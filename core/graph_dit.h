@@ -21,6 +21,10 @@ struct GraphDiTConfig {
   double mlp_ratio = 4.0;
   int64_t num_classes = 0;     // labels 0..C-1, null = C
   int64_t cond_dim = 0;        // continuous condition vector (NaN row = null)
+  // Each block also adds to every node the sum of its edges' features over the real atoms, so a
+  // node can count its bonds (softmax attention biased by edges cannot count: valence needs it).
+  // Off in checkpoints written before it existed.
+  bool edge_to_node = false;
   void validate() const;
 };
 Json to_json(const GraphDiTConfig& c);
@@ -28,7 +32,7 @@ GraphDiTConfig graph_dit_config_from_json(const Json& j);
 
 class GraphBlockImpl : public torch::nn::Module {
  public:
-  GraphBlockImpl(int64_t hidden, int64_t edge_hidden, int64_t heads, double mlp_ratio);
+  GraphBlockImpl(int64_t hidden, int64_t edge_hidden, int64_t heads, double mlp_ratio, bool edge_to_node = false);
   // h (N, M, D) nodes, e (N, M, M, De) edges, mask (N, M) bool, c (N, D) -> updated (h, e)
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& h, const torch::Tensor& e, const torch::Tensor& mask,
                                                   const torch::Tensor& c);
@@ -38,6 +42,7 @@ class GraphBlockImpl : public torch::nn::Module {
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, edge_norm_{nullptr};
   torch::nn::Linear qkv_{nullptr}, proj_{nullptr}, fc1_{nullptr}, fc2_{nullptr}, ada_{nullptr};
   torch::nn::Linear edge_bias_{nullptr}, edge_from_nodes_{nullptr}, edge_pair_{nullptr}, edge_mlp1_{nullptr}, edge_mlp2_{nullptr}, edge_gate_{nullptr};
+  torch::nn::Linear edge_to_node_{nullptr};  // only with edge_to_node
 };
 TORCH_MODULE(GraphBlock);
 

@@ -99,7 +99,9 @@ int64_t scaffold_known(const std::string& scaffold, const CodecConfig& c, torch:
   return k;
 }
 
-Json default_recipe(const CodecConfig& c) {
+// categorical: logits and cross-entropy (with edge_weight 5) and the edge-to-node sums in the
+// backbone, instead of the EDM regression of the one-hot values.
+Json default_recipe(const CodecConfig& c, bool categorical_objective) {
   GraphDiTConfig g;
   g.node_features = c.node_features();
   g.edge_features = CodecConfig::kEdgeTypes;
@@ -108,14 +110,17 @@ Json default_recipe(const CodecConfig& c) {
   g.depth = 4;
   g.heads = 4;
   g.num_classes = int64_t(logp_classes().size());
+  g.edge_to_node = categorical_objective;
   ObjectiveOptions o;
   o.kind = ModelKind::kEdm;
   o.sampling = SigmaSampling::kLogNormal;
   o.weighting = LossWeighting::kEdm;
   o.sigma_data = 0.5;  // one-hot values at +-0.5
-  return {{"modality", "molecule"}, {"codec", to_json(c)}, {"model", {{"type", "graph-dit"}, {"config", to_json(g)}}},
-          {"objective", to_json(o)}, {"categorical", {{"edge_weight", 5.0}}}, {"classes", logp_classes()}, {"data", {{"dataset", "rdkit-data"}}},
-          {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
+  Json r = {{"modality", "molecule"}, {"codec", to_json(c)}, {"model", {{"type", "graph-dit"}, {"config", to_json(g)}}},
+            {"objective", to_json(o)}, {"classes", logp_classes()}, {"data", {{"dataset", "rdkit-data"}}},
+            {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
+  if (categorical_objective) r["categorical"] = {{"edge_weight", 5.0}};
+  return r;
 }
 
 MoleculeDataset load_data(const Json& data, const CodecConfig& c) {
@@ -142,7 +147,7 @@ GraphDiT load_graph_dit(const Checkpoint& ck, const std::string& path, bool raw)
 void train(const Json& a) {
   check_run_folder(a);
   const std::string resume = a.value("resume", std::string());
-  Json recipe = resume.empty() ? default_recipe(CodecConfig{}) : load_checkpoint(resume).recipe;
+  Json recipe = resume.empty() ? default_recipe(CodecConfig{}, a.value("categorical", false)) : load_checkpoint(resume).recipe;
   recipe.erase("train");
   const auto codec = codec_config_from_json(recipe.at("codec"));
   auto ds = load_data(recipe.at("data"), codec);

@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "core/json.h"
+#include "core/train/checkpoint.h"
 #include "tests/apps/cli_util.h"
 
 namespace {
@@ -24,6 +25,17 @@ TEST(CliMolecule, TrainSampleSdfEvalRoundTrip) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("duplicates, kept"), std::string::npos) << r.out;
   const std::string ck = d + "/dit/checkpoint.safetensors";
+  // The categorical variant: its recipe says so, and it samples through the same path (its
+  // softmax estimate puts every real pair on a bond type, so SDF records come out).
+  r = run("train molecule --categorical --steps 2 --batch 8 --data-n 64 --out " + d + "/cat");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto cat = diffuse::load_checkpoint(d + "/cat/checkpoint.safetensors").recipe;
+  EXPECT_EQ(cat.at("categorical").at("edge_weight").get<double>(), 5.0);
+  EXPECT_TRUE(cat.at("model").at("config").at("edge_to_node").get<bool>());
+  EXPECT_FALSE(diffuse::load_checkpoint(ck).recipe.contains("categorical"));
+  r = run("sample molecule --checkpoint " + d + "/cat/checkpoint.safetensors --n 4 --steps 3 --repair --out " + d + "/cat.sdf");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("of 4 sampled"), std::string::npos) << r.out;
   // An untrained model with valence repair still yields some sanitisable (often fragmented) graphs.
   r = run("sample molecule --checkpoint " + ck + " --n 12 --steps 3 --repair --seed 3 --out " + d + "/m.sdf");
   ASSERT_EQ(r.code, 0) << r.out;

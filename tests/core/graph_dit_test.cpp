@@ -8,8 +8,9 @@
 namespace diffuse {
 namespace {
 
-GraphDiTConfig small() {
+GraphDiTConfig small(bool edge_to_node = false) {
   GraphDiTConfig c;
+  c.edge_to_node = edge_to_node;
   c.node_features = 5;
   c.edge_features = 4;
   c.hidden = 32;
@@ -39,9 +40,13 @@ Graph random_graph(int64_t n, int64_t m, int64_t real) {
   return g;
 }
 
-TEST(GraphDiT, IsPermutationEquivariantWithSymmetricMaskedEdges) {
+// Both block variants: with and without the edge-to-node sums.
+class GraphDiTVariants : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(EdgeToNode, GraphDiTVariants, ::testing::Bool());
+
+TEST_P(GraphDiTVariants, IsPermutationEquivariantWithSymmetricMaskedEdges) {
   torch::manual_seed(0);
-  GraphDiT model(small());
+  GraphDiT model(small(GetParam()));
   randomize(*model);
   const auto g = random_graph(2, 7, 7);
   const auto t = torch::tensor({10.0, 700.0});
@@ -56,9 +61,9 @@ TEST(GraphDiT, IsPermutationEquivariantWithSymmetricMaskedEdges) {
   EXPECT_LE(test::max_abs(e1, e1.transpose(1, 2)), 1e-6);
 }
 
-TEST(GraphDiT, PaddedNodesDoNotChangeRealOnesAndComeOutZero) {
+TEST_P(GraphDiTVariants, PaddedNodesDoNotChangeRealOnesAndComeOutZero) {
   torch::manual_seed(1);
-  GraphDiT model(small());
+  GraphDiT model(small(GetParam()));
   randomize(*model);
   const auto g = random_graph(1, 5, 5);
   const auto t = torch::tensor({300.0});
