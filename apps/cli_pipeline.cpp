@@ -111,7 +111,7 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--frames", ta->frames, "video: frames per Moving Fashion-MNIST clip")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--items", ta->items, "video: items per clip (1 or 2)")->capture_default_str()->check(CLI::Range(1, 2));
   train->add_flag("--categorical", ta->categorical, "molecule: logits with cross-entropy and edge-to-node sums instead of the EDM regression");
-  train->add_option("--patch", ta->patch, "video: the DiT's spatial patch on the latents (default 4)")->check(CLI::PositiveNumber);
+  train->add_option("--patch", ta->patch, "video: the DiT's spatial patch on the latents (default 2)")->check(CLI::PositiveNumber);
   train->add_option("--width", ta->width, "video: the DiT's width (default 144; divisible by 6)")->check(CLI::PositiveNumber);
   train->add_option("--depth", ta->depth, "video: the DiT's blocks (default 6, alternating spatial and temporal)")->check(CLI::PositiveNumber);
   train->add_option("--image-size", ta->size, "vae, image: resize and centre-crop folder images to H W")->expected(2);
