@@ -149,8 +149,11 @@ void train(const Json& a) {
     clips = mv.clips;
     labels = mv.labels.select(1, 0);
   }
-  const std::string key = data.dump() + " n=" + std::to_string(clips.size(0)) + " vae=" + recipe.at("vae").get<std::string>() +
-                          " " + std::to_string(std::hash<std::string>{}(read_file(recipe.at("vae"))));
+  // The key: data spec, clip count, a fingerprint of the frames (a folder's files may change) and the VAE file.
+  const std::string key = data.dump() + " n=" + std::to_string(clips.size(0)) + " frames=" +
+                          std::to_string(clips.sum().item<double>()) + "/" + std::to_string(clips.norm().item<double>()) +
+                          " vae=" + recipe.at("vae").get<std::string>() + " " +
+                          std::to_string(std::hash<std::string>{}(read_file(recipe.at("vae"))));
   auto z = cached_latents(a.at("out"), resume, key, [&] { return encode_clips(vae, clips); });
   std::cerr << "latents of " << clips.size(0) << " clips: " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
   const bool folder = data.value("dataset", std::string()) == "folder";

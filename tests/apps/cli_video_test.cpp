@@ -57,6 +57,10 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   r = run("train video --resume " + ck + " --steps 3 --batch 2 --data-n 8 --out " + d + "/dit2");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("latents from " + d + "/dit/latents.safetensors"), std::string::npos) << r.out;
+  // Other data (fewer clips) does not reuse them.
+  r = run("train video --resume " + ck + " --steps 3 --batch 2 --data-n 6 --out " + d + "/dit3");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find(d + "/dit/latents.safetensors: written for other data or another VAE; encoding again"), std::string::npos) << r.out;
   // Image-to-video: a 28 x 28 item centred on the canvas is every clip's first frame (as the VAE
   // reconstructs it); an 8-bit gray GIF keeps it to rounding.
   const auto item = torch::zeros({1, 28, 28});
