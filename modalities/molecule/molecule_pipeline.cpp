@@ -55,7 +55,7 @@ torch::Tensor first_n_mask(const torch::Tensor& counts, int64_t M) {
 }
 
 // A categorical recipe's network outputs logits (see graph_probabilities in codec.h); its clean-graph
-// estimate is their softmax in the +-0.5 coding, with padded slots at -0.5 as in the data.
+// estimate is their softmax in the +-0.5 coding, with padding coded as in the data.
 bool categorical(const Json& recipe) { return recipe.contains("categorical"); }
 
 // The graph DiT under EDM preconditioning (a regression of the clean graph, or with a categorical
@@ -66,7 +66,7 @@ ConditionalDenoiser graph_denoiser(GraphDiT net, const CodecConfig& c, double si
     if (logits) {
       const auto k = edm_coefficients(sigma.item<double>(), sigma_data);
       const auto u = unpack(k.c_in * x, c);
-      const auto [n, e] = net->forward(u.nodes, u.edges, cond.mask, torch::full({x.size(0)}, k.c_noise), cond.labels);
+      const auto [n, e] = net->forward(u.nodes, u.edges, cond.mask, torch::full({x.size(0)}, k.c_noise, x.options().dtype(torch::kFloat32)), cond.labels);
       const auto [pn, pe] = graph_probabilities(n, e, cond.mask, c);
       d = (torch::cat({pn.flatten(1), pe.flatten(1)}, 1) - 0.5).to(x.dtype());
     } else {
