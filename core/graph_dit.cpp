@@ -64,14 +64,15 @@ std::pair<torch::Tensor, torch::Tensor> GraphBlockImpl::forward(const torch::Ten
                                                                 const torch::Tensor& mask, const torch::Tensor& c) {
   const int64_t N = h.size(0), M = h.size(1), D = h.size(2), H = heads_, d = D / H;
   const auto m = ada_(torch::silu(c)).chunk(7, 1);
+  const auto en = edge_norm_(e);  // (N, M, M, De), for the node sums, the attention bias and the edge update
   auto x = modulate(norm1_(h), m[0], m[1]);
   if (edge_to_node_) {  // the sum over real neighbours j of e_ij, scaled by a constant (padding must not matter)
     const auto mf = mask.to(e.dtype()).view({N, 1, M, 1});
-    x = x + edge_to_node_((edge_norm_(e) * mf).sum(2) / 5.0);
+    x = x + edge_to_node_((en * mf).sum(2) / 5.0);
   }
   const auto qkv = qkv_(x).view({N, M, 3, H, d}).permute({2, 0, 3, 1, 4});                  // (3, N, H, M, d)
   auto logits = torch::matmul(qkv[0], qkv[1].transpose(-2, -1)) / std::sqrt(double(d));     // (N, H, M, M)
-  logits = logits + edge_bias_(edge_norm_(e)).permute({0, 3, 1, 2});                         // bias from edges
+  logits = logits + edge_bias_(en).permute({0, 3, 1, 2});                         // bias from edges
   logits = logits.masked_fill(~mask.view({N, 1, 1, M}), -1e9);                               // ignore padding
   const auto att = torch::softmax(logits, -1).matmul(qkv[2]).transpose(1, 2).reshape({N, M, D});
   auto h2 = h + m[2].unsqueeze(1) * proj_(att);
@@ -80,7 +81,7 @@ std::pair<torch::Tensor, torch::Tensor> GraphBlockImpl::forward(const torch::Ten
   // a bond can depend on both atoms together (a sum alone leaves that to one MLP layer).
   const auto pn = edge_from_nodes_(h2), pb = edge_pair_(h2);               // (N, M, De)
   const auto pair = pn.unsqueeze(2) + pn.unsqueeze(1) + pb.unsqueeze(2) * pb.unsqueeze(1);  // (N, M, M, De)
-  const auto upd = edge_mlp2_(torch::silu(edge_mlp1_(edge_norm_(e) + pair)));
+  const auto upd = edge_mlp2_(torch::silu(edge_mlp1_(en + pair)));
   const auto gate = edge_gate_(m[6]).view({N, 1, 1, -1});
   return {h2, e + gate * upd};
 }

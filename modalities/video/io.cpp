@@ -158,7 +158,7 @@ void write_video(const std::string& path, const torch::Tensor& frames_in, const 
   // RGB uint8 frames, padded (edge pixels repeated) to even sizes for yuv420p.
   auto x = frames_in.detach().to(torch::kCPU, torch::kFloat32).clamp(0, 1);
   const bool gray = x.size(1) == 1;
-  if (x.size(1) == 1) x = x.expand({-1, 3, -1, -1});
+  if (gray) x = x.expand({-1, 3, -1, -1});
   // GIF: 8-bit gray for one-channel frames (lossless but for rounding), else RGB 3-3-2 with dithering.
   const AVPixelFormat pix = gif ? (gray ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB8) : AV_PIX_FMT_YUV420P;
   const int64_t T = x.size(0), H = x.size(2), W = x.size(3), H2 = H + (gif ? 0 : H & 1), W2 = W + (gif ? 0 : W & 1);
@@ -198,11 +198,10 @@ void write_video(const std::string& path, const torch::Tensor& frames_in, const 
   }
   if (oc->oformat->flags & AVFMT_GLOBALHEADER) enc.ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   AVDictionary* opts = nullptr;
+  if (!gif) av_dict_set(&opts, "crf", std::to_string(o.crf).c_str(), 0);
   if (std::string(codec_name) == "libx264") {
-    av_dict_set(&opts, "crf", std::to_string(o.crf).c_str(), 0);
     av_dict_set(&opts, "preset", o.preset.c_str(), 0);
   } else if (!gif) {
-    av_dict_set(&opts, "crf", std::to_string(o.crf).c_str(), 0);
     av_dict_set(&opts, "b", "0", 0);  // VP9 constant quality mode
   }
   int e = avcodec_open2(enc.ctx, codec, &opts);
