@@ -30,7 +30,7 @@ struct TrainArgs {
   int64_t data_n = 20000, crop_pad = 0, channels = 0, espeak_variants = 0, frames = 16, items = 1;
   int64_t patch = 0, width = 0, depth = 0;
   std::vector<int64_t> size;
-  double seconds = 1.0;
+  double seconds = 1.0, frame_sets = 0.0;
   bool force = false, flip = false, pixel = false, categorical = false;
 };
 
@@ -110,6 +110,8 @@ void add_pipeline(CLI::App& app) {
                                         "video: moving-fashion-mnist (default) or a video folder DIR/<class>/<files>");
   train->add_option("--frames", ta->frames, "video: frames per Moving Fashion-MNIST clip")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--items", ta->items, "video: items per clip (1 or 2)")->capture_default_str()->check(CLI::Range(1, 2));
+  train->add_option("--frame-sets", ta->frame_sets, "video: share of training items that are stacks of same-class frames from different clips,\n"
+                                                    "trained with temporal attention off (joint image-video training; default 0)");
   train->add_flag("--categorical", ta->categorical, "molecule: logits with cross-entropy and edge-to-node sums instead of the EDM regression");
   train->add_option("--patch", ta->patch, "video: the DiT's spatial patch on the latents (default 2)")->check(CLI::PositiveNumber);
   train->add_option("--width", ta->width, "video: the DiT's width (default 144; divisible by 6)")->check(CLI::PositiveNumber);
@@ -145,6 +147,7 @@ void add_pipeline(CLI::App& app) {
         else data = Json::object();
         data["frames"] = ta->frames;
         data["items"] = ta->items;
+        if (train->get_option("--frame-sets")->count() > 0) data["frame_sets"] = ta->frame_sets;
       }
       Json model = Json::object();
       if (ta->patch) model["patch"] = ta->patch;

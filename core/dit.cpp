@@ -182,19 +182,33 @@ torch::Tensor DiTBlockImpl::attend(const torch::Tensor& h, const torch::Tensor& 
 }
 
 torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& c, int64_t frames, bool temporal,
-                                    const Rope& rope) {
+                                    const Rope& rope, const torch::Tensor& independent) {
   const auto m = ada_(torch::silu(c)).chunk(6, 1);  // shift, scale, gate for attention and MLP
   auto h = modulate(norm1_(x), m[0], m[1]);          // (N, T, D)
   if (frames > 1) {  // factorised: attend within each frame, or across frames at each position
     const int64_t N = h.size(0), T = h.size(1), D = h.size(2), S = T / frames;
     torch::Tensor cos, sin;  // rotary tables laid out like the groups: (groups, 1, group size, d)
     if (temporal) {
-      if (rope.defined()) {
-        cos = rope.cos.view({frames, S, -1}).transpose(0, 1).repeat({N, 1, 1}).unsqueeze(1);
-        sin = rope.sin.view({frames, S, -1}).transpose(0, 1).repeat({N, 1, 1}).unsqueeze(1);
+      const auto across = [&](const torch::Tensor& g) {  // (n, T, D): attend across frames at each position
+        const int64_t n = g.size(0);
+        torch::Tensor cs, sn;
+        if (rope.defined()) {
+          cs = rope.cos.view({frames, S, -1}).transpose(0, 1).repeat({n, 1, 1}).unsqueeze(1);
+          sn = rope.sin.view({frames, S, -1}).transpose(0, 1).repeat({n, 1, 1}).unsqueeze(1);
+        }
+        const auto o = attend(g.view({n, frames, S, D}).transpose(1, 2).reshape({n * S, frames, D}), cs, sn, rope);
+        return o.view({n, S, frames, D}).transpose(1, 2).reshape({n, T, D});
+      };
+      if (independent.defined() && independent.any().item<bool>()) {
+        // Attention over one token is its value: rotary positions do not matter there.
+        const auto own = independent.to(torch::kCPU).to(torch::kBool);
+        const auto yes = own.nonzero().flatten().to(h.device()), no = (~own).nonzero().flatten().to(h.device());
+        const auto alone = attend(h.index_select(0, yes).reshape({-1, 1, D})).view({-1, T, D});
+        const auto order = torch::cat({no, yes}).argsort();
+        h = (no.numel() > 0 ? torch::cat({across(h.index_select(0, no)), alone}) : alone).index_select(0, order);
+      } else {
+        h = across(h);
       }
-      h = attend(h.view({N, frames, S, D}).transpose(1, 2).reshape({N * S, frames, D}), cos, sin, rope);
-      h = h.view({N, S, frames, D}).transpose(1, 2).reshape({N, T, D});
     } else {
       if (rope.defined()) {
         cos = rope.cos.view({frames, S, -1}).repeat({N, 1, 1}).unsqueeze(1);
@@ -277,16 +291,20 @@ torch::Tensor DiTImpl::unpatchify(const torch::Tensor& x) const {
 }
 
 torch::Tensor DiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels,
-                               const torch::Tensor& vectors) {
+                               const torch::Tensor& vectors, const torch::Tensor& independent_frames) {
   const auto& c = config_;
   const int64_t N = x.size(0);
+  TORCH_CHECK(!independent_frames.defined() || (c.attention == "factorized" && independent_frames.numel() == N),
+              "independent_frames needs a factorised DiT and one flag per item");
   auto h = x_embed_(patchify(x));                       // (N, T, D)
   if (pos_.defined()) h = h + pos_;
   auto cond = t_embed_(t.to(x.device()).reshape({N}));  // (N, D)
   cond = cond + condition_embedding(y_embed_, c.num_classes, labels, y_proj_, null_vector_, vectors, cond);
   const bool factorized = c.attention == "factorized";
   const int64_t frames = factorized ? c.input_size[0] / c.patch[0] : 1;
-  for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i]->forward(h, cond, frames, factorized && i % 2 == 1, rope_);
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    h = blocks_[i]->forward(h, cond, frames, factorized && i % 2 == 1, rope_, independent_frames);
+  }
   const auto m = final_ada_(torch::silu(cond)).chunk(2, 1);
   return unpatchify(final_linear_(modulate(final_norm_(h), m[0], m[1])));
 }

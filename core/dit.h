@@ -63,9 +63,11 @@ class DiTBlockImpl : public torch::nn::Module {
   DiTBlockImpl(int64_t hidden, int64_t heads, double mlp_ratio, int64_t attention_chunk);
   // x (N, T, D), c (N, D); `groups` reshapes tokens for attention: {N*G, T/G, D} when the block
   // attends within G groups (factorised video), with `temporal` picking the strided grouping.
-  // rope: rotary tables for the token grid (frames x spatial), or undefined.
+  // rope: rotary tables for the token grid (frames x spatial), or undefined. `independent` (N,)
+  // bool, or undefined: in a temporal block those items' frames attend only to themselves, so
+  // each frame is an image of its own (joint image-video training, Ho et al. 2022).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c, int64_t frames = 1, bool temporal = false,
-                        const Rope& rope = {});
+                        const Rope& rope = {}, const torch::Tensor& independent = {});
   torch::nn::Linear& modulation() { return ada_; }
 
  private:
@@ -81,9 +83,10 @@ class DiTImpl : public torch::nn::Module {
  public:
   explicit DiTImpl(const DiTConfig& c);
   // x (N, C, *grid), t (N,) network time, labels (N,) int64 or undefined (null label),
-  // vectors (N, cond_dim) or undefined -> (N, out_channels, *grid).
+  // vectors (N, cond_dim) or undefined -> (N, out_channels, *grid). independent_frames (N,) bool,
+  // factorised models only: those items are stacks of unrelated frames (see DiTBlock).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels = {},
-                        const torch::Tensor& vectors = {});
+                        const torch::Tensor& vectors = {}, const torch::Tensor& independent_frames = {});
   const DiTConfig& config() const { return config_; }
   torch::Tensor patchify(const torch::Tensor& x) const;    // (N, C, *grid) -> (N, T, C*prod(p))
   torch::Tensor unpatchify(const torch::Tensor& x) const;  // (N, T, prod(p)*C) -> (N, C, *grid)

@@ -109,7 +109,8 @@ void check_run_folder(const Json& a) {
   }
 }
 
-void train_dit(const Json& a, const Json& recipe, const torch::Tensor& x, const torch::Tensor& labels, Json defaults) {
+void train_dit(const Json& a, const Json& recipe, const torch::Tensor& x, const torch::Tensor& labels, Json defaults,
+               const torch::Tensor& independent_frames) {
   const std::string out = a.at("out"), resume = a.value("resume", std::string());
   const Json given = a.value("train", Json::object());
   for (const auto& [k, v] : given.items()) defaults[k] = v;
@@ -117,12 +118,14 @@ void train_dit(const Json& a, const Json& recipe, const torch::Tensor& x, const 
   o.out_dir = out;
   DiT net(dit_config_from_json(recipe.at("model").at("config")));
   const auto objective = objective_from_json(recipe.at("objective"));
-  TrainForward forward = [net](const torch::Tensor& x_in, const torch::Tensor& t, const torch::Tensor& y) mutable {
-    return net->forward(x_in, t.to(torch::kFloat32), y);
+  const Trainer* running = nullptr;  // the batch's rows of independent_frames come from the trainer
+  TrainForward forward = [net, &running](const torch::Tensor& x_in, const torch::Tensor& t, const torch::Tensor& y) mutable {
+    return net->forward(x_in, t.to(torch::kFloat32), y, {}, running->batch_extra());
   };
   Trainer trainer(net.ptr(), forward, recipe, o, objective);
+  running = &trainer;
   if (!resume.empty()) trainer.resume(resume);
-  trainer.run({x, labels});
+  trainer.run({x, labels, independent_frames});
   std::cout << "checkpoint: " << out << "/checkpoint.safetensors\n";
 }
 

@@ -104,6 +104,30 @@ torch::Tensor cached_latents(const std::string& out, const std::string& resume, 
   return z;
 }
 
+// Joint image-video training (after Ho et al. 2022): `count` stacks of frames, each of one class
+// but from different clips, to be trained with temporal attention off, so the spatial blocks see
+// many more distinct items per step than whole clips give them. z (N, C, T, s, s), labels (N,).
+// The sets are spread evenly over the classes present.
+std::pair<torch::Tensor, torch::Tensor> frame_sets(const torch::Tensor& z, const torch::Tensor& labels, int64_t count) {
+  const int64_t T = z.size(2);
+  const auto frames = z.permute({0, 2, 1, 3, 4}).reshape({-1, z.size(1), z.size(3), z.size(4)});  // (N*T, C, s, s)
+  auto gen = at::detail::createCPUGenerator(0x5EED5E75);
+  const auto present = torch::bincount(labels).nonzero().flatten();
+  const int64_t P = present.numel();
+  std::vector<torch::Tensor> sets, set_labels;
+  for (int64_t i = 0; i < P; ++i) {
+    const int64_t c = present[i].item<int64_t>(), n = count / P + (i < count % P ? 1 : 0);
+    const auto clips = (labels == c).nonzero().flatten();
+    if (n == 0) continue;
+    const auto pick = clips.index_select(0, torch::randint(clips.numel(), {n * T}, gen, torch::kLong));
+    const auto at_frame = torch::randint(T, {n * T}, gen, torch::kLong);
+    sets.push_back(frames.index_select(0, pick * T + at_frame).view({n, T, z.size(1), z.size(3), z.size(4)}).permute({0, 2, 1, 3, 4}));
+    set_labels.push_back(torch::full({n}, c, torch::kLong));
+  }
+  if (sets.empty()) throw std::invalid_argument("--frame-sets: no labelled clips to draw frames from");
+  return {torch::cat(sets).contiguous(), torch::cat(set_labels)};
+}
+
 MovingOptions moving_options(const Json& data, uint64_t seed) {
   MovingOptions m;
   m.frames = data.value("frames", m.frames);
@@ -128,6 +152,13 @@ void train(const Json& a) {
     recipe = default_recipe(vae_path, image::load_vae(vae_path), moving_options(data, 0), a.value("model", Json::object()));
     if (data.value("dataset", std::string()) == "folder") recipe["data"] = data;
   }
+  if (const Json given = a.value("data", Json::object()); given.contains("frame_sets")) {  // also on a resume
+    const double share = given.at("frame_sets").get<double>();
+    if (!(share >= 0 && share < 1)) {
+      throw std::invalid_argument("--frame-sets " + std::to_string(share) + ": must be in [0, 1) (the share of training items)");
+    }
+    recipe["data"]["frame_sets"] = share;
+  }
   recipe.erase("train");
   auto vae = image::load_vae(recipe.at("vae"));
   const Json& data = recipe.at("data");
@@ -150,7 +181,9 @@ void train(const Json& a) {
     labels = mv.labels.select(1, 0);
   }
   // The key: data spec, clip count, a fingerprint of the frames (a folder's files may change) and the VAE file.
-  const std::string key = data.dump() + " n=" + std::to_string(clips.size(0)) + " frames=" +
+  Json spec = data;
+  spec.erase("frame_sets");  // drawn from the cached latents, so not part of the key
+  const std::string key = spec.dump() + " n=" + std::to_string(clips.size(0)) + " frames=" +
                           std::to_string(clips.sum().item<double>()) + "/" + std::to_string(clips.norm().item<double>()) +
                           " vae=" + recipe.at("vae").get<std::string>() + " " +
                           std::to_string(std::hash<std::string>{}(read_file(recipe.at("vae"))));
@@ -162,9 +195,20 @@ void train(const Json& a) {
     labels = torch::cat({labels, labels});
   }
   const int64_t classes = recipe.at("model").at("config").at("num_classes").get<int64_t>();
+  torch::Tensor independent;
+  if (const double share = data.value("frame_sets", 0.0); share > 0) {
+    const auto count = int64_t(std::llround(share / (1 - share) * double(z.size(0))));
+    auto [sets, set_labels] = frame_sets(z, labels, count);
+    std::cerr << sets.size(0) << " frame sets (" << z.size(2) << " frames of one class from different clips, "
+              << "temporal attention off) beside " << z.size(0) << " clips\n";
+    independent = torch::cat({torch::zeros({z.size(0)}, torch::kBool), torch::ones({sets.size(0)}, torch::kBool)});
+    z = torch::cat({z, sets});
+    labels = torch::cat({labels, set_labels});
+  }
   train_dit(a, recipe, z, labels,
             {{"steps", 3500}, {"batch", 8}, {"lr", 6e-4}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
-             {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", classes}});
+             {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", classes}},
+            independent);
 }
 
 }  // namespace

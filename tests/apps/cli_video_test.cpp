@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/json.h"
+#include "core/train/checkpoint.h"
 #include "modalities/image/io.h"
 #include "modalities/image/vae.h"
 #include "modalities/video/io.h"
@@ -61,6 +62,16 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   r = run("train video --resume " + ck + " --steps 3 --batch 2 --data-n 6 --out " + d + "/dit3");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find(d + "/dit/latents.safetensors: written for other data or another VAE; encoding again"), std::string::npos) << r.out;
+  // Joint image-video training: frame sets are drawn from the cached latents (same key) and the
+  // share is kept in the recipe, so a later resume goes on with them.
+  r = run("train video --resume " + ck + " --frame-sets 0.5 --steps 3 --batch 4 --data-n 8 --out " + d + "/dit4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("latents from " + d + "/dit/latents.safetensors"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("16 frame sets (8 frames of one class from different clips"), std::string::npos) << r.out;
+  EXPECT_EQ(diffuse::load_checkpoint(d + "/dit4/checkpoint.safetensors").recipe.at("data").at("frame_sets"), 0.5);
+  r = run("train video --resume " + ck + " --frame-sets 1 --steps 3 --data-n 8 --out " + d + "/dit5");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--frame-sets 1.000000: must be in [0, 1)"), std::string::npos) << r.out;
   // Image-to-video: a 28 x 28 item centred on the canvas is every clip's first frame (as the VAE
   // reconstructs it); an 8-bit gray GIF keeps it to rounding.
   const auto item = torch::zeros({1, 28, 28});

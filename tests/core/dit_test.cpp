@@ -169,5 +169,47 @@ TEST(DiT, RopeVariantsBuildRunAndValidate) {
   EXPECT_THROW(bad.validate(), std::invalid_argument);
 }
 
+// Joint image-video training: an item flagged independent is a stack of unrelated frames, so
+// each output frame depends on its own input frame only; unflagged items in the same batch are
+// computed exactly as without flags.
+TEST(DiT, IndependentFramesAttendOnlyToThemselves) {
+  for (const char* position : {"sincos", "rope"}) {
+    torch::manual_seed(3);
+    DiTConfig c = dit_preset("dit-tiny/2");
+    c.input_size = {4, 8, 8};
+    c.patch = {1, 2, 2};
+    c.hidden = 96;
+    c.heads = 4;
+    c.num_classes = 3;
+    c.position = position;
+    c.attention = "factorized";
+    DiT m(c);
+    {
+      torch::NoGradGuard g;
+      for (auto& p : m->parameters()) p.add_(torch::randn_like(p) * 0.05);  // the final layer starts at zero
+    }
+    auto x = torch::randn({3, 4, 4, 8, 8});
+    const auto t = torch::tensor({5.0, 50.0, 500.0}), y = torch::tensor({0, 1, 2});
+    const auto flags = torch::tensor({false, true, false});
+    const auto mixed = m->forward(x, t, y, {}, flags), plain = m->forward(x, t, y);
+    EXPECT_LE(test::max_abs(mixed.select(0, 0), plain.select(0, 0)), 1e-5) << position;
+    EXPECT_LE(test::max_abs(mixed.select(0, 2), plain.select(0, 2)), 1e-5) << position;
+    EXPECT_GT(test::max_abs(mixed.select(0, 1), plain.select(0, 1)), 1e-3) << position;  // item 1 did change
+    // Changing frame 3 leaves frames 0-2 of the flagged item alone, but not of an unflagged one.
+    auto x2 = x.clone();
+    x2.select(2, 3).add_(1.0);
+    const auto mixed2 = m->forward(x2, t, y, {}, flags);
+    EXPECT_LE(test::max_abs(mixed2[1].slice(1, 0, 3), mixed[1].slice(1, 0, 3)), 1e-5) << position;
+    EXPECT_GT(test::max_abs(mixed2[0].slice(1, 0, 3), mixed[0].slice(1, 0, 3)), 1e-3) << position;
+    EXPECT_GT(test::max_abs(mixed2[1].select(1, 3), mixed[1].select(1, 3)), 1e-3) << position;
+    // All flagged, one item: the same as every item flagged in a batch.
+    const auto alone = m->forward(x.slice(0, 1, 2), t.slice(0, 1, 2), y.slice(0, 1, 2), {}, torch::tensor({true}));
+    EXPECT_LE(test::max_abs(alone[0], mixed[1]), 1e-5) << position;
+  }
+  DiTConfig full = dit_preset("dit-tiny/2");
+  DiT m(full);
+  EXPECT_THROW(m->forward(torch::randn({1, 4, 8, 8}), torch::tensor({1.0}), {}, {}, torch::tensor({true})), c10::Error);
+}
+
 }  // namespace
 }  // namespace diffuse
