@@ -31,7 +31,7 @@ struct TrainArgs {
   int64_t patch = 0, width = 0, depth = 0;
   std::vector<int64_t> size;
   double seconds = 1.0, frame_sets = 0.0;
-  bool force = false, flip = false, pixel = false, categorical = false;
+  bool force = false, flip = false, pixel = false, categorical = false, discrete = false;
 };
 
 struct SampleArgs {
@@ -113,6 +113,7 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--frame-sets", ta->frame_sets, "video: share of training items that are stacks of same-class frames from different clips,\n"
                                                     "trained with temporal attention off (joint image-video training; default 0)");
   train->add_flag("--categorical", ta->categorical, "molecule: logits with cross-entropy and edge-to-node sums instead of the EDM regression");
+  train->add_flag("--discrete", ta->discrete, "molecule: discrete diffusion (DiGress marginal transitions) with its own ancestral sampler");
   train->add_option("--patch", ta->patch, "video: the DiT's spatial patch on the latents (default 2)")->check(CLI::PositiveNumber);
   train->add_option("--width", ta->width, "video: the DiT's width (default 144; divisible by 6)")->check(CLI::PositiveNumber);
   train->add_option("--depth", ta->depth, "video: the DiT's blocks (default 6, alternating spatial and temporal)")->check(CLI::PositiveNumber);
@@ -153,7 +154,7 @@ void add_pipeline(CLI::App& app) {
       if (ta->patch) model["patch"] = ta->patch;
       if (ta->width) model["hidden"] = ta->width;
       if (ta->depth) model["depth"] = ta->depth;
-      p->train({{"model", model}, {"categorical", ta->categorical}, {"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
+      p->train({{"model", model}, {"categorical", ta->categorical}, {"discrete", ta->discrete}, {"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
                 {"pixel", ta->pixel}, {"data", data}, {"seconds", ta->seconds}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
       return;
     }
@@ -299,14 +300,14 @@ void add_pipeline(CLI::App& app) {
   eval->add_option("modality", ea->modality, "toy (a samples file), vae (a checkpoint: PSNR), image, audio, video or molecule (a checkpoint)")->required();
   eval->add_option("file", ea->file, "samples written by diffuse sample, or a checkpoint")->check(CLI::ExistingFile);
   eval->add_flag("--json", ea->json, "print JSON");
-  eval->add_option("--classifier", ea->classifier, "image, audio: evaluation classifier (default: the shipped one)")
+  eval->add_option("--classifier", ea->classifier, "image, audio, video: evaluation classifier (default: the shipped one)")
       ->check(CLI::ExistingFile);
-  eval->add_option("--sampler", ea->sampler, "image, audio: sampler")->capture_default_str();
-  eval->add_option("--steps", ea->steps, "image, audio: sampler steps")->capture_default_str()->check(CLI::PositiveNumber);
-  eval->add_option("--cfg", ea->cfg, "image, audio: guidance scale")->capture_default_str()->check(CLI::NonNegativeNumber);
-  eval->add_option("--seed", ea->seed, "image, audio: seed")->capture_default_str();
-  eval->add_option("--n-per-class", ea->n_per_class, "image, audio: samples per class")->capture_default_str()->check(CLI::PositiveNumber);
-  eval->add_flag("--calibrate", ea->calibrate, "image, audio: also score real data, round trips and trivial baselines");
+  eval->add_option("--sampler", ea->sampler, "image, audio, video, molecule: sampler")->capture_default_str();
+  eval->add_option("--steps", ea->steps, "image, audio, video, molecule: sampler steps")->capture_default_str()->check(CLI::PositiveNumber);
+  eval->add_option("--cfg", ea->cfg, "image, audio, video, molecule: guidance scale")->capture_default_str()->check(CLI::NonNegativeNumber);
+  eval->add_option("--seed", ea->seed, "image, audio, video, molecule: seed")->capture_default_str();
+  eval->add_option("--n-per-class", ea->n_per_class, "image, audio, video: samples per class (molecule: per tenth of the samples)")->capture_default_str()->check(CLI::PositiveNumber);
+  eval->add_flag("--calibrate", ea->calibrate, "image, audio, video, molecule: also score real data, round trips and trivial baselines");
   eval->add_flag("--repair", ea->repair, "molecule: score samples decoded with valence repair and fragment joining");
   eval->add_option("--vocoder", ea->vocoder, "audio: the vocoder whose round trip --calibrate scores (default: the shipped one)")->check(CLI::ExistingFile);
   eval->add_option("--decoder", ea->decoder, "audio: decoder of the samples: auto, griffin-lim or a vocoder checkpoint")->capture_default_str();

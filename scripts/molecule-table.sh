@@ -5,10 +5,9 @@
 # A fourth field "repair" in a config decodes with --repair (valence repair and fragment joining).
 # Usage: [N=1000] [CONFIGS="sampler:steps:cfg[:repair] ..."] scripts/molecule-table.sh [checkpoint] [out-dir]
 set -euo pipefail
-bin=${DIFFUSE:-build/apps/diffuse}
+source "$(dirname "$0")/table-lib.sh"
 ck=${1:-models/rdkit-data/graph-dit.safetensors}
 out=${2:-out/molecule-table}
-mkdir -p "$out"
 configs=${CONFIGS:-"dpmpp_2m:20:1 dpmpp_2m:50:1 euler_a:50:1 heun:20:1 unipc:20:1 dpmpp_2m:20:3 dpmpp_2m:20:1:repair euler_a:50:1:repair"}
 n=${N:-1000}
 echo "| sampler | steps | CFG | decoding | validity | allowing fragments | uniqueness | novelty | int. diversity | NN sim. | scaffold sim. | fragment sim. | W1 MW | W1 logP | W1 QED | W1 heavy atoms | mean QED | molecules/s |"
@@ -16,10 +15,7 @@ echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for c in $configs; do
   IFS=: read -r sampler steps cfg repair <<< "$c"
   f="$out/$sampler-$steps-$cfg${repair:+-$repair}.json"
-  if [[ ! -s $f ]]; then
-    "$bin" eval molecule "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" ${repair:+--repair} --n-per-class $((n / 10)) --json > "$f.tmp"
-    mv "$f.tmp" "$f"
-  fi
+  cached_json "$f" "$bin" eval molecule "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" ${repair:+--repair} --n-per-class $((n / 10)) --json
   jq -r --arg s "$sampler" --arg n "$steps" --arg c "$cfg" --arg d "${repair:-raw}" '.samples | def p: .*1000|round/10; def r3: .*1000|round/1000; def r2: .*100|round/100;
     "| \($s) | \($n) | \($c) | \($d) | \(.validity|p)% | \(.validity_allowing_fragments|p)% | \(.uniqueness|p)% | \(.novelty|p)% | \(.internal_diversity|r3) | \(.nn_similarity|r3) | \(.scaffold_similarity|r3) | \(.fragment_similarity|r3) | \(.w1.mw|r2) | \(.w1.logp|r3) | \(.w1.qed|r3) | \(.w1.heavy_atoms|r2) | \(.mean_qed|r3) | \(.molecules_per_second*10|round/10) |"' "$f"
 done

@@ -25,6 +25,7 @@
 #include "modalities/molecule/chem.h"
 #include "modalities/molecule/codec.h"
 #include "modalities/molecule/dataset.h"
+#include "modalities/molecule/discrete.h"
 #include "modalities/molecule/similarity.h"
 
 namespace diffuse::molecule {
@@ -57,6 +58,10 @@ torch::Tensor first_n_mask(const torch::Tensor& counts, int64_t M) {
 // A categorical recipe's network outputs logits (see graph_probabilities in codec.h); its clean-graph
 // estimate is their softmax in the +-0.5 coding, with padding coded as in the data.
 bool categorical(const Json& recipe) { return recipe.contains("categorical"); }
+// A discrete recipe's network predicts clean-graph logits from a noisy discrete graph (DiGress).
+bool discrete(const Json& recipe) { return recipe.contains("discrete"); }
+// The network's time input for discrete time t in [0, 1].
+constexpr double kDiscreteTimeScale = 1000.0;
 
 // The graph DiT under EDM preconditioning (a regression of the clean graph, or with a categorical
 // recipe the softmax of its logits); the node mask comes with the condition.
@@ -99,9 +104,11 @@ int64_t scaffold_known(const std::string& scaffold, const CodecConfig& c, torch:
   return k;
 }
 
-// categorical: logits and cross-entropy (with edge_weight 5) and the edge-to-node sums in the
-// backbone, instead of the EDM regression of the one-hot values.
-Json default_recipe(const CodecConfig& c, bool categorical_objective) {
+// kind "regression" (EDM on the one-hot values), "categorical" (logits and cross-entropy with
+// edge_weight 5, still continuous noise) or "discrete" (DiGress marginal transitions); the last
+// two add the edge-to-node sums to the backbone.
+Json default_recipe(const CodecConfig& c, const std::string& kind) {
+  const bool categorical_objective = kind != "regression";
   GraphDiTConfig g;
   g.node_features = c.node_features();
   g.edge_features = CodecConfig::kEdgeTypes;
@@ -119,7 +126,8 @@ Json default_recipe(const CodecConfig& c, bool categorical_objective) {
   Json r = {{"modality", "molecule"}, {"codec", to_json(c)}, {"model", {{"type", "graph-dit"}, {"config", to_json(g)}}},
             {"objective", to_json(o)}, {"classes", logp_classes()}, {"data", {{"dataset", "rdkit-data"}}},
             {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
-  if (categorical_objective) r["categorical"] = {{"edge_weight", 5.0}};
+  if (kind == "categorical") r["categorical"] = {{"edge_weight", 5.0}};
+  if (kind == "discrete") r["discrete"] = {{"edge_weight", 5.0}};  // the marginals join at training
   return r;
 }
 
@@ -147,7 +155,9 @@ GraphDiT load_graph_dit(const Checkpoint& ck, const std::string& path, bool raw)
 void train(const Json& a) {
   check_run_folder(a);
   const std::string resume = a.value("resume", std::string());
-  Json recipe = resume.empty() ? default_recipe(CodecConfig{}, a.value("categorical", false)) : load_checkpoint(resume).recipe;
+  const std::string kind = a.value("discrete", false) ? "discrete" : a.value("categorical", false) ? "categorical" : "regression";
+  if (a.value("discrete", false) && a.value("categorical", false)) throw std::invalid_argument("--discrete and --categorical exclude each other");
+  Json recipe = resume.empty() ? default_recipe(CodecConfig{}, kind) : load_checkpoint(resume).recipe;
   recipe.erase("train");
   const auto codec = codec_config_from_json(recipe.at("codec"));
   auto ds = load_data(recipe.at("data"), codec);
@@ -165,6 +175,10 @@ void train(const Json& a) {
   recipe["atom_labels"] = labels;
   const auto x = torch::stack(xs);
   const auto mask = first_n_mask(torch::tensor(counts), codec.max_atoms);
+  if (discrete(recipe) && !recipe.at("discrete").contains("marginals")) {
+    const auto clean = unpack(x + 0.5, codec);
+    recipe["discrete"]["marginals"] = to_json(graph_marginals(clean.nodes, clean.edges, mask, codec));
+  }
   GraphDiT net(graph_dit_config_from_json(recipe.at("model").at("config")));
   Json options = {{"steps", 3000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
                   {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", int64_t(logp_classes().size())}};
@@ -190,14 +204,74 @@ void train(const Json& a) {
     const auto t = unpack(x0 + 0.5, codec);
     return graph_cross_entropy(n, e, t.nodes, t.edges, mask, codec, edge_weight);
   };
-  std::unique_ptr<Trainer> trainer_owner = categorical(recipe) ? std::make_unique<Trainer>(net.ptr(), ce, recipe, o)
-                                                               : std::make_unique<Trainer>(net.ptr(), forward, recipe, o, objective);
+  // Discrete: a graph drawn from q(x_t | x_0) at t ~ U(0, 1), and cross-entropy against the clean graph.
+  const double discrete_edge_weight = discrete(recipe) ? recipe.at("discrete").value("edge_weight", 5.0) : 0.0;
+  const auto marginals = discrete(recipe) ? marginals_from_json(recipe.at("discrete").at("marginals")) : Marginals{};
+  TrainLoss digress = [net, codec, marginals, discrete_edge_weight, &trainer_ptr](const torch::Tensor& x0, const torch::Tensor& y,
+                                                                                  at::Generator& gen) mutable {
+    const auto& mask = trainer_ptr->batch_extra();
+    const auto t = torch::rand({x0.size(0)}, gen, torch::kFloat64);
+    const auto clean = unpack(x0 + 0.5, codec);
+    const auto [noisy_nodes, noisy_edges] = noise_graphs(clean.nodes, clean.edges, mask, t, marginals, codec,
+                                                         draw_uniforms(x0.size(0), codec.max_atoms, gen));
+    const auto [n, e] = net->forward(noisy_nodes - 0.5, noisy_edges - 0.5, mask,
+                                     (t * kDiscreteTimeScale).to(torch::kFloat32).to(x0.device()), y);
+    return graph_cross_entropy(n, e, clean.nodes, clean.edges, mask, codec, discrete_edge_weight);
+  };
+  std::unique_ptr<Trainer> trainer_owner = discrete(recipe)      ? std::make_unique<Trainer>(net.ptr(), digress, recipe, o)
+                                           : categorical(recipe) ? std::make_unique<Trainer>(net.ptr(), ce, recipe, o)
+                                                                 : std::make_unique<Trainer>(net.ptr(), forward, recipe, o, objective);
   Trainer& trainer = *trainer_owner;
   trainer_ptr = &trainer;
   if (!resume.empty()) trainer.resume(resume);
   std::cerr << "training on " << x.size(0) << " molecular graphs (" << codec.max_atoms << " atoms max)\n";
   trainer.run({x, torch::tensor(labels, torch::kLong), mask});
   std::cout << "checkpoint: " << a.at("out").get<std::string>() << "/checkpoint.safetensors\n";
+}
+
+// The discrete reverse process for the request's graphs (r.shared.mask, r.labels), r.batch at a
+// time; graph i draws from its own generator seeded seed + i, so it does not depend on the batch.
+// CFG mixes the conditional and unconditional log-probabilities of each variable.
+Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecConfig& codec, const SampleRequest& r, uint64_t seed) {
+  torch::NoGradGuard g;
+  const auto marginals = marginals_from_json(recipe.at("discrete").at("marginals"));
+  const int64_t E = int64_t(codec.elements.size()), M = codec.max_atoms;
+  const double scale = r.guidance.scale;
+  const auto device = r.options.device();
+  std::vector<torch::Tensor> nodes, edges;
+  for (int64_t b0 = 0; b0 < r.n; b0 += r.batch) {
+    const int64_t b1 = std::min(r.n, b0 + r.batch);
+    const auto mask = r.shared.mask.slice(0, b0, b1).to(device);
+    const auto labels = r.labels.slice(0, b0, b1).to(device);
+    const auto null = torch::full_like(labels, r.null_label);
+    std::vector<at::Generator> gens;
+    for (int64_t i = b0; i < b1; ++i) gens.push_back(at::detail::createCPUGenerator(seed + uint64_t(i)));
+    GraphLogits logits = [&](const torch::Tensor& nd, const torch::Tensor& ed, const torch::Tensor& t) {
+      const auto time = (t * kDiscreteTimeScale).to(torch::kFloat32).to(device);
+      auto [nc, ec] = net->forward(nd - 0.5, ed - 0.5, mask, time, labels);
+      if (scale == 1.0) return std::make_pair(nc, ec);
+      const auto [nu, eu] = net->forward(nd - 0.5, ed - 0.5, mask, time, null);
+      const auto mix = [scale](const torch::Tensor& cond, const torch::Tensor& uncond) {
+        const auto lu = uncond.log_softmax(-1);
+        return lu + scale * (cond.log_softmax(-1) - lu);
+      };
+      return std::make_pair(torch::cat({mix(nc.slice(2, 0, E), nu.slice(2, 0, E)), mix(nc.slice(2, E), nu.slice(2, E))}, 2), mix(ec, eu));
+    };
+    auto uniforms = [&](int64_t) {  // each graph's next draws from its own generator
+      std::vector<torch::Tensor> element, charge, bond;
+      for (auto& gen : gens) {
+        const auto u = draw_uniforms(1, M, gen);
+        element.push_back(u.element);
+        charge.push_back(u.charge);
+        bond.push_back(u.bond);
+      }
+      return GraphUniforms{torch::cat(element), torch::cat(charge), torch::cat(bond)};
+    };
+    auto [nd, ed] = sample_discrete(logits, mask, marginals, codec, r.steps, uniforms);
+    nodes.push_back(nd.cpu());
+    edges.push_back(ed.cpu());
+  }
+  return {torch::cat(nodes) - 0.5, torch::cat(edges) - 0.5};
 }
 
 }  // namespace
@@ -250,9 +324,15 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   r.shared.mask = first_n_mask(torch::tensor(out.atoms), codec.max_atoms);
   if (known.defined()) r.shared.frames = known.unsqueeze(0).expand({n, known.size(0)}).contiguous();
   const auto t0 = std::chrono::steady_clock::now();
-  const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
-  const auto x = sample(with_known_values(graph_denoiser(net, codec, sigma_data, categorical(recipe))), r);  // scaffold inpainting
-  const auto u = unpack(x, codec);
+  Unpacked u;
+  if (discrete(recipe)) {
+    if (known.defined()) throw std::invalid_argument(path + ": --scaffold needs a continuous model (this one is discrete)");
+    u = sample_discrete_graphs(net, recipe, codec, r, seed);
+  } else {
+    const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
+    const auto x = sample(with_known_values(graph_denoiser(net, codec, sigma_data, categorical(recipe))), r);  // scaffold inpainting
+    u = unpack(x, codec);
+  }
   const bool repair = a.value("repair", false);
   for (int64_t i = 0; i < n; ++i) {
     const auto d = decode(u.nodes[i], u.edges[i], r.shared.mask[i], codec, repair);

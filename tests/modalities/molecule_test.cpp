@@ -14,6 +14,7 @@
 #include "modalities/molecule/chem.h"
 #include "modalities/molecule/codec.h"
 #include "modalities/molecule/dataset.h"
+#include "modalities/molecule/discrete.h"
 #include "modalities/molecule/qed.h"
 #include "modalities/molecule/similarity.h"
 
@@ -229,6 +230,113 @@ TEST(MoleculeDataset, DefaultSetIsDeduplicatedFilteredAndSplitByHash) {
   const auto both = load_molecule_dataset(files, c);
   std::set<std::string> test_all(both.test.begin(), both.test.end());
   for (const auto& s : ds.test) EXPECT_EQ(test_all.count(s), 1u) << s;
+}
+
+// Discrete diffusion (DiGress): marginals, the forward noise, the posterior against Bayes' rule
+// written out with transition matrices, and the sampler driven by a model that knows the answer.
+std::pair<torch::Tensor, torch::Tensor> stacked(const std::vector<std::string>& smiles, const CodecConfig& c, torch::Tensor& mask) {
+  std::vector<torch::Tensor> n, e, m;
+  for (const auto& s : smiles) {
+    const auto g = encode(s, c);
+    n.push_back(g.nodes);
+    e.push_back(g.edges);
+    m.push_back(g.mask);
+  }
+  mask = torch::stack(m);
+  return {torch::stack(n), torch::stack(e)};
+}
+
+TEST(DiscreteDiffusion, MarginalsCountRealAtomsAndOrderedPairsOfThem) {
+  CodecConfig c;
+  c.max_atoms = 5;
+  torch::Tensor mask;
+  const auto [nodes, edges] = stacked({"CCO", "C=C"}, c, mask);
+  const auto m = graph_marginals(nodes, edges, mask, c);
+  EXPECT_NEAR(m.element[0].item<double>(), 0.8, 1e-5);  // C: 4 of 5 atoms
+  EXPECT_NEAR(m.element[2].item<double>(), 0.2, 1e-5);  // O
+  EXPECT_NEAR(m.charge[1].item<double>(), 1.0, 1e-5);   // charge 0
+  // 8 ordered pairs of distinct atoms: CCO's 2 none and 4 single, C=C's 2 double.
+  EXPECT_NEAR(m.bond[0].item<double>(), 0.25, 1e-5);
+  EXPECT_NEAR(m.bond[1].item<double>(), 0.5, 1e-5);
+  EXPECT_NEAR(m.bond[2].item<double>(), 0.25, 1e-5);
+  EXPECT_GT(m.bond[3].item<double>(), 0.0);  // never zero: the posterior divides by it
+  const auto back = marginals_from_json(to_json(m));
+  EXPECT_TRUE(torch::allclose(back.bond, m.bond));
+}
+
+TEST(DiscreteDiffusion, PosteriorIsBayesRuleWithMarginalTransitions) {
+  const auto m = torch::tensor({0.5, 0.3, 0.2}, torch::kFloat64);
+  const auto p0 = torch::tensor({0.1, 0.6, 0.3}, torch::kFloat64);
+  const double t = 0.7, s = 0.4, ab_t = alpha_bar(t), ab_s = alpha_bar(s), a = ab_t / ab_s;
+  const auto I = torch::eye(3, torch::kFloat64), ones = torch::ones({3, 1}, torch::kFloat64);
+  const auto Q_ts = a * I + (1 - a) * ones.mm(m.view({1, 3}));        // q(x_t = j | x_s = i) at [i][j]
+  const auto Qbar_s = ab_s * I + (1 - ab_s) * ones.mm(m.view({1, 3}));  // q(x_s = j | x_0 = k) at [k][j]
+  const auto Qbar_t = ab_t * I + (1 - ab_t) * ones.mm(m.view({1, 3}));
+  for (int64_t xt = 0; xt < 3; ++xt) {
+    auto expected = torch::zeros({3}, torch::kFloat64);
+    for (int64_t k = 0; k < 3; ++k) {
+      for (int64_t j = 0; j < 3; ++j) {
+        expected[j] += p0[k] * Q_ts[j][xt] * Qbar_s[k][j] / Qbar_t[k][xt];
+      }
+    }
+    expected /= expected.sum();
+    const auto got = categorical_posterior(torch::one_hot(torch::tensor(xt), 3).to(torch::kFloat64), p0, m, t, s);
+    EXPECT_LE((got - expected).abs().max().item<double>(), 1e-12) << "x_t = " << xt;
+  }
+  // At s = 0 the posterior is the model's clean prediction itself.
+  const auto last = categorical_posterior(torch::one_hot(torch::tensor(int64_t(2)), 3).to(torch::kFloat64), p0, m, 0.05, 0.0);
+  EXPECT_LE((last - p0).abs().max().item<double>(), 1e-12);
+  EXPECT_NEAR(alpha_bar(0.0), 1.0, 1e-12);
+  EXPECT_LE(alpha_bar(1.0), 1e-5);
+}
+
+TEST(DiscreteDiffusion, NoiseKeepsTheGraphAtZeroAndDrawsTheMarginalsAtOne) {
+  CodecConfig c;
+  c.max_atoms = 8;
+  torch::Tensor mask1;
+  auto [n1, e1] = stacked({"CC(=O)N"}, c, mask1);
+  const int64_t R = 400;
+  const auto nodes = n1.expand({R, -1, -1}), edges = e1.expand({R, -1, -1, -1}), mask = mask1.expand({R, -1});
+  Marginals m{torch::tensor({0.4f, 0.3f, 0.1f, 0.05f, 0.05f, 0.04f, 0.03f, 0.02f, 0.01f}), torch::tensor({0.1f, 0.8f, 0.1f}),
+              torch::tensor({0.7f, 0.2f, 0.07f, 0.03f})};
+  auto gen = at::detail::createCPUGenerator(5);
+  const auto [n0, e0] = noise_graphs(nodes, edges, mask, torch::zeros({R}, torch::kFloat64), m, c, draw_uniforms(R, 8, gen));
+  EXPECT_TRUE(torch::equal(n0, nodes));
+  EXPECT_TRUE(torch::equal(e0, edges));
+  const auto [na, ea] = noise_graphs(nodes, edges, mask, torch::ones({R}, torch::kFloat64), m, c, draw_uniforms(R, 8, gen));
+  EXPECT_TRUE(torch::equal(ea, ea.transpose(1, 2)));
+  EXPECT_EQ(na.slice(1, 4).abs().sum().item<double>(), 0.0);                  // padded atoms stay empty
+  EXPECT_EQ(ea.slice(1, 4).select(3, 0).min().item<double>(), 1.0);           // padded pairs stay "none"
+  EXPECT_EQ(ea.diagonal(0, 1, 2).select(1, 0).min().item<double>(), 1.0);     // and the diagonal
+  const auto element_freq = na.slice(1, 0, 4).slice(2, 0, 9).sum(std::vector<int64_t>{0, 1}) / (4.0 * R);
+  EXPECT_LE((element_freq - m.element).abs().max().item<double>(), 0.04);
+  const auto diagonal = torch::tensor({4.0f * R, 0.0f, 0.0f, 0.0f});  // 4 "none" per graph on the diagonal
+  const auto bond_freq = (ea.slice(1, 0, 4).slice(2, 0, 4).sum({0, 1, 2}) - diagonal) / (12.0 * R);
+  EXPECT_LE((bond_freq - m.bond).abs().max().item<double>(), 0.04);
+}
+
+TEST(DiscreteDiffusion, SamplerGuidedByAConfidentModelEndsOnItsGraph) {
+  CodecConfig c;
+  c.max_atoms = 10;
+  torch::Tensor mask;
+  const auto [target_nodes, target_edges] = stacked({"c1ccccc1O", "CC#N"}, c, mask);
+  Marginals m{torch::full({9}, 1.0f / 9), torch::full({3}, 1.0f / 3), torch::full({4}, 0.25f)};
+  int64_t calls = 0;
+  GraphLogits confident = [&](const torch::Tensor& nodes, const torch::Tensor& edges, const torch::Tensor& t) {
+    EXPECT_EQ(nodes.sizes(), target_nodes.sizes());
+    EXPECT_TRUE(torch::equal(edges, edges.transpose(1, 2)));  // every step's graph is a graph
+    EXPECT_EQ(t.size(0), 2);
+    ++calls;
+    return std::make_pair(target_nodes * 30.0, target_edges * 30.0);
+  };
+  auto gen = at::detail::createCPUGenerator(9);
+  const auto [nodes, edges] = sample_discrete(confident, mask, m, c, 12, [&](int64_t) { return draw_uniforms(2, 10, gen); });
+  EXPECT_EQ(calls, 12);
+  EXPECT_TRUE(torch::equal(nodes, target_nodes));
+  EXPECT_TRUE(torch::equal(edges, target_edges));
+  const auto d = decode(nodes[0] - 0.5, edges[0] - 0.5, mask[0], c);
+  EXPECT_EQ(d.smiles, "Oc1ccccc1");
+  EXPECT_THROW(sample_discrete(confident, mask, m, c, 0, [&](int64_t) { return draw_uniforms(2, 10, gen); }), std::invalid_argument);
 }
 
 }  // namespace

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The README's video quality table: `diffuse eval video` of a space-time DiT checkpoint for
+# sampler x steps x CFG, $NPC (default 5) clips per class, as Markdown rows (JSON kept in $out),
+# then the calibration rows (real, frame-shuffled and static clips).
+# Usage: [NPC=5] [CONFIGS="sampler:steps:cfg ..."] scripts/video-table.sh [checkpoint] [out-dir]
+set -euo pipefail
+source "$(dirname "$0")/table-lib.sh"
+ck=${1:-models/moving-fashion-mnist/dit.safetensors}
+out=${2:-out/video-table}
+configs=${CONFIGS:-"dpmpp_2m:20:3 dpmpp_2m:20:1 dpmpp_2m:20:5 euler:20:3"}
+npc=${NPC:-5}
+row='"| \(.fd*10|round/10) | \(.frame_accuracy*1000|round/10)% | \(.class_consistency*1000|round/10)% | \(.smoothness_px*100|round/100) | \(.speed_px*100|round/100) | \(.background_flicker*10000|round/10000)'
+echo "| clips | per-frame FD | frame accuracy | class consistency | smoothness (px) | speed (px/frame) | background flicker | seconds per clip |"
+echo "|---|---|---|---|---|---|---|---|"
+for c in $configs; do
+  IFS=: read -r sampler steps cfg <<< "$c"
+  f="$out/$sampler-$steps-$cfg.json"
+  cached_json "$f" "$bin" eval video "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" --n-per-class "$npc" --json
+  jq -r --arg s "$sampler" --arg n "$steps" --arg c "$cfg" ".samples | \"| $sampler \(\$n) steps, CFG \(\$c) \" + $row | \(.seconds_per_clip*100|round/100) |\"" "$f"
+done
+cached_json "$out/calibrate.json" "$bin" eval video --calibrate --json
+for k in "real:real Moving Fashion-MNIST (floor)" "frame_shuffled:real clips, frames shuffled" "static:real clips, first frame held (static)"; do
+  jq -r --arg k "${k%%:*}" --arg name "${k#*:}" ".[\$k] | \"| \(\$name) \" + $row | - |\"" "$out/calibrate.json"
+done
