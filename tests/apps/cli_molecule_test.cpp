@@ -9,6 +9,7 @@
 #include <memory>
 #include <regex>
 
+#include "core/files.h"
 #include "core/json.h"
 #include "core/train/checkpoint.h"
 #include "tests/apps/cli_util.h"
@@ -36,6 +37,27 @@ TEST(CliMolecule, TrainSampleSdfEvalRoundTrip) {
   r = run("sample molecule --checkpoint " + d + "/cat/checkpoint.safetensors --n 4 --steps 3 --repair --out " + d + "/cat.sdf");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("of 4 sampled"), std::string::npos) << r.out;
+  // The discrete variant (DiGress): the training set's marginals join its recipe; it samples with
+  // its own sampler, CFG included, and a graph does not depend on the batch it was drawn in.
+  r = run("train molecule --discrete --steps 2 --batch 8 --data-n 64 --out " + d + "/disc");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto disc = diffuse::load_checkpoint(d + "/disc/checkpoint.safetensors").recipe;
+  EXPECT_EQ(disc.at("discrete").at("marginals").at("element").size(), 9u);
+  EXPECT_EQ(disc.at("discrete").at("marginals").at("bond").size(), 4u);
+  EXPECT_FALSE(disc.contains("categorical"));
+  for (const char* batch : {"2", "64"}) {
+    r = run("sample molecule --checkpoint " + d + "/disc/checkpoint.safetensors --n 6 --steps 3 --cfg 2 --seed 4 --repair --batch " +
+            std::string(batch) + " --out " + d + "/disc" + batch + ".smi");
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+  EXPECT_FALSE(diffuse::read_file(d + "/disc2.smi").empty());
+  EXPECT_EQ(diffuse::read_file(d + "/disc2.smi"), diffuse::read_file(d + "/disc64.smi"));
+  r = run("sample molecule --checkpoint " + d + "/disc/checkpoint.safetensors --n 2 --steps 3 --scaffold c1ccccc1 --out " + d + "/disc.sdf");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--scaffold needs a continuous model"), std::string::npos) << r.out;
+  r = run("train molecule --discrete --categorical --steps 2 --out " + d + "/both");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--discrete and --categorical exclude each other"), std::string::npos) << r.out;
   // An untrained model with valence repair still yields some sanitisable (often fragmented) graphs.
   r = run("sample molecule --checkpoint " + ck + " --n 12 --steps 3 --repair --seed 3 --out " + d + "/m.sdf");
   ASSERT_EQ(r.code, 0) << r.out;
