@@ -103,20 +103,35 @@ torch::Tensor categorical_posterior(const torch::Tensor& x_t, const torch::Tenso
 }
 
 std::pair<torch::Tensor, torch::Tensor> sample_discrete(const GraphLogits& logits, const torch::Tensor& mask, const Marginals& m,
-                                                        const CodecConfig& c, int64_t steps,
-                                                        const std::function<GraphUniforms(int64_t step)>& uniforms) {
+                                                        const CodecConfig& c, int64_t steps, const std::function<GraphUniforms()>& uniforms,
+                                                        const torch::Tensor& known_nodes, const torch::Tensor& known_edges) {
   if (steps < 1) throw std::invalid_argument("--steps " + std::to_string(steps) + ": the discrete sampler needs at least 1");
   const int64_t N = mask.size(0), M = mask.size(1), E = int64_t(c.elements.size());
+  const bool inpaint = known_nodes.defined() && known_edges.defined();
+  torch::Tensor node_known, edge_known, clean_nodes, clean_edges;  // which atoms and pairs are known, and their values
+  if (inpaint) {
+    node_known = ~known_nodes.isnan().any(2);
+    edge_known = ~known_edges.isnan().any(3);
+    clean_nodes = known_nodes.nan_to_num(0.0);
+    clean_edges = known_edges.nan_to_num(0.0);
+  }
+  const auto keep_known = [&](torch::Tensor& nodes, torch::Tensor& edges, double s) {
+    if (!inpaint) return;
+    const auto [kn, ke] = noise_graphs(clean_nodes, clean_edges, mask, torch::full({N}, s, torch::kFloat64), m, c, uniforms());
+    nodes = torch::where(node_known.unsqueeze(2).to(nodes.device()), kn, nodes);
+    edges = torch::where(edge_known.unsqueeze(3).to(edges.device()), ke, edges);
+  };
   const auto start_nodes = torch::cat({m.element, m.charge}).view({1, 1, -1}).expand({N, M, -1});
-  auto [nodes, edges] = draw_graphs(start_nodes, m.bond.view({1, 1, 1, -1}).expand({N, M, M, -1}), mask, c, uniforms(0));
+  auto [nodes, edges] = draw_graphs(start_nodes, m.bond.view({1, 1, 1, -1}).expand({N, M, M, -1}), mask, c, uniforms());
+  keep_known(nodes, edges, 1.0);
   for (int64_t i = 0; i < steps; ++i) {
     const double t = 1.0 - double(i) / double(steps), s = 1.0 - double(i + 1) / double(steps);
     const auto [nl, el] = logits(nodes, edges, torch::full({N}, t, torch::kFloat64));
     const auto [pn, pe] = graph_probabilities(nl, el, mask.to(nl.device()), c);
     const auto post_nodes = torch::cat({categorical_posterior(nodes.slice(2, 0, E), pn.slice(2, 0, E), m.element, t, s),
                                         categorical_posterior(nodes.slice(2, E), pn.slice(2, E), m.charge, t, s)}, 2);
-    std::tie(nodes, edges) = draw_graphs(post_nodes, categorical_posterior(edges, pe, m.bond, t, s), mask.to(nl.device()), c,
-                                         uniforms(i + 1));
+    std::tie(nodes, edges) = draw_graphs(post_nodes, categorical_posterior(edges, pe, m.bond, t, s), mask.to(nl.device()), c, uniforms());
+    keep_known(nodes, edges, s);
   }
   return {nodes, edges};
 }

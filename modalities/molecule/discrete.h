@@ -61,11 +61,16 @@ std::pair<torch::Tensor, torch::Tensor> draw_graphs(const torch::Tensor& node_p,
 
 // The reverse process in `steps` equal steps of t from 1 to 0. logits(nodes, edges, t) gives the
 // network's clean-graph logits (guidance already applied) for one-hot graphs at time t (N,);
-// uniforms(step) the draws for step 0 (the start) .. steps. Returns the final one-hot graphs.
+// uniforms() the next draws for the batch (called once per step, plus once more with `known`).
+// Returns the final one-hot graphs.
+//
+// Inpainting (scaffolds): known_nodes (N, M, Fn) and known_edges (N, M, M, 4) hold one-hot values
+// where known and NaN where free; after every step the known variables are replaced by a draw
+// from q(x_s | x_0 = known), so they end exactly known while the rest is generated around them.
 using GraphLogits = std::function<std::pair<torch::Tensor, torch::Tensor>(const torch::Tensor& nodes, const torch::Tensor& edges,
                                                                          const torch::Tensor& t)>;
 std::pair<torch::Tensor, torch::Tensor> sample_discrete(const GraphLogits& logits, const torch::Tensor& mask, const Marginals& m,
-                                                        const CodecConfig& c, int64_t steps,
-                                                        const std::function<GraphUniforms(int64_t step)>& uniforms);
+                                                        const CodecConfig& c, int64_t steps, const std::function<GraphUniforms()>& uniforms,
+                                                        const torch::Tensor& known_nodes = {}, const torch::Tensor& known_edges = {});
 
 }  // namespace diffuse::molecule

@@ -232,7 +232,9 @@ void train(const Json& a) {
 // The discrete reverse process for the request's graphs (r.shared.mask, r.labels), r.batch at a
 // time; graph i draws from its own generator seeded seed + i, so it does not depend on the batch.
 // CFG mixes the conditional and unconditional log-probabilities of each variable.
-Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecConfig& codec, const SampleRequest& r, uint64_t seed) {
+// known: a scaffold's packed values (NaN where free), or undefined.
+Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecConfig& codec, const SampleRequest& r, uint64_t seed,
+                                const torch::Tensor& known) {
   torch::NoGradGuard g;
   const auto marginals = marginals_from_json(recipe.at("discrete").at("marginals"));
   const int64_t E = int64_t(codec.elements.size()), M = codec.max_atoms;
@@ -257,7 +259,7 @@ Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecCon
       };
       return std::make_pair(torch::cat({mix(nc.slice(2, 0, E), nu.slice(2, 0, E)), mix(nc.slice(2, E), nu.slice(2, E))}, 2), mix(ec, eu));
     };
-    auto uniforms = [&](int64_t) {  // each graph's next draws from its own generator
+    auto uniforms = [&] {  // each graph's next draws from its own generator
       std::vector<torch::Tensor> element, charge, bond;
       for (auto& gen : gens) {
         const auto u = draw_uniforms(1, M, gen);
@@ -267,7 +269,13 @@ Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecCon
       }
       return GraphUniforms{torch::cat(element), torch::cat(charge), torch::cat(bond)};
     };
-    auto [nd, ed] = sample_discrete(logits, mask, marginals, codec, r.steps, uniforms);
+    torch::Tensor known_nodes, known_edges;
+    if (known.defined()) {
+      const auto k = unpack(known.unsqueeze(0) + 0.5, codec);
+      known_nodes = k.nodes.expand({b1 - b0, -1, -1}).to(device);
+      known_edges = k.edges.expand({b1 - b0, -1, -1, -1}).to(device);
+    }
+    auto [nd, ed] = sample_discrete(logits, mask, marginals, codec, r.steps, uniforms, known_nodes, known_edges);
     nodes.push_back(nd.cpu());
     edges.push_back(ed.cpu());
   }
@@ -326,8 +334,7 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   const auto t0 = std::chrono::steady_clock::now();
   Unpacked u;
   if (discrete(recipe)) {
-    if (known.defined()) throw std::invalid_argument(path + ": --scaffold needs a continuous model (this one is discrete)");
-    u = sample_discrete_graphs(net, recipe, codec, r, seed);
+    u = sample_discrete_graphs(net, recipe, codec, r, seed, known);
   } else {
     const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
     const auto x = sample(with_known_values(graph_denoiser(net, codec, sigma_data, categorical(recipe))), r);  // scaffold inpainting

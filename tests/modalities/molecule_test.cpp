@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 
 #include "modalities/molecule/chem.h"
@@ -330,13 +331,29 @@ TEST(DiscreteDiffusion, SamplerGuidedByAConfidentModelEndsOnItsGraph) {
     return std::make_pair(target_nodes * 30.0, target_edges * 30.0);
   };
   auto gen = at::detail::createCPUGenerator(9);
-  const auto [nodes, edges] = sample_discrete(confident, mask, m, c, 12, [&](int64_t) { return draw_uniforms(2, 10, gen); });
+  const auto [nodes, edges] = sample_discrete(confident, mask, m, c, 12, [&] { return draw_uniforms(2, 10, gen); });
   EXPECT_EQ(calls, 12);
   EXPECT_TRUE(torch::equal(nodes, target_nodes));
   EXPECT_TRUE(torch::equal(edges, target_edges));
   const auto d = decode(nodes[0] - 0.5, edges[0] - 0.5, mask[0], c);
   EXPECT_EQ(d.smiles, "Oc1ccccc1");
-  EXPECT_THROW(sample_discrete(confident, mask, m, c, 0, [&](int64_t) { return draw_uniforms(2, 10, gen); }), std::invalid_argument);
+  EXPECT_THROW(sample_discrete(confident, mask, m, c, 0, [&] { return draw_uniforms(2, 10, gen); }), std::invalid_argument);
+  // Inpainting: a model that proposes heptane for the first graph still ends on the phenol's atoms
+  // and bonds where they are known (its first 4 atoms), and on its own proposal elsewhere.
+  torch::Tensor m2;
+  const auto [heptane_nodes, heptane_edges] = stacked({"CCCCCCC", "CC#N"}, c, m2);
+  GraphLogits other = [&](const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) {
+    return std::make_pair(heptane_nodes * 30.0, heptane_edges * 30.0);
+  };
+  const auto nan = std::numeric_limits<float>::quiet_NaN();
+  auto known_nodes = torch::full_like(target_nodes, nan), known_edges = torch::full_like(target_edges, nan);
+  known_nodes.slice(1, 0, 4).copy_(target_nodes.slice(1, 0, 4));
+  known_edges.slice(1, 0, 4).slice(2, 0, 4).copy_(target_edges.slice(1, 0, 4).slice(2, 0, 4));
+  const auto [in_nodes, in_edges] = sample_discrete(other, mask, m, c, 6, [&] { return draw_uniforms(2, 10, gen); }, known_nodes, known_edges);
+  EXPECT_TRUE(torch::equal(in_nodes[0].slice(0, 0, 4), target_nodes[0].slice(0, 0, 4)));
+  EXPECT_TRUE(torch::equal(in_edges[0].slice(0, 0, 4).slice(1, 0, 4), target_edges[0].slice(0, 0, 4).slice(1, 0, 4)));
+  EXPECT_TRUE(torch::equal(in_nodes[0].slice(0, 4, 7), heptane_nodes[0].slice(0, 4, 7)));  // free atoms: the model's
+  EXPECT_TRUE(torch::equal(in_edges[0].slice(0, 4, 7).slice(1, 0, 7), heptane_edges[0].slice(0, 4, 7).slice(1, 0, 7)));
 }
 
 }  // namespace
