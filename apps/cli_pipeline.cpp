@@ -31,7 +31,8 @@ struct TrainArgs {
   int64_t patch = 0, width = 0, depth = 0;
   std::vector<int64_t> size;
   double seconds = 1.0, frame_sets = 0.0;
-  bool force = false, flip = false, pixel = false, categorical = false, discrete = false;
+  bool force = false, flip = false, pixel = false;
+  std::string objective = "discrete";
 };
 
 struct SampleArgs {
@@ -112,8 +113,9 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--items", ta->items, "video: items per clip (1 or 2)")->capture_default_str()->check(CLI::Range(1, 2));
   train->add_option("--frame-sets", ta->frame_sets, "video: share of training items that are stacks of same-class frames from different clips,\n"
                                                     "trained with temporal attention off (joint image-video training; default 0)");
-  train->add_flag("--categorical", ta->categorical, "molecule: logits with cross-entropy and edge-to-node sums instead of the EDM regression");
-  train->add_flag("--discrete", ta->discrete, "molecule: discrete diffusion (DiGress marginal transitions) with its own ancestral sampler");
+  train->add_option("--objective", ta->objective, "molecule: discrete (DiGress marginal transitions, its own sampler), categorical (logits\n"
+                                                  "and cross-entropy under continuous noise) or regression (EDM on the one-hot values)")
+      ->capture_default_str()->check(CLI::IsMember({"discrete", "categorical", "regression"}));
   train->add_option("--patch", ta->patch, "video: the DiT's spatial patch on the latents (default 2)")->check(CLI::PositiveNumber);
   train->add_option("--width", ta->width, "video: the DiT's width (default 144; divisible by 6)")->check(CLI::PositiveNumber);
   train->add_option("--depth", ta->depth, "video: the DiT's blocks (default 6, alternating spatial and temporal)")->check(CLI::PositiveNumber);
@@ -154,7 +156,7 @@ void add_pipeline(CLI::App& app) {
       if (ta->patch) model["patch"] = ta->patch;
       if (ta->width) model["hidden"] = ta->width;
       if (ta->depth) model["depth"] = ta->depth;
-      p->train({{"model", model}, {"categorical", ta->categorical}, {"discrete", ta->discrete}, {"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
+      p->train({{"model", model}, {"objective", ta->objective}, {"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
                 {"pixel", ta->pixel}, {"data", data}, {"seconds", ta->seconds}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
       return;
     }

@@ -155,8 +155,10 @@ GraphDiT load_graph_dit(const Checkpoint& ck, const std::string& path, bool raw)
 void train(const Json& a) {
   check_run_folder(a);
   const std::string resume = a.value("resume", std::string());
-  const std::string kind = a.value("discrete", false) ? "discrete" : a.value("categorical", false) ? "categorical" : "regression";
-  if (a.value("discrete", false) && a.value("categorical", false)) throw std::invalid_argument("--discrete and --categorical exclude each other");
+  const std::string kind = a.value("objective", std::string("discrete"));
+  if (kind != "discrete" && kind != "categorical" && kind != "regression") {
+    throw std::invalid_argument("--objective " + kind + ": one of discrete, categorical, regression");
+  }
   Json recipe = resume.empty() ? default_recipe(CodecConfig{}, kind) : load_checkpoint(resume).recipe;
   recipe.erase("train");
   const auto codec = codec_config_from_json(recipe.at("codec"));
@@ -335,10 +337,12 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   Unpacked u;
   if (discrete(recipe)) {
     u = sample_discrete_graphs(net, recipe, codec, r, seed, known);
+    out.sampler = "discrete";
   } else {
     const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
     const auto x = sample(with_known_values(graph_denoiser(net, codec, sigma_data, categorical(recipe))), r);  // scaffold inpainting
     u = unpack(x, codec);
+    out.sampler = r.sampler;
   }
   const bool repair = a.value("repair", false);
   for (int64_t i = 0; i < n; ++i) {
@@ -456,7 +460,7 @@ void eval(const Json& a) {
     int64_t repaired = 0;
     for (bool r : g.repaired) repaired += r ? 1 : 0;
     s["repaired"] = repaired;
-    s["sampler"] = a.value("sampler", std::string("dpmpp_2m"));
+    s["sampler"] = g.sampler;
     s["steps"] = a.value("steps", int64_t(20));
     s["seconds"] = g.seconds;
     s["molecules_per_second"] = double(n) / g.seconds;

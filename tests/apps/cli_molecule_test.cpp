@@ -22,13 +22,13 @@ TEST(CliMolecule, TrainSampleSdfEvalRoundTrip) {
   if (!std::filesystem::exists("/usr/share/RDKit/Data/NCI/first_5K.smi")) GTEST_SKIP() << "rdkit-data not installed";
   const std::string d = "/tmp/diffuse_cli_molecule";
   std::system(("rm -rf " + d).c_str());
-  auto r = run("train molecule --steps 2 --batch 8 --data-n 64 --out " + d + "/dit");
+  auto r = run("train molecule --objective regression --steps 2 --batch 8 --data-n 64 --out " + d + "/dit");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("duplicates, kept"), std::string::npos) << r.out;
   const std::string ck = d + "/dit/checkpoint.safetensors";
   // The categorical variant: its recipe says so, and it samples through the same path (its
   // softmax estimate puts every real pair on a bond type, so SDF records come out).
-  r = run("train molecule --categorical --steps 2 --batch 8 --data-n 64 --out " + d + "/cat");
+  r = run("train molecule --objective categorical --steps 2 --batch 8 --data-n 64 --out " + d + "/cat");
   ASSERT_EQ(r.code, 0) << r.out;
   const auto cat = diffuse::load_checkpoint(d + "/cat/checkpoint.safetensors").recipe;
   EXPECT_EQ(cat.at("categorical").at("edge_weight").get<double>(), 5.0);
@@ -37,9 +37,9 @@ TEST(CliMolecule, TrainSampleSdfEvalRoundTrip) {
   r = run("sample molecule --checkpoint " + d + "/cat/checkpoint.safetensors --n 4 --steps 3 --repair --out " + d + "/cat.sdf");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("of 4 sampled"), std::string::npos) << r.out;
-  // The discrete variant (DiGress): the training set's marginals join its recipe; it samples with
+  // The discrete default (DiGress): the training set's marginals join its recipe; it samples with
   // its own sampler, CFG included, and a graph does not depend on the batch it was drawn in.
-  r = run("train molecule --discrete --steps 2 --batch 8 --data-n 64 --out " + d + "/disc");
+  r = run("train molecule --steps 2 --batch 8 --data-n 64 --out " + d + "/disc");
   ASSERT_EQ(r.code, 0) << r.out;
   const auto disc = diffuse::load_checkpoint(d + "/disc/checkpoint.safetensors").recipe;
   EXPECT_EQ(disc.at("discrete").at("marginals").at("element").size(), 9u);
@@ -57,9 +57,9 @@ TEST(CliMolecule, TrainSampleSdfEvalRoundTrip) {
   r = run("sample molecule --checkpoint " + d + "/disc/checkpoint.safetensors --n 4 --steps 3 --scaffold c1ccccc1 --repair --out " + d + "/disc.smi");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("contain the scaffold c1ccccc1"), std::string::npos) << r.out;
-  r = run("train molecule --discrete --categorical --steps 2 --out " + d + "/both");
-  EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("--discrete and --categorical exclude each other"), std::string::npos) << r.out;
+  r = run("train molecule --objective diffusion --steps 2 --out " + d + "/bad");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("--objective: diffusion not in {discrete,categorical,regression}"), std::string::npos) << r.out;
   // An untrained model with valence repair still yields some sanitisable (often fragmented) graphs.
   r = run("sample molecule --checkpoint " + ck + " --n 12 --steps 3 --repair --seed 3 --out " + d + "/m.sdf");
   ASSERT_EQ(r.code, 0) << r.out;
