@@ -231,7 +231,7 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--seed", sa->req.seed, "seed of sample 0 (sample i uses seed + i)")->capture_default_str();
   sample_cmd->add_option("--batch", sa->req.batch, "samples per forward batch")->capture_default_str()->check(CLI::PositiveNumber);
   sample_cmd->add_option("--sampler", sa->req.sampler, "any of `diffuse info`'s samplers")->capture_default_str();
-  sample_cmd->add_option("--steps", sa->req.steps, "sampler steps")->capture_default_str()->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--steps", sa->req.steps, "sampler steps (a discrete molecule model: its recipe's, 100)")->capture_default_str()->check(CLI::PositiveNumber);
   sample_cmd->add_option("--schedule", sa->req.schedule, "sigma schedule")->capture_default_str();
   sample_cmd->add_option("--label,--class", sa->label, "class name or index (default: unconditional)");
   sample_cmd->add_option("--cfg", sa->cfg, "classifier-free guidance scale (default 3; molecule 1)")->check(CLI::NonNegativeNumber);
@@ -245,7 +245,7 @@ void add_pipeline(CLI::App& app) {
       std::string ck = sa->checkpoint;
       if (ck.empty()) ck = default_model_path(sa->modality);
       Json args = {{"checkpoint", ck}, {"out", sa->out}, {"n", sa->req.n}, {"seed", sa->req.seed},
-                   {"batch", sa->req.batch}, {"sampler", sa->req.sampler}, {"steps", sa->req.steps},
+                   {"batch", sa->req.batch}, {"sampler", sa->req.sampler},
                    {"schedule", sa->req.schedule}, {"label", sa->label},
                    {"cfg_rescale", sa->rescale}, {"force", sa->force}, {"grid", sa->grid}, {"columns", sa->columns},
                    {"labelled", sa->labelled}, {"scale", sa->scale}, {"seconds", sa->seconds},
@@ -254,6 +254,7 @@ void add_pipeline(CLI::App& app) {
                    {"raw_weights", sa->raw_weights}};
       if (sa->eta >= 0) args["eta"] = sa->eta;
       if (sample_cmd->get_option("--cfg")->count()) args["cfg"] = sa->cfg;  // else the modality's default
+      if (sample_cmd->get_option("--steps")->count()) args["steps"] = sa->req.steps;  // else 20, or the model's own
       if (sa->atoms) args["atoms"] = sa->atoms;
       args["repair"] = sa->repair;
       if (!sa->scaffold.empty()) args["scaffold"] = sa->scaffold;
@@ -313,11 +314,12 @@ void add_pipeline(CLI::App& app) {
   eval->add_flag("--repair", ea->repair, "molecule: score samples decoded with valence repair and fragment joining");
   eval->add_option("--vocoder", ea->vocoder, "audio: the vocoder whose round trip --calibrate scores (default: the shipped one)")->check(CLI::ExistingFile);
   eval->add_option("--decoder", ea->decoder, "audio: decoder of the samples: auto, griffin-lim or a vocoder checkpoint")->capture_default_str();
-  eval->callback([ea] {
+  eval->callback([ea, eval] {
     if (const auto* p = find_pipeline(ea->modality); p && p->eval) {
-      Json args = {{"checkpoint", ea->file}, {"json", ea->json}, {"sampler", ea->sampler}, {"steps", ea->steps},
+      Json args = {{"checkpoint", ea->file}, {"json", ea->json}, {"sampler", ea->sampler},
                    {"cfg", ea->cfg}, {"seed", ea->seed}, {"n_per_class", ea->n_per_class}, {"calibrate", ea->calibrate},
                    {"repair", ea->repair}};
+      if (eval->get_option("--steps")->count()) args["steps"] = ea->steps;  // else 20, or the model's own
       if (ea->modality == "image" || ea->modality == "audio" || ea->modality == "video") {
         const std::string key = ea->modality == "audio" ? "audio-classifier" : "classifier";
         args["classifier"] = ea->classifier.empty() ? default_model_path(key) : ea->classifier;

@@ -127,7 +127,7 @@ Json default_recipe(const CodecConfig& c, const std::string& kind) {
             {"objective", to_json(o)}, {"classes", logp_classes()}, {"data", {{"dataset", "rdkit-data"}}},
             {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
   if (kind == "categorical") r["categorical"] = {{"edge_weight", 5.0}};
-  if (kind == "discrete") r["discrete"] = {{"edge_weight", 5.0}};  // the marginals join at training
+  if (kind == "discrete") r["discrete"] = {{"edge_weight", 5.0}, {"sampling_steps", 100}};  // the marginals join at training
   return r;
 }
 
@@ -336,6 +336,7 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   const auto t0 = std::chrono::steady_clock::now();
   Unpacked u;
   if (discrete(recipe)) {
+    r.steps = a.value("steps", recipe.at("discrete").value("sampling_steps", int64_t(100)));
     u = sample_discrete_graphs(net, recipe, codec, r, seed, known);
     out.sampler = "discrete";
   } else {
@@ -344,6 +345,7 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
     u = unpack(x, codec);
     out.sampler = r.sampler;
   }
+  out.steps = r.steps;
   const bool repair = a.value("repair", false);
   for (int64_t i = 0; i < n; ++i) {
     const auto d = decode(u.nodes[i], u.edges[i], r.shared.mask[i], codec, repair);
@@ -461,7 +463,7 @@ void eval(const Json& a) {
     for (bool r : g.repaired) repaired += r ? 1 : 0;
     s["repaired"] = repaired;
     s["sampler"] = g.sampler;
-    s["steps"] = a.value("steps", int64_t(20));
+    s["steps"] = g.steps;
     s["seconds"] = g.seconds;
     s["molecules_per_second"] = double(n) / g.seconds;
     // Conditioning: mean logP of valid samples per requested bin.

@@ -18,13 +18,14 @@ struct GeneratedMolecules {
   std::vector<std::string> class_names;
   std::vector<bool> has_scaffold;      // with a scaffold: the sample contains it (RDKit substructure match)
   std::string sampler;                 // the registry sampler, or "discrete" for a discrete model's own
+  int64_t steps = 0;                   // the sampler's steps
   double seconds = 0;
 };
 // args: checkpoint, seed, sampler options, label ("" or "data": the training mix), atoms (0: drawn
 // from the training set), repair, scaffold (SMILES kept fixed in atoms 0..k-1 while the rest is
 // inpainted: the denoiser's prediction is replaced by the scaffold's one-hot values there; a
 // discrete model redraws them from the forward process each step). A discrete model ignores the
-// sampler option and runs its ancestral sampler for `steps` steps.
+// sampler option and runs its ancestral sampler for `steps` steps (default: recipe.discrete.sampling_steps, 100).
 GeneratedMolecules sample_molecules(const Json& args, int64_t n);
 
 // The report's molecule section: for each .sdf in dir, a count and RDKit depictions of the first
