@@ -67,8 +67,8 @@ done
 
 echo
 echo "== diffuse sample molecule: 100 valid molecules with 3-D coordinates -> $out/molecules.sdf"
-echo "   (with --repair: the shipped model's raw samples are mostly fragmented; see README, Molecules)"
-if "$bin" sample molecule --n-valid 100 --steps 20 --repair --seed 1 --out "$out/molecules.sdf" --force; then
+echo "   (with --repair: about half of the shipped model's raw samples are one valid molecule; see README, Molecules)"
+if "$bin" sample molecule --n-valid 100 --steps 50 --repair --seed 1 --out "$out/molecules.sdf" --force; then
   wrote="$wrote $out/molecules.sdf"
 else
   retrain models/rdkit-data/graph-dit.safetensors

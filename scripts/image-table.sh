@@ -13,7 +13,7 @@ echo "|---|---|---|---|---|---|---|---|"
 for c in $configs; do
   IFS=: read -r sampler steps cfg <<< "$c"
   f="$out/$sampler-$steps-$cfg.json"
-  cached_json "$f" "$bin" eval image "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" --n-per-class "$npc" --json
+  cached_json "$f" "${diffuse[@]}" eval image "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" --n-per-class "$npc" --json
   jq -r --arg s "$sampler" --arg n "$steps" --arg c "$cfg" \
     '.samples | "| \($s) | \($n) | \($c) | \(.accuracy*1000|round/10)% | \(.fd*10|round/10) | \(.precision*1000|round/1000) | \(.recall*1000|round/1000) | \(.seconds|round) |"' "$f"
 done

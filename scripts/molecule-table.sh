@@ -15,7 +15,7 @@ echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for c in $configs; do
   IFS=: read -r sampler steps cfg repair <<< "$c"
   f="$out/$sampler-$steps-$cfg${repair:+-$repair}.json"
-  cached_json "$f" "$bin" eval molecule "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" ${repair:+--repair} --n-per-class $((n / 10)) --json
+  cached_json "$f" "${diffuse[@]}" eval molecule "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" ${repair:+--repair} --n-per-class $((n / 10)) --json
   jq -r --arg s "$sampler" --arg n "$steps" --arg c "$cfg" --arg d "${repair:-raw}" '.samples | def p: .*1000|round/10; def r3: .*1000|round/1000; def r2: .*100|round/100;
     "| \($s) | \($n) | \($c) | \($d) | \(.validity|p)% | \(.validity_allowing_fragments|p)% | \(.uniqueness|p)% | \(.novelty|p)% | \(.internal_diversity|r3) | \(.nn_similarity|r3) | \(.scaffold_similarity|r3) | \(.fragment_similarity|r3) | \(.w1.mw|r2) | \(.w1.logp|r3) | \(.w1.qed|r3) | \(.w1.heavy_atoms|r2) | \(.mean_qed|r3) | \(.molecules_per_second*10|round/10) |"' "$f"
 done

@@ -1,6 +1,7 @@
-# Shared by the scripts/*-table.sh scripts (sourced, not run): the diffuse binary, the output
-# folder, and an evaluation cached as JSON so that a re-run only formats the rows.
-bin=${DIFFUSE:-build/apps/diffuse}
+# Shared by the scripts/*-table.sh scripts (sourced, not run): the diffuse command (DIFFUSE, which
+# may carry options, e.g. DIFFUSE="build/apps/diffuse --threads 1") and an evaluation cached as
+# JSON so that a re-run only formats the rows.
+read -r -a diffuse <<< "${DIFFUSE:-build/apps/diffuse}"
 
 # cached_json FILE COMMAND...: runs COMMAND (which prints JSON) into FILE unless FILE already has
 # a result; a failed or interrupted run leaves no FILE behind.
