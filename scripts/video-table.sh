@@ -18,7 +18,7 @@ for c in $configs; do
   cached_json "$f" "${diffuse[@]}" eval video "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" --n-per-class "$npc" --json
   jq -r --arg s "$sampler" --arg n "$steps" --arg c "$cfg" ".samples | \"| $sampler \(\$n) steps, CFG \(\$c) \" + $row | \(.seconds_per_clip*100|round/100) |\"" "$f"
 done
-cached_json "$out/calibrate.json" "${diffuse[@]}" eval video --calibrate --json
+cached_json "$out/calibrate.json" "${diffuse[@]}" eval video --calibrate --n-per-class "$npc" --json  # the same real reference as the rows above
 for k in "real:real Moving Fashion-MNIST (floor)" "frame_shuffled:real clips, frames shuffled" "static:real clips, first frame held (static)"; do
   jq -r --arg k "${k%%:*}" --arg name "${k#*:}" ".[\$k] | \"| \(\$name) \" + $row | - |\"" "$out/calibrate.json"
 done
