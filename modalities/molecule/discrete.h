@@ -32,7 +32,7 @@ Marginals graph_marginals(const torch::Tensor& nodes, const torch::Tensor& edges
 Json to_json(const Marginals& m);
 Marginals marginals_from_json(const Json& j);
 
-// The cosine schedule (Nichol & Dhariwal 2021): abar(0) = 1, abar(1) = 0 (clamped at 1e-5 above).
+// The cosine schedule (Nichol & Dhariwal 2021): abar(0) = 1, falling to abar(1) = 0 (clamped to at least 1e-5).
 double alpha_bar(double t);
 
 // The uniform draws behind one graph per row, so that callers decide where randomness comes from
