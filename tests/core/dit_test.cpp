@@ -14,6 +14,17 @@ int64_t numel(torch::nn::Module& m) {
   return n;
 }
 
+// A tiny space-time DiT: 4 frames of 8 x 8 latents, patch 1x2x2, 96 wide with 4 heads (head size
+// 24 = 2 x 3 axes x 4, so rotary positions fit too).
+DiTConfig tiny_clip_config() {
+  DiTConfig c = dit_preset("dit-tiny/2");
+  c.input_size = {4, 8, 8};
+  c.patch = {1, 2, 2};
+  c.hidden = 96;
+  c.heads = 4;
+  return c;
+}
+
 TEST(DiTPresets, ParameterCountsMatchThePaper) {
   // Peebles & Xie 2023, Table 4 (millions; position embeddings are fixed buffers here).
   EXPECT_NEAR(dit_parameter_count(dit_preset("dit-s/2")) / 1e6, 33.0, 0.5);
@@ -37,11 +48,7 @@ TEST(DiTPresets, AnalyticCountEqualsTheBuiltModule) {
     DiT m(dit_preset(name));
     EXPECT_EQ(numel(*m), dit_parameter_count(dit_preset(name))) << name;
   }
-  DiTConfig c = dit_preset("dit-tiny/2");
-  c.input_size = {4, 8, 8};
-  c.patch = {1, 2, 2};
-  c.hidden = 96;
-  c.heads = 4;
+  DiTConfig c = tiny_clip_config();
   c.cond_dim = 3;
   c.attention = "factorized";
   DiT m(c);
@@ -150,11 +157,7 @@ TEST(Rope, RotationPreservesNormsAndDependsOnlyOnRelativePosition) {
 
 TEST(DiT, RopeVariantsBuildRunAndValidate) {
   for (const char* attention : {"full", "factorized"}) {
-    DiTConfig c = dit_preset("dit-tiny/2");
-    c.input_size = {4, 8, 8};
-    c.patch = {1, 2, 2};
-    c.hidden = 96;
-    c.heads = 4;  // head size 24 = 2 x 3 axes x 4
+    DiTConfig c = tiny_clip_config();
     c.position = "rope";
     c.attention = attention;
     DiT m(c);
@@ -175,11 +178,7 @@ TEST(DiT, RopeVariantsBuildRunAndValidate) {
 TEST(DiT, IndependentFramesAttendOnlyToThemselves) {
   for (const char* position : {"sincos", "rope"}) {
     torch::manual_seed(3);
-    DiTConfig c = dit_preset("dit-tiny/2");
-    c.input_size = {4, 8, 8};
-    c.patch = {1, 2, 2};
-    c.hidden = 96;
-    c.heads = 4;
+    DiTConfig c = tiny_clip_config();
     c.num_classes = 3;
     c.position = position;
     c.attention = "factorized";
