@@ -18,7 +18,8 @@ void GraphDiTConfig::validate() const {
 Json to_json(const GraphDiTConfig& c) {
   return {{"node_features", c.node_features}, {"edge_features", c.edge_features}, {"hidden", c.hidden},
           {"edge_hidden", c.edge_hidden}, {"depth", c.depth}, {"heads", c.heads}, {"mlp_ratio", c.mlp_ratio},
-          {"num_classes", c.num_classes}, {"cond_dim", c.cond_dim}, {"edge_to_node", c.edge_to_node}};
+          {"num_classes", c.num_classes}, {"cond_dim", c.cond_dim}, {"edge_to_node", c.edge_to_node},
+          {"structure_features", c.structure_features}};
 }
 
 GraphDiTConfig graph_dit_config_from_json(const Json& j) {
@@ -34,10 +35,47 @@ GraphDiTConfig graph_dit_config_from_json(const Json& j) {
   c.num_classes = j.value("num_classes", c.num_classes);
   c.cond_dim = j.value("cond_dim", c.cond_dim);
   c.edge_to_node = j.value("edge_to_node", c.edge_to_node);
+  c.structure_features = j.value("structure_features", c.structure_features);
   c.validate();
   return c;
 }
 
+
+torch::Tensor graph_structure_features(const torch::Tensor& edges, const torch::Tensor& mask) {
+  torch::NoGradGuard no_grad;
+  const int64_t N = edges.size(0), M = edges.size(1);
+  const auto opts = edges.options().dtype(torch::kFloat32);
+  const auto mf = mask.to(opts);
+  const auto pair = mf.unsqueeze(2) * mf.unsqueeze(1) * (1 - torch::eye(M, opts));
+  const auto order = edges.argmax(-1).to(opts) * pair;  // bond order 0..3
+  const auto A = (order > 0).to(opts);
+  const auto diag = [](const torch::Tensor& x) { return x.diagonal(0, 1, 2); };
+  const auto A2 = A.matmul(A), A3 = A2.matmul(A), A4 = A3.matmul(A), A5 = A4.matmul(A);
+  const auto d = A.sum(2);
+  const auto tri = diag(A3);  // closed 3-walks: twice the triangles at the node
+  const auto neighbours = [&](const torch::Tensor& v) { return A.matmul(v.unsqueeze(-1)).squeeze(-1); };
+  // Closed walks that are not simple cycles: backtracks for length 4; for length 5 a triangle
+  // through the node with a backtrack inserted (2d - 3 + d_a + d_b per directed triangle), or a
+  // step to a neighbour, a triangle there that avoids the node, and back.
+  const auto k3 = tri / 2;
+  const auto k4 = (diag(A4) - d * (d - 1) - neighbours(d)) / 2;
+  const auto tri_degrees = (A * A2 * d.unsqueeze(1)).sum(2);  // sum over neighbours u of (common neighbours) d_u
+  const auto k5 = (diag(A5) - tri * (2 * d - 3) - 2 * tri_degrees - neighbours(tri) + 2 * tri) / 2;
+  const auto n = mf.sum(1, true).clamp_min(1);  // (N, 1)
+  // Connected components: reachability by repeated squaring of (I + A).
+  auto R = ((A + torch::eye(M, opts)) * mf.unsqueeze(2) * mf.unsqueeze(1) > 0).to(opts);
+  for (int64_t span = 1; span < M; span *= 2) R = (R.matmul(R) > 0).to(opts);
+  const auto size = R.sum(2);                                                      // component size per real node
+  const auto components = (mf / size.clamp_min(1)).sum(1, true);                 // (N, 1)
+  const auto largest = (size == std::get<0>(size.max(1, true))).to(opts);
+  const auto per_node = [&](const torch::Tensor& x) { return x.expand({N, M}); };
+  auto f = torch::stack({torch::log1p(k3.clamp_min(0)), torch::log1p(k4.clamp_min(0)), torch::log1p(k5.clamp_min(0)),
+                         per_node(torch::log1p(k3.sum(1, true) / 3)), per_node(torch::log1p(k4.sum(1, true) / 4)),
+                         per_node(torch::log1p(k5.sum(1, true) / 5)), size / n, largest, per_node(torch::log(components.clamp_min(1))),
+                         order.sum(2) / 4, d / 4, per_node(torch::log(n))},
+                        2);
+  return (f * mf.unsqueeze(-1)).to(edges.dtype());
+}
 
 GraphBlockImpl::GraphBlockImpl(int64_t D, int64_t De, int64_t heads, double mlp_ratio, bool edge_to_node) : heads_(heads) {
   const int64_t M = int64_t(double(D) * mlp_ratio);
@@ -89,7 +127,7 @@ std::pair<torch::Tensor, torch::Tensor> GraphBlockImpl::forward(const torch::Ten
 GraphDiTImpl::GraphDiTImpl(const GraphDiTConfig& c) : config_(c) {
   c.validate();
   const int64_t D = c.hidden, De = c.edge_hidden;
-  node_in_ = register_module("node_in", torch::nn::Linear(c.node_features, D));
+  node_in_ = register_module("node_in", torch::nn::Linear(c.node_features + (c.structure_features ? kGraphStructureFeatures : 0), D));
   edge_in_ = register_module("edge_in", torch::nn::Linear(c.edge_features, De));
   t_embed_ = register_module("t_embed", TimestepEmbedder(D));
   if (c.num_classes > 0) {
@@ -123,7 +161,7 @@ std::pair<torch::Tensor, torch::Tensor> GraphDiTImpl::forward(const torch::Tenso
   TORCH_CHECK(nodes.dim() == 3 && nodes.size(2) == c.node_features, "graph DiT expects nodes (N, M, ", c.node_features, "), got ", nodes.sizes());
   TORCH_CHECK(edges.sizes() == torch::IntArrayRef({N, M, M, c.edge_features}), "graph DiT expects edges (N, M, M, ", c.edge_features, "), got ", edges.sizes());
   TORCH_CHECK(mask.sizes() == torch::IntArrayRef({N, M}) && mask.scalar_type() == torch::kBool, "mask must be (N, M) bool");
-  auto h = node_in_(nodes);
+  auto h = node_in_(c.structure_features ? torch::cat({nodes, graph_structure_features(edges, mask)}, 2) : nodes);
   auto e = edge_in_(edges);
   auto cond = t_embed_(t.to(nodes.device()).reshape({N}));
   cond = cond + condition_embedding(y_embed_, c.num_classes, labels, v_proj_, null_vector_, vectors, cond);

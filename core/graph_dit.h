@@ -25,10 +25,23 @@ struct GraphDiTConfig {
   // node can count its bonds (softmax attention biased by edges cannot count: valence needs it).
   // Off in checkpoints written before it existed.
   bool edge_to_node = false;
+  // DiGress's structural features of the input graph as extra node inputs (see
+  // graph_structure_features): meaningful when the edges are one-hot bond types, as in discrete
+  // diffusion. Off in checkpoints written before it existed.
+  bool structure_features = false;
   void validate() const;
 };
 Json to_json(const GraphDiTConfig& c);
 GraphDiTConfig graph_dit_config_from_json(const Json& j);
+
+// Per-node features of the graphs whose bond type is edges.argmax(-1) (0 = no bond) over the
+// real atoms of mask (N, M) bool, computed without gradients (Vignac et al. 2023, section 4.4):
+// the node's 3-, 4- and 5-cycles and the graph's, counted exactly from powers of the adjacency
+// (log1p), the size of the node's connected component over the atom count, whether the node is in
+// the largest component, log(number of components), the valency (sum of bond orders) / 4, the
+// degree / 4 and log(atom count). Padded nodes get zeros. (N, M, kGraphStructureFeatures).
+constexpr int64_t kGraphStructureFeatures = 12;
+torch::Tensor graph_structure_features(const torch::Tensor& edges, const torch::Tensor& mask);
 
 class GraphBlockImpl : public torch::nn::Module {
  public:

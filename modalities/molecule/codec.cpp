@@ -67,14 +67,14 @@ EncodedGraph encode(const std::string& smiles, const CodecConfig& c) {
 }
 
 Decoded decode(const torch::Tensor& nodes_in, const torch::Tensor& edges_in, const torch::Tensor& mask_in, const CodecConfig& c,
-               bool valence_repair) {
+               bool valence_repair, const torch::Tensor& bond_probs) {
   boost::logging::disable_logs("rdApp.*");
   const int64_t E = int64_t(c.elements.size());
   const auto nodes = nodes_in.to(torch::kFloat32), edges = (edges_in + edges_in.transpose(0, 1)).to(torch::kFloat32) * 0.5;
   const auto mask = mask_in.defined() ? mask_in.to(torch::kBool) : std::get<0>(nodes.slice(1, 0, E).max(1)) > 0.0;
   const auto element = nodes.slice(1, 0, E).argmax(1), charge = nodes.slice(1, E).argmax(1);
   const auto order = edges.argmax(2);
-  const auto bond_prob = torch::softmax(edges, 2);
+  const auto bond_prob = bond_probs.defined() ? (0.5 * (bond_probs + bond_probs.transpose(0, 1))).to(torch::kFloat32) : torch::softmax(edges, 2);
   std::vector<int64_t> index;  // graph node -> RDKit atom
   RDKit::RWMol m;
   std::vector<int64_t> atom_of(size_t(nodes.size(0)), -1);

@@ -43,9 +43,11 @@ struct Decoded {
 // One graph: nodes (M, Fn), edges (M, M, 4) scores (symmetrised), mask (M,) (or undefined: atoms
 // whose element scores are all below 0 are padding, as encode() writes zeros there).
 // valence_repair: drop or lower the least probable bonds of over-valent atoms, then join
-// fragments by the most probable single bonds between atoms with valence left.
+// fragments by the most probable single bonds between atoms with valence left. The probabilities
+// are bond_probs (M, M, 4) when given (e.g. a discrete sampler's last prediction, whose graph is
+// one-hot and so ranks nothing), else the softmax of the edge scores.
 Decoded decode(const torch::Tensor& nodes, const torch::Tensor& edges, const torch::Tensor& mask, const CodecConfig& c,
-               bool valence_repair = false);
+               bool valence_repair = false, const torch::Tensor& bond_probs = {});
 
 // Categorical parameterisation (after Dieleman et al. 2022's CDCD): a network that outputs the logits
 // of each categorical variable (an atom's element, its charge, a pair's bond type) for a batch of

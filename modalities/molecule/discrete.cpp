@@ -105,7 +105,8 @@ torch::Tensor categorical_posterior(const torch::Tensor& x_t, const torch::Tenso
 
 std::pair<torch::Tensor, torch::Tensor> sample_discrete(const GraphLogits& logits, const torch::Tensor& mask, const Marginals& m,
                                                         const CodecConfig& c, int64_t steps, const std::function<GraphUniforms()>& uniforms,
-                                                        const torch::Tensor& known_nodes, const torch::Tensor& known_edges) {
+                                                        const torch::Tensor& known_nodes, const torch::Tensor& known_edges,
+                                                        torch::Tensor* last_edge_probs) {
   if (steps < 1) throw std::invalid_argument("--steps " + std::to_string(steps) + ": the discrete sampler needs at least 1");
   const int64_t N = mask.size(0), M = mask.size(1), E = int64_t(c.elements.size());
   const bool inpaint = known_nodes.defined() && known_edges.defined();
@@ -133,6 +134,7 @@ std::pair<torch::Tensor, torch::Tensor> sample_discrete(const GraphLogits& logit
                                         categorical_posterior(nodes.slice(2, E), pn.slice(2, E), m.charge, t, s)}, 2);
     std::tie(nodes, edges) = draw_graphs(post_nodes, categorical_posterior(edges, pe, m.bond, t, s), mask.to(nl.device()), c, uniforms());
     keep_known(nodes, edges, s);
+    if (last_edge_probs) *last_edge_probs = pe;
   }
   return {nodes, edges};
 }

@@ -62,7 +62,8 @@ std::pair<torch::Tensor, torch::Tensor> draw_graphs(const torch::Tensor& node_p,
 // The reverse process in `steps` equal steps of t from 1 to 0. logits(nodes, edges, t) gives the
 // network's clean-graph logits (guidance already applied) for one-hot graphs at time t (N,);
 // uniforms() the next draws for the batch (called once per step, plus once more with `known`).
-// Returns the final one-hot graphs.
+// Returns the final one-hot graphs; last_edge_probs, when given, receives the last step's
+// predicted clean bond probabilities (N, M, M, 4), from which the final bonds were drawn.
 //
 // Inpainting (scaffolds): known_nodes (N, M, Fn) and known_edges (N, M, M, 4) hold one-hot values
 // where known and NaN where free; after every step the known variables are replaced by a draw
@@ -71,6 +72,7 @@ using GraphLogits = std::function<std::pair<torch::Tensor, torch::Tensor>(const 
                                                                          const torch::Tensor& t)>;
 std::pair<torch::Tensor, torch::Tensor> sample_discrete(const GraphLogits& logits, const torch::Tensor& mask, const Marginals& m,
                                                         const CodecConfig& c, int64_t steps, const std::function<GraphUniforms()>& uniforms,
-                                                        const torch::Tensor& known_nodes = {}, const torch::Tensor& known_edges = {});
+                                                        const torch::Tensor& known_nodes = {}, const torch::Tensor& known_edges = {},
+                                                        torch::Tensor* last_edge_probs = nullptr);
 
 }  // namespace diffuse::molecule

@@ -106,7 +106,8 @@ int64_t scaffold_known(const std::string& scaffold, const CodecConfig& c, torch:
 
 // kind "regression" (EDM on the one-hot values), "categorical" (logits and cross-entropy with
 // edge_weight 5, still continuous noise) or "discrete" (DiGress marginal transitions); the last
-// two add the edge-to-node sums to the backbone.
+// two add the edge-to-node sums to the backbone, discrete also DiGress's structural features of
+// the noisy graph (cycles, components, valency), which only a one-hot graph input makes meaningful.
 Json default_recipe(const CodecConfig& c, const std::string& kind) {
   const bool categorical_objective = kind != "regression";
   GraphDiTConfig g;
@@ -118,6 +119,7 @@ Json default_recipe(const CodecConfig& c, const std::string& kind) {
   g.heads = 4;
   g.num_classes = int64_t(logp_classes().size());
   g.edge_to_node = categorical_objective;
+  g.structure_features = kind == "discrete";
   ObjectiveOptions o;
   o.kind = ModelKind::kEdm;
   o.sampling = SigmaSampling::kLogNormal;
@@ -234,15 +236,16 @@ void train(const Json& a) {
 // The discrete reverse process for the request's graphs (r.shared.mask, r.labels), r.batch at a
 // time; graph i draws from its own generator seeded seed + i, so it does not depend on the batch.
 // CFG mixes the conditional and unconditional log-probabilities of each variable.
-// known: a scaffold's packed values (NaN where free), or undefined.
+// known: a scaffold's packed values (NaN where free), or undefined. bond_probs receives the last
+// step's predicted bond probabilities (N, M, M, 4), for the valence repair to rank bonds by.
 Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecConfig& codec, const SampleRequest& r, uint64_t seed,
-                                const torch::Tensor& known) {
+                                const torch::Tensor& known, torch::Tensor& bond_probs) {
   torch::NoGradGuard g;
   const auto marginals = marginals_from_json(recipe.at("discrete").at("marginals"));
   const int64_t E = int64_t(codec.elements.size()), M = codec.max_atoms;
   const double scale = r.guidance.scale;
   const auto device = r.options.device();
-  std::vector<torch::Tensor> nodes, edges;
+  std::vector<torch::Tensor> nodes, edges, probs;
   for (int64_t b0 = 0; b0 < r.n; b0 += r.batch) {
     const int64_t b1 = std::min(r.n, b0 + r.batch);
     const auto mask = r.shared.mask.slice(0, b0, b1).to(device);
@@ -277,10 +280,13 @@ Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecCon
       known_nodes = k.nodes.expand({b1 - b0, -1, -1}).to(device);
       known_edges = k.edges.expand({b1 - b0, -1, -1, -1}).to(device);
     }
-    auto [nd, ed] = sample_discrete(logits, mask, marginals, codec, r.steps, uniforms, known_nodes, known_edges);
+    torch::Tensor pe;
+    auto [nd, ed] = sample_discrete(logits, mask, marginals, codec, r.steps, uniforms, known_nodes, known_edges, &pe);
     nodes.push_back(nd.cpu());
     edges.push_back(ed.cpu());
+    probs.push_back(pe.cpu());
   }
+  bond_probs = torch::cat(probs);
   return {torch::cat(nodes) - 0.5, torch::cat(edges) - 0.5};
 }
 
@@ -335,9 +341,10 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   if (known.defined()) r.shared.frames = known.unsqueeze(0).expand({n, known.size(0)}).contiguous();
   const auto t0 = std::chrono::steady_clock::now();
   Unpacked u;
+  torch::Tensor bond_probs;  // the discrete sampler's last prediction; undefined for the continuous ones
   if (discrete(recipe)) {
     r.steps = a.value("steps", recipe.at("discrete").value("sampling_steps", int64_t(100)));
-    u = sample_discrete_graphs(net, recipe, codec, r, seed, known);
+    u = sample_discrete_graphs(net, recipe, codec, r, seed, known, bond_probs);
     out.sampler = "discrete";
   } else {
     const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
@@ -348,7 +355,7 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   out.steps = r.steps;
   const bool repair = a.value("repair", false);
   for (int64_t i = 0; i < n; ++i) {
-    const auto d = decode(u.nodes[i], u.edges[i], r.shared.mask[i], codec, repair);
+    const auto d = decode(u.nodes[i], u.edges[i], r.shared.mask[i], codec, repair, bond_probs.defined() ? bond_probs[i] : torch::Tensor());
     out.smiles.push_back(d.valid ? d.smiles : std::string());
     out.valid.push_back(d.valid);
     out.connected.push_back(d.valid && d.connected);

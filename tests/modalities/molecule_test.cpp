@@ -156,6 +156,28 @@ TEST(GraphCodec, RepairJoinsFragmentsByTheMostProbableSingleBond) {
   EXPECT_EQ(fixed.smiles, "CCON");
 }
 
+TEST(GraphCodec, RepairRanksOneHotBondsByTheGivenProbabilities) {
+  // A discrete sampler's graph is one-hot: every bond scores the same, so the repair can only rank
+  // them by the probabilities the model gave them.
+  CodecConfig c;
+  auto g = encode("CC(N)(O)C", c);  // centre carbon 1 with C 0, N 2, O 3, C 4; then a fifth bond to C 5
+  const int64_t extra = 5;
+  g.nodes[extra][0] = 1.0;
+  g.nodes[extra][int64_t(c.elements.size()) + 1] = 1.0;
+  g.mask[extra] = true;
+  g.edges[1][extra][0] = g.edges[extra][1][0] = 0.0;
+  g.edges[1][extra][1] = g.edges[extra][1][1] = 1.0;
+  auto probs = g.edges * 0.97 + 0.01;  // the drawn bonds are confident...
+  probs[1][3][1] = probs[3][1][1] = 0.6;  // ...except C1-O3
+  probs[3][extra][1] = probs[extra][3][1] = 0.3;  // and O3-C5 is the likeliest missing bond
+  const auto ranked = decode(g.nodes, g.edges, g.mask, c, true, probs);
+  EXPECT_TRUE(ranked.valid && ranked.connected && ranked.repaired) << ranked.reason;
+  EXPECT_EQ(ranked.smiles, canonical_smiles("CC(C)(N)CO"));
+  const auto tied = decode(g.nodes, g.edges, g.mask, c, true);  // ties: some other bond goes
+  EXPECT_TRUE(tied.valid);
+  EXPECT_NE(tied.smiles, ranked.smiles);
+}
+
 TEST(GraphCodec, CategoricalLogitsGivePerGroupProbabilitiesAndCrossEntropy) {
   CodecConfig c;
   c.max_atoms = 4;
@@ -331,8 +353,11 @@ TEST(DiscreteDiffusion, SamplerGuidedByAConfidentModelEndsOnItsGraph) {
     return std::make_pair(target_nodes * 30.0, target_edges * 30.0);
   };
   auto gen = at::detail::createCPUGenerator(9);
-  const auto [nodes, edges] = sample_discrete(confident, mask, m, c, 12, [&] { return draw_uniforms(2, 10, gen); });
+  torch::Tensor last_probs;
+  const auto [nodes, edges] = sample_discrete(confident, mask, m, c, 12, [&] { return draw_uniforms(2, 10, gen); }, {}, {}, &last_probs);
   EXPECT_EQ(calls, 12);
+  // The last prediction is handed back, as graph_probabilities gives it (for the valence repair).
+  EXPECT_TRUE(torch::allclose(last_probs, graph_probabilities(target_nodes * 30.0, target_edges * 30.0, mask, c).second));
   EXPECT_TRUE(torch::equal(nodes, target_nodes));
   EXPECT_TRUE(torch::equal(edges, target_edges));
   const auto d = decode(nodes[0] - 0.5, edges[0] - 0.5, mask[0], c);
