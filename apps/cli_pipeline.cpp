@@ -29,6 +29,7 @@ struct TrainArgs {
   TrainOptions train;
   int64_t data_n = 20000, crop_pad = 0, channels = 0, espeak_variants = 0, frames = 16, items = 1;
   int64_t patch = 0, width = 0, depth = 0;
+  std::string attention;
   std::vector<int64_t> size;
   double seconds = 1.0, frame_sets = 0.0;
   bool force = false, flip = false, pixel = false;
@@ -119,6 +120,9 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--patch", ta->patch, "video: the DiT's spatial patch on the latents (default 2)")->check(CLI::PositiveNumber);
   train->add_option("--width", ta->width, "video: the DiT's width (default 144; divisible by 6)")->check(CLI::PositiveNumber);
   train->add_option("--depth", ta->depth, "video: the DiT's blocks (default 6, alternating spatial and temporal)")->check(CLI::PositiveNumber);
+  train->add_option("--attention", ta->attention, "video: factorized (spatial blocks alternate with temporal ones; default) or hybrid\n"
+                                                  "(with full space-time ones: the same weights, so a resume may switch)")
+      ->check(CLI::IsMember({"factorized", "hybrid"}));
   train->add_option("--image-size", ta->size, "vae, image: resize and centre-crop folder images to H W")->expected(2);
   train->add_option("--channels", ta->channels, "vae, image: 1 (gray) or 3 (RGB); default: the first image's")->check(CLI::IsMember({1, 3}));
   train->add_option("--on-bad", ta->on_bad, "vae, image: skip unreadable files (reported) or fail on the first")
@@ -156,6 +160,7 @@ void add_pipeline(CLI::App& app) {
       if (ta->patch) model["patch"] = ta->patch;
       if (ta->width) model["hidden"] = ta->width;
       if (ta->depth) model["depth"] = ta->depth;
+      if (!ta->attention.empty()) model["attention"] = ta->attention;
       p->train({{"model", model}, {"objective", ta->objective}, {"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
                 {"pixel", ta->pixel}, {"data", data}, {"seconds", ta->seconds}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
       return;

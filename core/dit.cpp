@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <functional>
 #include <numeric>
 #include <stdexcept>
 
@@ -34,8 +35,10 @@ void DiTConfig::validate() const {
   if (in_channels < 1 || depth < 1 || heads < 1 || hidden < 1) fail("in_channels, depth, heads and hidden must be >= 1");
   if (hidden % heads != 0) fail("hidden " + std::to_string(hidden) + " is not divisible by heads " + std::to_string(heads));
   if (hidden % (2 * int64_t(input_size.size())) != 0) fail("hidden must be divisible by 2 x the number of axes");
-  if (attention != "full" && attention != "factorized") fail("attention must be 'full' or 'factorized', got '" + attention + "'");
-  if (attention == "factorized" && input_size.size() != 3) fail("factorized attention needs a 3-D (T, H, W) input");
+  if (attention != "full" && attention != "factorized" && attention != "hybrid") {
+    fail("attention must be 'full', 'factorized' or 'hybrid', got '" + attention + "'");
+  }
+  if (attention != "full" && input_size.size() != 3) fail(attention + " attention needs a 3-D (T, H, W) input");
   if (position != "sincos" && position != "rope") fail("position must be 'sincos' or 'rope', got '" + position + "'");
   if (position == "rope" && (hidden / heads) % (2 * int64_t(input_size.size())) != 0) {
     fail("rope needs the head size (hidden / heads) divisible by 2 x the number of axes");
@@ -143,9 +146,9 @@ double dit_forward_macs(const DiTConfig& c) {
   double attended = T;  // tokens each query attends to
   double macs = T * c.in_channels * P * D + 256 * D + D * D + c.cond_dim * D;
   for (int64_t i = 0; i < c.depth; ++i) {
-    if (c.attention == "factorized") {
+    if (c.attention != "full") {
       const double frames = double(c.input_size[0] / c.patch[0]);
-      attended = (i % 2 == 0) ? T / frames : frames;
+      attended = (i % 2 == 0) ? T / frames : c.attention == "hybrid" ? T : frames;
     }
     macs += 6 * D * D + T * 3 * D * D + 2 * T * attended * D + T * D * D + 2 * T * D * M;
   }
@@ -181,43 +184,51 @@ torch::Tensor DiTBlockImpl::attend(const torch::Tensor& h, const torch::Tensor& 
   return proj_(o.transpose(1, 2).reshape({B, T, D}));
 }
 
-torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& c, int64_t frames, bool temporal,
+torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& c, int64_t frames, TokenMix mix,
                                     const Rope& rope, const torch::Tensor& independent) {
   const auto m = ada_(torch::silu(c)).chunk(6, 1);  // shift, scale, gate for attention and MLP
   auto h = modulate(norm1_(x), m[0], m[1]);          // (N, T, D)
-  if (frames > 1) {  // factorised: attend within each frame, or across frames at each position
-    const int64_t N = h.size(0), T = h.size(1), D = h.size(2), S = T / frames;
-    torch::Tensor cos, sin;  // rotary tables laid out like the groups: (groups, 1, group size, d)
-    if (temporal) {
-      const auto across = [&](const torch::Tensor& g) {  // (n, T, D): attend across frames at each position
-        const int64_t n = g.size(0);
-        torch::Tensor cs, sn;
-        if (rope.defined()) {
-          cs = rope.cos.view({frames, S, -1}).transpose(0, 1).repeat({n, 1, 1}).unsqueeze(1);
-          sn = rope.sin.view({frames, S, -1}).transpose(0, 1).repeat({n, 1, 1}).unsqueeze(1);
-        }
-        const auto o = attend(g.view({n, frames, S, D}).transpose(1, 2).reshape({n * S, frames, D}), cs, sn, rope);
-        return o.view({n, S, frames, D}).transpose(1, 2).reshape({n, T, D});
-      };
-      if (independent.defined() && independent.any().item<bool>()) {
-        // Attention over one token is its value: rotary positions do not matter there.
-        const auto own = independent.to(torch::kCPU).to(torch::kBool);
-        const auto yes = own.nonzero().flatten().to(h.device()), no = (~own).nonzero().flatten().to(h.device());
-        const auto alone = attend(h.index_select(0, yes).reshape({-1, 1, D})).view({-1, T, D});
-        const auto order = torch::cat({no, yes}).argsort();
-        h = (no.numel() > 0 ? torch::cat({across(h.index_select(0, no)), alone}) : alone).index_select(0, order);
-      } else {
-        h = across(h);
-      }
-    } else {
-      if (rope.defined()) {
-        cos = rope.cos.view({frames, S, -1}).repeat({N, 1, 1}).unsqueeze(1);
-        sin = rope.sin.view({frames, S, -1}).repeat({N, 1, 1}).unsqueeze(1);
-      }
-      h = attend(h.reshape({N * frames, S, D}), cos, sin, rope).view({N, T, D});
+  // Attention over the whole sequence, within each frame, or across frames at each position.
+  const auto everything = [&](const torch::Tensor& g) { return rope.defined() ? attend(g, rope.cos, rope.sin, rope) : attend(g); };
+  const int64_t T = h.size(1), D = h.size(2), S = T / std::max<int64_t>(frames, 1);
+  const auto within = [&](const torch::Tensor& g) {  // (n, T, D)
+    const int64_t n = g.size(0);
+    torch::Tensor cs, sn;  // rotary tables laid out like the groups: (groups, 1, group size, d)
+    if (rope.defined()) {
+      cs = rope.cos.view({frames, S, -1}).repeat({n, 1, 1}).unsqueeze(1);
+      sn = rope.sin.view({frames, S, -1}).repeat({n, 1, 1}).unsqueeze(1);
     }
-  } else {
-    h = rope.defined() ? attend(h, rope.cos, rope.sin, rope) : attend(h);
+    return attend(g.reshape({n * frames, S, D}), cs, sn, rope).view({n, T, D});
+  };
+  const auto across = [&](const torch::Tensor& g) {
+    const int64_t n = g.size(0);
+    torch::Tensor cs, sn;
+    if (rope.defined()) {
+      cs = rope.cos.view({frames, S, -1}).transpose(0, 1).repeat({n, 1, 1}).unsqueeze(1);
+      sn = rope.sin.view({frames, S, -1}).transpose(0, 1).repeat({n, 1, 1}).unsqueeze(1);
+    }
+    const auto o = attend(g.view({n, frames, S, D}).transpose(1, 2).reshape({n * S, frames, D}), cs, sn, rope);
+    return o.view({n, S, frames, D}).transpose(1, 2).reshape({n, T, D});
+  };
+  // Attention over one token is its value: rotary positions do not matter there.
+  const auto alone = [&](const torch::Tensor& g) { return attend(g.reshape({-1, 1, D})).view({-1, T, D}); };
+  if (mix == TokenMix::kAll) {
+    h = everything(h);
+  } else if (mix == TokenMix::kWithinFrames) {
+    h = within(h);
+  } else {  // across frames, or everything; items of unrelated frames keep their frames apart
+    using Attend = std::function<torch::Tensor(const torch::Tensor&)>;
+    const Attend mixing = mix == TokenMix::kSpaceTime ? Attend(everything) : Attend(across);
+    const Attend apart = mix == TokenMix::kSpaceTime ? Attend(within) : Attend(alone);
+    if (independent.defined() && independent.any().item<bool>()) {
+      const auto own = independent.to(torch::kCPU).to(torch::kBool);
+      const auto yes = own.nonzero().flatten().to(h.device()), no = (~own).nonzero().flatten().to(h.device());
+      const auto kept = apart(h.index_select(0, yes));
+      const auto order = torch::cat({no, yes}).argsort();
+      h = (no.numel() > 0 ? torch::cat({mixing(h.index_select(0, no)), kept}) : kept).index_select(0, order);
+    } else {
+      h = mixing(h);
+    }
   }
   auto y = x + m[2].unsqueeze(1) * h;
   const auto mlp = fc2_(torch::gelu(fc1_(modulate(norm2_(y), m[3], m[4])), "tanh"));
@@ -294,16 +305,18 @@ torch::Tensor DiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t, c
                                const torch::Tensor& vectors, const torch::Tensor& independent_frames) {
   const auto& c = config_;
   const int64_t N = x.size(0);
-  TORCH_CHECK(!independent_frames.defined() || (c.attention == "factorized" && independent_frames.numel() == N),
-              "independent_frames needs a factorised DiT and one flag per item");
+  TORCH_CHECK(!independent_frames.defined() || (c.attention != "full" && independent_frames.numel() == N),
+              "independent_frames needs a factorised or hybrid DiT and one flag per item");
   auto h = x_embed_(patchify(x));                       // (N, T, D)
   if (pos_.defined()) h = h + pos_;
   auto cond = t_embed_(t.to(x.device()).reshape({N}));  // (N, D)
   cond = cond + condition_embedding(y_embed_, c.num_classes, labels, y_proj_, null_vector_, vectors, cond);
-  const bool factorized = c.attention == "factorized";
-  const int64_t frames = factorized ? c.input_size[0] / c.patch[0] : 1;
+  const bool video = c.attention != "full";
+  const int64_t frames = video ? c.input_size[0] / c.patch[0] : 1;
+  const auto odd = c.attention == "hybrid" ? TokenMix::kSpaceTime : TokenMix::kAcrossFrames;
   for (size_t i = 0; i < blocks_.size(); ++i) {
-    h = blocks_[i]->forward(h, cond, frames, factorized && i % 2 == 1, rope_, independent_frames);
+    const auto mix = !video ? TokenMix::kAll : i % 2 == 0 ? TokenMix::kWithinFrames : odd;
+    h = blocks_[i]->forward(h, cond, frames, mix, rope_, independent_frames);
   }
   const auto m = final_ada_(torch::silu(cond)).chunk(2, 1);
   return unpatchify(final_linear_(modulate(final_norm_(h), m[0], m[1])));

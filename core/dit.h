@@ -1,8 +1,10 @@
 // Diffusion Transformer (Peebles & Xie 2023) over 1-D sequences, 2-D grids and 3-D space-time
 // grids: patchify, fixed sin-cos positions, adaLN-Zero blocks conditioned on the timestep plus a
 // class label (with a learned null label for CFG) and/or a condition vector, final adaLN layer,
-// unpatchify. Video variants: full space-time attention, or factorised attention alternating
-// spatial and temporal blocks (Latte, Ma et al. 2024, variant 1).
+// unpatchify. Video variants: full space-time attention, factorised attention alternating
+// spatial and temporal blocks (Latte, Ma et al. 2024, variant 1), or hybrid: spatial blocks
+// alternating with full space-time blocks (same weights as factorised, so a factorised model can
+// be fine-tuned into a hybrid one).
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -28,7 +30,7 @@ struct DiTConfig {
   double mlp_ratio = 4.0;
   int64_t num_classes = 1000;                  // 0: no labels; else labels 0..C-1, null = C
   int64_t cond_dim = 0;                        // continuous condition vector (NaN row = null)
-  std::string attention = "full";              // "full" or "factorized" (3-D input only)
+  std::string attention = "full";              // "full", "factorized" or "hybrid" (the last two 3-D input only)
   std::string position = "sincos";             // "sincos" (added to tokens) or "rope" (rotary, in attention)
   int64_t attention_chunk = 1024;              // queries per chunk on libtorch < 2.0
 
@@ -58,15 +60,19 @@ DiTConfig dit_config_from_spec(const std::string& spec);
 int64_t dit_parameter_count(const DiTConfig& c);
 double dit_forward_macs(const DiTConfig& c);
 
+// Which tokens a block's attention mixes: all of them, those of one frame, those at one position
+// across frames, or all of a video's tokens (a space-time block of a hybrid model).
+enum class TokenMix { kAll, kWithinFrames, kAcrossFrames, kSpaceTime };
+
 class DiTBlockImpl : public torch::nn::Module {
  public:
   DiTBlockImpl(int64_t hidden, int64_t heads, double mlp_ratio, int64_t attention_chunk);
-  // x (N, T, D), c (N, D); `groups` reshapes tokens for attention: {N*G, T/G, D} when the block
-  // attends within G groups (factorised video), with `temporal` picking the strided grouping.
-  // rope: rotary tables for the token grid (frames x spatial), or undefined. `independent` (N,)
-  // bool, or undefined: in a temporal block those items' frames attend only to themselves, so
-  // each frame is an image of its own (joint image-video training, Ho et al. 2022).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c, int64_t frames = 1, bool temporal = false,
+  // x (N, T, D) with T = frames x positions, c (N, D). rope: rotary tables for the token grid
+  // (frames x spatial), or undefined. `independent` (N,) bool, or undefined: in a block that mixes
+  // frames those items' frames stay apart (each token attends to itself across frames, or to its
+  // own frame in a space-time block), so each frame is an image of its own (joint image-video
+  // training, Ho et al. 2022).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c, int64_t frames = 1, TokenMix mix = TokenMix::kAll,
                         const Rope& rope = {}, const torch::Tensor& independent = {});
   torch::nn::Linear& modulation() { return ada_; }
 
@@ -84,7 +90,7 @@ class DiTImpl : public torch::nn::Module {
   explicit DiTImpl(const DiTConfig& c);
   // x (N, C, *grid), t (N,) network time, labels (N,) int64 or undefined (null label),
   // vectors (N, cond_dim) or undefined -> (N, out_channels, *grid). independent_frames (N,) bool,
-  // factorised models only: those items are stacks of unrelated frames (see DiTBlock).
+  // factorised and hybrid models only: those items are stacks of unrelated frames (see DiTBlock).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels = {},
                         const torch::Tensor& vectors = {}, const torch::Tensor& independent_frames = {});
   const DiTConfig& config() const { return config_; }

@@ -29,8 +29,8 @@
 namespace diffuse::video {
 namespace {
 
-// `model` may override the backbone's spatial patch, width and depth (train video --patch,
-// --width, --depth).
+// `model` may override the backbone's spatial patch, width, depth and attention (train video
+// --patch, --width, --depth, --attention).
 Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOptions& m, const Json& model) {
   const int64_t f = vae->config().downsampling(), side = m.size / f;
   DiTConfig d;
@@ -48,7 +48,7 @@ Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOpt
   }
   d.depth = model.value("depth", int64_t(6));  // alternating spatial and temporal blocks
   d.heads = 4;
-  d.attention = "factorized";
+  d.attention = model.value("attention", std::string("factorized"));
   d.num_classes = 10;
   ObjectiveOptions o;
   o.kind = ModelKind::kEdm;
@@ -143,6 +143,15 @@ void train(const Json& a) {
   Json recipe;
   if (!resume.empty()) {
     recipe = load_checkpoint(resume).recipe;
+    // Factorised and hybrid models have the same weights: a resume may switch between them.
+    if (const Json model = a.value("model", Json::object()); model.contains("attention")) {
+      auto& config = recipe.at("model").at("config");
+      if (config.value("attention", std::string()) != "factorized" && config.value("attention", std::string()) != "hybrid") {
+        throw std::invalid_argument("--attention: " + resume + " has " + config.value("attention", std::string("?")) +
+                                    " attention, which cannot switch to " + model.at("attention").get<std::string>());
+      }
+      config["attention"] = model.at("attention");
+    }
   } else {
     const std::string vae_path = a.value("vae", std::string());
     if (vae_path.empty()) throw std::invalid_argument("train video needs --vae CHECKPOINT (the image modality's VAE)");

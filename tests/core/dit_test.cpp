@@ -59,7 +59,34 @@ TEST(DiTBlock, AdaLnZeroBlockIsIdentityAtInit) {
   DiTBlock b(64, 4, 4.0, 1024);
   const auto x = torch::randn({2, 10, 64}), c = torch::randn({2, 64});
   EXPECT_EQ(test::max_abs(b->forward(x, c), x), 0.0);
-  EXPECT_EQ(test::max_abs(b->forward(x, c, 2, true), x), 0.0);
+  EXPECT_EQ(test::max_abs(b->forward(x, c, 2, TokenMix::kAcrossFrames), x), 0.0);
+  EXPECT_EQ(test::max_abs(b->forward(x, c, 2, TokenMix::kSpaceTime), x), 0.0);
+}
+
+// Which tokens reach which: 2 frames x 5 positions. A change at (frame 1, position 3) reaches
+// (frame 0, position 0) only through a space-time block; across-frame attention reaches
+// (frame 0, position 3) and within-frame attention (frame 1, *) only.
+TEST(DiTBlock, TokenMixesReachTheTokensTheyName) {
+  torch::manual_seed(4);
+  DiTBlock b(32, 4, 4.0, 1024);
+  {
+    torch::NoGradGuard g;
+    for (auto& p : b->parameters()) p.add_(torch::randn_like(p) * 0.1);
+  }
+  const auto x = torch::randn({1, 10, 32}), c = torch::randn({1, 32});
+  auto x2 = x.clone();
+  x2[0][5 + 3].add_(torch::randn({32}));  // not a constant: layer norm would remove that
+  const auto changed = [&](TokenMix mix, int64_t frame, int64_t pos) {
+    return test::max_abs(b->forward(x2, c, 2, mix)[0][frame * 5 + pos], b->forward(x, c, 2, mix)[0][frame * 5 + pos]) > 1e-4;
+  };
+  EXPECT_TRUE(changed(TokenMix::kSpaceTime, 0, 0));
+  EXPECT_TRUE(changed(TokenMix::kAll, 0, 0));
+  EXPECT_FALSE(changed(TokenMix::kAcrossFrames, 0, 0));
+  EXPECT_TRUE(changed(TokenMix::kAcrossFrames, 0, 3));
+  EXPECT_FALSE(changed(TokenMix::kWithinFrames, 0, 3));
+  EXPECT_TRUE(changed(TokenMix::kWithinFrames, 1, 0));
+  // Without rotary tables a space-time block is a full-attention block.
+  EXPECT_LE(test::max_abs(b->forward(x, c, 2, TokenMix::kSpaceTime), b->forward(x, c, 1, TokenMix::kAll)), 1e-6);
 }
 
 TEST(DiT, OutputIsZeroAtInitAndShapedLikeTheInput) {
@@ -156,7 +183,7 @@ TEST(Rope, RotationPreservesNormsAndDependsOnlyOnRelativePosition) {
 }
 
 TEST(DiT, RopeVariantsBuildRunAndValidate) {
-  for (const char* attention : {"full", "factorized"}) {
+  for (const char* attention : {"full", "factorized", "hybrid"}) {
     DiTConfig c = tiny_clip_config();
     c.position = "rope";
     c.attention = attention;
@@ -174,14 +201,16 @@ TEST(DiT, RopeVariantsBuildRunAndValidate) {
 
 // Joint image-video training: an item flagged independent is a stack of unrelated frames, so
 // each output frame depends on its own input frame only; unflagged items in the same batch are
-// computed exactly as without flags.
+// computed exactly as without flags. Factorised and hybrid models alike.
 TEST(DiT, IndependentFramesAttendOnlyToThemselves) {
-  for (const char* position : {"sincos", "rope"}) {
+  for (const std::string position : {"sincos", "rope"})
+  for (const std::string attention : {"factorized", "hybrid"}) {
+    SCOPED_TRACE(position + " " + attention);
     torch::manual_seed(3);
     DiTConfig c = tiny_clip_config();
     c.num_classes = 3;
     c.position = position;
-    c.attention = "factorized";
+    c.attention = attention;
     DiT m(c);
     {
       torch::NoGradGuard g;
