@@ -69,6 +69,15 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   EXPECT_NE(r.out.find("latents from " + d + "/dit/latents.safetensors"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("16 frame sets (8 frames of one class from different clips"), std::string::npos) << r.out;
   EXPECT_EQ(diffuse::load_checkpoint(d + "/dit4/checkpoint.safetensors").recipe.at("data").at("frame_sets"), 0.5);
+  // A factorised model resumes as a hybrid one (space-time blocks, same weights) and samples.
+  r = run("train video --resume " + d + "/dit4/checkpoint.safetensors --attention hybrid --steps 4 --batch 4 --data-n 8 --out " + d + "/dit6");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::load_checkpoint(d + "/dit6/checkpoint.safetensors").recipe.at("model").at("config").at("attention"), "hybrid");
+  r = run("sample video --checkpoint " + d + "/dit6/checkpoint.safetensors --n 1 --steps 2 --out " + d + "/hybrid.mp4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::video::read_video(d + "/hybrid.mp4").frames.size(0), 8);
+  r = run("train video --resume " + ck + " --attention spacetime --steps 3 --out " + d + "/dit7");
+  EXPECT_NE(r.out.find("--attention: spacetime not in {factorized,hybrid}"), std::string::npos) << r.out;
   r = run("train video --resume " + ck + " --frame-sets 1 --steps 3 --data-n 8 --out " + d + "/dit5");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--frame-sets 1.000000: must be in [0, 1)"), std::string::npos) << r.out;
