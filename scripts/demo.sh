@@ -67,7 +67,7 @@ done
 
 echo
 echo "== diffuse sample molecule: 100 valid molecules with 3-D coordinates -> $out/molecules.sdf"
-echo "   (with --repair: about half of the shipped model's raw samples are one valid molecule; see README, Molecules)"
+echo "   (with --repair: about three quarters of the shipped model's raw samples are one valid molecule; see README, Molecules)"
 if "$bin" sample molecule --n-valid 100 --steps 50 --repair --seed 1 --out "$out/molecules.sdf" --force; then
   wrote="$wrote $out/molecules.sdf"
 else
