@@ -4,7 +4,6 @@
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <functional>
 #include <numeric>
 #include <stdexcept>
 
@@ -217,9 +216,8 @@ torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor&
   } else if (mix == TokenMix::kWithinFrames) {
     h = within(h);
   } else {  // across frames, or everything; items of unrelated frames keep their frames apart
-    using Attend = std::function<torch::Tensor(const torch::Tensor&)>;
-    const Attend mixing = mix == TokenMix::kSpaceTime ? Attend(everything) : Attend(across);
-    const Attend apart = mix == TokenMix::kSpaceTime ? Attend(within) : Attend(alone);
+    const auto mixing = [&](const torch::Tensor& g) { return mix == TokenMix::kSpaceTime ? everything(g) : across(g); };
+    const auto apart = [&](const torch::Tensor& g) { return mix == TokenMix::kSpaceTime ? within(g) : alone(g); };
     if (independent.defined() && independent.any().item<bool>()) {
       const auto own = independent.to(torch::kCPU).to(torch::kBool);
       const auto yes = own.nonzero().flatten().to(h.device()), no = (~own).nonzero().flatten().to(h.device());

@@ -146,9 +146,10 @@ void train(const Json& a) {
     // Factorised and hybrid models have the same weights: a resume may switch between them.
     if (const Json model = a.value("model", Json::object()); model.contains("attention")) {
       auto& config = recipe.at("model").at("config");
-      if (config.value("attention", std::string()) != "factorized" && config.value("attention", std::string()) != "hybrid") {
-        throw std::invalid_argument("--attention: " + resume + " has " + config.value("attention", std::string("?")) +
-                                    " attention, which cannot switch to " + model.at("attention").get<std::string>());
+      const std::string was = config.value("attention", std::string("full"));
+      if (was != "factorized" && was != "hybrid") {
+        throw std::invalid_argument("--attention: " + resume + " has " + was + " attention, which cannot switch to " +
+                                    model.at("attention").get<std::string>());
       }
       config["attention"] = model.at("attention");
     }
