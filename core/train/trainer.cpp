@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -68,11 +69,17 @@ void validate(const TrainOptions& o) {
 
 namespace {
 
-// Enables bf16 autocast on the model's device for the lifetime of the guard.
+// Enables bf16 autocast on the model's device for the lifetime of the guard. libtorch 2.4 replaced
+// the per-device setters (set_enabled, set_cpu_enabled, ...) by ones that take the device type.
 class AutocastGuard {
  public:
   AutocastGuard(bool on, bool cuda) : on_(on), cuda_(cuda) {
     if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    const auto type = cuda_ ? at::kCUDA : at::kCPU;
+    at::autocast::set_autocast_dtype(type, at::kBFloat16);
+    at::autocast::set_autocast_enabled(type, true);
+#else
     if (cuda_) {
       at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
       at::autocast::set_enabled(true);
@@ -80,10 +87,15 @@ class AutocastGuard {
       at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
       at::autocast::set_cpu_enabled(true);
     }
+#endif
   }
   ~AutocastGuard() {
     if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(cuda_ ? at::kCUDA : at::kCPU, false);
+#else
     if (cuda_) at::autocast::set_enabled(false); else at::autocast::set_cpu_enabled(false);
+#endif
     at::autocast::clear_cache();
   }
 

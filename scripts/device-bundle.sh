@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Packs what a GPU machine without Debian's packages needs to build diffuse's core, molecule
+# modality and CLI against its own (CUDA) libtorch: the RDKit, Boost, CLI11 and nlohmann/json
+# headers the sources include, RDKit's shared libraries and their dependencies, and rdkit-data's
+# molecule files. Writes .gpu/deps.tar.xz (ignored by git; scripts/device-molecule-train.sh reads it).
+# Usage: scripts/device-bundle.sh [build-dir-with-compile_commands.json]
+set -euo pipefail
+build=${1:-build}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/lib" "$work/root" .gpu
+# Headers: what the compiler reads for the core, molecule and CLI sources (outside the PCH).
+python3 - "$build/compile_commands.json" > "$work/headers" <<'PY'
+import json, shlex, subprocess, sys
+keep = ("/usr/include/boost/", "/usr/include/rdkit/", "/usr/include/CLI/", "/usr/include/nlohmann/")
+seen = set()
+for e in json.load(open(sys.argv[1])):
+    if not any(k in e["file"] for k in ("/core/", "/modalities/molecule/", "/modalities/registry", "/apps/")):
+        continue
+    args, out, skip = shlex.split(e["command"]), [], False
+    if "ccache" in args[0]:
+        args = args[1:]
+    for a in args:
+        if skip:
+            skip = False
+        elif a in ("-o", "-MF", "-MT", "-MQ", "-include"):
+            skip = True
+        elif a not in ("-c", "-MD", "-MMD", "-Winvalid-pch"):
+            out.append(a)
+    deps = subprocess.run(out + ["-M", "-MG"], capture_output=True, text=True, cwd=e["directory"]).stdout
+    seen.update(t for t in deps.replace("\\\n", " ").split() if t.startswith(keep))
+print("\n".join(sorted(seen)))
+PY
+(cd / && tar cf - -T "$work/headers" /usr/include/rdkit /usr/share/cmake/nlohmann_json 2>/dev/null) | tar xf - -C "$work/root"
+# RDKit's libraries (the ones FindRDKit links) and everything they load, except the C/C++ runtime.
+for c in GraphMol SmilesParse FileParsers Descriptors DistGeomHelpers ForceFieldHelpers ForceField DistGeometry \
+         Fingerprints DataStructs Depictor MolDraw2D ChemTransforms SubstructMatch RDGeometryLib RDGeneral; do
+  ldd "/usr/lib/libRDKit$c.so.1" | awk '$3 ~ /^\// {print $3}'
+done | sort -u | grep -v -e '/libc\.so' -e '/libm\.so' -e 'libstdc++' -e 'libgcc_s' | xargs -I{} cp -L {} "$work/lib/"
+(cd "$work/lib" && for f in libRDKit*.so.1; do ln -sf "$f" "${f%.1}"; done)
+# rdkit-data's molecule files, at the paths the default dataset reads.
+grep -o '"/usr/share/RDKit/[^"]*"' modalities/molecule/dataset.cpp | tr -d '"' | while read -r f; do
+  mkdir -p "$work/root$(dirname "$f")" && cp "$f" "$work/root$f"
+done
+tar cJf .gpu/deps.tar.xz -C "$work" lib root
+ls -l .gpu/deps.tar.xz

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# On a GPU machine with Python's CUDA torch but none of Debian's packages: builds diffuse's core,
+# molecule modality and CLI against that torch's libtorch, then trains the molecule model with
+# `diffuse train molecule --device cuda` for as many steps as fit a wall-clock budget (a short
+# probe run measures the step rate first, so the cosine schedule ends inside the budget).
+# Needs .gpu/deps.tar.xz from scripts/device-bundle.sh. Results go to $OUT (default /tmp/out):
+# the exported model, the checkpoint split into 15 MB parts (cat them back together), the
+# training log and summary.txt.
+# Usage: BUDGET=SECONDS [BATCH=256] [LR=1e-3] scripts/device-molecule-train.sh
+set -euo pipefail
+t0=$(date +%s)
+budget=${BUDGET:-480}
+batch=${BATCH:-256}
+lr=${LR:-1e-3}
+out=${OUT:-/tmp/out}
+d=/tmp/gpu-deps
+mkdir -p "$d" "$out"
+tar xJf .gpu/deps.tar.xz -C "$d"
+cp -r "$d/root/usr/share/RDKit" /usr/share/
+ldconfig -p > /tmp/ldconfig.txt
+for f in "$d"/lib/*; do  # a library the system already has stays the system's
+  n=$(basename "$f")
+  case $n in libRDKit*) continue ;; esac
+  if grep -q "[[:space:]]$n " /tmp/ldconfig.txt; then rm "$f"; fi
+done
+[ -d /usr/local/cuda/bin ] && export PATH=/usr/local/cuda/bin:$PATH
+torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+{
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cxx11 abi", torch._C._GLIBCXX_USE_CXX11_ABI)'
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  g++ --version | head -1; cmake --version | head -1; nproc
+} | tee "$out/summary.txt"
+inc=$d/root/usr/include
+cmake -S . -B /tmp/diffuse-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix" \
+  -Dnlohmann_json_DIR="$d/root/usr/share/cmake/nlohmann_json" -DCMAKE_INCLUDE_PATH="$inc" -DCMAKE_LIBRARY_PATH="$d/lib" \
+  -DCMAKE_CXX_FLAGS="-include cstdint -isystem $inc" -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$d/lib -Wl,-rpath,$d/lib" \
+  -DDIFFUSE_WITH_FFMPEG=OFF -DDIFFUSE_WITH_SNDFILE=OFF -DDIFFUSE_WITH_OIIO=OFF -DDIFFUSE_BUILD_TESTS=OFF \
+  -DDIFFUSE_USE_CCACHE=OFF > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
+tb=$(date +%s)
+ninja -C /tmp/diffuse-gpu diffuse > "$out/build.log" 2>&1 || { grep -m5 -B2 -A8 "error" "$out/build.log"; exit 1; }
+echo "build: $(( $(date +%s) - tb )) s on $(nproc) cores" | tee -a "$out/summary.txt"
+diffuse=/tmp/diffuse-gpu/apps/diffuse
+$diffuse info | tee -a "$out/summary.txt" || true
+# Probe: the step rate of this recipe on this GPU (data loading and warm-up included, so an underestimate).
+$diffuse --threads 8 train molecule --device cuda --batch "$batch" --lr "$lr" --steps 300 --out /tmp/probe > /tmp/probe.log 2>&1 \
+  || { tail -20 /tmp/probe.log; exit 1; }
+rate=$(tail -1 /tmp/probe/log.jsonl | python3 -c 'import json, sys; print(json.load(sys.stdin)["it_per_s"])')
+left=$(( t0 + budget - $(date +%s) - 30 ))
+steps=$(python3 -c "print(max(500, int($rate * $left * 0.9) // 100 * 100))")
+cmd="diffuse --threads 8 train molecule --device cuda --batch $batch --lr $lr --steps $steps --checkpoint-every 1000 --out /tmp/mol-gpu"
+echo "probe: $rate it/s; $left s left -> $steps steps" | tee -a "$out/summary.txt"
+echo "command: $cmd" | tee -a "$out/summary.txt"
+ts=$(date +%s)
+$diffuse --threads 8 train molecule --device cuda --batch "$batch" --lr "$lr" --steps "$steps" --checkpoint-every 1000 \
+  --out /tmp/mol-gpu > /tmp/mol-gpu.log 2>&1 || { tail -20 /tmp/mol-gpu.log; }
+echo "train: $(( $(date +%s) - ts )) s wall" | tee -a "$out/summary.txt"
+tail -3 /tmp/mol-gpu.log | tee -a "$out/summary.txt"
+cp /tmp/mol-gpu/log.jsonl "$out/log.jsonl"
+$diffuse model export /tmp/mol-gpu/checkpoint.safetensors "$out/graph-dit-gpu.safetensors" | tee -a "$out/summary.txt"
+split -b 15M /tmp/mol-gpu/checkpoint.safetensors "$out/checkpoint.part-"
+ls -l "$out"
