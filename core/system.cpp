@@ -1,6 +1,7 @@
 // Version, thread and BLAS information, and the GEMM measurement behind `diffuse info`.
 #include "core/system.h"
 
+#include <ATen/Version.h>
 #include <dlfcn.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -47,7 +48,8 @@ int set_threads(int n) {
 
 namespace {
 
-// The shared objects mapped into this process whose file name mentions "blas" or "lapack".
+// The shared objects mapped into this process whose file name mentions "blas" or "mkl", except a
+// GPU's BLAS (cuBLAS, hipBLAS, rocBLAS), which a CUDA or ROCm libtorch maps beside its CPU one.
 std::vector<std::string> mapped_blas_libraries() {
   std::ifstream maps("/proc/self/maps");
   std::vector<std::string> out;
@@ -58,6 +60,8 @@ std::vector<std::string> mapped_blas_libraries() {
     const std::string path = line.substr(slash);
     const std::string base = path.substr(path.rfind('/') + 1);
     if (base.find("blas") == std::string::npos && base.find("mkl") == std::string::npos) continue;
+    if (base.find("cublas") != std::string::npos || base.find("hipblas") != std::string::npos ||
+        base.find("rocblas") != std::string::npos) continue;
     if (std::find(out.begin(), out.end(), path) == out.end()) out.push_back(path);
   }
   return out;
@@ -85,7 +89,18 @@ std::string blas_description() {
   if (!libs.empty()) {
     return "reference BLAS (slow: install libopenblas0-pthread) " + libs.front();
   }
-  return "none found (libtorch's built-in kernels)";
+  return blas_from_build_config(at::show_config());
+}
+
+std::string blas_from_build_config(const std::string& config) {
+  // No BLAS library mapped: libtorch carries one linked in (the PyPI and CUDA builds link MKL
+  // statically), and its build configuration names it ("BLAS_INFO=mkl, ...").
+  const std::string key = "BLAS_INFO=";
+  const auto at = config.find(key);
+  if (at == std::string::npos) return "none found (libtorch's built-in kernels)";
+  const auto begin = at + key.size();
+  const auto end = config.find_first_of(", \n", begin);
+  return "linked into libtorch (" + config.substr(begin, end == std::string::npos ? std::string::npos : end - begin) + ")";
 }
 
 std::string torch_version() {

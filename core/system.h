@@ -26,6 +26,10 @@ int hardware_threads();
 // "reference BLAS (netlib) /usr/lib/x86_64-linux-gnu/blas/libblas.so.3".
 std::string blas_description();
 
+// The BLAS that libtorch's build configuration (at::show_config()) names, for a libtorch that
+// links its BLAS in: "linked into libtorch (mkl)"; "none found (...)" when it names none.
+std::string blas_from_build_config(const std::string& config);
+
 std::string torch_version();     // compiled-against version, e.g. "1.13.1"
 std::string diffuse_version();
 

@@ -35,6 +35,7 @@ PY
 # RDKit's libraries (the ones FindRDKit links) and everything they load, except the C/C++ runtime.
 for c in GraphMol SmilesParse FileParsers Descriptors DistGeomHelpers ForceFieldHelpers ForceField DistGeometry \
          Fingerprints DataStructs Depictor MolDraw2D ChemTransforms SubstructMatch RDGeometryLib RDGeneral; do
+  echo "/usr/lib/libRDKit$c.so.1"
   ldd "/usr/lib/libRDKit$c.so.1" | awk '$3 ~ /^\// {print $3}'
 done | sort -u | grep -v -e '/libc\.so' -e '/libm\.so' -e 'libstdc++' -e 'libgcc_s' | xargs -I{} cp -L {} "$work/lib/"
 (cd "$work/lib" && for f in libRDKit*.so.1; do ln -sf "$f" "${f%.1}"; done)

@@ -23,6 +23,8 @@ for f in "$d"/lib/*; do  # a library the system already has stays the system's
   case $n in libRDKit*) continue ;; esac
   if grep -q "[[:space:]]$n " /tmp/ldconfig.txt; then rm "$f"; fi
 done
+# The linker writes RUNPATH, which RDKit's libraries do not inherit for their own dependencies.
+export LD_LIBRARY_PATH=$d/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 [ -d /usr/local/cuda/bin ] && export PATH=/usr/local/cuda/bin:$PATH
 torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 {

@@ -24,6 +24,17 @@ TEST(MeasureGemm, ReportsFlopsFromTheBestRun) {
 TEST(BlasDescription, NamesALibrary) {
   const auto d = blas_description();
   EXPECT_FALSE(d.empty());
+  EXPECT_EQ(d.find("cublas"), std::string::npos) << d;  // a GPU's BLAS is not the CPU's
+}
+
+TEST(BlasDescription, ReadsALinkedInBlasFromTheBuildConfig) {
+  // An excerpt of at::show_config() from a PyPI CUDA libtorch, which links MKL statically.
+  const std::string config =
+      "PyTorch built with:\n  - Build settings: BLAS_INFO=mkl, BUILD_TYPE=Release, CUDA_VERSION=13.0, USE_CUDA=ON\n";
+  EXPECT_EQ(blas_from_build_config(config), "linked into libtorch (mkl)");
+  EXPECT_EQ(blas_from_build_config("  - Build settings: BLAS_INFO=open\n"), "linked into libtorch (open)");
+  EXPECT_EQ(blas_from_build_config("PyTorch built with:\n  - CPU capability usage: AVX2\n"),
+            "none found (libtorch's built-in kernels)");
 }
 
 }  // namespace
