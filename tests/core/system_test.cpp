@@ -28,7 +28,7 @@ TEST(BlasDescription, NamesALibrary) {
 }
 
 TEST(BlasDescription, ReadsALinkedInBlasFromTheBuildConfig) {
-  // An excerpt of at::show_config() from a PyPI CUDA libtorch, which links MKL statically.
+  // Lines in the form of at::show_config()'s output; a PyPI CUDA libtorch links MKL statically.
   const std::string config =
       "PyTorch built with:\n  - Build settings: BLAS_INFO=mkl, BUILD_TYPE=Release, CUDA_VERSION=13.0, USE_CUDA=ON\n";
   EXPECT_EQ(blas_from_build_config(config), "linked into libtorch (mkl)");
