@@ -44,17 +44,16 @@ echo "build: $(( $(date +%s) - tb )) s on $(nproc) cores" | tee -a "$out/summary
 diffuse=/tmp/diffuse-gpu/apps/diffuse
 $diffuse info | tee -a "$out/summary.txt" || true
 # Probe: the step rate of this recipe on this GPU (data loading and warm-up included, so an underestimate).
-$diffuse --threads 8 train molecule --device cuda --batch "$batch" --lr "$lr" --steps 300 --out /tmp/probe > /tmp/probe.log 2>&1 \
-  || { tail -20 /tmp/probe.log; exit 1; }
+recipe=(--threads 8 train molecule --device cuda --batch "$batch" --lr "$lr")
+$diffuse "${recipe[@]}" --steps 300 --out /tmp/probe > /tmp/probe.log 2>&1 || { tail -20 /tmp/probe.log; exit 1; }
 rate=$(tail -1 /tmp/probe/log.jsonl | python3 -c 'import json, sys; print(json.load(sys.stdin)["it_per_s"])')
 left=$(( t0 + budget - $(date +%s) - 30 ))
 steps=$(python3 -c "print(max(500, int($rate * $left * 0.9) // 100 * 100))")
-cmd="diffuse --threads 8 train molecule --device cuda --batch $batch --lr $lr --steps $steps --checkpoint-every 1000 --out /tmp/mol-gpu"
+run=("${recipe[@]}" --steps "$steps" --checkpoint-every 1000 --out /tmp/mol-gpu)
 echo "probe: $rate it/s; $left s left -> $steps steps" | tee -a "$out/summary.txt"
-echo "command: $cmd" | tee -a "$out/summary.txt"
+echo "command: diffuse ${run[*]}" | tee -a "$out/summary.txt"
 ts=$(date +%s)
-$diffuse --threads 8 train molecule --device cuda --batch "$batch" --lr "$lr" --steps "$steps" --checkpoint-every 1000 \
-  --out /tmp/mol-gpu > /tmp/mol-gpu.log 2>&1 || { tail -20 /tmp/mol-gpu.log; }
+$diffuse "${run[@]}" > /tmp/mol-gpu.log 2>&1 || { tail -20 /tmp/mol-gpu.log; }
 echo "train: $(( $(date +%s) - ts )) s wall" | tee -a "$out/summary.txt"
 tail -3 /tmp/mol-gpu.log | tee -a "$out/summary.txt"
 cp /tmp/mol-gpu/log.jsonl "$out/log.jsonl"

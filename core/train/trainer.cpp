@@ -69,13 +69,16 @@ void validate(const TrainOptions& o) {
 
 namespace {
 
-// Enables bf16 autocast on the model's device for the lifetime of the guard. libtorch 2.4 replaced
-// the per-device setters (set_enabled, set_cpu_enabled, ...) by ones that take the device type.
+// libtorch 2.4 replaced the per-device autocast setters (set_enabled, set_cpu_enabled, ...) by ones
+// that take the device type.
+#define DIFFUSE_DEVICE_TYPED_AUTOCAST (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+
+// Enables bf16 autocast on the model's device for the lifetime of the guard.
 class AutocastGuard {
  public:
   AutocastGuard(bool on, bool cuda) : on_(on), cuda_(cuda) {
     if (!on_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if DIFFUSE_DEVICE_TYPED_AUTOCAST
     const auto type = cuda_ ? at::kCUDA : at::kCPU;
     at::autocast::set_autocast_dtype(type, at::kBFloat16);
     at::autocast::set_autocast_enabled(type, true);
@@ -91,7 +94,7 @@ class AutocastGuard {
   }
   ~AutocastGuard() {
     if (!on_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if DIFFUSE_DEVICE_TYPED_AUTOCAST
     at::autocast::set_autocast_enabled(cuda_ ? at::kCUDA : at::kCPU, false);
 #else
     if (cuda_) at::autocast::set_enabled(false); else at::autocast::set_cpu_enabled(false);
