@@ -29,7 +29,7 @@ struct TrainArgs {
   TrainOptions train;
   int64_t data_n = 20000, crop_pad = 0, channels = 0, espeak_variants = 0, frames = 16, items = 1;
   int64_t patch = 0, width = 0, depth = 0;
-  std::string attention;
+  std::string attention, anchor_frame;
   std::vector<int64_t> size;
   double seconds = 1.0, frame_sets = 0.0;
   bool force = false, flip = false, pixel = false;
@@ -39,13 +39,13 @@ struct TrainArgs {
 struct SampleArgs {
   std::string modality, checkpoint, out, label;
   SampleRequest req;
-  double cfg = 1.0, rescale = 0.0, eta = -1.0;
+  double cfg = 1.0, rescale = 0.0, eta = -1.0, temporal_guidance = 0.0;
   bool force = false, raw_weights = false, grid = false, labelled = false, normalize = false;
   int64_t columns = 10, scale = 1;
   double seconds = 0, fps = 0;
   int64_t frames = 0, crf = 18, atoms = 0, n_valid = 0;
   bool repair = false;
-  std::string format = "pcm16", preset = "medium", scaffold, decoder = "auto", first_frame;
+  std::string format = "pcm16", preset = "medium", scaffold, decoder = "auto", first_frame, anchor_frame;
   std::string device = "cpu";
 };
 
@@ -123,6 +123,9 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--attention", ta->attention, "video: factorized (spatial blocks alternate with temporal ones; default) or hybrid\n"
                                                   "(with full space-time ones: the same weights, so a resume may switch)")
       ->check(CLI::IsMember({"factorized", "hybrid"}));
+  train->add_option("--anchor-frame", ta->anchor_frame, "video: on: spatial blocks also attend to the first frame's tokens (cross-frame\n"
+                                                        "attention; default off; a resume may switch it)")
+      ->check(CLI::IsMember({"on", "off"}));
   train->add_option("--image-size", ta->size, "vae, image: resize and centre-crop folder images to H W")->expected(2);
   train->add_option("--channels", ta->channels, "vae, image: 1 (gray) or 3 (RGB); default: the first image's")->check(CLI::IsMember({1, 3}));
   train->add_option("--on-bad", ta->on_bad, "vae, image: skip unreadable files (reported) or fail on the first")
@@ -161,6 +164,7 @@ void add_pipeline(CLI::App& app) {
       if (ta->width) model["hidden"] = ta->width;
       if (ta->depth) model["depth"] = ta->depth;
       if (!ta->attention.empty()) model["attention"] = ta->attention;
+      if (!ta->anchor_frame.empty()) model["anchor_frame"] = ta->anchor_frame == "on";
       p->train({{"model", model}, {"objective", ta->objective}, {"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
                 {"pixel", ta->pixel}, {"data", data}, {"seconds", ta->seconds}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
       return;
@@ -225,6 +229,11 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--scaffold", sa->scaffold, "molecule: SMILES kept fixed while the rest of each molecule is generated (inpainting)");
   sample_cmd->add_option("--first-frame", sa->first_frame, "video: an image every clip starts from (image-to-video by inpainting its latent)")
       ->check(CLI::ExistingFile);
+  sample_cmd->add_option("--temporal-guidance", sa->temporal_guidance,
+                         "video: push each clip's frames to agree over time: F + S (F - F without temporal attention)")
+      ->capture_default_str();
+  sample_cmd->add_option("--anchor-frame", sa->anchor_frame, "video: on/off: cross-frame attention to the first frame (default: as trained)")
+      ->check(CLI::IsMember({"on", "off"}));
   sample_cmd->add_option("--frames", sa->frames, "video: frames per clip (the model's own by default)")->check(CLI::PositiveNumber);
   sample_cmd->add_option("--fps", sa->fps, "video: frames per second of the MP4 (default: the model's, 8)")->check(CLI::Range(0.1, 240.0));
   sample_cmd->add_option("--crf", sa->crf, "video: H.264/VP9 constant quality, lower is better")->capture_default_str()->check(CLI::Range(0, 51));
@@ -255,7 +264,7 @@ void add_pipeline(CLI::App& app) {
                    {"cfg_rescale", sa->rescale}, {"force", sa->force}, {"grid", sa->grid}, {"columns", sa->columns},
                    {"labelled", sa->labelled}, {"scale", sa->scale}, {"seconds", sa->seconds},
                    {"format", sa->format}, {"normalize", sa->normalize}, {"frames", sa->frames}, {"fps", sa->fps},
-                   {"crf", sa->crf}, {"preset", sa->preset},
+                   {"crf", sa->crf}, {"preset", sa->preset}, {"temporal_guidance", sa->temporal_guidance},
                    {"raw_weights", sa->raw_weights}};
       if (sa->eta >= 0) args["eta"] = sa->eta;
       if (sample_cmd->get_option("--cfg")->count()) args["cfg"] = sa->cfg;  // else the modality's default
@@ -264,6 +273,7 @@ void add_pipeline(CLI::App& app) {
       args["repair"] = sa->repair;
       if (!sa->scaffold.empty()) args["scaffold"] = sa->scaffold;
       if (!sa->first_frame.empty()) args["first_frame"] = sa->first_frame;
+      if (!sa->anchor_frame.empty()) args["anchor_frame"] = sa->anchor_frame == "on";
       args["decoder"] = sa->decoder;
       if (sa->n_valid) args["n_valid"] = sa->n_valid;
       p->sample(args);
@@ -298,10 +308,10 @@ void add_pipeline(CLI::App& app) {
                                           "          diffuse eval image --calibrate\n"
                                           "          diffuse eval audio models/spoken-digits/dit.safetensors --calibrate --json");
   struct EvalArgs {
-    std::string modality, file, classifier, sampler = "dpmpp_2m", vocoder, decoder = "auto";
+    std::string modality, file, classifier, sampler = "dpmpp_2m", vocoder, decoder = "auto", anchor_frame;
     int64_t steps = 20, n_per_class = 100;
     uint64_t seed = 0;
-    double cfg = 3.0;
+    double cfg = 3.0, temporal_guidance = 0.0;
     bool json = false, calibrate = false, repair = false;
   };
   auto ea = std::make_shared<EvalArgs>();
@@ -313,6 +323,8 @@ void add_pipeline(CLI::App& app) {
   eval->add_option("--sampler", ea->sampler, "image, audio, video, molecule: sampler")->capture_default_str();
   eval->add_option("--steps", ea->steps, "image, audio, video, molecule: sampler steps")->capture_default_str()->check(CLI::PositiveNumber);
   eval->add_option("--cfg", ea->cfg, "image, audio, video, molecule: guidance scale")->capture_default_str()->check(CLI::NonNegativeNumber);
+  eval->add_option("--temporal-guidance", ea->temporal_guidance, "video: temporal guidance scale (see sample)")->capture_default_str();
+  eval->add_option("--anchor-frame", ea->anchor_frame, "video: on/off: cross-frame attention (see sample)")->check(CLI::IsMember({"on", "off"}));
   eval->add_option("--seed", ea->seed, "image, audio, video, molecule: seed")->capture_default_str();
   eval->add_option("--n-per-class", ea->n_per_class, "image, audio, video: samples per class (molecule: per tenth of the samples)")->capture_default_str()->check(CLI::PositiveNumber);
   eval->add_flag("--calibrate", ea->calibrate, "image, audio, video, molecule: also score real data, round trips and trivial baselines");
@@ -323,8 +335,9 @@ void add_pipeline(CLI::App& app) {
     if (const auto* p = find_pipeline(ea->modality); p && p->eval) {
       Json args = {{"checkpoint", ea->file}, {"json", ea->json}, {"sampler", ea->sampler},
                    {"cfg", ea->cfg}, {"seed", ea->seed}, {"n_per_class", ea->n_per_class}, {"calibrate", ea->calibrate},
-                   {"repair", ea->repair}};
+                   {"repair", ea->repair}, {"temporal_guidance", ea->temporal_guidance}};
       if (eval->get_option("--steps")->count()) args["steps"] = ea->steps;  // else 20, or the model's own
+      if (!ea->anchor_frame.empty()) args["anchor_frame"] = ea->anchor_frame == "on";
       if (ea->modality == "image" || ea->modality == "audio" || ea->modality == "video") {
         const std::string key = ea->modality == "audio" ? "audio-classifier" : "classifier";
         args["classifier"] = ea->classifier.empty() ? default_model_path(key) : ea->classifier;

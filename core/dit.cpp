@@ -38,6 +38,7 @@ void DiTConfig::validate() const {
     fail("attention must be 'full', 'factorized' or 'hybrid', got '" + attention + "'");
   }
   if (attention != "full" && input_size.size() != 3) fail(attention + " attention needs a 3-D (T, H, W) input");
+  if (anchor_frame && attention == "full") fail("anchor_frame needs factorized or hybrid attention");
   if (position != "sincos" && position != "rope") fail("position must be 'sincos' or 'rope', got '" + position + "'");
   if (position == "rope" && (hidden / heads) % (2 * int64_t(input_size.size())) != 0) {
     fail("rope needs the head size (hidden / heads) divisible by 2 x the number of axes");
@@ -49,7 +50,8 @@ Json to_json(const DiTConfig& c) {
   return {{"input_size", c.input_size}, {"patch", c.patch}, {"in_channels", c.in_channels},
           {"learn_sigma", c.learn_sigma}, {"hidden", c.hidden}, {"depth", c.depth}, {"heads", c.heads},
           {"mlp_ratio", c.mlp_ratio}, {"num_classes", c.num_classes}, {"cond_dim", c.cond_dim},
-          {"attention", c.attention}, {"position", c.position}, {"attention_chunk", c.attention_chunk}};
+          {"attention", c.attention}, {"anchor_frame", c.anchor_frame}, {"position", c.position},
+          {"attention_chunk", c.attention_chunk}};
 }
 
 DiTConfig dit_config_from_json(const Json& j) {
@@ -67,6 +69,7 @@ DiTConfig dit_config_from_json(const Json& j) {
     c.num_classes = j.value("num_classes", c.num_classes);
     c.cond_dim = j.value("cond_dim", c.cond_dim);
     c.attention = j.value("attention", c.attention);
+    c.anchor_frame = j.value("anchor_frame", c.anchor_frame);
     c.position = j.value("position", c.position);
     c.attention_chunk = j.value("attention_chunk", c.attention_chunk);
   } catch (const Json::exception& e) {
@@ -147,7 +150,7 @@ double dit_forward_macs(const DiTConfig& c) {
   for (int64_t i = 0; i < c.depth; ++i) {
     if (c.attention != "full") {
       const double frames = double(c.input_size[0] / c.patch[0]);
-      attended = (i % 2 == 0) ? T / frames : c.attention == "hybrid" ? T : frames;
+      attended = (i % 2 == 0) ? (c.anchor_frame ? 2 : 1) * T / frames : c.attention == "hybrid" ? T : frames;
     }
     macs += 6 * D * D + T * 3 * D * D + 2 * T * attended * D + T * D * D + 2 * T * D * M;
   }
@@ -209,24 +212,47 @@ torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor&
     const auto o = attend(g.view({n, frames, S, D}).transpose(1, 2).reshape({n * S, frames, D}), cs, sn, rope);
     return o.view({n, S, frames, D}).transpose(1, 2).reshape({n, T, D});
   };
+  // A frame's tokens attend to their own frame's and the first frame's (cross-frame attention).
+  const auto with_first = [&](const torch::Tensor& g) {
+    const int64_t n = g.size(0), H = heads_, d = D / H;
+    const auto qkv = qkv_(g).view({n, frames, S, 3, H, d}).permute({3, 0, 1, 4, 2, 5});  // (3, n, frames, H, S, d)
+    const auto and_first = [&](const torch::Tensor& t) {  // (n, frames, H, S, d) -> (n frames, H, 2S, d)
+      return torch::cat({t, t.slice(1, 0, 1).expand_as(t)}, 3).reshape({n * frames, H, 2 * S, d});
+    };
+    auto q = qkv[0].reshape({n * frames, H, S, d}), k = and_first(qkv[1]);
+    if (rope.defined()) {  // queries at their own positions, the first frame's keys at theirs
+      const auto table = [&](const torch::Tensor& t, bool keys) {
+        auto own = t.view({frames, S, -1});
+        if (keys) own = torch::cat({own, own.slice(0, 0, 1).expand_as(own)}, 1);
+        return own.repeat({n, 1, 1}).unsqueeze(1);
+      };
+      q = apply_rope(q, table(rope.cos, false), table(rope.sin, false), rope);
+      k = apply_rope(k, table(rope.cos, true), table(rope.sin, true), rope);
+    }
+    const auto o = attention(q, k, and_first(qkv[2]), chunk_);  // (n frames, H, S, d)
+    return proj_(o.transpose(1, 2).reshape({n, T, D}));
+  };
   // Attention over one token is its value: rotary positions do not matter there.
   const auto alone = [&](const torch::Tensor& g) { return attend(g.reshape({-1, 1, D})).view({-1, T, D}); };
+  // In a block that relates frames, items of unrelated frames keep their frames apart.
+  const auto per_item = [&](const auto& mixing, const auto& apart) {
+    if (!independent.defined() || !independent.any().item<bool>()) return mixing(h);
+    const auto own = independent.to(torch::kCPU).to(torch::kBool);
+    const auto yes = own.nonzero().flatten().to(h.device()), no = (~own).nonzero().flatten().to(h.device());
+    const auto kept = apart(h.index_select(0, yes));
+    const auto order = torch::cat({no, yes}).argsort();
+    return (no.numel() > 0 ? torch::cat({mixing(h.index_select(0, no)), kept}) : kept).index_select(0, order);
+  };
   if (mix == TokenMix::kAll) {
     h = everything(h);
   } else if (mix == TokenMix::kWithinFrames) {
     h = within(h);
-  } else {  // across frames, or everything; items of unrelated frames keep their frames apart
-    const auto mixing = [&](const torch::Tensor& g) { return mix == TokenMix::kSpaceTime ? everything(g) : across(g); };
-    const auto apart = [&](const torch::Tensor& g) { return mix == TokenMix::kSpaceTime ? within(g) : alone(g); };
-    if (independent.defined() && independent.any().item<bool>()) {
-      const auto own = independent.to(torch::kCPU).to(torch::kBool);
-      const auto yes = own.nonzero().flatten().to(h.device()), no = (~own).nonzero().flatten().to(h.device());
-      const auto kept = apart(h.index_select(0, yes));
-      const auto order = torch::cat({no, yes}).argsort();
-      h = (no.numel() > 0 ? torch::cat({mixing(h.index_select(0, no)), kept}) : kept).index_select(0, order);
-    } else {
-      h = mixing(h);
-    }
+  } else if (mix == TokenMix::kWithinFramesAndFirst) {
+    h = per_item(with_first, within);
+  } else if (mix == TokenMix::kSpaceTime) {
+    h = per_item(everything, within);
+  } else {
+    h = per_item(across, alone);
   }
   auto y = x + m[2].unsqueeze(1) * h;
   const auto mlp = fc2_(torch::gelu(fc1_(modulate(norm2_(y), m[3], m[4])), "tanh"));
@@ -313,7 +339,8 @@ torch::Tensor DiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t, c
   const int64_t frames = video ? c.input_size[0] / c.patch[0] : 1;
   const auto odd = c.attention == "hybrid" ? TokenMix::kSpaceTime : TokenMix::kAcrossFrames;
   for (size_t i = 0; i < blocks_.size(); ++i) {
-    const auto mix = !video ? TokenMix::kAll : i % 2 == 0 ? TokenMix::kWithinFrames : odd;
+    const auto even = c.anchor_frame ? TokenMix::kWithinFramesAndFirst : TokenMix::kWithinFrames;
+    const auto mix = !video ? TokenMix::kAll : i % 2 == 0 ? even : odd;
     h = blocks_[i]->forward(h, cond, frames, mix, rope_, independent_frames);
   }
   const auto m = final_ada_(torch::silu(cond)).chunk(2, 1);

@@ -31,6 +31,10 @@ struct DiTConfig {
   int64_t num_classes = 1000;                  // 0: no labels; else labels 0..C-1, null = C
   int64_t cond_dim = 0;                        // continuous condition vector (NaN row = null)
   std::string attention = "full";              // "full", "factorized" or "hybrid" (the last two 3-D input only)
+  // Factorised and hybrid: each frame's spatial blocks also attend to the first frame's tokens
+  // (cross-frame attention, Khachatryan et al. 2023; Tune-A-Video's sparse attention without the
+  // previous frame), so an item keeps its appearance wherever it has moved. No extra weights.
+  bool anchor_frame = false;
   std::string position = "sincos";             // "sincos" (added to tokens) or "rope" (rotary, in attention)
   int64_t attention_chunk = 1024;              // queries per chunk on libtorch < 2.0
 
@@ -61,8 +65,9 @@ int64_t dit_parameter_count(const DiTConfig& c);
 double dit_forward_macs(const DiTConfig& c);
 
 // Which tokens a block's attention mixes: all of them, those of one frame, those at one position
-// across frames, or all of a video's tokens (a space-time block of a hybrid model).
-enum class TokenMix { kAll, kWithinFrames, kAcrossFrames, kSpaceTime };
+// across frames, or all of a video's tokens (a space-time block of a hybrid model); or a frame's
+// own tokens as queries with its own and the first frame's tokens as keys and values.
+enum class TokenMix { kAll, kWithinFrames, kAcrossFrames, kSpaceTime, kWithinFramesAndFirst };
 
 class DiTBlockImpl : public torch::nn::Module {
  public:

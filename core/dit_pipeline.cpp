@@ -25,11 +25,22 @@ DiT load_dit(const Checkpoint& ck, const std::string& path, bool raw_weights) {
   return net;
 }
 
-ConditionalDenoiser dit_denoiser(DiT net, double sigma_data) {
-  return [net, sigma_data](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) mutable {
+ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_guidance) {
+  if (temporal_guidance != 0.0 && (net->config().attention == "full" || net->config().input_size.size() != 3)) {
+    throw std::invalid_argument("--temporal-guidance " + std::to_string(temporal_guidance) +
+                                ": needs a video DiT with factorised or hybrid attention (this one is " +
+                                std::to_string(net->config().input_size.size()) + "-D, attention " + net->config().attention + ")");
+  }
+  return [net, sigma_data, temporal_guidance](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) mutable {
     const auto labels = c.labels;
     Network f = [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
-      return net->forward(x_in, c_noise.to(torch::kFloat32).expand({x_in.size(0)}), labels);
+      const int64_t n = x_in.size(0);
+      if (temporal_guidance == 0.0) return net->forward(x_in, c_noise.to(torch::kFloat32).expand({n}), labels);
+      const auto apart = torch::cat({torch::zeros({n}, torch::kBool), torch::ones({n}, torch::kBool)});
+      const auto out = net->forward(torch::cat({x_in, x_in}), c_noise.to(torch::kFloat32).expand({2 * n}),
+                                    labels.defined() ? torch::cat({labels, labels}) : labels, {}, apart)
+                           .chunk(2);
+      return out[0] + temporal_guidance * (out[0] - out[1]);
     };
     return edm_denoiser(f, sigma_data)(x, sigma);
   };

@@ -18,7 +18,12 @@ namespace diffuse {
 DiT load_dit(const Checkpoint& ck, const std::string& path, bool raw_weights = false);
 
 // net(x_in, c_noise, labels) under EDM preconditioning (Karras et al. 2022) with `sigma_data`.
-ConditionalDenoiser dit_denoiser(DiT net, double sigma_data);
+// temporal_guidance s != 0 (video DiTs with factorised or hybrid attention): each pass also runs
+// with the frames kept apart (temporal attention off, as for joint image-video training) and
+// returns F + s (F - F_apart), pushing the clip away from unrelated frames toward frames that agree
+// over time. Like CFG, with "no temporal attention" as the weak model (after spatiotemporal skip
+// guidance, Hyung et al. 2024); it needs a model trained with frame sets to mean anything.
+ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_guidance = 0.0);
 
 // Inpainting by replacement: where the condition's `frames` hold a number (not NaN), the clean
 // estimate is replaced by it, so every sampler pulls those entries to the known values while the

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's video quality table: `diffuse eval video` of a space-time DiT checkpoint for
-# sampler x steps x CFG, $NPC (default 5) clips per class, as Markdown rows (JSON kept in $out),
+# sampler x steps x CFG (x temporal guidance), $NPC (default 5) clips per class, as Markdown rows (JSON kept in $out),
 # then the calibration rows (real, frame-shuffled and static clips).
-# Usage: [NPC=5] [CONFIGS="sampler:steps:cfg ..."] scripts/video-table.sh [checkpoint] [out-dir]
+# Usage: [NPC=5] [CONFIGS="sampler:steps:cfg[:temporal-guidance] ..."] scripts/video-table.sh [checkpoint] [out-dir]
 set -euo pipefail
 source "$(dirname "$0")/table-lib.sh"
 ck=${1:-models/moving-fashion-mnist/dit.safetensors}
@@ -13,10 +13,12 @@ row='"| \(.fd*10|round/10) | \(.frame_accuracy*1000|round/10)% | \(.class_consis
 echo "| clips | per-frame FD | frame accuracy | class consistency | smoothness (px) | speed (px/frame) | background flicker | seconds per clip |"
 echo "|---|---|---|---|---|---|---|---|"
 for c in $configs; do
-  IFS=: read -r sampler steps cfg <<< "$c"
-  f="$out/$sampler-$steps-$cfg.json"
-  cached_json "$f" "${diffuse[@]}" eval video "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" --n-per-class "$npc" --json
-  jq -r --arg s "$sampler" --arg n "$steps" --arg c "$cfg" ".samples | \"| $sampler \(\$n) steps, CFG \(\$c) \" + $row | \(.seconds_per_clip*100|round/100) |\"" "$f"
+  IFS=: read -r sampler steps cfg tg <<< "$c"
+  tg=${tg:-0}
+  f="$out/$sampler-$steps-$cfg$([ "$tg" = 0 ] || echo "-tg$tg").json"
+  cached_json "$f" "${diffuse[@]}" eval video "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" --temporal-guidance "$tg" --n-per-class "$npc" --json
+  name="$sampler $steps steps, CFG $cfg$([ "$tg" = 0 ] || echo ", temporal guidance $tg")"
+  jq -r --arg name "$name" ".samples | \"| \(\$name) \" + $row | \(.seconds_per_clip*100|round/100) |\"" "$f"
 done
 cached_json "$out/calibrate.json" "${diffuse[@]}" eval video --calibrate --n-per-class "$npc" --json  # the same real reference as the rows above
 for k in "real:real Moving Fashion-MNIST (floor)" "frame_shuffled:real clips, frames shuffled" "static:real clips, first frame held (static)"; do

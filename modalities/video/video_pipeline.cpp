@@ -49,6 +49,7 @@ Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOpt
   d.depth = model.value("depth", int64_t(6));  // alternating spatial and temporal blocks
   d.heads = 4;
   d.attention = model.value("attention", std::string("factorized"));
+  d.anchor_frame = model.value("anchor_frame", false);
   d.num_classes = 10;
   ObjectiveOptions o;
   o.kind = ModelKind::kEdm;
@@ -143,15 +144,19 @@ void train(const Json& a) {
   Json recipe;
   if (!resume.empty()) {
     recipe = load_checkpoint(resume).recipe;
-    // Factorised and hybrid models have the same weights: a resume may switch between them.
-    if (const Json model = a.value("model", Json::object()); model.contains("attention")) {
+    // Factorised and hybrid models, with or without the anchor frame, have the same weights: a
+    // resume may switch between them.
+    const Json model = a.value("model", Json::object());
+    const std::pair<const char*, const char*> switches[] = {{"attention", "--attention"}, {"anchor_frame", "--anchor-frame"}};
+    for (const auto& [key, flag] : switches) {
+      if (!model.contains(key)) continue;
       auto& config = recipe.at("model").at("config");
       const std::string was = config.value("attention", std::string("full"));
       if (was != "factorized" && was != "hybrid") {
-        throw std::invalid_argument("--attention: " + resume + " has " + was + " attention, which cannot switch to " +
-                                    model.at("attention").get<std::string>());
+        throw std::invalid_argument(std::string(flag) + ": " + resume + " has " + was + " attention, which cannot switch to " +
+                                    model.at(key).dump());
       }
-      config["attention"] = model.at("attention");
+      config[key] = model.at(key);
     }
   } else {
     const std::string vae_path = a.value("vae", std::string());
@@ -225,9 +230,10 @@ void train(const Json& a) {
 
 GeneratedClips sample_clips(const Json& a, int64_t n) {
   const std::string path = a.at("checkpoint");
-  const auto ck = load_checkpoint(path);
+  auto ck = load_checkpoint(path);
   const auto& recipe = ck.recipe;
   if (recipe.value("modality", std::string()) != "video") throw std::runtime_error(path + ": not a video checkpoint (recipe.modality)");
+  if (a.contains("anchor_frame")) ck.recipe["model"]["config"]["anchor_frame"] = a.at("anchor_frame");  // no extra weights
   auto net = load_dit(ck, path, a.value("raw_weights", false));
   auto vae = image::load_vae(resolve_beside(recipe.at("vae"), path));
   const auto& c = net->config();
@@ -236,6 +242,7 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
                                 std::to_string(c.input_size[0]) + "-frame clips");
   }
   GeneratedClips out;
+  out.anchor_frame = c.anchor_frame;
   out.class_names = recipe.at("classes").get<std::vector<std::string>>();
   out.fps = a.value("fps", 0.0) > 0 ? a.value("fps", 0.0) : recipe.value("fps", 8.0);
   SampleRequest r = sample_request(a, recipe);
@@ -267,7 +274,8 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
     r.shared.frames = known.unsqueeze(0).expand({n, -1, -1, -1, -1}).contiguous();
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const auto z = sample(with_known_values(dit_denoiser(net, objective_from_json(recipe.at("objective")).sigma_data)), r);
+  const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
+  const auto z = sample(with_known_values(dit_denoiser(net, sigma_data, a.value("temporal_guidance", 0.0))), r);
   out.frames = decode_clips(vae, z);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
@@ -377,6 +385,8 @@ void eval(const Json& a) {
     s["sampler"] = a.value("sampler", std::string("dpmpp_2m"));
     s["steps"] = a.value("steps", int64_t(20));
     s["cfg"] = a.value("cfg", 3.0);
+    s["temporal_guidance"] = a.value("temporal_guidance", 0.0);
+    s["anchor_frame"] = g.anchor_frame;
     s["seconds"] = g.seconds;
     s["seconds_per_clip"] = g.seconds / double(g.frames.size(0));
     j["samples"] = s;

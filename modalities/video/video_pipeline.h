@@ -21,6 +21,7 @@ struct GeneratedClips {
   std::vector<int64_t> labels;
   std::vector<std::string> class_names;
   double fps = 8, seconds = 0;
+  bool anchor_frame = false;  // whether the model ran with cross-frame attention to the first frame
 };
 GeneratedClips sample_clips(const Json& args, int64_t n);
 

@@ -76,6 +76,15 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   r = run("sample video --checkpoint " + d + "/dit6/checkpoint.safetensors --n 1 --steps 2 --out " + d + "/hybrid.mp4");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(diffuse::video::read_video(d + "/hybrid.mp4").frames.size(0), 8);
+  // Cross-frame attention to the first frame: switched on by a resume (same weights), kept in the
+  // recipe, reported by eval, and switched off again for sampling.
+  r = run("train video --resume " + ck + " --anchor-frame on --steps 4 --batch 4 --data-n 8 --out " + d + "/dit8");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::load_checkpoint(d + "/dit8/checkpoint.safetensors").recipe.at("model").at("config").at("anchor_frame"), true);
+  r = run("sample video --checkpoint " + d + "/dit8/checkpoint.safetensors --anchor-frame off --temporal-guidance 1 --n 1 --steps 2 --out " +
+          d + "/anchor.mp4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::video::read_video(d + "/anchor.mp4").frames.size(0), 8);
   r = run("train video --resume " + ck + " --attention spacetime --steps 3 --out " + d + "/dit7");
   EXPECT_NE(r.out.find("--attention: spacetime not in {factorized,hybrid}"), std::string::npos) << r.out;
   r = run("train video --resume " + ck + " --frame-sets 1 --steps 3 --data-n 8 --out " + d + "/dit5");
@@ -116,7 +125,15 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = diffuse::Json::parse(r.out);
   EXPECT_EQ(j.at("samples").at("clips").get<int>(), 10);
+  EXPECT_EQ(j.at("samples").at("anchor_frame"), false);
+  EXPECT_EQ(j.at("samples").at("temporal_guidance"), 0.0);
   EXPECT_LT(j.at("real").at("smoothness_px").get<double>(), j.at("frame_shuffled").at("smoothness_px").get<double>());
+  r = run("eval video " + d + "/dit8/checkpoint.safetensors --classifier " + d + "/clf/checkpoint.safetensors --n-per-class 1 --steps 2 "
+          "--temporal-guidance 0.5 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto anchored = diffuse::Json::parse(r.out).at("samples");
+  EXPECT_EQ(anchored.at("anchor_frame"), true);
+  EXPECT_EQ(anchored.at("temporal_guidance"), 0.5);
 }
 
 }  // namespace

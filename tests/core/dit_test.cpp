@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include "core/dit_pipeline.h"
+
 #include "tests/core/test_util.h"
 
 namespace diffuse {
@@ -89,6 +91,47 @@ TEST(DiTBlock, TokenMixesReachTheTokensTheyName) {
   EXPECT_LE(test::max_abs(b->forward(x, c, 2, TokenMix::kSpaceTime), b->forward(x, c, 1, TokenMix::kAll)), 1e-6);
 }
 
+// Cross-frame attention to the first frame, 3 frames x 4 positions: frame 0 is computed as with
+// within-frame attention (its extra keys are its own); frame 2 sees its own and frame 0's tokens,
+// never frame 1's; and it is attention over exactly those 8 keys, checked against a hand-written one.
+TEST(DiTBlock, AnchorFrameAttendsToItsFrameAndTheFirst) {
+  torch::manual_seed(5);
+  DiTBlock b(32, 4, 4.0, 1024);
+  {
+    torch::NoGradGuard g;
+    for (auto& p : b->parameters()) p.add_(torch::randn_like(p) * 0.1);
+  }
+  const auto x = torch::randn({2, 12, 32}), c = torch::randn({2, 32});
+  const auto anchored = b->forward(x, c, 3, TokenMix::kWithinFramesAndFirst);
+  const auto plain = b->forward(x, c, 3, TokenMix::kWithinFrames);
+  EXPECT_LE(test::max_abs(anchored.slice(1, 0, 4), plain.slice(1, 0, 4)), 1e-5);
+  EXPECT_GT(test::max_abs(anchored.slice(1, 4), plain.slice(1, 4)), 1e-3);
+  const auto reaches = [&](int64_t from_frame, int64_t to_frame) {
+    auto x2 = x.clone();
+    x2.slice(1, from_frame * 4, from_frame * 4 + 4).add_(torch::randn({2, 4, 32}));
+    const auto out = b->forward(x2, c, 3, TokenMix::kWithinFramesAndFirst);
+    return test::max_abs(out.slice(1, to_frame * 4, to_frame * 4 + 4), anchored.slice(1, to_frame * 4, to_frame * 4 + 4)) > 1e-4;
+  };
+  EXPECT_TRUE(reaches(0, 2));
+  EXPECT_FALSE(reaches(1, 2));
+  EXPECT_FALSE(reaches(2, 0));
+  // Frame 2 of item 1 as a one-frame sequence of its 4 tokens followed by frame 0's 4 tokens,
+  // with queries only from its own: the adaLN-modulated attention written out.
+  torch::NoGradGuard g;
+  const auto& p = b->named_parameters();
+  const auto m = torch::linear(torch::silu(c), p["adaLN.weight"], p["adaLN.bias"]).chunk(6, 1);
+  const auto h = torch::layer_norm(x[1], {32}, {}, {}, 1e-6) * (1 + m[1][1]) + m[0][1];  // (12, 32)
+  const auto qkv = torch::linear(h, p["qkv.weight"], p["qkv.bias"]).view({12, 3, 4, 8});
+  const auto keys = torch::cat({torch::arange(8, 12), torch::arange(0, 4)});
+  const auto q = qkv.select(1, 0).slice(0, 8, 12).transpose(0, 1);                    // (4 heads, 4, 8)
+  const auto k = qkv.select(1, 1).index_select(0, keys).transpose(0, 1), v = qkv.select(1, 2).index_select(0, keys).transpose(0, 1);
+  const auto o = torch::softmax(q.matmul(k.transpose(1, 2)) / std::sqrt(8.0), -1).matmul(v).transpose(0, 1).reshape({4, 32});
+  const auto y = x[1].slice(0, 8, 12) + m[2][1] * torch::linear(o, p["proj.weight"], p["proj.bias"]);
+  const auto n2 = torch::layer_norm(y, {32}, {}, {}, 1e-6) * (1 + m[4][1]) + m[3][1];
+  const auto mlp = torch::linear(torch::gelu(torch::linear(n2, p["fc1.weight"], p["fc1.bias"]), "tanh"), p["fc2.weight"], p["fc2.bias"]);
+  EXPECT_LE(test::max_abs(y + m[5][1] * mlp, anchored[1].slice(0, 8, 12)), 1e-4);
+}
+
 TEST(DiT, OutputIsZeroAtInitAndShapedLikeTheInput) {
   for (auto grid : std::vector<std::vector<int64_t>>{{16}, {8, 8}, {4, 8, 8}}) {
     DiTConfig c = dit_preset("dit-tiny/2");
@@ -129,6 +172,19 @@ TEST(DiTConfig, JsonRoundTripsAndRejectsUnknownKeys) {
   c.cond_dim = 5;
   const auto back = dit_config_from_json(to_json(c));
   EXPECT_EQ(to_json(back), to_json(c));
+  // anchor_frame: off when absent (older checkpoints), and only with frames to anchor to.
+  EXPECT_FALSE(back.anchor_frame);
+  DiTConfig clip = tiny_clip_config();
+  clip.attention = "factorized";
+  clip.anchor_frame = true;
+  EXPECT_TRUE(dit_config_from_json(to_json(clip)).anchor_frame);
+  clip.attention = "full";
+  try {
+    clip.validate();
+    ADD_FAILURE() << "anchor_frame with full attention";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("anchor_frame needs factorized or hybrid attention"), std::string::npos) << e.what();
+  }
   try {
     dit_config_from_json(Json{{"hiden", 3}});
     FAIL();
@@ -204,13 +260,14 @@ TEST(DiT, RopeVariantsBuildRunAndValidate) {
 // computed exactly as without flags. Factorised and hybrid models alike.
 TEST(DiT, IndependentFramesAttendOnlyToThemselves) {
   for (const std::string position : {"sincos", "rope"})
-  for (const std::string attention : {"factorized", "hybrid"}) {
+  for (const std::string attention : {"factorized", "hybrid", "factorized+anchor"}) {
     SCOPED_TRACE(position + " " + attention);
     torch::manual_seed(3);
     DiTConfig c = tiny_clip_config();
     c.num_classes = 3;
     c.position = position;
-    c.attention = attention;
+    c.attention = attention.substr(0, attention.find('+'));
+    c.anchor_frame = attention.find("anchor") != std::string::npos;
     DiT m(c);
     {
       torch::NoGradGuard g;
@@ -237,6 +294,42 @@ TEST(DiT, IndependentFramesAttendOnlyToThemselves) {
   DiTConfig full = dit_preset("dit-tiny/2");
   DiT m(full);
   EXPECT_THROW(m->forward(torch::randn({1, 4, 8, 8}), torch::tensor({1.0}), {}, {}, torch::tensor({true})), c10::Error);
+}
+
+// Temporal guidance: D + s (D - D_apart), where D_apart is the same EDM denoiser with every item's
+// frames kept apart; s = 0 is the plain denoiser, and a model without temporal blocks refuses it.
+TEST(DiT, TemporalGuidanceExtrapolatesAwayFromFramesKeptApart) {
+  torch::manual_seed(4);
+  DiTConfig c = tiny_clip_config();
+  c.num_classes = 3;
+  c.attention = "factorized";
+  DiT m(c);
+  torch::NoGradGuard g;
+  for (auto& p : m->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  const auto x = torch::randn({2, 4, 4, 8, 8}) * 1.5;
+  const double sigma = 1.5, sigma_data = 0.5;
+  Condition cond;
+  cond.labels = torch::tensor({0, 2});
+  const auto s = torch::tensor(sigma, torch::kFloat64);
+  const auto plain = dit_denoiser(m, sigma_data)(x, s, cond);
+  EXPECT_LE(test::max_abs(dit_denoiser(m, sigma_data, 0.0)(x, s, cond), plain), 1e-6);
+  const auto k = edm_coefficients(sigma, sigma_data);
+  const auto f_apart = m->forward(x * k.c_in, torch::full({2}, k.c_noise), cond.labels, {}, torch::ones({2}, torch::kBool));
+  const auto apart = x * k.c_skip + f_apart * k.c_out;
+  ASSERT_GT(test::max_abs(plain, apart), 1e-3);  // the temporal blocks matter in this model
+  const auto guided = dit_denoiser(m, sigma_data, 2.0)(x, s, cond);
+  EXPECT_LE(test::max_abs(guided, plain + 2.0 * (plain - apart)), 1e-4);
+  // Each item's result does not depend on the rest of the batch.
+  Condition first;
+  first.labels = cond.labels.slice(0, 0, 1);
+  EXPECT_LE(test::max_abs(dit_denoiser(m, sigma_data, 2.0)(x.slice(0, 0, 1), s, first)[0], guided[0]), 1e-5);
+  try {
+    dit_denoiser(DiT(dit_preset("dit-tiny/2")), sigma_data, 1.0);
+    ADD_FAILURE() << "an image DiT accepted temporal guidance";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("--temporal-guidance 1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("factorised or hybrid"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
