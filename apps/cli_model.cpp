@@ -21,9 +21,20 @@ void add_model(CLI::App& app) {
   exp->add_flag("--force", *force, "overwrite out");
   auto vae = std::make_shared<std::string>();
   exp->add_option("--vae", *vae, "rewrite the recipe's VAE path (relative paths resolve beside the exported file)");
-  exp->callback([in, out, force, vae] {
+  auto anchor = std::make_shared<std::string>();
+  exp->add_option("--anchor-frame", *anchor, "video DiT: switch cross-frame attention to the first frame on or off (same weights)")
+      ->check(CLI::IsMember({"on", "off"}));
+  exp->callback([in, out, force, vae, anchor] {
     auto ck = load_checkpoint(*in);
     if (!vae->empty()) ck.recipe["vae"] = *vae;
+    if (!anchor->empty()) {
+      const Json config = ck.recipe.value("model", Json::object()).value("config", Json::object());
+      const std::string attention = config.value("attention", std::string("full"));
+      if (attention != "factorized" && attention != "hybrid") {
+        throw std::invalid_argument("--anchor-frame: " + *in + " is not a factorised or hybrid video DiT (attention " + attention + ")");
+      }
+      ck.recipe["model"]["config"]["anchor_frame"] = *anchor == "on";
+    }
     for (const auto& [k, v] : ck.ema) ck.model[k] = v;
     ck.ema.clear();
     ck.exp_avg.clear();

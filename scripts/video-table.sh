@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
 # The README's video quality table: `diffuse eval video` of a space-time DiT checkpoint for
-# sampler x steps x CFG (x temporal guidance), $NPC (default 5) clips per class, as Markdown rows (JSON kept in $out),
+# sampler x steps x CFG (x temporal guidance x anchor frame), $NPC (default 5) clips per class, as Markdown rows (JSON kept in $out),
 # then the calibration rows (real, frame-shuffled and static clips).
-# Usage: [NPC=5] [CONFIGS="sampler:steps:cfg[:temporal-guidance] ..."] scripts/video-table.sh [checkpoint] [out-dir]
+# Usage: [NPC=5] [CONFIGS="sampler:steps:cfg[:temporal-guidance[:anchor-frame on|off]] ..."] scripts/video-table.sh [checkpoint] [out-dir]
 set -euo pipefail
 source "$(dirname "$0")/table-lib.sh"
 ck=${1:-models/moving-fashion-mnist/dit.safetensors}
 out=${2:-out/video-table}
 configs=${CONFIGS:-"dpmpp_2m:20:3 dpmpp_2m:20:1 dpmpp_2m:20:5 euler:20:3"}
 npc=${NPC:-5}
-row='"| \(.fd*10|round/10) | \(.frame_accuracy*1000|round/10)% | \(.class_consistency*1000|round/10)% | \(.smoothness_px*100|round/100) | \(.speed_px*100|round/100) | \(.background_flicker*10000|round/10000)'
-echo "| clips | per-frame FD | frame accuracy | class consistency | smoothness (px) | speed (px/frame) | background flicker | seconds per clip |"
-echo "|---|---|---|---|---|---|---|---|"
+row='"| \(.fd*10|round/10) | \(.frame_accuracy*1000|round/10)% | \(.class_consistency*1000|round/10)% | \(if .feature_consistency == null then "-" else (.feature_consistency*1000|round/1000) end) | \(.smoothness_px*100|round/100) | \(.speed_px*100|round/100) | \(.background_flicker*10000|round/10000)'
+echo "| clips | per-frame FD | frame accuracy | class consistency | feature consistency | smoothness (px) | speed (px/frame) | background flicker | seconds per clip |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for c in $configs; do
-  IFS=: read -r sampler steps cfg tg <<< "$c"
+  IFS=: read -r sampler steps cfg tg anchor <<< "$c"
   tg=${tg:-0}
-  f="$out/$sampler-$steps-$cfg$([ "$tg" = 0 ] || echo "-tg$tg").json"
-  cached_json "$f" "${diffuse[@]}" eval video "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" --temporal-guidance "$tg" --n-per-class "$npc" --json
-  name="$sampler $steps steps, CFG $cfg$([ "$tg" = 0 ] || echo ", temporal guidance $tg")"
+  extra=()
+  [ -z "$anchor" ] || extra=(--anchor-frame "$anchor")
+  f="$out/$sampler-$steps-$cfg$([ "$tg" = 0 ] || echo "-tg$tg")$([ -z "$anchor" ] || echo "-anchor-$anchor").json"
+  cached_json "$f" "${diffuse[@]}" eval video "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" --temporal-guidance "$tg" "${extra[@]}" --n-per-class "$npc" --json
+  name="$sampler $steps steps, CFG $cfg$([ "$tg" = 0 ] || echo ", temporal guidance $tg")$([ -z "$anchor" ] || echo ", anchor frame $anchor")"
   jq -r --arg name "$name" ".samples | \"| \(\$name) \" + $row | \(.seconds_per_clip*100|round/100) |\"" "$f"
 done
 cached_json "$out/calibrate.json" "${diffuse[@]}" eval video --calibrate --n-per-class "$npc" --json  # the same real reference as the rows above
-for k in "real:real Moving Fashion-MNIST (floor)" "frame_shuffled:real clips, frames shuffled" "static:real clips, first frame held (static)"; do
-  jq -r --arg k "${k%%:*}" --arg name "${k#*:}" ".[\$k] | \"| \(\$name) \" + $row | - |\"" "$out/calibrate.json"
+for k in "real:real Moving Fashion-MNIST (floor)" "frame_shuffled:real clips, frames shuffled" "static:real clips, first frame held (static)" \
+         "items_swapped:real clips, each frame from another clip of the class"; do
+  jq -r --arg k "${k%%:*}" --arg name "${k#*:}" "select(.[\$k]) | .[\$k] | \"| \(\$name) \" + $row | - |\"" "$out/calibrate.json"
 done

@@ -321,6 +321,30 @@ double background_flicker(const torch::Tensor& frames, const torch::Tensor& c, i
   return (diff * both).sum().item<double>() / std::max(1.0, both.sum().item<double>());
 }
 
+double feature_consistency(const torch::Tensor& features) {
+  const int64_t T = features.size(1);
+  if (T < 2) throw std::invalid_argument("feature_consistency: needs 2 or more frames per clip, got " + std::to_string(T));
+  const auto u = torch::nn::functional::normalize(features.to(torch::kFloat64), torch::nn::functional::NormalizeFuncOptions().dim(2));
+  // Sum over ordered pairs t != t' of <u_t, u_t'> = |sum_t u_t|^2 - T.
+  const auto pairs = (u.sum(1).pow(2).sum(1) - double(T)) / double(T * (T - 1));
+  return pairs.mean().item<double>();
+}
+
+torch::Tensor swap_items(const torch::Tensor& clips, const torch::Tensor& labels, at::Generator& gen) {
+  const int64_t T = clips.size(1);
+  auto out = torch::empty_like(clips);
+  const auto lab = labels.to(torch::kLong).contiguous();
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t c = 0; c <= lab.max().item<int64_t>(); ++c) {
+      const auto members = (lab == c).nonzero().flatten();
+      if (members.numel() == 0) continue;
+      const auto drawn = members.index_select(0, torch::randint(members.numel(), {members.numel()}, gen, torch::kLong));
+      out.select(1, t).index_copy_(0, members, clips.select(1, t).index_select(0, drawn));
+    }
+  }
+  return out;
+}
+
 namespace {
 
 Json score(image::Classifier& clf, const torch::Tensor& real_features, const torch::Tensor& frames, const torch::Tensor& labels) {
@@ -334,13 +358,15 @@ Json score(image::Classifier& clf, const torch::Tensor& real_features, const tor
     logits.push_back(clf->forward(flat.slice(0, s, s + 1000)));
   }
   const auto pred = torch::cat(logits).argmax(1).view({N, T});
+  const auto features = torch::cat(feats);
   // Class consistency: the share of frames that agree with the clip's most frequent class.
   const auto mode = std::get<0>(torch::mode(pred, 1));
   const double consistency = (pred == mode.unsqueeze(1)).to(torch::kFloat64).mean().item<double>();
   const auto [smooth, speed] = motion_smoothness(centroids);
-  return {{"clips", N}, {"frames", T}, {"fd", frechet_distance(torch::cat(feats), real_features)},
+  return {{"clips", N}, {"frames", T}, {"fd", frechet_distance(features, real_features)},
           {"frame_accuracy", (pred == labels.unsqueeze(1)).to(torch::kFloat64).mean().item<double>()},
-          {"class_consistency", consistency}, {"smoothness_px", smooth}, {"speed_px", speed},
+          {"class_consistency", consistency}, {"feature_consistency", feature_consistency(features.view({N, T, -1}))},
+          {"smoothness_px", smooth}, {"speed_px", speed},
           {"background_flicker", background_flicker(frames, centroids)}};
 }
 
@@ -375,6 +401,7 @@ void eval(const Json& a) {
     for (int64_t i = 0; i < other.clips.size(0); ++i) shuffled.push_back(other.clips[i].index_select(0, torch::randperm(m.frames, gen)));
     j["frame_shuffled"] = score(clf, real_f, torch::stack(shuffled), lab);
     j["static"] = score(clf, real_f, other.clips.slice(1, 0, 1).expand_as(other.clips).contiguous(), lab);
+    j["items_swapped"] = score(clf, real_f, swap_items(other.clips, lab, gen), lab);
   }
   if (!a.value("checkpoint", std::string()).empty()) {
     Json sa = a;

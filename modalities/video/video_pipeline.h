@@ -30,6 +30,14 @@ GeneratedClips sample_clips(const Json& args, int64_t n);
 std::pair<torch::Tensor, torch::Tensor> track_objects(const torch::Tensor& frames, int64_t crop = 28);
 // Mean |c[t+1] - 2 c[t] + c[t-1]| of the centroids in pixels (lower is smoother), and mean speed.
 std::pair<double, double> motion_smoothness(const torch::Tensor& centroids);
+// Whether an item keeps its identity, without going through class labels: the mean cosine
+// similarity of the classifier features of a clip's crops over all pairs of its frames, averaged
+// over clips. features (n, T, F); T >= 2.
+double feature_consistency(const torch::Tensor& features);
+// A baseline for both consistencies: frame t of clip i becomes frame t of another clip with the
+// same label (a fresh draw per frame), so the class stays and the item changes every frame.
+// clips (n, T, ...), labels (n,).
+torch::Tensor swap_items(const torch::Tensor& clips, const torch::Tensor& labels, at::Generator& gen);
 // Mean absolute frame-to-frame change of pixels farther than `margin` from either frame's object.
 double background_flicker(const torch::Tensor& frames, const torch::Tensor& centroids, int64_t margin = 20);
 

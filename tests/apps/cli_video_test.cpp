@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "core/json.h"
@@ -85,6 +86,20 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
           d + "/anchor.mp4");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(diffuse::video::read_video(d + "/anchor.mp4").frames.size(0), 8);
+  // Exporting keeps the EMA weights and may switch it off again; a model without temporal blocks refuses.
+  r = run("model export " + d + "/dit8/checkpoint.safetensors " + d + "/dit8-off.safetensors --anchor-frame off");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto trained = diffuse::load_checkpoint(d + "/dit8/checkpoint.safetensors");
+  const auto exported = diffuse::load_checkpoint(d + "/dit8-off.safetensors");
+  EXPECT_EQ(exported.recipe.at("model").at("config").at("anchor_frame"), false);
+  EXPECT_TRUE(exported.ema.empty());
+  ASSERT_EQ(exported.model.size(), trained.model.size());
+  for (const auto& [name, w] : trained.ema) EXPECT_TRUE(torch::equal(exported.model.at(name), w)) << name;
+  r = run("model export " + d + "/vae/checkpoint.safetensors " + d + "/vae-anchor.safetensors --anchor-frame on");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--anchor-frame: " + d + "/vae/checkpoint.safetensors is not a factorised or hybrid video DiT (attention full)"),
+            std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(d + "/vae-anchor.safetensors"));
   r = run("train video --resume " + ck + " --attention spacetime --steps 3 --out " + d + "/dit7");
   EXPECT_NE(r.out.find("--attention: spacetime not in {factorized,hybrid}"), std::string::npos) << r.out;
   r = run("train video --resume " + ck + " --frame-sets 1 --steps 3 --data-n 8 --out " + d + "/dit5");

@@ -207,5 +207,39 @@ TEST(VideoMetrics, StraightMotionIsSmoothAndShuffledIsNot) {
   EXPECT_GT(motion_smoothness(shuffled).first, 5.0);
 }
 
+// Feature consistency: 1 for a clip whose frames have the same features (any scale), 0 for
+// orthogonal ones, and the mean over pairs otherwise (three frames at 0, 60 and 120 degrees in a
+// plane: cosines 0.5, -0.5 and 0.5, mean 1/6).
+TEST(VideoMetrics, FeatureConsistencyIsTheMeanCosineOverPairsOfFrames) {
+  const auto same = torch::tensor({1.0, 2.0, -1.0}).repeat({1, 4, 1}) * torch::tensor({1.0, 3.0, 0.5, 2.0}).view({1, 4, 1});
+  EXPECT_NEAR(feature_consistency(same), 1.0, 1e-9);
+  EXPECT_NEAR(feature_consistency(torch::eye(3).unsqueeze(0)), 0.0, 1e-9);
+  const double pi = std::acos(-1.0);
+  auto plane = torch::zeros({1, 3, 3}, torch::kFloat64);
+  for (int64_t t = 0; t < 3; ++t) plane[0][t][0] = std::cos(double(t) * pi / 3), plane[0][t][1] = std::sin(double(t) * pi / 3);
+  EXPECT_NEAR(feature_consistency(torch::cat({plane, same.slice(1, 0, 3)})), (1.0 / 6 + 1.0) / 2, 1e-9);
+  EXPECT_THROW(feature_consistency(torch::ones({2, 1, 3})), std::invalid_argument);
+}
+
+// Swapping items keeps each frame's class and frame index but draws the clip it comes from anew.
+TEST(VideoMetrics, SwappedItemsKeepTheClassAndTheFrameIndex) {
+  const int64_t n = 12, T = 5;
+  const auto labels = torch::arange(n) % 3;
+  // Frame t of clip i holds the value 100 i + t.
+  const auto clips = (torch::arange(n).view({n, 1, 1}) * 100 + torch::arange(T).view({1, T, 1})).to(torch::kFloat32).expand({n, T, 2}).contiguous();
+  at::Generator gen = at::detail::createCPUGenerator(7);
+  const auto s = swap_items(clips, labels, gen);
+  int64_t moved = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t t = 0; t < T; ++t) {
+      const auto v = s[i][t][0].item<int64_t>();
+      EXPECT_EQ(v % 100, t);
+      EXPECT_EQ((v / 100) % 3, i % 3) << "clip " << i << " frame " << t;
+      moved += v / 100 != i;
+    }
+  }
+  EXPECT_GT(moved, n * T / 2);
+}
+
 }  // namespace
 }  // namespace diffuse::video
