@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 #include <stdexcept>
@@ -213,24 +214,24 @@ torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor&
     return o.view({n, S, frames, D}).transpose(1, 2).reshape({n, T, D});
   };
   // A frame's tokens attend to their own frame's and the first frame's (cross-frame attention).
+  // The first frame's keys and values are shared by every frame, so the scores against them are
+  // one product of all queries with them and nothing is copied per frame.
   const auto with_first = [&](const torch::Tensor& g) {
     const int64_t n = g.size(0), H = heads_, d = D / H;
-    const auto qkv = qkv_(g).view({n, frames, S, 3, H, d}).permute({3, 0, 1, 4, 2, 5});  // (3, n, frames, H, S, d)
-    const auto and_first = [&](const torch::Tensor& t) {  // (n, frames, H, S, d) -> (n frames, H, 2S, d)
-      return torch::cat({t, t.slice(1, 0, 1).expand_as(t)}, 3).reshape({n * frames, H, 2 * S, d});
-    };
-    auto q = qkv[0].reshape({n * frames, H, S, d}), k = and_first(qkv[1]);
-    if (rope.defined()) {  // queries at their own positions, the first frame's keys at theirs
-      const auto table = [&](const torch::Tensor& t, bool keys) {
-        auto own = t.view({frames, S, -1});
-        if (keys) own = torch::cat({own, own.slice(0, 0, 1).expand_as(own)}, 1);
-        return own.repeat({n, 1, 1}).unsqueeze(1);
-      };
-      q = apply_rope(q, table(rope.cos, false), table(rope.sin, false), rope);
-      k = apply_rope(k, table(rope.cos, true), table(rope.sin, true), rope);
+    const auto qkv = qkv_(g).view({n, frames, S, 3, H, d}).permute({3, 0, 4, 1, 2, 5});  // (3, n, H, frames, S, d)
+    auto q = qkv[0], k = qkv[1];
+    if (rope.defined()) {  // every token at its own position, the first frame's keys too
+      q = apply_rope(q, rope.cos.view({frames, S, -1}), rope.sin.view({frames, S, -1}), rope);
+      k = apply_rope(k, rope.cos.view({frames, S, -1}), rope.sin.view({frames, S, -1}), rope);
     }
-    const auto o = attention(q, k, and_first(qkv[2]), chunk_);  // (n frames, H, S, d)
-    return proj_(o.transpose(1, 2).reshape({n, T, D}));
+    q = q * (1.0 / std::sqrt(double(d)));
+    const auto k0 = k.select(2, 0), v0 = qkv[2].select(2, 0);  // (n, H, S, d)
+    const auto own = q.matmul(k.transpose(-2, -1));                                                    // (n, H, frames, S, S)
+    const auto first = q.reshape({n, H, frames * S, d}).matmul(k0.transpose(-2, -1)).view({n, H, frames, S, S});
+    const auto p = torch::softmax(torch::cat({own, first}, -1), -1);
+    const auto o = p.slice(-1, 0, S).matmul(qkv[2]) +
+                   p.slice(-1, S).reshape({n, H, frames * S, S}).matmul(v0).view({n, H, frames, S, d});
+    return proj_(o.permute({0, 2, 3, 1, 4}).reshape({n, T, D}));
   };
   // Attention over one token is its value: rotary positions do not matter there.
   const auto alone = [&](const torch::Tensor& g) { return attend(g.reshape({-1, 1, D})).view({-1, T, D}); };
