@@ -365,7 +365,7 @@ Json score(image::Classifier& clf, const torch::Tensor& real_features, const tor
   const auto [smooth, speed] = motion_smoothness(centroids);
   return {{"clips", N}, {"frames", T}, {"fd", frechet_distance(features, real_features)},
           {"frame_accuracy", (pred == labels.unsqueeze(1)).to(torch::kFloat64).mean().item<double>()},
-          {"class_consistency", consistency}, {"feature_consistency", feature_consistency(features.view({N, T, -1}))},
+          {"class_consistency", consistency}, {"feature_consistency", T >= 2 ? Json(feature_consistency(features.view({N, T, -1}))) : Json(nullptr)},
           {"smoothness_px", smooth}, {"speed_px", speed},
           {"background_flicker", background_flicker(frames, centroids)}};
 }
