@@ -115,21 +115,37 @@ TEST(DiTBlock, AnchorFrameAttendsToItsFrameAndTheFirst) {
   EXPECT_TRUE(reaches(0, 2));
   EXPECT_FALSE(reaches(1, 2));
   EXPECT_FALSE(reaches(2, 0));
+  // With rotary positions (frames x positions) frame 0 is still its within-frame self, and the
+  // other frames differ from theirs.
+  const auto rope = rope_table(8, {3, 4}, 10000.0);
+  const auto anchored_rope = b->forward(x, c, 3, TokenMix::kWithinFramesAndFirst, rope);
+  const auto plain_rope = b->forward(x, c, 3, TokenMix::kWithinFrames, rope);
+  EXPECT_LE(test::max_abs(anchored_rope.slice(1, 0, 4), plain_rope.slice(1, 0, 4)), 1e-5);
+  EXPECT_GT(test::max_abs(anchored_rope.slice(1, 4), plain_rope.slice(1, 4)), 1e-3);
+  EXPECT_GT(test::max_abs(plain_rope, plain), 1e-3);  // the positions are in use
   // Frame 2 of item 1 as a one-frame sequence of its 4 tokens followed by frame 0's 4 tokens,
-  // with queries only from its own: the adaLN-modulated attention written out.
+  // with queries only from its own: the adaLN-modulated attention written out, each token rotated
+  // at its own (frame, position) under rotary positions.
   torch::NoGradGuard g;
   const auto& p = b->named_parameters();
   const auto m = torch::linear(torch::silu(c), p["adaLN.weight"], p["adaLN.bias"]).chunk(6, 1);
   const auto h = torch::layer_norm(x[1], {32}, {}, {}, 1e-6) * (1 + m[1][1]) + m[0][1];  // (12, 32)
   const auto qkv = torch::linear(h, p["qkv.weight"], p["qkv.bias"]).view({12, 3, 4, 8});
-  const auto keys = torch::cat({torch::arange(8, 12), torch::arange(0, 4)});
-  const auto q = qkv.select(1, 0).slice(0, 8, 12).transpose(0, 1);                    // (4 heads, 4, 8)
-  const auto k = qkv.select(1, 1).index_select(0, keys).transpose(0, 1), v = qkv.select(1, 2).index_select(0, keys).transpose(0, 1);
-  const auto o = torch::softmax(q.matmul(k.transpose(1, 2)) / std::sqrt(8.0), -1).matmul(v).transpose(0, 1).reshape({4, 32});
-  const auto y = x[1].slice(0, 8, 12) + m[2][1] * torch::linear(o, p["proj.weight"], p["proj.bias"]);
-  const auto n2 = torch::layer_norm(y, {32}, {}, {}, 1e-6) * (1 + m[4][1]) + m[3][1];
-  const auto mlp = torch::linear(torch::gelu(torch::linear(n2, p["fc1.weight"], p["fc1.bias"]), "tanh"), p["fc2.weight"], p["fc2.bias"]);
-  EXPECT_LE(test::max_abs(y + m[5][1] * mlp, anchored[1].slice(0, 8, 12)), 1e-4);
+  const auto queries = torch::arange(8, 12), keys = torch::cat({torch::arange(8, 12), torch::arange(0, 4)});
+  for (const Rope& r : {Rope{}, rope}) {
+    auto q = qkv.select(1, 0).index_select(0, queries).transpose(0, 1);  // (4 heads, 4, 8)
+    auto k = qkv.select(1, 1).index_select(0, keys).transpose(0, 1);
+    const auto v = qkv.select(1, 2).index_select(0, keys).transpose(0, 1);
+    if (r.defined()) {
+      q = apply_rope(q, r.cos.index_select(0, queries), r.sin.index_select(0, queries), r);
+      k = apply_rope(k, r.cos.index_select(0, keys), r.sin.index_select(0, keys), r);
+    }
+    const auto o = torch::softmax(q.matmul(k.transpose(1, 2)) / std::sqrt(8.0), -1).matmul(v).transpose(0, 1).reshape({4, 32});
+    const auto y = x[1].slice(0, 8, 12) + m[2][1] * torch::linear(o, p["proj.weight"], p["proj.bias"]);
+    const auto n2 = torch::layer_norm(y, {32}, {}, {}, 1e-6) * (1 + m[4][1]) + m[3][1];
+    const auto mlp = torch::linear(torch::gelu(torch::linear(n2, p["fc1.weight"], p["fc1.bias"]), "tanh"), p["fc2.weight"], p["fc2.bias"]);
+    EXPECT_LE(test::max_abs(y + m[5][1] * mlp, (r.defined() ? anchored_rope : anchored)[1].slice(0, 8, 12)), 1e-4) << r.defined();
+  }
 }
 
 TEST(DiT, OutputIsZeroAtInitAndShapedLikeTheInput) {
