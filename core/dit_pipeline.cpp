@@ -26,10 +26,9 @@ DiT load_dit(const Checkpoint& ck, const std::string& path, bool raw_weights) {
 }
 
 ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_guidance) {
-  if (temporal_guidance != 0.0 && (net->config().attention == "full" || net->config().input_size.size() != 3)) {
+  if (temporal_guidance != 0.0 && net->config().attention == "full") {  // validate(): non-full attention is 3-D
     throw std::invalid_argument("--temporal-guidance " + std::to_string(temporal_guidance) +
-                                ": needs a video DiT with factorised or hybrid attention (this one is " +
-                                std::to_string(net->config().input_size.size()) + "-D, attention " + net->config().attention + ")");
+                                ": needs a video DiT with factorised or hybrid attention (this one has full attention)");
   }
   return [net, sigma_data, temporal_guidance](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) mutable {
     const auto labels = c.labels;

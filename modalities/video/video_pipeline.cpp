@@ -334,8 +334,9 @@ torch::Tensor swap_items(const torch::Tensor& clips, const torch::Tensor& labels
   const int64_t T = clips.size(1);
   auto out = torch::empty_like(clips);
   const auto lab = labels.to(torch::kLong).contiguous();
+  const int64_t classes = lab.max().item<int64_t>() + 1;
   for (int64_t t = 0; t < T; ++t) {
-    for (int64_t c = 0; c <= lab.max().item<int64_t>(); ++c) {
+    for (int64_t c = 0; c < classes; ++c) {
       const auto members = (lab == c).nonzero().flatten();
       if (members.numel() == 0) continue;
       const auto drawn = members.index_select(0, torch::randint(members.numel(), {members.numel()}, gen, torch::kLong));

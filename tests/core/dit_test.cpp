@@ -16,6 +16,13 @@ int64_t numel(torch::nn::Module& m) {
   return n;
 }
 
+// Adds Gaussian noise of standard deviation `scale` to every parameter, so that zero-initialised
+// layers (adaLN-Zero, the final layer) let the input through.
+void perturb(torch::nn::Module& m, double scale) {
+  torch::NoGradGuard g;
+  for (auto& p : m.parameters()) p.add_(torch::randn_like(p) * scale);
+}
+
 // A tiny space-time DiT: 4 frames of 8 x 8 latents, patch 1x2x2, 96 wide with 4 heads (head size
 // 24 = 2 x 3 axes x 4, so rotary positions fit too).
 DiTConfig tiny_clip_config() {
@@ -71,10 +78,7 @@ TEST(DiTBlock, AdaLnZeroBlockIsIdentityAtInit) {
 TEST(DiTBlock, TokenMixesReachTheTokensTheyName) {
   torch::manual_seed(4);
   DiTBlock b(32, 4, 4.0, 1024);
-  {
-    torch::NoGradGuard g;
-    for (auto& p : b->parameters()) p.add_(torch::randn_like(p) * 0.1);
-  }
+  perturb(*b, 0.1);
   const auto x = torch::randn({1, 10, 32}), c = torch::randn({1, 32});
   auto x2 = x.clone();
   x2[0][5 + 3].add_(torch::randn({32}));  // not a constant: layer norm would remove that
@@ -97,10 +101,7 @@ TEST(DiTBlock, TokenMixesReachTheTokensTheyName) {
 TEST(DiTBlock, AnchorFrameAttendsToItsFrameAndTheFirst) {
   torch::manual_seed(5);
   DiTBlock b(32, 4, 4.0, 1024);
-  {
-    torch::NoGradGuard g;
-    for (auto& p : b->parameters()) p.add_(torch::randn_like(p) * 0.1);
-  }
+  perturb(*b, 0.1);
   const auto x = torch::randn({2, 12, 32}), c = torch::randn({2, 32});
   const auto anchored = b->forward(x, c, 3, TokenMix::kWithinFramesAndFirst);
   const auto plain = b->forward(x, c, 3, TokenMix::kWithinFrames);
@@ -285,10 +286,7 @@ TEST(DiT, IndependentFramesAttendOnlyToThemselves) {
     c.attention = attention.substr(0, attention.find('+'));
     c.anchor_frame = attention.find("anchor") != std::string::npos;
     DiT m(c);
-    {
-      torch::NoGradGuard g;
-      for (auto& p : m->parameters()) p.add_(torch::randn_like(p) * 0.05);  // the final layer starts at zero
-    }
+    perturb(*m, 0.05);  // the final layer starts at zero
     auto x = torch::randn({3, 4, 4, 8, 8});
     const auto t = torch::tensor({5.0, 50.0, 500.0}), y = torch::tensor({0, 1, 2});
     const auto flags = torch::tensor({false, true, false});
@@ -320,8 +318,8 @@ TEST(DiT, TemporalGuidanceExtrapolatesAwayFromFramesKeptApart) {
   c.num_classes = 3;
   c.attention = "factorized";
   DiT m(c);
+  perturb(*m, 0.05);
   torch::NoGradGuard g;
-  for (auto& p : m->parameters()) p.add_(torch::randn_like(p) * 0.05);
   const auto x = torch::randn({2, 4, 4, 8, 8}) * 1.5;
   const double sigma = 1.5, sigma_data = 0.5;
   Condition cond;
