@@ -25,7 +25,8 @@ const Modality& modality_or_plan(const std::string& name) {
 }
 
 struct TrainArgs {
-  std::string modality, out = "runs/toy", resume, recipe, vae, data, on_bad = "skip";
+  std::string modality, out = "runs/toy", resume, init, recipe, vae, data, on_bad = "skip";
+  std::vector<double> fps_choices;
   TrainOptions train;
   int64_t data_n = 20000, crop_pad = 0, channels = 0, espeak_variants = 0, frames = 16, items = 1;
   int64_t patch = 0, width = 0, depth = 0;
@@ -103,6 +104,11 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--preview-every", ta->train.preview_every, "steps between preview samples scored in log.jsonl (0: off)")->capture_default_str();
   train->add_option("--checkpoint-every", ta->train.checkpoint_every, "steps between checkpoints (0: at the end)")->capture_default_str();
   train->add_option("--resume", ta->resume, "continue from this checkpoint")->check(CLI::ExistingFile);
+  train->add_option("--init", ta->init, "video: start a new run (fresh optimizer and schedule) from this model's weights (a fine-tune)")
+      ->check(CLI::ExistingFile);
+  train->add_option("--fps-choices", ta->fps_choices, "video: condition on the frame rate: each clip is filmed at one of these rates\n"
+                                                      "(e.g. 4 8 16; items move 8/fps times as far per frame), and sample --fps picks one")
+      ->expected(1, 16);
   train->add_option("--data-n", ta->data_n, "toy: number of training points; vae, image, classifier: use only the first N images; video: N clips")->capture_default_str();
   train->add_flag("--force", ta->force, "reuse an existing run folder");
   train->add_option("--vae", ta->vae, "image: the VAE checkpoint whose latents the DiT learns")->check(CLI::ExistingFile);
@@ -158,6 +164,9 @@ void add_pipeline(CLI::App& app) {
         data["frames"] = ta->frames;
         data["items"] = ta->items;
         if (train->get_option("--frame-sets")->count() > 0) data["frame_sets"] = ta->frame_sets;
+        if (!ta->fps_choices.empty()) data["fps"] = ta->fps_choices;
+      } else if (!ta->init.empty() || !ta->fps_choices.empty()) {
+        throw std::invalid_argument(std::string(ta->init.empty() ? "--fps-choices" : "--init") + ": train video only");
       }
       Json model = Json::object();
       if (ta->patch) model["patch"] = ta->patch;
@@ -165,7 +174,7 @@ void add_pipeline(CLI::App& app) {
       if (ta->depth) model["depth"] = ta->depth;
       if (!ta->attention.empty()) model["attention"] = ta->attention;
       if (!ta->anchor_frame.empty()) model["anchor_frame"] = ta->anchor_frame == "on";
-      p->train({{"model", model}, {"objective", ta->objective}, {"out", ta->out}, {"resume", ta->resume}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
+      p->train({{"model", model}, {"objective", ta->objective}, {"out", ta->out}, {"resume", ta->resume}, {"init", ta->init}, {"force", ta->force}, {"train", given}, {"vae", ta->vae},
                 {"pixel", ta->pixel}, {"data", data}, {"seconds", ta->seconds}, {"data_n", train->get_option("--data-n")->count() ? ta->data_n : int64_t(0)}});
       return;
     }
@@ -235,7 +244,8 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--anchor-frame", sa->anchor_frame, "video: on/off: cross-frame attention to the first frame (default: as trained)")
       ->check(CLI::IsMember({"on", "off"}));
   sample_cmd->add_option("--frames", sa->frames, "video: frames per clip (the model's own by default)")->check(CLI::PositiveNumber);
-  sample_cmd->add_option("--fps", sa->fps, "video: frames per second of the MP4 (default: the model's, 8)")->check(CLI::Range(0.1, 240.0));
+  sample_cmd->add_option("--fps", sa->fps, "video: frames per second of the MP4 (default: the model's, 8); an fps-conditioned\n"
+                                          "model (train --fps-choices) also moves its items to match")->check(CLI::Range(0.1, 240.0));
   sample_cmd->add_option("--crf", sa->crf, "video: H.264/VP9 constant quality, lower is better")->capture_default_str()->check(CLI::Range(0, 51));
   sample_cmd->add_option("--preset", sa->preset, "video: libx264 preset")->capture_default_str()
       ->check(CLI::IsMember({"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}));
@@ -311,7 +321,7 @@ void add_pipeline(CLI::App& app) {
     std::string modality, file, classifier, sampler = "dpmpp_2m", vocoder, decoder = "auto", anchor_frame;
     int64_t steps = 20, n_per_class = 100;
     uint64_t seed = 0;
-    double cfg = 3.0, temporal_guidance = 0.0;
+    double cfg = 3.0, temporal_guidance = 0.0, fps = 0.0;
     bool json = false, calibrate = false, repair = false;
   };
   auto ea = std::make_shared<EvalArgs>();
@@ -325,6 +335,8 @@ void add_pipeline(CLI::App& app) {
   eval->add_option("--cfg", ea->cfg, "image, audio, video, molecule: guidance scale")->capture_default_str()->check(CLI::NonNegativeNumber);
   eval->add_option("--temporal-guidance", ea->temporal_guidance, "video: temporal guidance scale (see sample)")->capture_default_str();
   eval->add_option("--anchor-frame", ea->anchor_frame, "video: on/off: cross-frame attention (see sample)")->check(CLI::IsMember({"on", "off"}));
+  eval->add_option("--fps", ea->fps, "video: frame rate of the samples (an fps-conditioned model) and of the real clips they are scored against")
+      ->check(CLI::Range(0.1, 240.0));
   eval->add_option("--seed", ea->seed, "image, audio, video, molecule: seed")->capture_default_str();
   eval->add_option("--n-per-class", ea->n_per_class, "image, audio, video: samples per class (molecule: per tenth of the samples)")->capture_default_str()->check(CLI::PositiveNumber);
   eval->add_flag("--calibrate", ea->calibrate, "image, audio, video, molecule: also score real data, round trips and trivial baselines");
@@ -338,6 +350,7 @@ void add_pipeline(CLI::App& app) {
                    {"repair", ea->repair}, {"temporal_guidance", ea->temporal_guidance}};
       if (eval->get_option("--steps")->count()) args["steps"] = ea->steps;  // else 20, or the model's own
       if (!ea->anchor_frame.empty()) args["anchor_frame"] = ea->anchor_frame == "on";
+      if (ea->fps > 0) args["fps"] = ea->fps;
       if (ea->modality == "image" || ea->modality == "audio" || ea->modality == "video") {
         const std::string key = ea->modality == "audio" ? "audio-classifier" : "classifier";
         args["classifier"] = ea->classifier.empty() ? default_model_path(key) : ea->classifier;

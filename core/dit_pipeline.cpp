@@ -31,14 +31,13 @@ ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_gui
                                 ": needs a video DiT with factorised or hybrid attention (this one has full attention)");
   }
   return [net, sigma_data, temporal_guidance](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) mutable {
-    const auto labels = c.labels;
+    const auto labels = c.labels, vectors = c.vectors;
     Network f = [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
       const int64_t n = x_in.size(0);
-      if (temporal_guidance == 0.0) return net->forward(x_in, c_noise.to(torch::kFloat32).expand({n}), labels);
+      if (temporal_guidance == 0.0) return net->forward(x_in, c_noise.to(torch::kFloat32).expand({n}), labels, vectors);
+      const auto twice = [](const torch::Tensor& t) { return t.defined() ? torch::cat({t, t}) : t; };
       const auto apart = torch::cat({torch::zeros({n}, torch::kBool), torch::ones({n}, torch::kBool)});
-      const auto out = net->forward(torch::cat({x_in, x_in}), c_noise.to(torch::kFloat32).expand({2 * n}),
-                                    labels.defined() ? torch::cat({labels, labels}) : labels, {}, apart)
-                           .chunk(2);
+      const auto out = net->forward(twice(x_in), c_noise.to(torch::kFloat32).expand({2 * n}), twice(labels), twice(vectors), apart).chunk(2);
       return out[0] + temporal_guidance * (out[0] - out[1]);
     };
     return edm_denoiser(f, sigma_data)(x, sigma);
@@ -120,22 +119,50 @@ void check_run_folder(const Json& a) {
 }
 
 void train_dit(const Json& a, const Json& recipe, const torch::Tensor& x, const torch::Tensor& labels, Json defaults,
-               const torch::Tensor& independent_frames) {
-  const std::string out = a.at("out"), resume = a.value("resume", std::string());
+               const torch::Tensor& independent_frames, const torch::Tensor& vectors) {
+  const std::string out = a.at("out"), resume = a.value("resume", std::string()), init = a.value("init", std::string());
   const Json given = a.value("train", Json::object());
   for (const auto& [k, v] : given.items()) defaults[k] = v;
   TrainOptions o = train_options_from_json(defaults);
   o.out_dir = out;
   DiT net(dit_config_from_json(recipe.at("model").at("config")));
+  if (!init.empty()) {
+    if (!resume.empty()) throw std::invalid_argument("--init " + init + ": a run either resumes (--resume) or starts from a model, not both");
+    const auto ck = load_checkpoint(init);
+    auto w = ck.model;
+    for (const auto& [k, v] : ck.ema) w[k] = v;
+    // A condition the model did not have (a condition-vector projection) starts at zero, so the
+    // fine-tune starts from exactly the trained model's outputs.
+    for (const auto& [name, t] : state_of(*net)) {
+      if (!w.count(name) && (name == "v_proj.weight" || name == "v_proj.bias" || name == "v_null")) w[name] = torch::zeros_like(t);
+    }
+    load_into(*net, w, init);
+  }
+  // The trainer hands the forward each batch's rows of one side tensor: the frame flags in column 0
+  // (when given), the condition vectors after them.
+  const bool flags = independent_frames.defined();
+  torch::Tensor extra;
+  if (flags || vectors.defined()) {
+    std::vector<torch::Tensor> cols;
+    if (flags) cols.push_back(independent_frames.to(torch::kFloat32).unsqueeze(1));
+    if (vectors.defined()) cols.push_back(vectors.to(torch::kFloat32));
+    extra = torch::cat(cols, 1);
+  }
   const auto objective = objective_from_json(recipe.at("objective"));
-  const Trainer* running = nullptr;  // the batch's rows of independent_frames come from the trainer
-  TrainForward forward = [net, &running](const torch::Tensor& x_in, const torch::Tensor& t, const torch::Tensor& y) mutable {
-    return net->forward(x_in, t.to(torch::kFloat32), y, {}, running->batch_extra());
+  const Trainer* running = nullptr;
+  TrainForward forward = [net, flags, &running](const torch::Tensor& x_in, const torch::Tensor& t, const torch::Tensor& y) mutable {
+    const auto& e = running->batch_extra();
+    torch::Tensor independent, v;
+    if (e.defined()) {
+      if (flags) independent = e.select(1, 0) > 0.5;
+      if (e.size(1) > (flags ? 1 : 0)) v = e.slice(1, flags ? 1 : 0);
+    }
+    return net->forward(x_in, t.to(torch::kFloat32), y, v, independent);
   };
   Trainer trainer(net.ptr(), forward, recipe, o, objective);
   running = &trainer;
   if (!resume.empty()) trainer.resume(resume);
-  trainer.run({x, labels, independent_frames});
+  trainer.run({x, labels, extra});
   std::cout << "checkpoint: " << out << "/checkpoint.safetensors\n";
 }
 

@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace diffuse::video {
 
@@ -12,14 +13,20 @@ struct MovingOptions {
   int64_t frames = 16;
   int64_t size = 64;             // canvas side
   int64_t items = 1;             // items per clip (1 or 2)
-  double min_speed = 1.0, max_speed = 3.0;  // pixels per frame
+  double min_speed = 1.0, max_speed = 3.0;  // pixels per frame at native_fps
   uint64_t seed = 0;
+  // Frame rates for fps conditioning: clip i is filmed at one of `fps` (drawn uniformly from the
+  // list by its own generator), so its items move native_fps / fps times as far per frame. Empty:
+  // every clip at native_fps, and clip i is the same as without this field.
+  std::vector<double> fps;
+  double native_fps = 8.0;
 };
 
 struct MovingClips {
   torch::Tensor clips;      // (N, T, 1, S, S) float32 in [0, 1]
   torch::Tensor labels;     // (N, items) int64 classes of the items
   torch::Tensor centroids;  // (N, T, items, 2) item centres (y, x) in pixels
+  torch::Tensor fps;        // (N,) float64 frame rate of each clip
 };
 
 // Items are drawn from `images` (M, 1, 28, 28) with their `labels` (M,).

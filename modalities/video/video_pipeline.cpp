@@ -29,6 +29,12 @@
 namespace diffuse::video {
 namespace {
 
+std::string format_number(double v) {  // 8, 0.5, 12.5: as a person writes a frame rate
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 // `model` may override the backbone's spatial patch, width, depth and attention (train video
 // --patch, --width, --depth, --attention).
 Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOptions& m, const Json& model) {
@@ -134,16 +140,24 @@ MovingOptions moving_options(const Json& data, uint64_t seed) {
   m.frames = data.value("frames", m.frames);
   m.size = data.value("size", m.size);
   m.items = data.value("items", m.items);
+  m.fps = data.value("fps", std::vector<double>());
   m.seed = seed;
   return m;
 }
 
+// fps conditioning: the model's condition vector is log2(fps / native fps), one column.
+bool fps_conditioned(const Json& recipe) { return recipe.at("data").contains("fps"); }
+torch::Tensor fps_vector(const torch::Tensor& fps, double native) { return torch::log2(fps.to(torch::kFloat64) / native).to(torch::kFloat32).unsqueeze(1); }
+
 void train(const Json& a) {
   check_run_folder(a);
-  const std::string resume = a.value("resume", std::string());
+  const std::string resume = a.value("resume", std::string()), init = a.value("init", std::string());
+  const std::string from = resume.empty() ? init : resume;
   Json recipe;
-  if (!resume.empty()) {
-    recipe = load_checkpoint(resume).recipe;
+  if (!from.empty()) {
+    recipe = load_checkpoint(from).recipe;
+    if (recipe.value("modality", std::string()) != "video") throw std::runtime_error(from + ": not a video checkpoint (recipe.modality)");
+    recipe["vae"] = resolve_beside(recipe.at("vae"), from);  // a shipped model names its VAE beside itself
     // Factorised and hybrid models, with or without the anchor frame, have the same weights: a
     // resume may switch between them.
     const Json model = a.value("model", Json::object());
@@ -153,7 +167,7 @@ void train(const Json& a) {
       auto& config = recipe.at("model").at("config");
       const std::string was = config.value("attention", std::string("full"));
       if (was != "factorized" && was != "hybrid") {
-        throw std::invalid_argument(std::string(flag) + ": " + resume + " has " + was + " attention, which cannot switch to " +
+        throw std::invalid_argument(std::string(flag) + ": " + from + " has " + was + " attention, which cannot switch to " +
                                     model.at(key).dump());
       }
       config[key] = model.at(key);
@@ -174,10 +188,33 @@ void train(const Json& a) {
     }
     recipe["data"]["frame_sets"] = share;
   }
+  if (const Json given = a.value("data", Json::object()); given.contains("fps")) {
+    // Frame-rate conditioning adds a condition vector, so it starts a run or a fine-tune (--init),
+    // never a resume.
+    const auto fps = given.at("fps").get<std::vector<double>>();
+    std::string list;
+    for (const double f : fps) {
+      list += (list.empty() ? "" : " ") + format_number(f);
+      if (!(f >= 0.5 && f <= 120)) throw std::invalid_argument("--fps-choices: " + format_number(f) + " is not a frame rate in [0.5, 120]");
+    }
+    if (fps.size() < 2) throw std::invalid_argument("--fps-choices " + list + ": give two or more frame rates to condition on");
+    if (!resume.empty() && recipe.at("data").value("fps", std::vector<double>()) != fps) {
+      throw std::invalid_argument("--fps-choices " + list + ": a resume keeps the run's frame rates; start a fine-tune with --init instead");
+    }
+    if (recipe.at("data").value("dataset", std::string()) == "folder") {
+      throw std::invalid_argument("--fps-choices: Moving Fashion-MNIST only (a video folder's clips are decoded at one rate)");
+    }
+    auto& config = recipe.at("model").at("config");
+    if (config.value("cond_dim", int64_t(0)) != 0 && !fps_conditioned(recipe)) {
+      throw std::invalid_argument("--fps-choices: " + from + " already has a condition vector of another kind");
+    }
+    config["cond_dim"] = 1;
+    recipe["data"]["fps"] = fps;
+  }
   recipe.erase("train");
   auto vae = image::load_vae(recipe.at("vae"));
   const Json& data = recipe.at("data");
-  torch::Tensor clips, labels;
+  torch::Tensor clips, labels, fps;
   if (data.value("dataset", std::string()) == "folder") {  // DIR/<class>/<videos>, gray, at the model's size
     const auto f = load_video_folder(data.at("dir"), data.value("frames", int64_t(16)), data.value("size", int64_t(64)),
                                      data.value("size", int64_t(64)), data.value("on_bad", std::string("skip")) == "skip");
@@ -194,6 +231,7 @@ void train(const Json& a) {
     const auto mv = moving_fashion_mnist(fm.images, fm.labels, n, moving_options(data, 1));
     clips = mv.clips;
     labels = mv.labels.select(1, 0);
+    fps = mv.fps;
   }
   // The key: data spec, clip count, a fingerprint of the frames (a folder's files may change) and the VAE file.
   Json spec = data;
@@ -202,12 +240,20 @@ void train(const Json& a) {
                           std::to_string(clips.sum().item<double>()) + "/" + std::to_string(clips.norm().item<double>()) +
                           " vae=" + recipe.at("vae").get<std::string>() + " " +
                           std::to_string(std::hash<std::string>{}(read_file(recipe.at("vae"))));
-  auto z = cached_latents(a.at("out"), resume, key, [&] { return encode_clips(vae, clips); });
+  auto z = cached_latents(a.at("out"), from, key, [&] { return encode_clips(vae, clips); });
   std::cerr << "latents of " << clips.size(0) << " clips: " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
   const bool folder = data.value("dataset", std::string()) == "folder";
+  torch::Tensor vectors;
+  if (fps_conditioned(recipe)) {
+    vectors = fps_vector(fps, recipe.value("fps", 8.0));
+    std::cerr << "frame rates:";
+    for (const double f : data.at("fps").get<std::vector<double>>()) std::cerr << " " << f << " (" << (fps == f).sum().item<int64_t>() << " clips)";
+    std::cerr << "\n";
+  }
   if (data.value("time_reverse", !folder)) {  // a bouncing clip played backwards is another valid clip
     z = torch::cat({z, z.flip(2)});
     labels = torch::cat({labels, labels});
+    if (vectors.defined()) vectors = torch::cat({vectors, vectors});
   }
   const int64_t classes = recipe.at("model").at("config").at("num_classes").get<int64_t>();
   torch::Tensor independent;
@@ -219,11 +265,13 @@ void train(const Json& a) {
     independent = torch::cat({torch::zeros({z.size(0)}, torch::kBool), torch::ones({sets.size(0)}, torch::kBool)});
     z = torch::cat({z, sets});
     labels = torch::cat({labels, set_labels});
+    // A stack of unrelated frames has no frame rate: the null vector.
+    if (vectors.defined()) vectors = torch::cat({vectors, torch::full({sets.size(0), 1}, std::numeric_limits<float>::quiet_NaN())});
   }
   train_dit(a, recipe, z, labels,
             {{"steps", 3500}, {"batch", 8}, {"lr", 6e-4}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
              {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", classes}},
-            independent);
+            independent, vectors);
 }
 
 }  // namespace
@@ -243,9 +291,19 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
   }
   GeneratedClips out;
   out.anchor_frame = c.anchor_frame;
+  out.fps_conditioned = fps_conditioned(recipe);
   out.class_names = recipe.at("classes").get<std::vector<std::string>>();
   out.fps = a.value("fps", 0.0) > 0 ? a.value("fps", 0.0) : recipe.value("fps", 8.0);
   SampleRequest r = sample_request(a, recipe);
+  if (fps_conditioned(recipe)) {  // the frame rate sets how far items move per frame
+    const auto trained = recipe.at("data").at("fps").get<std::vector<double>>();
+    const auto [lo, hi] = std::minmax_element(trained.begin(), trained.end());
+    if (out.fps < *lo - 1e-9 || out.fps > *hi + 1e-9) {
+      throw std::invalid_argument("--fps " + format_number(out.fps) + ": this model was trained at " + format_number(*lo) + " to " +
+                                  format_number(*hi) + " fps");
+    }
+    r.shared.vectors = fps_vector(torch::full({n}, out.fps, torch::kFloat64), recipe.value("fps", 8.0));
+  }
   r.item_shape = {c.in_channels, c.input_size[0], c.input_size[1], c.input_size[2]};
   r.n = n;
   r.batch = std::min<int64_t>(r.batch, 16);
@@ -375,10 +433,19 @@ void eval(const Json& a) {
   auto clf = image::load_classifier(a.at("classifier"));
   const auto test = image::load_fashion_mnist("test");
   MovingOptions m;
+  const double fps = a.value("fps", 0.0);
   if (!a.value("checkpoint", std::string()).empty()) {
-    m = moving_options(load_checkpoint(a.at("checkpoint")).recipe.at("data"), 2);
+    const auto recipe = load_checkpoint(a.at("checkpoint")).recipe;
+    m = moving_options(recipe.at("data"), 2);
+    if (fps > 0 && !fps_conditioned(recipe) && fps != recipe.value("fps", 8.0)) {
+      throw std::invalid_argument("--fps " + format_number(fps) + ": " + a.at("checkpoint").get<std::string>() +
+                                  " is not conditioned on the frame rate (its items move as at " + format_number(recipe.value("fps", 8.0)) + " fps)");
+    }
   }
   m.seed = 2;
+  // The real clips are filmed at the frame rate asked for (--fps), so that speeds compare.
+  m.fps.clear();
+  if (fps > 0) m.fps = {fps};
   const int64_t per_class = a.value("n_per_class", int64_t(20));
   const auto real = moving_fashion_mnist(test.images, test.labels, std::max<int64_t>(200, per_class * 10), m);
   const auto [rc, rcrops] = track_objects(real.clips);
@@ -390,7 +457,7 @@ void eval(const Json& a) {
     for (int64_t s = 0; s < flat.size(0); s += 1000) f.push_back(clf->features(flat.slice(0, s, s + 1000)));
     real_f = torch::cat(f);
   }
-  Json j = {{"classifier", a.at("classifier")}, {"real_clips", real.clips.size(0)}};
+  Json j = {{"classifier", a.at("classifier")}, {"real_clips", real.clips.size(0)}, {"real_fps", m.fps.empty() ? m.native_fps : m.fps[0]}};
   if (a.value("calibrate", false)) {
     // Fresh real clips (other seed), the same clips with frames shuffled, and static clips.
     m.seed = 3;
@@ -415,6 +482,8 @@ void eval(const Json& a) {
     s["cfg"] = a.value("cfg", 3.0);
     s["temporal_guidance"] = a.value("temporal_guidance", 0.0);
     s["anchor_frame"] = g.anchor_frame;
+    s["fps"] = g.fps;
+    s["fps_conditioned"] = g.fps_conditioned;
     s["seconds"] = g.seconds;
     s["seconds_per_clip"] = g.seconds / double(g.frames.size(0));
     j["samples"] = s;

@@ -22,6 +22,7 @@ struct GeneratedClips {
   std::vector<std::string> class_names;
   double fps = 8, seconds = 0;
   bool anchor_frame = false;  // whether the model ran with cross-frame attention to the first frame
+  bool fps_conditioned = false;  // whether `fps` conditioned the model (else it only sets the file's rate)
 };
 GeneratedClips sample_clips(const Json& args, int64_t n);
 

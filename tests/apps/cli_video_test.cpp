@@ -151,4 +151,50 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   EXPECT_EQ(anchored.at("temporal_guidance"), 0.5);
 }
 
+// Frame-rate conditioning: a fine-tune from a model without it (--init) learns clips filmed at
+// several rates; sample and eval condition on --fps within that range and refuse outside it.
+TEST(CliVideo, FpsConditionedFineTuneSamplesAndScoresAtTheRatesItLearned) {
+  if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  const std::string d = "/tmp/diffuse_cli_video_fps";
+  std::system(("rm -rf " + d).c_str());
+  auto r = run("train vae --steps 2 --batch 8 --data-n 64 --out " + d + "/vae");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("train classifier --steps 2 --batch 16 --data-n 64 --out " + d + "/clf");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("train video --vae " + d + "/vae/checkpoint.safetensors --frames 8 --steps 2 --batch 2 --data-n 8 --out " + d + "/dit");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string base = d + "/dit/checkpoint.safetensors", ck = d + "/fps/checkpoint.safetensors";
+  r = run("train video --init " + base + " --fps-choices 4 8 16 --steps 2 --batch 4 --data-n 12 --out " + d + "/fps");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("frame rates: 4 ("), std::string::npos) << r.out;
+  const auto tuned = diffuse::load_checkpoint(ck);
+  EXPECT_EQ(tuned.step, 2);  // a new run
+  EXPECT_EQ(tuned.recipe.at("data").at("fps"), diffuse::Json({4.0, 8.0, 16.0}));
+  EXPECT_EQ(tuned.recipe.at("model").at("config").at("cond_dim"), 1);
+  r = run("sample video --checkpoint " + ck + " --fps 4 --steps 2 --out " + d + "/slow.mp4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NEAR(diffuse::video::read_video(d + "/slow.mp4").fps, 4.0, 1e-6);
+  r = run("sample video --checkpoint " + ck + " --fps 30 --steps 2 --out " + d + "/fast.mp4");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--fps 30: this model was trained at 4 to 16 fps"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(d + "/fast.mp4"));
+  r = run("eval video " + ck + " --classifier " + d + "/clf/checkpoint.safetensors --fps 16 --n-per-class 1 --steps 2 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = diffuse::Json::parse(r.out);
+  EXPECT_EQ(j.at("real_fps"), 16.0);
+  EXPECT_EQ(j.at("samples").at("fps"), 16.0);
+  EXPECT_EQ(j.at("samples").at("fps_conditioned"), true);
+  r = run("eval video " + base + " --classifier " + d + "/clf/checkpoint.safetensors --fps 4 --n-per-class 1 --steps 2 --json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--fps 4: " + base + " is not conditioned on the frame rate (its items move as at 8 fps)"), std::string::npos) << r.out;
+  r = run("train video --resume " + ck + " --fps-choices 4 8 --steps 3 --batch 4 --data-n 12 --out " + d + "/fps2");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--fps-choices 4 8: a resume keeps the run's frame rates; start a fine-tune with --init instead"), std::string::npos)
+      << r.out;
+  r = run("train video --init " + base + " --fps-choices 8 --steps 2 --out " + d + "/fps3");
+  EXPECT_NE(r.out.find("--fps-choices 8: give two or more frame rates"), std::string::npos) << r.out;
+  r = run("train image --init " + base + " --steps 2 --out " + d + "/img");
+  EXPECT_NE(r.out.find("--init: train video only"), std::string::npos) << r.out;
+}
+
 }  // namespace

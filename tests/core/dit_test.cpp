@@ -3,7 +3,11 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
+
 #include "core/dit_pipeline.h"
+#include "core/objectives.h"
+#include "core/train/checkpoint.h"
 
 #include "tests/core/test_util.h"
 
@@ -344,6 +348,59 @@ TEST(DiT, TemporalGuidanceExtrapolatesAwayFromFramesKeptApart) {
     EXPECT_NE(std::string(e.what()).find("--temporal-guidance 1"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("factorised or hybrid"), std::string::npos) << e.what();
   }
+}
+
+// train_dit with args.init: a new run from a trained model's weights, where a condition vector
+// the model lacked (here a frame rate) starts at zero, so the fine-tune starts from exactly the
+// trained model's outputs, and its projection is trained from there.
+TEST(DiT, InitStartsAFineTuneWhereANewConditionVectorStartsAtZero) {
+  torch::manual_seed(5);
+  DiTConfig c = tiny_clip_config();
+  c.num_classes = 3;
+  c.attention = "factorized";
+  DiT base(c);
+  perturb(*base, 0.05);
+  const std::string d = "/tmp/diffuse_dit_init";
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  ObjectiveOptions o;
+  o.kind = ModelKind::kEdm;
+  o.sampling = SigmaSampling::kLogNormal;
+  o.weighting = LossWeighting::kEdm;
+  Checkpoint ck;
+  ck.recipe = {{"model", {{"type", "dit"}, {"config", to_json(c)}}}, {"objective", to_json(o)}};
+  ck.model = state_of(*base);
+  save_checkpoint(d + "/base.safetensors", ck, true);
+  Json recipe = ck.recipe;
+  recipe["model"]["config"]["cond_dim"] = 1;
+  const auto x = torch::randn({4, 4, 4, 8, 8});
+  const auto y = torch::tensor({0, 1, 2, 0}), v = torch::randn({4, 1});
+  const Json train = {{"steps", 1}, {"batch", 4}, {"lr", 1e-12}, {"warmup", 0}};
+  train_dit({{"out", d + "/ft"}, {"init", d + "/base.safetensors"}, {"train", train}}, recipe, x, y, Json::object(), {}, v);
+  const auto ft = load_checkpoint(d + "/ft/checkpoint.safetensors");
+  EXPECT_EQ(ft.step, 1);  // a new run, not the base model's step
+  EXPECT_GT(ft.model.at("v_proj.weight").abs().max().item<double>(), 0.0);  // the new projection is trained
+  DiTConfig c1 = c;
+  c1.cond_dim = 1;
+  DiT tuned(c1);
+  load_for_inference(*tuned, ft, "ft");
+  base->eval();
+  torch::NoGradGuard g;
+  const auto t = torch::tensor({1.0, 10.0, 100.0, 500.0});
+  EXPECT_LE(test::max_abs(tuned->forward(x, t, y, v * 3), base->forward(x, t, y)), 1e-5);
+  // Any other missing tensor still refuses, naming it; and a run cannot both resume and start from a model.
+  DiTConfig deeper = c;
+  deeper.depth += 2;
+  recipe["model"]["config"] = to_json(deeper);
+  try {
+    train_dit({{"out", d + "/deeper"}, {"init", d + "/base.safetensors"}, {"train", train}}, recipe, x, y, Json::object());
+    ADD_FAILURE() << "a deeper model started from a shallower one";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("lacks tensor 'blocks." + std::to_string(c.depth)), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(train_dit({{"out", d + "/both"}, {"init", d + "/base.safetensors"}, {"resume", d + "/ft/checkpoint.safetensors"},
+                          {"train", train}}, ck.recipe, x, y, Json::object()),
+               std::invalid_argument);
 }
 
 }  // namespace

@@ -197,6 +197,35 @@ TEST(MovingFashionMnist, ItemsStayOnTheCanvasBounceAndAreReproducible) {
   EXPECT_THROW(moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 1, MovingOptions{16, 20}), std::invalid_argument);
 }
 
+TEST(MovingFashionMnist, AClipAtHalfTheFrameRateIsEveryOtherFrameOfTheNativeOne) {
+  auto items = torch::zeros({3, 1, 28, 28});
+  items.slice(2, 4, 24).slice(3, 4, 24).fill_(1.0);
+  MovingOptions o;
+  o.frames = 32;
+  const auto native = moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 6, o);
+  EXPECT_TRUE(torch::equal(native.fps, torch::full({6}, 8.0, torch::kFloat64)));
+  // One choice equal to the native rate: the same clips as without choices.
+  o.fps = {8};
+  EXPECT_TRUE(torch::equal(moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 6, o).clips, native.clips));
+  // At 4 fps items move twice as far per frame (bounces included): frame t is native frame 2t.
+  o.fps = {4};
+  o.frames = 16;
+  const auto half = moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 6, o);
+  EXPECT_TRUE(torch::equal(half.clips, native.clips.slice(1, 0, 32, 2)));
+  EXPECT_TRUE(torch::equal(half.fps, torch::full({6}, 4.0, torch::kFloat64)));
+  // Several choices: each clip gets one of them, every one is used, and clip i is still its own.
+  o.fps = {4, 8, 16};
+  const auto mixed = moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 60, o);
+  for (const double f : o.fps) EXPECT_GT((mixed.fps == f).sum().item<int64_t>(), 5) << f;
+  EXPECT_TRUE(torch::equal(moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 6, o).clips, mixed.clips.slice(0, 0, 6)));
+  const auto slow = (mixed.fps == 16).nonzero().flatten(), fast = (mixed.fps == 4).nonzero().flatten();
+  const double slow_speed = motion_smoothness(mixed.centroids.index_select(0, slow).select(2, 0)).second;
+  const double fast_speed = motion_smoothness(mixed.centroids.index_select(0, fast).select(2, 0)).second;
+  EXPECT_GT(fast_speed, 2.5 * slow_speed);
+  o.fps = {0};
+  EXPECT_THROW(moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 1, o), std::invalid_argument);
+}
+
 TEST(VideoMetrics, StraightMotionIsSmoothAndShuffledIsNot) {
   auto c = torch::zeros({1, 10, 2});
   for (int64_t t = 0; t < 10; ++t) c[0][t][0] = 2.0 * double(t), c[0][t][1] = 1.0 * double(t);
