@@ -90,7 +90,7 @@ void add_pipeline(CLI::App& app) {
   ta->train.null_label = 4;
   ta->train.log_every = 250;
   ta->train.preview_every = 1000;
-  train->add_option("modality", ta->modality, "toy, vae, image, classifier, audio, audio-classifier, audio-vocoder, video, molecule")->required();
+  train->add_option("modality", ta->modality, "toy, vae, image, classifier, audio, audio-classifier, audio-vocoder, video, video-decoder, molecule")->required();
   train->add_option("--out", ta->out, "run folder: log.jsonl and checkpoint.safetensors")->capture_default_str();
   train->add_option("--steps", ta->train.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--batch", ta->train.batch, "items per micro-batch")->capture_default_str()->check(CLI::PositiveNumber);
@@ -165,7 +165,10 @@ void add_pipeline(CLI::App& app) {
         data["items"] = ta->items;
         if (train->get_option("--frame-sets")->count() > 0) data["frame_sets"] = ta->frame_sets;
         if (!ta->fps_choices.empty()) data["fps"] = ta->fps_choices;
-      } else if (!ta->init.empty() || !ta->fps_choices.empty()) {
+      } else if (ta->modality == "video-decoder") {
+        data = {{"frames", ta->frames}, {"items", ta->items}};
+      }
+      if (ta->modality != "video" && (!ta->init.empty() || !ta->fps_choices.empty())) {
         throw std::invalid_argument(std::string(ta->init.empty() ? "--fps-choices" : "--init") + ": train video only");
       }
       Json model = Json::object();
@@ -229,7 +232,9 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--format", sa->format, "audio: WAV/FLAC samples")->capture_default_str()
       ->check(CLI::IsMember({"pcm16", "pcm24", "float"}));
   sample_cmd->add_flag("--normalize", sa->normalize, "audio: scale each clip's peak to -1 dBFS");
-  sample_cmd->add_option("--decoder", sa->decoder, "audio: auto (the vocoder.safetensors beside the model, else Griffin-Lim), griffin-lim, or a vocoder checkpoint")
+  sample_cmd->add_option("--decoder", sa->decoder, "audio: auto (the vocoder.safetensors beside the model, else Griffin-Lim), griffin-lim, or a vocoder checkpoint;\n"
+                         "video: auto (the decoder.safetensors beside the model, else per-frame), per-frame (the image VAE), or a\n"
+                         "temporal decoder checkpoint (train video-decoder)")
       ->capture_default_str();
   sample_cmd->add_option("--atoms", sa->atoms, "molecule: heavy atoms per molecule (default: drawn from the training set)")->check(CLI::PositiveNumber);
   sample_cmd->add_flag("--repair", sa->repair, "molecule: valence-aware decoding (drops the weakest bonds of over-valent atoms)");
@@ -342,7 +347,8 @@ void add_pipeline(CLI::App& app) {
   eval->add_flag("--calibrate", ea->calibrate, "image, audio, video, molecule: also score real data, round trips and trivial baselines");
   eval->add_flag("--repair", ea->repair, "molecule: score samples decoded with valence repair and fragment joining");
   eval->add_option("--vocoder", ea->vocoder, "audio: the vocoder whose round trip --calibrate scores (default: the shipped one)")->check(CLI::ExistingFile);
-  eval->add_option("--decoder", ea->decoder, "audio: decoder of the samples: auto, griffin-lim or a vocoder checkpoint")->capture_default_str();
+  eval->add_option("--decoder", ea->decoder, "audio: decoder of the samples: auto, griffin-lim or a vocoder checkpoint; video: auto, per-frame or a\n"
+                                               "temporal decoder checkpoint (see sample)")->capture_default_str();
   eval->callback([ea, eval] {
     if (const auto* p = find_pipeline(ea->modality); p && p->eval) {
       Json args = {{"checkpoint", ea->file}, {"json", ea->json}, {"sampler", ea->sampler},
@@ -355,6 +361,7 @@ void add_pipeline(CLI::App& app) {
         const std::string key = ea->modality == "audio" ? "audio-classifier" : "classifier";
         args["classifier"] = ea->classifier.empty() ? default_model_path(key) : ea->classifier;
       }
+      if (ea->modality == "video") args["decoder"] = ea->decoder;
       if (ea->modality == "audio") {  // the vocoder round trip joins --calibrate when one is shipped (or given)
         if (!ea->vocoder.empty()) args["vocoder"] = ea->vocoder;
         else try {

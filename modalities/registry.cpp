@@ -75,6 +75,7 @@ void register_pipelines() {
 #endif
 #if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO  // video reuses the image modality's VAE and classifier
   register_pipeline("video", video::video_pipeline());
+  register_pipeline("video-decoder", video::video_decoder_pipeline());
   register_report_section("video", video::video_report_section);
 #endif
 }

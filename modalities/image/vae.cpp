@@ -110,8 +110,11 @@ std::pair<torch::Tensor, torch::Tensor> VaeImpl::encode_moments(const torch::Ten
   return {moments[0], moments[1].clamp(-30.0, 20.0)};
 }
 
-torch::Tensor VaeImpl::decode_raw(const torch::Tensor& z) {
+torch::Tensor VaeImpl::decode_raw(const torch::Tensor& z) { return decode_raw(z, {}); }
+
+torch::Tensor VaeImpl::decode_raw(const torch::Tensor& z, const std::function<torch::Tensor(const torch::Tensor&, size_t)>& after_stage) {
   auto h = dec_in_(z);
+  if (after_stage) h = after_stage(h, 0);
   for (size_t i = 0; i < dec_kind_.size(); ++i) {
     if (dec_kind_[i] == 0) {
       h = dec_blocks_[i]->as<ResBlockImpl>()->forward(h);
@@ -121,6 +124,7 @@ torch::Tensor VaeImpl::decode_raw(const torch::Tensor& z) {
                                                     .mode(torch::kNearest));
       h = dec_blocks_[i]->as<torch::nn::Conv2dImpl>()->forward(h);
     }
+    if (after_stage) h = after_stage(h, i + 1);
   }
   return dec_out_(torch::silu(dec_norm_(h)));
 }

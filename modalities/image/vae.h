@@ -10,6 +10,7 @@
 #include <torch/nn/modules/normalization.h>
 #include <torch/types.h>
 
+#include <functional>
 #include <vector>
 
 #include "core/json.h"
@@ -50,6 +51,9 @@ class VaeImpl : public torch::nn::Module {
   // Scaled latents -> images in [0, 1] (clamped).
   torch::Tensor decode(const torch::Tensor& z_scaled);
   torch::Tensor decode_raw(const torch::Tensor& z);  // unscaled latents -> [-1, 1]-ish
+  // The same, with `after_stage(h, k)` applied to the features after the decoder's input
+  // convolution (k = 0) and after each of its blocks (k = 1, 2, ...), before the output layers.
+  torch::Tensor decode_raw(const torch::Tensor& z, const std::function<torch::Tensor(const torch::Tensor&, size_t)>& after_stage);
   // Reconstruction + KL loss of a batch (N,) per item, using noise for the posterior sample.
   torch::Tensor loss(const torch::Tensor& x, const torch::Tensor& noise);
   VaeConfig& config() { return config_; }

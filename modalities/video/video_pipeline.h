@@ -12,6 +12,7 @@
 namespace diffuse::video {
 
 PipelineCommands video_pipeline();
+PipelineCommands video_decoder_pipeline();  // `diffuse train video-decoder` (see temporal_decoder.h)
 
 // `diffuse report`: every MP4/WebM directly in `dir`, embedded, with a contact sheet of its frames.
 std::string video_report_section(const std::string& dir);
@@ -22,6 +23,7 @@ struct GeneratedClips {
   std::vector<std::string> class_names;
   double fps = 8, seconds = 0;
   bool anchor_frame = false;  // whether the model ran with cross-frame attention to the first frame
+  std::string decoder = "per-frame";  // per-frame (the image VAE) or the temporal decoder's file
   bool fps_conditioned = false;  // whether `fps` conditioned the model (else it only sets the file's rate)
 };
 GeneratedClips sample_clips(const Json& args, int64_t n);

@@ -197,4 +197,54 @@ TEST(CliVideo, FpsConditionedFineTuneSamplesAndScoresAtTheRatesItLearned) {
   EXPECT_NE(r.out.find("--init: train video only"), std::string::npos) << r.out;
 }
 
+// The temporal decoder: trained on its own (the VAE frozen), picked by --decoder or found beside
+// the model (auto), reported by eval, and refused when it decodes another VAE's latents.
+TEST(CliVideo, TemporalDecoderTrainsAndDecodesSamples) {
+  if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  const std::string d = "/tmp/diffuse_cli_video_decoder";
+  std::system(("rm -rf " + d).c_str());
+  auto r = run("train vae --steps 2 --batch 8 --data-n 64 --out " + d + "/vae");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("train classifier --steps 2 --batch 16 --data-n 64 --out " + d + "/clf");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("train video --vae " + d + "/vae/checkpoint.safetensors --frames 8 --steps 2 --batch 2 --data-n 8 --out " + d + "/dit");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string ck = d + "/dit/checkpoint.safetensors", dec = d + "/tdec/checkpoint.safetensors";
+  r = run("train video-decoder --vae " + d + "/vae/checkpoint.safetensors --frames 8 --steps 2 --batch 2 --data-n 4 --out " + d + "/tdec");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("held-out PSNR of 64 clips: {\"latent_noise_0\":{\"per_frame_psnr_db\":"), std::string::npos) << r.out;
+  const auto trained = diffuse::load_checkpoint(dec);
+  EXPECT_EQ(trained.recipe.at("model").at("type"), "temporal-decoder");
+  for (const auto& [name, w] : trained.model) EXPECT_TRUE(name.rfind("norms.", 0) == 0 || name.rfind("convs.", 0) == 0) << name;  // no VAE weights
+  r = run("sample video --checkpoint " + ck + " --decoder " + dec + " --n 1 --steps 2 --out " + d + "/t.mp4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::video::read_video(d + "/t.mp4").frames.size(0), 8);
+  const std::string clf = " --classifier " + d + "/clf/checkpoint.safetensors --n-per-class 1 --steps 2 --json";
+  r = run("eval video " + ck + clf);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::Json::parse(r.out).at("samples").at("decoder"), "per-frame");
+  std::filesystem::copy_file(dec, d + "/dit/decoder.safetensors");  // auto: the one beside the model
+  r = run("eval video " + ck + clf);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::Json::parse(r.out).at("samples").at("decoder"), d + "/dit/decoder.safetensors");
+  r = run("eval video " + ck + clf + " --decoder per-frame");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::Json::parse(r.out).at("samples").at("decoder"), "per-frame");
+  r = run("sample video --checkpoint " + ck + " --decoder " + d + "/none.safetensors --steps 2 --out " + d + "/x.mp4");
+  EXPECT_NE(r.out.find("--decoder " + d + "/none.safetensors: no such file (auto, per-frame or a temporal decoder checkpoint)"),
+            std::string::npos) << r.out;
+  r = run("sample video --checkpoint " + ck + " --decoder " + d + "/clf/checkpoint.safetensors --steps 2 --out " + d + "/x.mp4");
+  EXPECT_NE(r.out.find(d + "/clf/checkpoint.safetensors: not a temporal decoder (model.type is not 'temporal-decoder'"), std::string::npos)
+      << r.out;
+  r = run("train vae --steps 1 --batch 8 --data-n 16 --seed 1 --out " + d + "/vae2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("train video-decoder --vae " + d + "/vae2/checkpoint.safetensors --frames 8 --steps 1 --batch 2 --data-n 2 --out " + d + "/tdec2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("sample video --checkpoint " + ck + " --decoder " + d + "/tdec2/checkpoint.safetensors --steps 2 --out " + d + "/x.mp4");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--decoder " + d + "/tdec2/checkpoint.safetensors: decodes the latents of " + d + "/vae2/checkpoint.safetensors, but " +
+                       ck + " generates those of " + d + "/vae/checkpoint.safetensors"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(d + "/x.mp4"));
+}
+
 }  // namespace

@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "modalities/video/io.h"
 #include "modalities/video/moving.h"
+#include "modalities/video/temporal_decoder.h"
 #include "modalities/video/video_pipeline.h"
 
 namespace diffuse::video {
@@ -224,6 +225,33 @@ TEST(MovingFashionMnist, AClipAtHalfTheFrameRateIsEveryOtherFrameOfTheNativeOne)
   EXPECT_GT(fast_speed, 2.5 * slow_speed);
   o.fps = {0};
   EXPECT_THROW(moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 1, o), std::invalid_argument);
+}
+
+// An untrained temporal decoder decodes exactly as the image VAE per frame; with its temporal
+// layers non-zero, a frame's output depends on its neighbours up to the layers' reach and no further.
+TEST(TemporalDecoder, StartsAsThePerFrameDecoderAndReachesOnlyNeighbouringFrames) {
+  torch::manual_seed(2);
+  image::Vae vae(image::VaeConfig{});
+  vae->eval();
+  TemporalDecoder d(vae, 3);
+  const int64_t reach = d->layers() * (d->kernel() / 2), T = reach + 2;
+  ASSERT_GE(d->layers(), 2);
+  torch::NoGradGuard g;
+  const auto z = torch::randn({2, 4, T, 4, 4});
+  const auto per_frame = vae->decode(z.permute({0, 2, 1, 3, 4}).flatten(0, 1)).view({2, T, 1, 16, 16});
+  EXPECT_LE((d->decode(z) - per_frame).abs().max().item<double>(), 1e-6);
+  for (auto& p : d->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  const auto before = d->decode(z);
+  EXPECT_GT((before - per_frame).abs().max().item<double>(), 1e-3);
+  auto z2 = z.clone();
+  z2.select(2, 0).add_(1.0);  // change frame 0 of both clips
+  const auto after = d->decode(z2);
+  EXPECT_GT((after.select(1, 1) - before.select(1, 1)).abs().max().item<double>(), 1e-4);       // a neighbour sees it
+  EXPECT_GT((after.select(1, reach) - before.select(1, reach)).abs().max().item<double>(), 0.0);  // as far as the reach
+  EXPECT_EQ((after.slice(1, reach + 1) - before.slice(1, reach + 1)).abs().max().item<double>(), 0.0);  // and no further
+  // Clips do not see each other: clip 1 alone decodes as in the batch.
+  EXPECT_LE((d->decode(z.slice(0, 1, 2))[0] - before[1]).abs().max().item<double>(), 1e-5);
+  EXPECT_THROW(TemporalDecoder(vae, 2), std::invalid_argument);
 }
 
 TEST(VideoMetrics, StraightMotionIsSmoothAndShuffledIsNot) {
