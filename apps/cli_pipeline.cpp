@@ -270,6 +270,11 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--device", sa->device, "cpu or cuda")->capture_default_str();
   sample_cmd->add_flag("--force", sa->force, "overwrite --out");
   sample_cmd->callback([sa, sample_cmd] {
+    if (sa->modality != "video") {  // options of the video pipeline that another would silently ignore
+      for (const char* flag : {"--first-frame", "--temporal-guidance", "--anchor-frame", "--frames", "--fps", "--crf", "--preset"}) {
+        if (sample_cmd->get_option(flag)->count() > 0) throw std::invalid_argument(std::string(flag) + ": sample video only, not " + sa->modality);
+      }
+    }
     if (const auto* p = find_pipeline(sa->modality); p && p->sample) {
       std::string ck = sa->checkpoint;
       if (ck.empty()) ck = default_model_path(sa->modality);

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdlib>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -89,6 +90,11 @@ TEST(Cli, ToyTrainSampleEvalRoundTrip) {
   r = run("sample toy --checkpoint " + dir + "/checkpoint.safetensors --n 5 --sampler eulr --out " + dir + "/q.csv");
   EXPECT_NE(r.out.find("unknown sampler 'eulr'; one of:"), std::string::npos) << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  // A video option given to another modality is refused, not ignored.
+  r = run("sample toy --checkpoint " + dir + "/checkpoint.safetensors --n 5 --fps 12 --out " + dir + "/q.csv");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--fps: sample video only, not toy"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/q.csv"));
 }
 
 TEST(Cli, BenchRefusesToOverwriteWithoutForce) {
