@@ -388,6 +388,17 @@ TEST(DiT, InitStartsAFineTuneWhereANewConditionVectorStartsAtZero) {
   torch::NoGradGuard g;
   const auto t = torch::tensor({1.0, 10.0, 100.0, 500.0});
   EXPECT_LE(test::max_abs(tuned->forward(x, t, y, v * 3), base->forward(x, t, y)), 1e-5);
+  // The denoiser hands the condition's vectors to the network, with and without temporal guidance.
+  tuned->named_parameters()["v_proj.weight"].fill_(0.5);
+  for (const double guidance : {0.0, 1.0}) {
+    Condition slow, fast;
+    slow.labels = fast.labels = y;
+    slow.vectors = torch::full({4, 1}, -1.0);
+    fast.vectors = torch::full({4, 1}, 1.0);
+    const auto s = torch::tensor(2.0, torch::kFloat64);
+    const auto den = dit_denoiser(tuned, 1.0, guidance);
+    EXPECT_GT(test::max_abs(den(x, s, slow), den(x, s, fast)), 1e-3) << guidance;
+  }
   // Any other missing tensor still refuses, naming it; and a run cannot both resume and start from a model.
   DiTConfig deeper = c;
   deeper.depth += 2;
