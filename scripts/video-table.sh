@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's video quality table: `diffuse eval video` of a space-time DiT checkpoint for
-# sampler x steps x CFG (x temporal guidance x anchor frame), $NPC (default 5) clips per class, as Markdown rows (JSON kept in $out),
-# then the calibration rows (real, frame-shuffled and static clips).
-# Usage: [NPC=5] [CONFIGS="sampler:steps:cfg[:temporal-guidance[:anchor-frame on|off]] ..."] scripts/video-table.sh [checkpoint] [out-dir]
+# sampler x steps x CFG (x temporal guidance x anchor frame x decoder), $NPC (default 5) clips per class, as Markdown rows (JSON kept
+# in $out), then the calibration rows (real, frame-shuffled and static clips).
+# Usage: [NPC=5] [CONFIGS="sampler:steps:cfg[:temporal-guidance[:anchor-frame on|off[:decoder auto|per-frame|FILE]]] ..."]
+#        scripts/video-table.sh [checkpoint] [out-dir]
 set -euo pipefail
 source "$(dirname "$0")/table-lib.sh"
 ck=${1:-models/moving-fashion-mnist/dit.safetensors}
@@ -13,13 +14,14 @@ row='"| \(.fd*10|round/10) | \(.frame_accuracy*1000|round/10)% | \(.class_consis
 echo "| clips | per-frame FD | frame accuracy | class consistency | feature consistency | smoothness (px) | speed (px/frame) | background flicker | seconds per clip |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for c in $configs; do
-  IFS=: read -r sampler steps cfg tg anchor <<< "$c"
+  IFS=: read -r sampler steps cfg tg anchor decoder <<< "$c"
   tg=${tg:-0}
   extra=()
   [ -z "$anchor" ] || extra=(--anchor-frame "$anchor")
-  f="$out/$sampler-$steps-$cfg$([ "$tg" = 0 ] || echo "-tg$tg")$([ -z "$anchor" ] || echo "-anchor-$anchor").json"
+  [ -z "$decoder" ] || extra+=(--decoder "$decoder")
+  f="$out/$sampler-$steps-$cfg$([ "$tg" = 0 ] || echo "-tg$tg")$([ -z "$anchor" ] || echo "-anchor-$anchor")$([ -z "$decoder" ] || echo "-decoder-$(basename "$decoder")").json"
   cached_json "$f" "${diffuse[@]}" eval video "$ck" --sampler "$sampler" --steps "$steps" --cfg "$cfg" --temporal-guidance "$tg" "${extra[@]}" --n-per-class "$npc" --json
-  name="$sampler $steps steps, CFG $cfg$([ "$tg" = 0 ] || echo ", temporal guidance $tg")$([ -z "$anchor" ] || echo ", anchor frame $anchor")"
+  name="$sampler $steps steps, CFG $cfg$([ "$tg" = 0 ] || echo ", temporal guidance $tg")$([ -z "$anchor" ] || echo ", anchor frame $anchor")$([ -z "$decoder" ] || echo ", decoder $decoder")"
   jq -r --arg name "$name" ".samples | \"| \(\$name) \" + $row | \(.seconds_per_clip*100|round/100) |\"" "$f"
 done
 cached_json "$out/calibrate.json" "${diffuse[@]}" eval video --calibrate --n-per-class "$npc" --json  # the same real reference as the rows above
