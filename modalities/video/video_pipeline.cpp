@@ -306,6 +306,7 @@ void train_decoder(const Json& a) {
   Json recipe;
   if (!resume.empty()) {
     recipe = load_checkpoint(resume).recipe;
+    recipe["vae"] = resolve_beside(recipe.at("vae"), resume);
   } else {
     const std::string vae_path = a.value("vae", std::string());
     if (vae_path.empty()) throw std::invalid_argument("train video-decoder needs --vae CHECKPOINT (the image modality's VAE)");
