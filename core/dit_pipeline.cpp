@@ -121,10 +121,7 @@ void check_run_folder(const Json& a) {
 void train_dit(const Json& a, const Json& recipe, const torch::Tensor& x, const torch::Tensor& labels, Json defaults,
                const torch::Tensor& independent_frames, const torch::Tensor& vectors) {
   const std::string out = a.at("out"), resume = a.value("resume", std::string()), init = a.value("init", std::string());
-  const Json given = a.value("train", Json::object());
-  for (const auto& [k, v] : given.items()) defaults[k] = v;
-  TrainOptions o = train_options_from_json(defaults);
-  o.out_dir = out;
+  const TrainOptions o = train_options_from_args(a, std::move(defaults));
   DiT net(dit_config_from_json(recipe.at("model").at("config")));
   if (!init.empty()) {
     if (!resume.empty()) throw std::invalid_argument("--init " + init + ": a run either resumes (--resume) or starts from a model, not both");

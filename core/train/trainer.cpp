@@ -53,6 +53,14 @@ TrainOptions train_options_from_json(const Json& j) {
   return o;
 }
 
+TrainOptions train_options_from_args(const Json& args, Json defaults) {
+  const Json given = args.value("train", Json::object());
+  for (const auto& [k, v] : given.items()) defaults[k] = v;
+  TrainOptions o = train_options_from_json(defaults);
+  o.out_dir = args.value("out", std::string());
+  return o;
+}
+
 void validate(const TrainOptions& o) {
   auto fail = [](const std::string& m) { throw std::invalid_argument(m); };
   if (o.steps < 1) fail("steps must be >= 1, got " + std::to_string(o.steps));

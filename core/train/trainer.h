@@ -42,6 +42,9 @@ struct TrainOptions {
 Json to_json(const TrainOptions& o);
 TrainOptions train_options_from_json(const Json& j);
 void validate(const TrainOptions& o);  // throws naming the bad value
+// A pipeline's options: its `defaults`, overridden by args.train (the options given on the command
+// line), writing to args.out.
+TrainOptions train_options_from_args(const Json& args, Json defaults);
 
 struct TrainData {
   torch::Tensor x;       // (N, ...) training examples in the diffusion space

@@ -281,12 +281,8 @@ void train_classifier(const Json& a) {
   }
   const auto mel = fitted_mel(data.waves);
   const auto x = mels_of(data.waves, mel);
-  Json options = {{"steps", 2000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99}, {"log_every", 250},
-                  {"cond_dropout", 0.0}};
-  const Json given_options = a.value("train", Json::object());
-  for (const auto& [k, v] : given_options.items()) options[k] = v;
-  TrainOptions o = train_options_from_json(options);
-  o.out_dir = out;
+  const TrainOptions o = train_options_from_args(a, {{"steps", 2000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99},
+                                                     {"log_every", 250}, {"cond_dropout", 0.0}});
   MelClassifier net(10);
   TrainLoss loss = [net](const torch::Tensor& m, const torch::Tensor& y, at::Generator& gen) mutable {
     // Augmentation: a random shift in time of up to 8 frames per clip (silence fills in).
@@ -324,12 +320,8 @@ void train_vocoder(const Json& a) {
   auto data = sd.train;
   if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) data.waves = data.waves.slice(0, 0, n);
   const auto mel = fitted_mel(data.waves);
-  Json options = {{"steps", 3000}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
-                  {"checkpoint_every", 250}, {"cond_dropout", 0.0}};
-  const Json given_options = a.value("train", Json::object());
-  for (const auto& [k, v] : given_options.items()) options[k] = v;
-  TrainOptions o = train_options_from_json(options);
-  o.out_dir = out;
+  const TrainOptions o = train_options_from_args(a, {{"steps", 3000}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
+                                                     {"log_every", 100}, {"checkpoint_every", 250}, {"cond_dropout", 0.0}});
   const VocoderConfig config;
   Vocoder net(config, mel);
   TrainLoss loss = [net, mel](const torch::Tensor& w, const torch::Tensor&, at::Generator& gen) mutable {

@@ -41,11 +41,8 @@ void train_classifier(const Json& a) {
     data.images = data.images.slice(0, 0, n);
     data.labels = data.labels.slice(0, 0, n);
   }
-  Json options = {{"steps", 3000}, {"batch", 128}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99}, {"log_every", 250},
-                  {"cond_dropout", 0.0}};
-  for (const auto& [k, v] : a.at("train").items()) options[k] = v;
-  TrainOptions o = train_options_from_json(options);
-  o.out_dir = out;
+  const TrainOptions o = train_options_from_args(a, {{"steps", 3000}, {"batch", 128}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99},
+                                                     {"log_every", 250}, {"cond_dropout", 0.0}});
   Classifier net(10, 1);
   TrainLoss loss = [net](const torch::Tensor& x, const torch::Tensor& y, at::Generator& gen) mutable {
     // Augmentation: random horizontal flips (Fashion-MNIST items are left-right symmetric enough).

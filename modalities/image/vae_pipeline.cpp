@@ -51,11 +51,8 @@ void train(const Json& a) {
     data.images = data.images.slice(0, 0, n);
     data.labels = data.labels.slice(0, 0, n);
   }
-  Json options = {{"steps", 6000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
-                  {"log_every", 200}, {"checkpoint_every", 1000}};
-  for (const auto& [k, v] : a.at("train").items()) options[k] = v;
-  TrainOptions o = train_options_from_json(options);
-  o.out_dir = out;
+  TrainOptions o = train_options_from_args(a, {{"steps", 6000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
+                                               {"log_every", 200}, {"checkpoint_every", 1000}});
   o.cond_dropout = 0;
   auto vae = vae_from_recipe(recipe);
   const auto f = vae->config().downsampling();

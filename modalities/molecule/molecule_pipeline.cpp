@@ -184,12 +184,9 @@ void train(const Json& a) {
     recipe["discrete"]["marginals"] = to_json(graph_marginals(clean.nodes, clean.edges, mask, codec));
   }
   GraphDiT net(graph_dit_config_from_json(recipe.at("model").at("config")));
-  Json options = {{"steps", 3000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
-                  {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", int64_t(logp_classes().size())}};
-  const Json given = a.value("train", Json::object());
-  for (const auto& [k, v] : given.items()) options[k] = v;
-  TrainOptions o = train_options_from_json(options);
-  o.out_dir = a.at("out");
+  const TrainOptions o = train_options_from_args(a, {{"steps", 3000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
+                                                     {"log_every", 100}, {"checkpoint_every", 250}, {"cond_dropout", 0.1},
+                                                     {"null_label", int64_t(logp_classes().size())}});
   const auto objective = objective_from_json(recipe.at("objective"));
   Trainer* trainer_ptr = nullptr;
   TrainForward forward = [net, codec, &trainer_ptr](const torch::Tensor& x_in, const torch::Tensor& t, const torch::Tensor& y) mutable {

@@ -314,12 +314,8 @@ void train_decoder(const Json& a) {
     recipe = {{"modality", "video"}, {"model", {{"type", "temporal-decoder"}, {"kernel", 3}}}, {"vae", vae_path}, {"latent_noise", 0.2},
               {"data", {{"dataset", "moving-fashion-mnist"}, {"frames", given.value("frames", int64_t(16))}, {"size", 64}, {"items", given.value("items", int64_t(1))}}}};
   }
-  Json options = {{"steps", 1000}, {"batch", 4}, {"lr", 1e-3}, {"warmup", 50}, {"ema_decay", 0.995}, {"log_every", 50},
-                  {"checkpoint_every", 250}, {"cond_dropout", 0.0}};
-  const Json given_options = a.value("train", Json::object());
-  for (const auto& [k, v] : given_options.items()) options[k] = v;
-  TrainOptions o = train_options_from_json(options);
-  o.out_dir = out;
+  const TrainOptions o = train_options_from_args(a, {{"steps", 1000}, {"batch", 4}, {"lr", 1e-3}, {"warmup", 50}, {"ema_decay", 0.995},
+                                                     {"log_every", 50}, {"checkpoint_every", 250}, {"cond_dropout", 0.0}});
   const std::string vae_path = recipe.at("vae");
   const int64_t kernel = recipe.at("model").value("kernel", int64_t(3));
   TemporalDecoder net(image::load_vae(vae_path), kernel);

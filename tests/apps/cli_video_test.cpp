@@ -28,16 +28,22 @@ std::string shell(const std::string& cmd) {
   return out;
 }
 
+// A fresh folder d with a 2-step VAE (d/vae), classifier (d/clf) and 8-frame video DiT (d/dit).
+void small_video_run(const std::string& d) {
+  std::system(("rm -rf " + d).c_str());
+  for (const std::string& args : {"train vae --steps 2 --batch 8 --data-n 64 --out " + d + "/vae",
+                                 "train classifier --steps 2 --batch 16 --data-n 64 --out " + d + "/clf",
+                                 "train video --vae " + d + "/vae/checkpoint.safetensors --frames 8 --steps 2 --batch 2 --data-n 8 --out " + d + "/dit"}) {
+    const auto r = run(args);
+    ASSERT_EQ(r.code, 0) << args << "\n" << r.out;
+  }
+}
+
 TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
   const std::string d = "/tmp/diffuse_cli_video";
-  std::system(("rm -rf " + d).c_str());
-  auto r = run("train vae --steps 2 --batch 8 --data-n 64 --out " + d + "/vae");
-  ASSERT_EQ(r.code, 0) << r.out;
-  r = run("train classifier --steps 2 --batch 16 --data-n 64 --out " + d + "/clf");
-  ASSERT_EQ(r.code, 0) << r.out;
-  r = run("train video --vae " + d + "/vae/checkpoint.safetensors --frames 8 --steps 2 --batch 2 --data-n 8 --out " + d + "/dit");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_NO_FATAL_FAILURE(small_video_run(d));
+  diffuse::test::Result r;
   const std::string ck = d + "/dit/checkpoint.safetensors";
   r = run("sample video --checkpoint " + ck + " --class Sneaker --fps 12 --steps 2 --out " + d + "/clip.mp4");
   ASSERT_EQ(r.code, 0) << r.out;
@@ -157,13 +163,8 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
 TEST(CliVideo, FpsConditionedFineTuneSamplesAndScoresAtTheRatesItLearned) {
   if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
   const std::string d = "/tmp/diffuse_cli_video_fps";
-  std::system(("rm -rf " + d).c_str());
-  auto r = run("train vae --steps 2 --batch 8 --data-n 64 --out " + d + "/vae");
-  ASSERT_EQ(r.code, 0) << r.out;
-  r = run("train classifier --steps 2 --batch 16 --data-n 64 --out " + d + "/clf");
-  ASSERT_EQ(r.code, 0) << r.out;
-  r = run("train video --vae " + d + "/vae/checkpoint.safetensors --frames 8 --steps 2 --batch 2 --data-n 8 --out " + d + "/dit");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_NO_FATAL_FAILURE(small_video_run(d));
+  diffuse::test::Result r;
   const std::string base = d + "/dit/checkpoint.safetensors", ck = d + "/fps/checkpoint.safetensors";
   r = run("train video --init " + base + " --fps-choices 4 8 16 --steps 2 --batch 4 --data-n 12 --out " + d + "/fps");
   ASSERT_EQ(r.code, 0) << r.out;
@@ -203,13 +204,8 @@ TEST(CliVideo, FpsConditionedFineTuneSamplesAndScoresAtTheRatesItLearned) {
 TEST(CliVideo, TemporalDecoderTrainsAndDecodesSamples) {
   if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
   const std::string d = "/tmp/diffuse_cli_video_decoder";
-  std::system(("rm -rf " + d).c_str());
-  auto r = run("train vae --steps 2 --batch 8 --data-n 64 --out " + d + "/vae");
-  ASSERT_EQ(r.code, 0) << r.out;
-  r = run("train classifier --steps 2 --batch 16 --data-n 64 --out " + d + "/clf");
-  ASSERT_EQ(r.code, 0) << r.out;
-  r = run("train video --vae " + d + "/vae/checkpoint.safetensors --frames 8 --steps 2 --batch 2 --data-n 8 --out " + d + "/dit");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_NO_FATAL_FAILURE(small_video_run(d));
+  diffuse::test::Result r;
   const std::string ck = d + "/dit/checkpoint.safetensors", dec = d + "/tdec/checkpoint.safetensors";
   r = run("train video-decoder --vae " + d + "/vae/checkpoint.safetensors --frames 8 --steps 2 --batch 2 --data-n 4 --out " + d + "/tdec");
   ASSERT_EQ(r.code, 0) << r.out;

@@ -38,6 +38,14 @@ DiTConfig tiny_clip_config() {
   return c;
 }
 
+// The same with 3 classes and factorised attention (spatial and temporal blocks alternating).
+DiTConfig tiny_factorized_config() {
+  DiTConfig c = tiny_clip_config();
+  c.num_classes = 3;
+  c.attention = "factorized";
+  return c;
+}
+
 TEST(DiTPresets, ParameterCountsMatchThePaper) {
   // Peebles & Xie 2023, Table 4 (millions; position embeddings are fixed buffers here).
   EXPECT_NEAR(dit_parameter_count(dit_preset("dit-s/2")) / 1e6, 33.0, 0.5);
@@ -318,9 +326,7 @@ TEST(DiT, IndependentFramesAttendOnlyToThemselves) {
 // frames kept apart; s = 0 is the plain denoiser, and a model without temporal blocks refuses it.
 TEST(DiT, TemporalGuidanceExtrapolatesAwayFromFramesKeptApart) {
   torch::manual_seed(4);
-  DiTConfig c = tiny_clip_config();
-  c.num_classes = 3;
-  c.attention = "factorized";
+  const DiTConfig c = tiny_factorized_config();
   DiT m(c);
   perturb(*m, 0.05);
   torch::NoGradGuard g;
@@ -355,9 +361,7 @@ TEST(DiT, TemporalGuidanceExtrapolatesAwayFromFramesKeptApart) {
 // trained model's outputs, and its projection is trained from there.
 TEST(DiT, InitStartsAFineTuneWhereANewConditionVectorStartsAtZero) {
   torch::manual_seed(5);
-  DiTConfig c = tiny_clip_config();
-  c.num_classes = 3;
-  c.attention = "factorized";
+  const DiTConfig c = tiny_factorized_config();
   DiT base(c);
   perturb(*base, 0.05);
   const std::string d = "/tmp/diffuse_dit_init";
