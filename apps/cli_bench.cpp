@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "apps/bench_samplers.h"
+#include "core/device.h"
 #include "core/dit.h"
 #include "core/system.h"
 #include "apps/cli.h"
@@ -41,16 +42,19 @@ void add_bench_model(CLI::App& bench) {
   auto batches = std::make_shared<std::vector<int64_t>>(std::vector<int64_t>{1, 4, 16});
   auto passes = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"forward", "forward+backward"});
   auto json = std::make_shared<bool>(false);
+  auto device = std::make_shared<std::string>("cpu");
+  m->add_option("--device", *device, "cpu, cuda or cuda:N")->capture_default_str();
   m->add_option("--preset", *presets, "DiT presets or JSON configs")->delimiter(',')->capture_default_str();
-  m->add_option("--batch", *batches, "batch sizes")->delimiter(',')->capture_default_str()->check(CLI::PositiveNumber);
+  m->add_option("--batch", *batches, "batch sizes")->delimiter(',')->capture_default_str()->check(positive_number());
   m->add_option("--pass", *passes, "forward, forward+backward")->delimiter(',')->capture_default_str()
       ->check(CLI::IsMember({"forward", "forward+backward"}));
   m->add_flag("--json", *json, "print JSON");
-  m->callback([presets, batches, passes, json] {
-    const auto gemm = measure_gemm(1024);
+  m->callback([presets, batches, passes, json, device] {
+    const auto dev = parse_device(*device);
+    const auto gemm = measure_gemm(1024, 0.5, *device);
     Json rows = Json::array();
     if (!*json) {
-      std::cout << "fp32 GEMM (1024^3): " << std::fixed << std::setprecision(1) << gemm.gflops << " GFLOP/s, "
+      std::cout << "fp32 GEMM (1024^3" << (dev.is_cpu() ? std::string() : ", " + *device) << "): " << std::fixed << std::setprecision(1) << gemm.gflops << " GFLOP/s, "
                 << torch::get_num_threads() << " threads\n";
       std::cout << std::left << std::setw(12) << "preset" << std::right << std::setw(7) << "batch" << std::setw(18) << "pass"
                 << std::setw(12) << "seconds" << std::setw(12) << "GFLOP/s" << std::setw(12) << "of GEMM" << "\n";
@@ -59,12 +63,13 @@ void add_bench_model(CLI::App& bench) {
       const auto c = dit_config_from_spec(p);
       torch::manual_seed(0);
       DiT model(c);
+      model->to(dev);
       for (auto b : *batches) {
         std::vector<int64_t> shape = {b, c.in_channels};
         shape.insert(shape.end(), c.input_size.begin(), c.input_size.end());
-        const auto x = torch::randn(shape);
-        const auto t = torch::rand({b}) * 999;
-        const auto y = c.num_classes > 0 ? torch::randint(c.num_classes, {b}, torch::kLong) : torch::Tensor();
+        const auto x = torch::randn(shape).to(dev);
+        const auto t = (torch::rand({b}) * 999).to(dev);
+        const auto y = c.num_classes > 0 ? torch::randint(c.num_classes, {b}, torch::kLong).to(dev) : torch::Tensor();
         for (const auto& pass : *passes) {
           const bool backward = pass == "forward+backward";
           const double secs = best_seconds([&] {
@@ -75,6 +80,7 @@ void add_bench_model(CLI::App& bench) {
               torch::NoGradGuard g;
               model->forward(x, t, y);
             }
+            synchronize(*device);
           });
           // Forward: 2 FLOPs per multiply-accumulate; backward costs two forwards (the usual 3x).
           const double flops = 2.0 * dit_forward_macs(c) * double(b) * (backward ? 3.0 : 1.0);
@@ -100,7 +106,7 @@ void add_bench_image(CLI::App& bench) {
                                           "network calls (CFG is one batched call per step), DiT GFLOP/s against GEMM\n"
                                           "Example: diffuse bench image --n 64 --steps 20 --sampler dpmpp_2m --cfg 3");
   struct Args {
-    std::string checkpoint, sampler = "dpmpp_2m";
+    std::string checkpoint, sampler = "dpmpp_2m", device = "cpu";
     int64_t n = 64, steps = 20, batch = 64;
     double cfg = 3.0;
     uint64_t seed = 0;
@@ -108,19 +114,21 @@ void add_bench_image(CLI::App& bench) {
   };
   auto a = std::make_shared<Args>();
   m->add_option("--checkpoint", a->checkpoint, "DiT checkpoint (default: the shipped Fashion-MNIST model)")->check(CLI::ExistingFile);
-  m->add_option("--n", a->n, "images")->capture_default_str()->check(CLI::PositiveNumber);
-  m->add_option("--steps", a->steps, "sampler steps")->capture_default_str()->check(CLI::PositiveNumber);
+  m->add_option("--n", a->n, "images")->capture_default_str()->check(number_in(0, double(kMaxSamples), true, "a sample count from 1 to 10000000"));
+  m->add_option("--steps", a->steps, "sampler steps")->capture_default_str()->check(positive_number());
   m->add_option("--sampler", a->sampler, "sampler")->capture_default_str();
-  m->add_option("--cfg", a->cfg, "guidance scale")->capture_default_str()->check(CLI::NonNegativeNumber);
-  m->add_option("--batch", a->batch, "images per forward batch")->capture_default_str()->check(CLI::PositiveNumber);
-  m->add_option("--seed", a->seed, "seed")->capture_default_str();
+  m->add_option("--cfg", a->cfg, "guidance scale")->capture_default_str()->check(number_in(0, 100, false, "a guidance scale in [0, 100]"));
+  m->add_option("--batch", a->batch, "images per forward batch")->capture_default_str()->check(positive_number());
+  m->add_option("--seed", a->seed, "seed")->capture_default_str()->check(seed_number());
+  m->add_option("--device", a->device, "cpu, cuda or cuda:N: where the DiT runs")->capture_default_str();
   m->add_flag("--json", a->json, "print JSON");
   m->callback([a] {
+    parse_device(a->device);
     const auto* p = find_pipeline("image");
     if (!p || !p->bench) throw std::runtime_error("bench image: the image modality was compiled out (needs OpenImageIO)");
     p->bench({{"checkpoint", a->checkpoint.empty() ? default_model_path("image") : a->checkpoint}, {"n", a->n},
               {"steps", a->steps}, {"sampler", a->sampler}, {"cfg", a->cfg}, {"batch", a->batch}, {"seed", a->seed},
-              {"json", a->json}, {"label", "all"}});
+              {"json", a->json}, {"label", "all"}, {"device", a->device}});
   });
 }
 
@@ -139,13 +147,13 @@ void add_bench(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   auto out = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
-  s->add_option("--nfe", o->nfe, "network evaluations per sample")->delimiter(',')->capture_default_str()->check(CLI::PositiveNumber);
+  s->add_option("--nfe", o->nfe, "network evaluations per sample")->delimiter(',')->capture_default_str()->check(positive_number());
   s->add_option("--sampler", o->samplers, "samplers to run (default: all)")->delimiter(',');
   s->add_option("--points", o->n_sw, "points for the sliced Wasserstein distance")->capture_default_str()->check(CLI::Range(100, 1000000));
-  s->add_option("--seed", o->seed, "seed")->capture_default_str();
+  s->add_option("--seed", o->seed, "seed")->capture_default_str()->check(seed_number());
   s->add_option("--schedule", o->schedule, "sigma schedule (any of `diffuse info`'s schedules)")->capture_default_str();
-  s->add_option("--sigma-min", o->sigma_min, "smallest nonzero sigma")->capture_default_str()->check(CLI::PositiveNumber);
-  s->add_option("--sigma-max", o->sigma_max, "largest sigma")->capture_default_str()->check(CLI::PositiveNumber);
+  s->add_option("--sigma-min", o->sigma_min, "smallest nonzero sigma")->capture_default_str()->check(positive_number());
+  s->add_option("--sigma-max", o->sigma_max, "largest sigma")->capture_default_str()->check(positive_number());
   s->add_flag("--json", *json, "print JSON instead of a table");
   s->add_option("--out", *out, "also write the JSON to this file");
   s->add_flag("--force", *force, "overwrite --out if it exists");

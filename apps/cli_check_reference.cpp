@@ -18,7 +18,7 @@ void add_check_reference(CLI::App& app) {
   auto tol = std::make_shared<double>(1e-8);
   auto json = std::make_shared<bool>(false);
   sub->add_option("files", *files, "reference JSON files")->required()->check(CLI::ExistingFile);
-  sub->add_option("--tolerance", *tol, "max abs error allowed per state")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--tolerance", *tol, "max abs error allowed per state")->capture_default_str()->check(positive_number());
   sub->add_flag("--json", *json, "print JSON instead of a table");
   sub->callback([files, tol, json] {
     int failed = 0, passed = 0, skipped = 0;

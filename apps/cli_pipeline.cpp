@@ -4,8 +4,10 @@
 
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "apps/cli.h"
+#include "core/device.h"
 #include "core/engine.h"
 #include "core/files.h"
 #include "core/modality.h"
@@ -17,6 +19,10 @@ namespace diffuse::cli {
 namespace {
 
 const std::map<std::string, std::string> kPlanned = {};
+// Guidance beyond this only diverges (and 1e308 overflows): refused naming the option.
+const CLI::Validator kGuidanceScale = number_in(0, 100, false, "a guidance scale in [0, 100]");
+// The train commands whose --data names a dataset (built-in or the user's files); the others refuse it.
+const std::set<std::string> kTakesData = {"vae", "image", "audio", "audio-classifier", "audio-vocoder", "video", "molecule"};
 
 const Modality& modality_or_plan(const std::string& name) {
   const auto it = kPlanned.find(name);
@@ -92,14 +98,14 @@ void add_pipeline(CLI::App& app) {
   ta->train.preview_every = 1000;
   train->add_option("modality", ta->modality, "toy, vae, image, classifier, audio, audio-classifier, audio-vocoder, video, video-decoder, molecule")->required();
   train->add_option("--out", ta->out, "run folder: log.jsonl and checkpoint.safetensors")->capture_default_str();
-  train->add_option("--steps", ta->train.steps, "optimizer steps")->capture_default_str()->check(CLI::PositiveNumber);
-  train->add_option("--batch", ta->train.batch, "items per micro-batch")->capture_default_str()->check(CLI::PositiveNumber);
-  train->add_option("--grad-accum", ta->train.grad_accum, "micro-batches per step")->capture_default_str()->check(CLI::PositiveNumber);
-  train->add_option("--lr", ta->train.lr, "peak learning rate (AdamW)")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--steps", ta->train.steps, "optimizer steps")->capture_default_str()->check(positive_number());
+  train->add_option("--batch", ta->train.batch, "items per micro-batch")->capture_default_str()->check(positive_number());
+  train->add_option("--grad-accum", ta->train.grad_accum, "micro-batches per step")->capture_default_str()->check(positive_number());
+  train->add_option("--lr", ta->train.lr, "peak learning rate (AdamW)")->capture_default_str()->check(positive_number());
   train->add_option("--warmup", ta->train.warmup, "linear warm-up steps")->capture_default_str();
   train->add_option("--ema", ta->train.ema_decay, "EMA decay")->capture_default_str();
-  train->add_option("--seed", ta->train.seed, "seed")->capture_default_str();
-  train->add_option("--device", ta->train.device, "cpu or cuda")->capture_default_str();
+  train->add_option("--seed", ta->train.seed, "seed")->capture_default_str()->check(seed_number());
+  train->add_option("--device", ta->train.device, "cpu, cuda or cuda:N (refused when this libtorch cannot use it)")->capture_default_str();
   train->add_option("--autocast", ta->train.autocast, "off or bf16 (mixed-precision forward)")->capture_default_str();
   train->add_option("--preview-every", ta->train.preview_every, "steps between preview samples scored in log.jsonl (0: off)")->capture_default_str();
   train->add_option("--checkpoint-every", ta->train.checkpoint_every, "steps between checkpoints (0: at the end)")->capture_default_str();
@@ -115,17 +121,18 @@ void add_pipeline(CLI::App& app) {
   train->add_flag("--pixel", ta->pixel, "image: diffuse in pixel space (no VAE), for comparison");
   train->add_option("--data", ta->data, "vae, image: fashion-mnist (default) or an image folder DIR/<class>/<files>;\n"
                                         "audio: spoken-digits (default), instrument-notes or an audio folder DIR/<class>/<files>;\n"
-                                        "video: moving-fashion-mnist (default) or a video folder DIR/<class>/<files>");
-  train->add_option("--frames", ta->frames, "video: frames per Moving Fashion-MNIST clip")->capture_default_str()->check(CLI::PositiveNumber);
+                                        "video: moving-fashion-mnist (default) or a video folder DIR/<class>/<files>;\n"
+                                        "molecule: rdkit-data (default), or an SDF, SMILES (.smi) or CSV (smiles column) file, or a folder of them");
+  train->add_option("--frames", ta->frames, "video: frames per Moving Fashion-MNIST clip")->capture_default_str()->check(positive_number());
   train->add_option("--items", ta->items, "video: items per clip (1 or 2)")->capture_default_str()->check(CLI::Range(1, 2));
   train->add_option("--frame-sets", ta->frame_sets, "video: share of training items that are stacks of same-class frames from different clips,\n"
                                                     "trained with temporal attention off (joint image-video training; default 0)");
   train->add_option("--objective", ta->objective, "molecule: discrete (DiGress marginal transitions, its own sampler), categorical (logits\n"
                                                   "and cross-entropy under continuous noise) or regression (EDM on the one-hot values)")
       ->capture_default_str()->check(CLI::IsMember({"discrete", "categorical", "regression"}));
-  train->add_option("--patch", ta->patch, "video: the DiT's spatial patch on the latents (default 2)")->check(CLI::PositiveNumber);
-  train->add_option("--width", ta->width, "video: the DiT's width (default 144; divisible by 6)")->check(CLI::PositiveNumber);
-  train->add_option("--depth", ta->depth, "video: the DiT's blocks (default 6, alternating spatial and temporal)")->check(CLI::PositiveNumber);
+  train->add_option("--patch", ta->patch, "video: the DiT's spatial patch on the latents (default 2)")->check(positive_number());
+  train->add_option("--width", ta->width, "video: the DiT's width (default 144; divisible by 6)")->check(positive_number());
+  train->add_option("--depth", ta->depth, "video: the DiT's blocks (default 6, alternating spatial and temporal)")->check(positive_number());
   train->add_option("--attention", ta->attention, "video: factorized (spatial blocks alternate with temporal ones; default) or hybrid\n"
                                                   "(with full space-time ones: the same weights, so a resume may switch)")
       ->check(CLI::IsMember({"factorized", "hybrid"}));
@@ -138,9 +145,17 @@ void add_pipeline(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"skip", "fail"}));
   train->add_flag("--flip", ta->flip, "vae, image: random horizontal flips (image: mirrored copies of the data)");
   train->add_option("--espeak-variants", ta->espeak_variants, "audio, audio-classifier: spoken digits from the first N espeak-ng voice variants (0: all)")->capture_default_str();
-  train->add_option("--seconds", ta->seconds, "audio: clip length the model learns")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--seconds", ta->seconds, "audio: clip length the model learns")->capture_default_str()->check(positive_number());
   train->add_option("--crop-pad", ta->crop_pad, "vae: random crops after zero padding by N pixels")->capture_default_str();
   train->callback([ta, train] {
+    parse_device(ta->train.device);  // before any data is read or rendered
+    // Module constructors draw their initial weights from libtorch's default generator, which
+    // each process seeds at random: seed it, so a run is a function of --seed.
+    torch::manual_seed(ta->train.seed);
+    if (!ta->data.empty() && !kTakesData.count(ta->modality)) {
+      throw std::invalid_argument("--data " + ta->data + ": train " + ta->modality + " has no dataset option (it trains on " +
+                                  (ta->modality == "toy" ? "its analytic 2-D mixture" : "its built-in data") + ")");
+    }
     if (const auto* p = find_pipeline(ta->modality); p && p->train) {
       // Only the options given on the command line override the plugin's own defaults.
       static const std::vector<std::pair<const char*, const char*>> keys = {
@@ -165,6 +180,8 @@ void add_pipeline(CLI::App& app) {
         data["items"] = ta->items;
         if (train->get_option("--frame-sets")->count() > 0) data["frame_sets"] = ta->frame_sets;
         if (!ta->fps_choices.empty()) data["fps"] = ta->fps_choices;
+      } else if (ta->modality == "molecule") {
+        data = ta->data.empty() ? Json::object() : Json{{"files", {ta->data}}};
       } else if (ta->modality == "video-decoder") {
         data = {{"frames", ta->frames}, {"items", ta->items}};
       }
@@ -187,7 +204,7 @@ void add_pipeline(CLI::App& app) {
     }
     if (ta->force && ta->resume.empty()) std::filesystem::remove(ta->out + "/log.jsonl");
     ta->train.out_dir = ta->out;
-    Json recipe = ta->resume.empty() ? default_toy_recipe() : load_checkpoint(ta->resume).recipe;
+    Json recipe = ta->resume.empty() ? default_toy_recipe() : load_model_checkpoint(ta->resume, "toy", "mlp").recipe;
     recipe.erase("train");
     auto model = make_toy_model(recipe);
     Trainer trainer(model.net.ptr(), toy_forward(model), recipe, ta->train, model.objective);
@@ -226,9 +243,9 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--checkpoint", sa->checkpoint, "trained checkpoint (image: default models/fashion-mnist/dit.safetensors)")
       ->check(CLI::ExistingFile);
   sample_cmd->add_flag("--grid", sa->grid, "image: one PNG grid instead of one file per sample");
-  sample_cmd->add_option("--columns", sa->columns, "image: grid columns")->capture_default_str()->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--columns", sa->columns, "image: grid columns")->capture_default_str()->check(positive_number());
   sample_cmd->add_flag("--labelled", sa->labelled, "image: write class names on the grid (per row with --class rows)");
-  sample_cmd->add_option("--seconds", sa->seconds, "audio: clip length (the model's own by default)")->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--seconds", sa->seconds, "audio: clip length (the model's own by default)")->check(positive_number());
   sample_cmd->add_option("--format", sa->format, "audio: WAV/FLAC samples")->capture_default_str()
       ->check(CLI::IsMember({"pcm16", "pcm24", "float"}));
   sample_cmd->add_flag("--normalize", sa->normalize, "audio: scale each clip's peak to -1 dBFS");
@@ -236,10 +253,10 @@ void add_pipeline(CLI::App& app) {
                          "video: auto (the decoder.safetensors beside the model, else per-frame), per-frame (the image VAE), or a\n"
                          "temporal decoder checkpoint (train video-decoder)")
       ->capture_default_str();
-  sample_cmd->add_option("--atoms", sa->atoms, "molecule: heavy atoms per molecule (default: drawn from the training set)")->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--atoms", sa->atoms, "molecule: heavy atoms per molecule (default: drawn from the training set)")->check(positive_number());
   sample_cmd->add_flag("--repair", sa->repair, "molecule: valence-aware decoding (drops the weakest bonds of over-valent atoms)");
   sample_cmd->add_option("--n-valid", sa->n_valid, "molecule: sample until this many are valid and write exactly those (instead of --n)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   sample_cmd->add_option("--scaffold", sa->scaffold, "molecule: SMILES kept fixed while the rest of each molecule is generated (inpainting)");
   sample_cmd->add_option("--first-frame", sa->first_frame, "video: an image every clip starts from (image-to-video by inpainting its latent)")
       ->check(CLI::ExistingFile);
@@ -248,7 +265,7 @@ void add_pipeline(CLI::App& app) {
       ->capture_default_str();
   sample_cmd->add_option("--anchor-frame", sa->anchor_frame, "video: on/off: cross-frame attention to the first frame (default: as trained)")
       ->check(CLI::IsMember({"on", "off"}));
-  sample_cmd->add_option("--frames", sa->frames, "video: frames per clip (the model's own by default)")->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--frames", sa->frames, "video: frames per clip (the model's own by default)")->check(positive_number());
   sample_cmd->add_option("--fps", sa->fps, "video: frames per second of the MP4 (default: the model's, 8); an fps-conditioned\n"
                                           "model (train --fps-choices) also moves its items to match")->check(CLI::Range(0.1, 240.0));
   sample_cmd->add_option("--crf", sa->crf, "video: H.264/VP9 constant quality, lower is better")->capture_default_str()->check(CLI::Range(0, 51));
@@ -256,20 +273,21 @@ void add_pipeline(CLI::App& app) {
       ->check(CLI::IsMember({"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}));
   sample_cmd->add_option("--scale", sa->scale, "image: enlarge grid cells N times")->capture_default_str()->check(CLI::Range(1, 16));
   sample_cmd->add_option("--out", sa->out, "output file")->required();
-  sample_cmd->add_option("--n", sa->req.n, "samples")->capture_default_str()->check(CLI::PositiveNumber);
-  sample_cmd->add_option("--seed", sa->req.seed, "seed of sample 0 (sample i uses seed + i)")->capture_default_str();
-  sample_cmd->add_option("--batch", sa->req.batch, "samples per forward batch")->capture_default_str()->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--n", sa->req.n, "samples")->capture_default_str()->check(number_in(0, double(kMaxSamples), true, "a sample count from 1 to 10000000"));
+  sample_cmd->add_option("--seed", sa->req.seed, "seed of sample 0 (sample i uses seed + i)")->capture_default_str()->check(seed_number());
+  sample_cmd->add_option("--batch", sa->req.batch, "samples per forward batch")->capture_default_str()->check(positive_number());
   sample_cmd->add_option("--sampler", sa->req.sampler, "any of `diffuse info`'s samplers")->capture_default_str();
-  sample_cmd->add_option("--steps", sa->req.steps, "sampler steps (a discrete molecule model: its recipe's, 100)")->capture_default_str()->check(CLI::PositiveNumber);
+  sample_cmd->add_option("--steps", sa->req.steps, "sampler steps (a discrete molecule model: its recipe's, 100)")->capture_default_str()->check(positive_number());
   sample_cmd->add_option("--schedule", sa->req.schedule, "sigma schedule")->capture_default_str();
   sample_cmd->add_option("--label,--class", sa->label, "class name or index (default: unconditional)");
-  sample_cmd->add_option("--cfg", sa->cfg, "classifier-free guidance scale (default 3; molecule 1)")->check(CLI::NonNegativeNumber);
-  sample_cmd->add_option("--cfg-rescale", sa->rescale, "guidance rescale in [0, 1]")->capture_default_str();
-  sample_cmd->add_option("--eta", sa->eta, "noise of ancestral/SDE samplers (default per sampler)");
+  sample_cmd->add_option("--cfg", sa->cfg, "classifier-free guidance scale (default 3; molecule 1)")->check(kGuidanceScale);
+  sample_cmd->add_option("--cfg-rescale", sa->rescale, "guidance rescale in [0, 1]")->capture_default_str()->check(number_in(0, 1, false, "a number in [0, 1]"));
+  sample_cmd->add_option("--eta", sa->eta, "noise of ancestral/SDE samplers (default per sampler)")->check(number_in(0, 100, false, "a number in [0, 100]"));
   sample_cmd->add_flag("--raw-weights", sa->raw_weights, "use the raw weights instead of the EMA");
-  sample_cmd->add_option("--device", sa->device, "cpu or cuda")->capture_default_str();
+  sample_cmd->add_option("--device", sa->device, "cpu, cuda or cuda:N: where the denoiser runs (refused when this libtorch cannot use it)")->capture_default_str();
   sample_cmd->add_flag("--force", sa->force, "overwrite --out");
   sample_cmd->callback([sa, sample_cmd] {
+    parse_device(sa->device);
     if (sa->modality != "video") {  // options of the video pipeline that another would silently ignore
       for (const char* flag : {"--first-frame", "--temporal-guidance", "--anchor-frame", "--frames", "--fps", "--crf", "--preset"}) {
         if (sample_cmd->get_option(flag)->count() > 0) throw std::invalid_argument(std::string(flag) + ": sample video only, not " + sa->modality);
@@ -285,13 +303,16 @@ void add_pipeline(CLI::App& app) {
                    {"labelled", sa->labelled}, {"scale", sa->scale}, {"seconds", sa->seconds},
                    {"format", sa->format}, {"normalize", sa->normalize}, {"frames", sa->frames}, {"fps", sa->fps},
                    {"crf", sa->crf}, {"preset", sa->preset}, {"temporal_guidance", sa->temporal_guidance},
-                   {"raw_weights", sa->raw_weights}};
-      if (sa->eta >= 0) args["eta"] = sa->eta;
+                   {"raw_weights", sa->raw_weights}, {"device", sa->device}};
+      if (sample_cmd->get_option("--eta")->count()) args["eta"] = sa->eta;
       if (sample_cmd->get_option("--cfg")->count()) args["cfg"] = sa->cfg;  // else the modality's default
       if (sample_cmd->get_option("--steps")->count()) args["steps"] = sa->req.steps;  // else 20, or the model's own
       if (sa->atoms) args["atoms"] = sa->atoms;
       args["repair"] = sa->repair;
-      if (!sa->scaffold.empty()) args["scaffold"] = sa->scaffold;
+      if (sample_cmd->get_option("--scaffold")->count()) {
+        if (sa->scaffold.find_first_not_of(" \t") == std::string::npos) throw std::invalid_argument("--scaffold '" + sa->scaffold + "': expected a SMILES substructure");
+        args["scaffold"] = sa->scaffold;
+      }
       if (!sa->first_frame.empty()) args["first_frame"] = sa->first_frame;
       if (!sa->anchor_frame.empty()) args["anchor_frame"] = sa->anchor_frame == "on";
       args["decoder"] = sa->decoder;
@@ -301,8 +322,11 @@ void add_pipeline(CLI::App& app) {
     }
     if (sa->checkpoint.empty()) throw std::invalid_argument("--checkpoint is required for modality " + sa->modality);
     const auto& m = modality_or_plan(sa->modality);
+    if (sa->modality == "toy" && std::filesystem::path(sa->out).extension() != ".csv") {
+      throw std::invalid_argument("--out " + sa->out + ": toy samples are written as CSV; expected a .csv file");
+    }
     check_writable(sa->out, sa->force);
-    const auto ck = load_checkpoint(sa->checkpoint);
+    const auto ck = load_model_checkpoint(sa->checkpoint, "toy", "mlp");
     auto model = make_toy_model(ck.recipe);
     load_for_inference(*model.net, ck, sa->checkpoint, sa->raw_weights);
     model.net->to(torch::Device(sa->device));
@@ -312,7 +336,7 @@ void add_pipeline(CLI::App& app) {
     r.schedule_options.sigma_max = ck.recipe["sampling"].value("sigma_max", 80.0);
     r.guidance.scale = sa->cfg;
     r.guidance.rescale = sa->rescale;
-    if (sa->eta >= 0) r.sampler_options.eta = sa->eta;
+    if (sample_cmd->get_option("--eta")->count()) r.sampler_options.eta = sa->eta;
     r.null_label = int64_t(m.class_names().size());
     if (!sa->label.empty()) r.labels = torch::full({r.n}, resolve_class(m, sa->label), torch::kLong);
     const auto x = sample(toy_denoiser(model), r).cpu();
@@ -328,7 +352,7 @@ void add_pipeline(CLI::App& app) {
                                           "          diffuse eval image --calibrate\n"
                                           "          diffuse eval audio models/spoken-digits/dit.safetensors --calibrate --json");
   struct EvalArgs {
-    std::string modality, file, classifier, sampler = "dpmpp_2m", vocoder, decoder = "auto", anchor_frame;
+    std::string modality, file, classifier, sampler = "dpmpp_2m", vocoder, decoder = "auto", anchor_frame, device = "cpu";
     int64_t steps = 20, n_per_class = 100;
     uint64_t seed = 0;
     double cfg = 3.0, temporal_guidance = 0.0, fps = 0.0;
@@ -341,24 +365,28 @@ void add_pipeline(CLI::App& app) {
   eval->add_option("--classifier", ea->classifier, "image, audio, video: evaluation classifier (default: the shipped one)")
       ->check(CLI::ExistingFile);
   eval->add_option("--sampler", ea->sampler, "image, audio, video, molecule: sampler")->capture_default_str();
-  eval->add_option("--steps", ea->steps, "image, audio, video, molecule: sampler steps")->capture_default_str()->check(CLI::PositiveNumber);
-  eval->add_option("--cfg", ea->cfg, "image, audio, video, molecule: guidance scale")->capture_default_str()->check(CLI::NonNegativeNumber);
+  eval->add_option("--steps", ea->steps, "image, audio, video, molecule: sampler steps")->capture_default_str()->check(positive_number());
+  eval->add_option("--cfg", ea->cfg, "image, audio, video, molecule: guidance scale")->capture_default_str()->check(kGuidanceScale);
   eval->add_option("--temporal-guidance", ea->temporal_guidance, "video: temporal guidance scale (see sample)")->capture_default_str();
   eval->add_option("--anchor-frame", ea->anchor_frame, "video: on/off: cross-frame attention (see sample)")->check(CLI::IsMember({"on", "off"}));
   eval->add_option("--fps", ea->fps, "video: frame rate of the samples (an fps-conditioned model) and of the real clips they are scored against")
       ->check(CLI::Range(0.1, 240.0));
-  eval->add_option("--seed", ea->seed, "image, audio, video, molecule: seed")->capture_default_str();
-  eval->add_option("--n-per-class", ea->n_per_class, "image, audio, video: samples per class (molecule: per tenth of the samples)")->capture_default_str()->check(CLI::PositiveNumber);
+  eval->add_option("--seed", ea->seed, "image, audio, video, molecule: seed")->capture_default_str()->check(seed_number());
+  eval->add_option("--n-per-class", ea->n_per_class, "image, audio, video: samples per class (molecule: per tenth of the samples)")->capture_default_str()
+      ->check(number_in(0, 100000, true, "a count from 1 to 100000"));
   eval->add_flag("--calibrate", ea->calibrate, "image, audio, video, molecule: also score real data, round trips and trivial baselines");
   eval->add_flag("--repair", ea->repair, "molecule: score samples decoded with valence repair and fragment joining");
   eval->add_option("--vocoder", ea->vocoder, "audio: the vocoder whose round trip --calibrate scores (default: the shipped one)")->check(CLI::ExistingFile);
   eval->add_option("--decoder", ea->decoder, "audio: decoder of the samples: auto, griffin-lim or a vocoder checkpoint; video: auto, per-frame or a\n"
                                                "temporal decoder checkpoint (see sample)")->capture_default_str();
+  eval->add_option("--device", ea->device, "image, audio, video, molecule: cpu, cuda or cuda:N, where the samples' denoiser runs")
+      ->capture_default_str();
   eval->callback([ea, eval] {
+    parse_device(ea->device);
     if (const auto* p = find_pipeline(ea->modality); p && p->eval) {
       Json args = {{"checkpoint", ea->file}, {"json", ea->json}, {"sampler", ea->sampler},
                    {"cfg", ea->cfg}, {"seed", ea->seed}, {"n_per_class", ea->n_per_class}, {"calibrate", ea->calibrate},
-                   {"repair", ea->repair}, {"temporal_guidance", ea->temporal_guidance}};
+                   {"repair", ea->repair}, {"temporal_guidance", ea->temporal_guidance}, {"device", ea->device}};
       if (eval->get_option("--steps")->count()) args["steps"] = ea->steps;  // else 20, or the model's own
       if (!ea->anchor_frame.empty()) args["anchor_frame"] = ea->anchor_frame == "on";
       if (ea->fps > 0) args["fps"] = ea->fps;

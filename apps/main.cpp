@@ -1,13 +1,18 @@
 // diffuse: one command line for training, sampling and evaluating diffusion models.
 // main is the only place that prints an error and chooses an exit code.
+#include <csignal>
 #include <iostream>
 #include <stdexcept>
 
 #include "apps/cli.h"
+#include "core/json.h"
 #include "core/system.h"
 
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) then fails the write with EFBIG, which the writers report,
+  // instead of killing the process half-way through a file.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{
       "diffuse: diffusion models for images, video, audio and molecules, in C++ on libtorch.\n"
       "\n"
@@ -26,7 +31,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", diffuse::diffuse_version());
   app.require_subcommand(1);
   int threads = 0;
-  app.add_option("--threads", threads, "intra-op threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", threads, "intra-op threads (default: all cores)")->check(diffuse::cli::non_negative_number());
   app.parse_complete_callback([&] { diffuse::set_threads(threads); });
 
   diffuse::cli::add_info(app);
@@ -60,6 +65,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "diffuse: " << e.what() << " (see 'diffuse --help')\n";
     return 2;
+  } catch (const nlohmann::json::exception& e) {
+    // A JSON document whose structure a check did not catch: say what kind of content was wrong
+    // without nlohmann's internal prefix ("[json.exception.out_of_range.403] ").
+    std::string msg = e.what();
+    if (const auto close = msg.find("] "); msg.rfind("[json.exception.", 0) == 0 && close != std::string::npos) msg = msg.substr(close + 2);
+    std::cerr << "diffuse: error: a recipe, config or reference JSON does not have the expected content: " << msg << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::string msg = e.what();
     // libtorch messages carry a C++ backtrace after the first line; keep the message only.

@@ -22,6 +22,10 @@ int64_t DiTConfig::tokens() const {
   return t;
 }
 
+namespace {
+constexpr int64_t kMaxDiTSize = 65536;
+}  // namespace
+
 void DiTConfig::validate() const {
   auto fail = [](const std::string& m) { throw std::invalid_argument("DiT config: " + m); };
   if (input_size.empty() || input_size.size() > 3) fail("input_size must have 1, 2 or 3 axes");
@@ -33,6 +37,15 @@ void DiTConfig::validate() const {
     }
   }
   if (in_channels < 1 || depth < 1 || heads < 1 || hidden < 1) fail("in_channels, depth, heads and hidden must be >= 1");
+  // Bounds far past any real DiT (XL: hidden 1152, depth 28) that keep every count in 64 bits.
+  const std::pair<const char*, int64_t> limits[] = {{"hidden", hidden}, {"depth", depth}, {"heads", heads}, {"in_channels", in_channels}};
+  for (const auto& [name, v] : limits) {
+    if (v > kMaxDiTSize) fail(std::string(name) + " " + std::to_string(v) + " is above the limit of " + std::to_string(kMaxDiTSize));
+  }
+  for (size_t i = 0; i < input_size.size(); ++i) {
+    if (input_size[i] > kMaxDiTSize) fail("input_size[" + std::to_string(i) + "]=" + std::to_string(input_size[i]) + " is above the limit of " + std::to_string(kMaxDiTSize));
+  }
+  if (!(mlp_ratio <= 64)) fail("mlp_ratio must be at most 64");
   if (hidden % heads != 0) fail("hidden " + std::to_string(hidden) + " is not divisible by heads " + std::to_string(heads));
   if (hidden % (2 * int64_t(input_size.size())) != 0) fail("hidden must be divisible by 2 x the number of axes");
   if (attention != "full" && attention != "factorized" && attention != "hybrid") {

@@ -12,15 +12,15 @@
 #include <iostream>
 
 #include "core/denoiser.h"
+#include "core/device.h"
 #include "core/objectives.h"
 #include "core/train/trainer.h"
 
 namespace diffuse {
 
-DiT load_dit(const Checkpoint& ck, const std::string& path, bool raw_weights) {
-  const auto& m = json_at(ck.recipe, "model", path);
-  if (m.value("type", std::string()) != "dit") throw std::runtime_error(path + ": not a DiT checkpoint (model.type is not 'dit')");
-  DiT net(dit_config_from_json(json_at(m, "config", path)));
+DiT load_dit(const Checkpoint& ck, const std::string& path, const std::string& modality, bool raw_weights) {
+  require_model(ck.recipe, path, modality, "dit");
+  DiT net(dit_config_from_json(json_at(json_at(ck.recipe, "model", path), "config", path)));
   load_for_inference(*net, ck, path, raw_weights);
   return net;
 }
@@ -64,6 +64,7 @@ SampleRequest sample_request(const Json& a, const Json& recipe) {
   r.guidance.scale = a.value("cfg", 3.0);
   r.guidance.rescale = a.value("cfg_rescale", 0.0);
   if (a.contains("eta")) r.sampler_options.eta = a.at("eta").get<double>();
+  r.options = r.options.device(parse_device(a.value("device", std::string("cpu"))));
   // A bar with the fraction done and the time left, on a terminal only.
   const auto t0 = std::chrono::steady_clock::now();
   r.progress = [t0, last = -1](int64_t done, int64_t total) mutable {

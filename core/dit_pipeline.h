@@ -14,8 +14,9 @@
 
 namespace diffuse {
 
-// The DiT of a checkpoint (recipe.model.config), with its EMA weights unless raw_weights.
-DiT load_dit(const Checkpoint& ck, const std::string& path, bool raw_weights = false);
+// The DiT of a `modality` checkpoint (recipe.model.config), with its EMA weights unless
+// raw_weights; a checkpoint of another modality or model type is refused naming both.
+DiT load_dit(const Checkpoint& ck, const std::string& path, const std::string& modality, bool raw_weights = false);
 
 // net(x_in, c_noise, labels) under EDM preconditioning (Karras et al. 2022) with `sigma_data`.
 // temporal_guidance s != 0 (video DiTs with factorised or hybrid attention): each pass also runs
@@ -30,7 +31,7 @@ ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_gui
 // model fills in the rest (a scaffold's atoms, a video's first frame). Without frames: unchanged.
 ConditionalDenoiser with_known_values(ConditionalDenoiser model);
 
-// seed, batch, sampler, steps, schedule, cfg, cfg_rescale, eta from the CLI's JSON; the sigma
+// seed, batch, sampler, steps, schedule, cfg, cfg_rescale, eta, device from the CLI's JSON; the sigma
 // range from recipe.sampling; a per-batch counter on stderr when it is a terminal. item_shape, n
 // and labels are the caller's.
 SampleRequest sample_request(const Json& args, const Json& recipe);

@@ -5,6 +5,10 @@
 
 #include <torch/torch.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 namespace diffuse {
@@ -13,6 +17,16 @@ void validate(const SampleRequest& r) {
   if (r.n < 1) throw std::invalid_argument("--n must be >= 1, got " + std::to_string(r.n));
   if (r.steps < 1) throw std::invalid_argument("--steps must be >= 1, got " + std::to_string(r.steps));
   if (r.batch < 1) throw std::invalid_argument("--batch must be >= 1, got " + std::to_string(r.batch));
+  // The samples are held in memory together: refuse before any work what this machine cannot hold.
+  double item = 4.0;  // float32
+  for (const auto d : r.item_shape) item *= double(std::max<int64_t>(d, 1));
+  const double need = item * double(r.n), have = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGE_SIZE));
+  if (have > 0 && need > 0.5 * have) {
+    char msg[256];
+    std::snprintf(msg, sizeof msg, "--n %lld: the samples alone need %.1f GB, more than half of this machine's %.1f GB of memory",
+                  static_cast<long long>(r.n), need / 1e9, have / 1e9);
+    throw std::invalid_argument(msg);
+  }
   find_sampler(r.sampler);
   make_sigmas(r.schedule, 1, r.schedule_options);
   validate(r.guidance);
@@ -49,6 +63,7 @@ torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
                                           : Denoiser([&model, cond](const torch::Tensor& x, const torch::Tensor& s) { return model(x, s, cond); });
     // Progress in item-steps (n x steps in all), reported after every sampler step.
     SamplerOptions o = r.sampler_options;
+    if (o.step_targets.empty()) o.step_targets = discrete_step_targets(r.schedule, r.steps, r.schedule_options);
     if (r.progress) {
       const auto user = o.callback;
       o.callback = [&r, user, start, b](int64_t step, const torch::Tensor& xs, double sigma) {

@@ -4,6 +4,8 @@
 #include <fstream>
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,11 +19,53 @@ void check_writable(const std::string& path, bool force) {
   if (!force && std::filesystem::exists(path)) {
     throw std::runtime_error(path + ": exists; pass --force to overwrite");
   }
+  const auto dir = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) throw std::runtime_error(path + ": no folder " + dir.string() + " to write into");
+  if (std::filesystem::is_directory(path, ec)) throw std::runtime_error(path + ": is a folder; expected a file name");
+}
+
+std::string temp_path_for(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const std::string prefix = "." + p.stem().string() + ".tmp-", ext = p.extension().string();
+  std::error_code ec;
+  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() + ext.size() || name.rfind(prefix, 0) != 0 || name.substr(name.size() - ext.size()) != ext) continue;
+    const std::string pid = name.substr(prefix.size(), name.size() - prefix.size() - ext.size());
+    if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (::kill(pid_t(std::stol(pid)), 0) != 0 && errno == ESRCH) fs::remove(it->path(), ec);  // its writer is gone
+  }
+  return (p.parent_path() / (prefix + std::to_string(::getpid()) + ext)).string();
+}
+
+void commit_temp_file(const std::string& tmp, const std::string& path, int64_t min_bytes) {
+  TempFileGuard guard(tmp);
+  const int fd = ::open(tmp.c_str(), O_RDONLY);
+  if (fd < 0) throw std::runtime_error(path + ": write failed (" + std::strerror(errno) + ")");
+  struct stat st {};
+  const bool synced = ::fsync(fd) == 0 && ::fstat(fd, &st) == 0;
+  const std::string why = synced ? "" : std::strerror(errno);
+  ::close(fd);
+  if (!synced) throw std::runtime_error(path + ": write failed (" + why + "); nothing was replaced");
+  if (int64_t(st.st_size) < min_bytes) {
+    throw std::runtime_error(path + ": write failed (" + std::to_string(st.st_size) + " of at least " + std::to_string(min_bytes) +
+                             " bytes written; disk full?); nothing was replaced");
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": rename failed (" + std::strerror(errno) + ")");
+  guard.release();
+}
+
+TempFileGuard::~TempFileGuard() {
+  if (!path_.empty()) ::unlink(path_.c_str());
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes, bool force) {
   check_writable(path, force);
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  const std::string tmp = temp_path_for(path);
+  TempFileGuard guard(tmp);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) throw std::runtime_error(path + ": cannot write (" + std::strerror(errno) + ")");
   size_t done = 0;
@@ -31,21 +75,15 @@ void write_file_atomic(const std::string& path, const std::string& bytes, bool f
       if (errno == EINTR) continue;
       const std::string why = std::strerror(errno);
       ::close(fd);
-      ::unlink(tmp.c_str());
-      throw std::runtime_error(path + ": write failed (" + why + ")");
+      throw std::runtime_error(path + ": write failed (" + why + "); nothing was replaced");
     }
     done += size_t(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw std::runtime_error(path + ": fsync/close failed (" + why + ")");
+    throw std::runtime_error(path + ": fsync/close failed (" + std::string(std::strerror(errno)) + "); nothing was replaced");
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw std::runtime_error(path + ": rename failed (" + why + ")");
-  }
+  guard.release();
+  commit_temp_file(tmp, path, int64_t(bytes.size()));
 }
 
 std::string read_file(const std::string& path) {

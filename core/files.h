@@ -7,8 +7,34 @@ namespace diffuse {
 // Throws if `path` exists and `force` is false ("... exists; pass --force to overwrite").
 void check_writable(const std::string& path, bool force);
 
-// Writes `bytes` to `path` atomically: a crash leaves either the old file or the new one.
+// Writes `bytes` to `path` atomically: a crash leaves either the old file or the new one. Every
+// write and the final flush are checked: on a full disk (or a file-size limit) the temporary file
+// is removed, the old file stays as it was, and the error names `path`.
 void write_file_atomic(const std::string& path, const std::string& bytes, bool force);
+
+// The temporary file an atomic write of `path` goes through: a hidden sibling with the same
+// extension (so a media library picks the format, and the rename stays on one file system),
+// ".NAME.tmp-PID.EXT". Temporary files for `path` left by processes that are gone (an
+// interrupted run) are removed first.
+std::string temp_path_for(const std::string& path);
+
+// Finishes an atomic write: flushes `tmp` to disk, checks that it holds at least `min_bytes`, and
+// renames it over `path`. On failure removes `tmp`, leaves `path` as it was, and throws naming
+// `path` and the reason.
+void commit_temp_file(const std::string& tmp, const std::string& path, int64_t min_bytes = 1);
+
+// Removes its file when destroyed unless release()d: a temporary file never outlives an error.
+class TempFileGuard {
+ public:
+  explicit TempFileGuard(std::string path) : path_(std::move(path)) {}
+  ~TempFileGuard();
+  void release() { path_.clear(); }
+  TempFileGuard(const TempFileGuard&) = delete;
+  TempFileGuard& operator=(const TempFileGuard&) = delete;
+
+ private:
+  std::string path_;
+};
 
 // The whole file as bytes; throws naming the file when it cannot be read.
 std::string read_file(const std::string& path);

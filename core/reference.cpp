@@ -18,16 +18,41 @@ namespace {
 
 const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
 
-torch::Tensor to_tensor(const Json& j) {
+std::string shape_of(const torch::Tensor& t) {
+  std::string s = "(";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + ")";
+}
+
+// A number or a (nested, rectangular) array of numbers as a float64 tensor; anything else, a
+// ragged array or one nested deeper than a tensor can be, throws naming `what`.
+torch::Tensor to_tensor(const Json& j, const std::string& what, int depth = 0) {
   if (j.is_number()) return torch::scalar_tensor(j.get<double>(), kF64);
+  if (!j.is_array() || j.empty() || depth > 16) {
+    throw std::invalid_argument(what + ": expected a number or a non-empty array of numbers, got " +
+                                (j.is_array() ? (j.empty() ? std::string("an empty array") : "arrays nested too deep") : std::string(j.type_name())));
+  }
   std::vector<torch::Tensor> rows;
-  for (const auto& e : j) rows.push_back(to_tensor(e));
+  for (const auto& e : j) {
+    rows.push_back(to_tensor(e, what, depth + 1));
+    if (rows.back().sizes() != rows.front().sizes()) throw std::invalid_argument(what + ": a ragged array (rows of different shapes)");
+  }
   return torch::stack(rows);
 }
 
+// An array of numbers, where the strings "inf" and "-inf" stand for the infinities JSON lacks.
 std::vector<double> to_doubles(const Json& j) {
+  if (!j.is_array()) throw std::invalid_argument(std::string("expected an array of numbers, got ") + j.type_name());
   std::vector<double> v;
-  for (const auto& e : j) v.push_back(e.is_string() ? (e.get<std::string>() == "inf" ? INFINITY : -INFINITY) : e.get<double>());
+  for (const auto& e : j) {
+    if (e.is_number()) {
+      v.push_back(e.get<double>());
+    } else if (e.is_string() && (e.get<std::string>() == "inf" || e.get<std::string>() == "-inf")) {
+      v.push_back(e.get<std::string>() == "inf" ? INFINITY : -INFINITY);
+    } else {
+      throw std::invalid_argument("expected numbers (or \"inf\", \"-inf\") in an array, got " + e.dump());
+    }
+  }
   return v;
 }
 
@@ -95,6 +120,15 @@ Plan plan_diffusers(const Json& run, const torch::Tensor& table) {
     }
     const double prev = timesteps.back() - double(T / n);
     p.sigmas.push_back(prev >= 0 ? sigma_of_t(prev) : final_sigma);
+    // Each step lands on t - T // n (diffusers' prev_timestep), which is not the next recorded
+    // timestep when n does not divide T with trailing or linspace spacing.
+    bool differs = false;
+    for (int64_t i = 0; i < n; ++i) {
+      const double to = timesteps[size_t(i)] - double(T / n);
+      p.opts.step_targets.push_back(to >= 0 ? sigma_of_t(to) : final_sigma);
+      differs = differs || p.opts.step_targets.back() != p.sigmas[size_t(i + 1)];
+    }
+    if (!differs) p.opts.step_targets.clear();
     if (run.contains("step_kwargs") && run.at("step_kwargs").contains("eta")) p.opts.eta = run.at("step_kwargs").at("eta").get<double>();
   } else if (sched == "EulerDiscreteScheduler" || sched == "EulerAncestralDiscreteScheduler" ||
              sched == "HeunDiscreteScheduler" || sched == "LMSDiscreteScheduler") {
@@ -188,22 +222,22 @@ std::vector<ReplayResult> replay_reference(const Json& file, const std::string& 
     uncond_w = torch::tensor(file.at("uncond_weights").get<std::vector<double>>(), kF64);
   }
   std::vector<ReplayResult> out;
-  for (const auto& [run_name, run] : json_at(file, "runs", name).items()) {
+  const Json& runs = json_at(file, "runs", name);
+  if (!runs.is_object() || runs.empty()) throw std::invalid_argument(name + ": 'runs' holds no runs (expected an object of named runs)");
+  for (const auto& [run_name, run] : runs.items()) {
+   try {  // a malformed run names the file and the run
     ReplayResult r;
     r.file = name;
     r.run = run_name;
     const bool diffusers = run.contains("scheduler");
     torch::Tensor table;
     Plan plan;
-    try {
-      if (diffusers) {
-        if (run.at("resolved_config").contains("beta_schedule")) table = alphas_cumprod_for(run.at("resolved_config"));
-        plan = plan_diffusers(run, table.defined() ? sigmas_from_alphas_cumprod(table) : torch::Tensor());
-      } else {
-        plan = plan_kdiffusion(run);
-      }
-    } catch (const std::exception& e) {
-      plan.skip = e.what();
+    // A run diffuse cannot replay says so in plan.skip; a malformed one throws (named below).
+    if (diffusers) {
+      if (run.at("resolved_config").contains("beta_schedule")) table = alphas_cumprod_for(run.at("resolved_config"));
+      plan = plan_diffusers(run, table.defined() ? sigmas_from_alphas_cumprod(table) : torch::Tensor());
+    } else {
+      plan = plan_kdiffusion(run);
     }
     r.sampler = plan.sampler;
     if (!plan.skip.empty()) {
@@ -267,16 +301,19 @@ std::vector<ReplayResult> replay_reference(const Json& file, const std::string& 
     if (run.contains("injected_noise")) {
       for (const auto& step : run.at("injected_noise")) {
         if (step.is_null()) continue;
-        if (step.is_object()) { draws.push_back(to_tensor(step.at("noise"))); continue; }
-        for (const auto& d : step) draws.push_back(to_tensor(d));
+        if (step.is_object()) { draws.push_back(to_tensor(step.at("noise"), "injected_noise")); continue; }
+        for (const auto& d : step) draws.push_back(to_tensor(d, "injected_noise"));
       }
     }
     ReplayNoise noise(draws);
 
     const auto sigmas = torch::tensor(plan.sigmas, kF64);
-    const auto x_init = to_tensor(run.at("x_init"));
+    const auto x_init = to_tensor(run.at("x_init"), "x_init");
+    const auto traj = to_tensor(run.at("trajectory"), "trajectory");
+    if (x_init.dim() < 1 || traj.dim() != x_init.dim() + 1 || traj.sizes().slice(1) != x_init.sizes()) {
+      throw std::invalid_argument("trajectory: expected states of x_init's shape " + shape_of(x_init) + ", got " + shape_of(traj));
+    }
     const auto x = x_init / to_space_factor(plan.space, plan.sigmas.front());
-    const auto traj = to_tensor(run.at("trajectory"));
     double err = 0.0;
     int64_t steps = 0;
     plan.opts.callback = [&](int64_t i, const torch::Tensor& xi, double sigma) {
@@ -308,6 +345,11 @@ std::vector<ReplayResult> replay_reference(const Json& file, const std::string& 
       r.note = e.what();
     }
     out.push_back(r);
+   } catch (const std::exception& e) {
+    std::string msg = e.what();
+    if (const auto close = msg.find("] "); msg.rfind("[json.exception.", 0) == 0 && close != std::string::npos) msg = msg.substr(close + 2);
+    throw std::invalid_argument(name + ": run '" + run_name + "': " + msg);
+   }
   }
   return out;
 }

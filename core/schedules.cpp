@@ -332,4 +332,21 @@ torch::Tensor make_sigmas(const std::string& name, int64_t n, const ScheduleOpti
   return sigmas;
 }
 
+std::vector<double> discrete_step_targets(const std::string& name, int64_t n, const ScheduleOptions& o) {
+  if (name.rfind("discrete-", 0) != 0) return {};
+  const auto grid = to_vector(make_sigmas(name, n, o));
+  const auto ac = o.alphas_cumprod.defined() ? o.alphas_cumprod : alphas_cumprod_from_betas(make_betas(BetaSchedule::kScaledLinear));
+  const auto table = sigmas_from_alphas_cumprod(ac);
+  const int64_t T = table.size(0);
+  const auto t = to_vector(spaced_timesteps(T, n, spacing_from_name(name.substr(9)), o.steps_offset, false));
+  std::vector<double> targets;
+  bool differs = false;
+  for (int64_t i = 0; i < n; ++i) {
+    const double prev = t[size_t(i)] - double(T / n);
+    targets.push_back(prev >= 0 ? to_vector(timesteps_to_sigmas(table, from_vector({prev})))[0] : grid.back());
+    differs = differs || targets.back() != grid[size_t(i + 1)];
+  }
+  return differs ? targets : std::vector<double>{};
+}
+
 }  // namespace diffuse

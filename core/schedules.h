@@ -95,4 +95,10 @@ const std::vector<ScheduleInfo>& schedules();
 // n < 1, sigma_min >= sigma_max, rho <= 0 or shift <= 0.
 torch::Tensor make_sigmas(const std::string& name, int64_t n, const ScheduleOptions& o = {});
 
+// Where diffusers' DDIM and DDPM steps land on the grid make_sigmas(name, n, o) gives: for the
+// discrete-* schedules, step i goes from timestep t_i to t_i - T // n (the grid's final sigma once
+// that is below 0), which is not the next timestep when the spacing is trailing or linspace and n
+// does not divide T. Empty for other schedules, or when every target is the next grid sigma.
+std::vector<double> discrete_step_targets(const std::string& name, int64_t n, const ScheduleOptions& o = {});
+
 }  // namespace diffuse

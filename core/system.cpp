@@ -3,6 +3,7 @@
 
 #include <ATen/Version.h>
 #include <dlfcn.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -10,16 +11,25 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
+
+#include "core/device.h"
 
 namespace diffuse {
 
-GemmMeasurement measure_gemm(int64_t n, double min_seconds) {
+void synchronize(const std::string& device) {
+  if (parse_device(device).is_cuda()) torch::cuda::synchronize();
+}
+
+GemmMeasurement measure_gemm(int64_t n, double min_seconds, const std::string& device) {
   torch::NoGradGuard no_grad;
   auto gen = at::detail::createCPUGenerator(0);
-  const auto a = torch::randn({n, n}, gen, torch::kFloat32);
-  const auto b = torch::randn({n, n}, gen, torch::kFloat32);
+  const auto dev = parse_device(device);
+  const auto a = torch::randn({n, n}, gen, torch::kFloat32).to(dev);
+  const auto b = torch::randn({n, n}, gen, torch::kFloat32).to(dev);
   auto c = torch::matmul(a, b);  // warm-up: thread pool start, page faults
+  synchronize(device);
   GemmMeasurement m;
   m.n = n;
   double best = 1e30, total = 0.0;
@@ -27,6 +37,7 @@ GemmMeasurement measure_gemm(int64_t n, double min_seconds) {
   while (total < min_seconds || m.repeats < 3) {
     const auto t0 = clock::now();
     c = torch::matmul(a, b);
+    synchronize(device);
     const double dt = std::chrono::duration<double>(clock::now() - t0).count();
     best = std::min(best, dt);
     total += dt;
@@ -42,6 +53,10 @@ int hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()
 
 int set_threads(int n) {
   if (n <= 0) n = hardware_threads();
+  if (n > kThreadsPerCore * hardware_threads()) {
+    throw std::invalid_argument("--threads " + std::to_string(n) + ": at most " + std::to_string(kThreadsPerCore * hardware_threads()) + " (" +
+                                std::to_string(kThreadsPerCore) + " per core; this machine has " + std::to_string(hardware_threads()) + ")");
+  }
   torch::set_num_threads(n);
   return torch::get_num_threads();
 }

@@ -14,11 +14,16 @@ struct GemmMeasurement {
 };
 
 // Measures fp32 GEMM GFLOP/s of torch::matmul on n x n matrices (best of a short run of repeats,
-// after one warm-up). 2 n^3 flops per matmul.
-GemmMeasurement measure_gemm(int64_t n = 1024, double min_seconds = 0.5);
+// after one warm-up). 2 n^3 flops per matmul. device: a --device name (cuda times with a sync).
+GemmMeasurement measure_gemm(int64_t n = 1024, double min_seconds = 0.5, const std::string& device = "cpu");
 
-// Sets libtorch's intra-op thread count; n <= 0 means all hardware threads.
+// Waits for the work queued on `device` (a --device name): a no-op on the CPU.
+void synchronize(const std::string& device);
+
+// Sets libtorch's intra-op thread count; n <= 0 means all hardware threads. More than
+// kThreadsPerCore per hardware thread is refused (it only thrashes, and 10,000 hang libtorch).
 // Returns the count in force afterwards.
+constexpr int kThreadsPerCore = 4;
 int set_threads(int n);
 int hardware_threads();
 

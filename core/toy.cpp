@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -53,8 +54,12 @@ class ToyModality : public Modality {
       long l;
       char c1, c2;
       std::istringstream ls_(line);
-      if (!(ls_ >> a >> c1 >> b >> c2 >> l) || c1 != ',' || c2 != ',') {
-        throw std::runtime_error(path + ": line " + std::to_string(no) + ": expected 'x,y,label', got '" + line + "'");
+      if (!(ls_ >> a >> c1 >> b >> c2 >> l) || c1 != ',' || c2 != ',' || !(ls_ >> std::ws).eof() || !std::isfinite(a) || !std::isfinite(b)) {
+        throw std::runtime_error(path + ": line " + std::to_string(no) + ": expected 'x,y,label' with finite x, y and an integer label, got '" + line + "'");
+      }
+      if (l < -1 || l >= long(class_names().size())) {
+        throw std::runtime_error(path + ": line " + std::to_string(no) + ": label " + std::to_string(l) + " is not a class; expected -1 (none) to " +
+                                 std::to_string(class_names().size() - 1));
       }
       xs.push_back(a);
       xs.push_back(b);

@@ -32,7 +32,7 @@ wrote="$out/info.json $out/bench-samplers.json"
 [[ -f $out/check-reference.json ]] && wrote="$wrote $out/check-reference.json"
 # Each modality's artefact from its shipped model. A missing or broken model says which file and
 # where its training command is recorded, and the other modalities still run.
-retrain() { echo "  -> $1 is missing or unusable; retrain it with the command recorded in models/README.md"; }
+retrain() { echo "  -> $1 is missing or unusable; retrain it with the command in its folder's model card (README.md)"; }
 gen_start=$(date +%s%N)
 
 echo

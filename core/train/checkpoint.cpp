@@ -104,11 +104,33 @@ void load_into(torch::nn::Module& module, const std::map<std::string, torch::Ten
       throw std::runtime_error(file + ": tensor '" + name + "' has shape " + shape_str(it->second) + " in the checkpoint but " +
                                shape_str(t) + " in the model (config mismatch)");
     }
+    if (it->second.is_floating_point() && !torch::isfinite(it->second).all().item<bool>()) {
+      throw std::runtime_error(file + ": tensor '" + name + "' holds NaN or Inf values (a diverged or corrupted model)");
+    }
     t.copy_(it->second);
   }
   for (const auto& [name, t] : weights) {
     if (!target.count(name)) throw std::runtime_error(file + ": checkpoint tensor '" + name + "' has no place in the model (config mismatch)");
   }
+}
+
+void require_model(const Json& recipe, const std::string& file, const std::string& modality, const std::string& type) {
+  const auto field = [&](const Json& j, const char* key) {
+    return j.is_object() && j.contains(key) && j.at(key).is_string() ? j.at(key).get<std::string>() : std::string();
+  };
+  const std::string m = field(recipe, "modality");
+  const std::string t = recipe.is_object() && recipe.contains("model") ? field(recipe.at("model"), "type") : std::string();
+  if ((m.empty() || m == modality) && t == type) return;
+  const auto article = [](const std::string& w) { return std::string(w.find_first_of("aeiou") == 0 ? "an " : "a ") + w; };
+  const std::string found = t.empty() ? "no model type in its recipe (recipe.model.type)"
+                                      : (m.empty() ? "a" : article(m)) + " '" + t + "' model";
+  throw std::invalid_argument(file + ": " + found + ", expected " + article(modality) + " '" + type + "' model");
+}
+
+Checkpoint load_model_checkpoint(const std::string& file, const std::string& modality, const std::string& type) {
+  auto ck = load_checkpoint(file);
+  require_model(ck.recipe, file, modality, type);
+  return ck;
 }
 
 std::string resolve_beside(const std::string& path, const std::string& checkpoint) {

@@ -35,6 +35,14 @@ std::map<std::string, torch::Tensor> state_of(const torch::nn::Module& module); 
 // weights only) loaded with load_into, then eval mode.
 void load_for_inference(torch::nn::Module& module, const Checkpoint& ck, const std::string& file, bool raw = false);
 
+// Throws unless `recipe` (read from `file`) describes a `modality` model of `type` (recipe.modality
+// and recipe.model.type), naming both what the file holds and what was expected, e.g.
+// "a.safetensors: an audio 'dit' model, expected an image 'dit' model". Older files without a
+// modality pass on the type alone.
+void require_model(const Json& recipe, const std::string& file, const std::string& modality, const std::string& type);
+// load_checkpoint(file) after require_model on its recipe.
+Checkpoint load_model_checkpoint(const std::string& file, const std::string& modality, const std::string& type);
+
 // A path named in a checkpoint's recipe (e.g. its VAE): absolute or existing paths as they are,
 // relative ones resolved against the checkpoint's folder.
 std::string resolve_beside(const std::string& path, const std::string& checkpoint);

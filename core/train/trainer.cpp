@@ -14,6 +14,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "core/device.h"
+
 namespace diffuse {
 
 Json to_json(const TrainOptions& o) {
@@ -71,7 +73,7 @@ void validate(const TrainOptions& o) {
   if (!(o.ema_decay >= 0 && o.ema_decay < 1)) fail("ema_decay must be in [0, 1), got " + std::to_string(o.ema_decay));
   if (!(o.cond_dropout >= 0 && o.cond_dropout <= 1)) fail("cond_dropout must be in [0, 1]");
   if (o.grad_clip < 0) fail("grad_clip must be >= 0");
-  if (o.device != "cpu" && o.device.rfind("cuda", 0) != 0) fail("device must be cpu or cuda[:N], got '" + o.device + "'");
+  parse_device(o.device);  // throws for a name this build cannot use
   if (o.autocast != "off" && o.autocast != "bf16") fail("autocast must be off or bf16, got '" + o.autocast + "'");
 }
 
@@ -140,7 +142,7 @@ Trainer::Trainer(std::shared_ptr<torch::nn::Module> model, TrainForward forward,
     : model_(std::move(model)), forward_(std::move(forward)), recipe_(std::move(recipe)), o_(std::move(options)),
       objective_(std::move(objective)) {
   validate(o_);
-  model_->to(torch::Device(o_.device));
+  model_->to(parse_device(o_.device));
   for (const auto& p : model_->named_parameters()) {
     if (!p.value().requires_grad()) continue;
     names_.push_back(p.key());
@@ -187,7 +189,7 @@ void Trainer::run(const TrainData& data, int64_t until) {
     auto g = stream(o_.seed, 1, uint64_t(epoch_));
     permutation_ = torch::randperm(size, g, torch::kLong);
   }
-  const torch::Device device(o_.device);
+  const torch::Device device = parse_device(o_.device);
   const bool tty = ::isatty(2);
   std::ofstream log;
   if (!o_.out_dir.empty()) {

@@ -137,7 +137,7 @@ void train(const Json& a) {
   check_run_folder(a);
   const std::string resume = a.value("resume", std::string());
   Json recipe;
-  if (!resume.empty()) recipe = load_checkpoint(resume).recipe;
+  if (!resume.empty()) recipe = load_model_checkpoint(resume, "audio", "dit").recipe;
   const Json data_spec = resume.empty() ? data_spec_from(a) : recipe.at("data");
   const int64_t samples = resume.empty() ? int64_t(std::lround(a.value("seconds", 1.0) * 16000)) : recipe.at("samples").get<int64_t>();
   auto data = load_data(data_spec, 16000, samples).train;
@@ -176,8 +176,7 @@ GeneratedAudio sample_audio(const Json& a, int64_t n) {
   const std::string path = a.at("checkpoint");
   const auto ck = load_checkpoint(path);
   const auto& recipe = ck.recipe;
-  if (recipe.value("modality", std::string()) != "audio") throw std::runtime_error(path + ": not an audio checkpoint (recipe.modality)");
-  auto net = load_dit(ck, path, a.value("raw_weights", false));
+  auto net = load_dit(ck, path, "audio", a.value("raw_weights", false));
   const auto mel = mel_config_from_json(recipe.at("mel"));
   const int64_t samples = recipe.at("samples").get<int64_t>();
   if (a.contains("seconds") && a.at("seconds").get<double>() > 0) {
@@ -193,6 +192,7 @@ GeneratedAudio sample_audio(const Json& a, int64_t n) {
   out.class_names = recipe.at("classes").get<std::vector<std::string>>();
   out.rate = mel.sample_rate;
   SampleRequest r = sample_request(a, recipe);
+  net->to(r.options.device());
   const auto& c = net->config();
   r.item_shape = {c.in_channels, c.input_size[0]};
   r.n = n;
@@ -200,7 +200,7 @@ GeneratedAudio sample_audio(const Json& a, int64_t n) {
   out.labels = resolve_labels(a.value("label", std::string()), n, out.class_names);
   r.labels = torch::tensor(out.labels, torch::kLong);
   const auto t0 = std::chrono::steady_clock::now();
-  out.mels = sample(dit_denoiser(net, objective_from_json(recipe.at("objective")).sigma_data), r).slice(2, 0, mel.frames(samples));
+  out.mels = sample(dit_denoiser(net, objective_from_json(recipe.at("objective")).sigma_data), r).cpu().slice(2, 0, mel.frames(samples));
   const auto vocoder = vocoder_path(a.value("decoder", std::string("auto")), path);
   if (vocoder.empty()) {
     out.waves = decode(out.mels, mel, samples, recipe.at("decoder").value("iterations", int64_t(64)));
@@ -363,6 +363,8 @@ Json score(MelClassifier& c, const MelConfig& mel, const torch::Tensor& real_fea
 }
 
 void eval(const Json& a) {
+  // A wrong checkpoint is refused before the real data is loaded and scored.
+  if (const std::string ck = a.value("checkpoint", std::string()); !ck.empty()) load_model_checkpoint(ck, "audio", "dit");
   auto clf = load_classifier(a.at("classifier"));
   const auto ck = load_checkpoint(a.at("classifier"));
   const auto cmel = mel_config_from_json(ck.recipe.at("mel"));

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <stdexcept>
 
@@ -16,19 +17,71 @@
 
 namespace diffuse::audio {
 
+namespace {
+constexpr int kMinRate = 1000, kMaxRate = 768000;
+
+uint32_t le32(const char* p) {
+  return uint32_t(uint8_t(p[0])) | uint32_t(uint8_t(p[1])) << 8 | uint32_t(uint8_t(p[2])) << 16 | uint32_t(uint8_t(p[3])) << 24;
+}
+
+// A RIFF/WAVE file's chunks against its length: libsndfile quietly clamps a data chunk that
+// claims more than the file holds (a cut download, a corrupt header), so a truncated WAV would
+// pass as a shorter clip. Throws naming the file; files that are not RIFF are left to libsndfile.
+void check_riff(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[12];
+  if (!in.read(head, 12) || std::string(head, 4) != "RIFF" || std::string(head + 8, 4) != "WAVE") return;
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (uint64_t(le32(head + 4)) + 8 > size) {
+    throw std::runtime_error(path + ": truncated (its RIFF header claims " + std::to_string(uint64_t(le32(head + 4)) + 8) + " bytes, the file has " +
+                             std::to_string(size) + ")");
+  }
+  uint64_t pos = 12;
+  char chunk[8];
+  while (pos + 8 <= size && in.seekg(std::streamoff(pos)) && in.read(chunk, 8)) {
+    const uint64_t length = le32(chunk + 4);
+    if (std::string(chunk, 4) == "data") {
+      if (pos + 8 + length > size) {
+        throw std::runtime_error(path + ": truncated (its data chunk claims " + std::to_string(length) + " bytes, the file holds " +
+                                 std::to_string(size - pos - 8) + ")");
+      }
+      return;
+    }
+    pos += 8 + length + (length & 1);  // chunks are padded to even sizes
+  }
+}
+}  // namespace
+
 Audio read_audio(const std::string& path, int64_t rate, bool mono) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
+  check_riff(path);
   SF_INFO info{};
   SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
   if (!f) throw std::runtime_error(path + ": not a readable audio file (" + sf_strerror(nullptr) + ")");
-  if (info.frames <= 0 || info.channels <= 0) {
+  auto refuse = [&](const std::string& why) {
     sf_close(f);
-    throw std::runtime_error(path + ": empty audio (0 frames)");
+    throw std::runtime_error(path + ": " + why);
+  };
+  if (info.frames <= 0 || info.channels <= 0) refuse("empty audio (0 frames)");
+  if (info.samplerate < kMinRate || info.samplerate > kMaxRate) {
+    refuse("sample rate " + std::to_string(info.samplerate) + " Hz; expected " + std::to_string(kMinRate) + " to " + std::to_string(kMaxRate) + " Hz");
+  }
+  // What the header claims must fit the file (lossless codecs compress well under 32x), so a
+  // corrupt header cannot make us allocate gigabytes.
+  std::error_code ec;
+  const double bytes = double(std::filesystem::file_size(path, ec));
+  if (info.channels > 64 || double(info.frames) * double(info.channels) > 32.0 * bytes + 4096.0) {
+    refuse("the header claims " + std::to_string(info.frames) + " frames x " + std::to_string(info.channels) + " channels, more than a " +
+           std::to_string(int64_t(bytes)) + "-byte file holds (corrupt header)");
   }
   auto interleaved = torch::empty({int64_t(info.frames), int64_t(info.channels)}, torch::kFloat32);
   const sf_count_t got = sf_readf_float(f, interleaved.data_ptr<float>(), info.frames);
   sf_close(f);
   if (got <= 0) throw std::runtime_error(path + ": cannot decode any audio frames (truncated or corrupt)");
+  if (got < info.frames) {
+    throw std::runtime_error(path + ": truncated (" + std::to_string(got) + " of the " + std::to_string(info.frames) + " frames its header claims)");
+  }
   auto x = interleaved.slice(0, 0, got).t().contiguous();  // (C, T)
   if (mono && x.size(0) > 1) x = x.mean(0, true);
   Audio a{x, info.samplerate};
@@ -102,8 +155,8 @@ WriteReport write_audio(const std::string& path, const torch::Tensor& samples, i
   }
   if (report.gain != 1.0) x = x * report.gain;
   const auto interleaved = x.t().contiguous();
-  const auto p = std::filesystem::path(path);
-  const auto tmp = (p.parent_path() / ("." + p.stem().string() + ".tmp-" + std::to_string(::getpid()) + ext)).string();
+  const auto tmp = temp_path_for(path);
+  TempFileGuard guard(tmp);
   SF_INFO info{};
   info.samplerate = int(rate);
   info.channels = int(x.size(0));
@@ -111,16 +164,22 @@ WriteReport write_audio(const std::string& path, const torch::Tensor& samples, i
   SNDFILE* f = sf_open(tmp.c_str(), SFM_WRITE, &info);
   if (!f) throw std::runtime_error(path + ": cannot write (" + sf_strerror(nullptr) + ")");
   const sf_count_t frames = x.size(1);
-  const bool ok = sf_writef_float(f, interleaved.data_ptr<float>(), frames) == frames;
-  const std::string why = ok ? "" : sf_strerror(f);
+  bool ok = sf_writef_float(f, interleaved.data_ptr<float>(), frames) == frames;
+  std::string why = ok ? "" : sf_strerror(f);
   sf_write_sync(f);
-  sf_close(f);
-  std::error_code ec;
-  if (ok) std::filesystem::rename(tmp, path, ec);
-  if (!ok || ec) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": write failed (" + (ok ? ec.message() : why) + ")");
+  if (sf_close(f) != 0 && ok) {
+    ok = false;
+    why = "closing failed";
   }
+  if (!ok) throw std::runtime_error(path + ": write failed (" + why + "); nothing was replaced");
+  // The header and every frame must read back before the file replaces anything.
+  SF_INFO back{};
+  SNDFILE* r = sf_open(tmp.c_str(), SFM_READ, &back);
+  const bool whole = r && back.frames == frames && back.channels == info.channels;
+  if (r) sf_close(r);
+  if (!whole) throw std::runtime_error(path + ": write failed (the file does not read back whole; disk full?); nothing was replaced");
+  guard.release();
+  commit_temp_file(tmp, path);
   return report;
 }
 

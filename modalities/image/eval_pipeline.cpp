@@ -63,6 +63,8 @@ void train_classifier(const Json& a) {
 }
 
 void eval_image(const Json& a) {
+  // A wrong checkpoint is refused before the real data is loaded and scored.
+  if (const std::string ck = a.value("checkpoint", std::string()); !ck.empty()) load_model_checkpoint(ck, "image", "dit");
   auto clf = load_classifier(a.at("classifier"));
   const auto test = load_fashion_mnist("test");
   const auto real = features_of(clf, test.images);

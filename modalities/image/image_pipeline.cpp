@@ -54,7 +54,7 @@ torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
   const std::string ck_path = a.at("checkpoint");
   const auto ck = load_checkpoint(ck_path);
   const auto& recipe = ck.recipe;
-  auto net = load_dit(ck, ck_path, a.value("raw_weights", false));
+  auto net = load_dit(ck, ck_path, "image", a.value("raw_weights", false));
   const bool pixel = recipe.value("pixel", false);
   Vae vae{nullptr};
   if (!pixel) vae = load_vae(resolve_beside(recipe.at("vae"), ck_path));
@@ -62,6 +62,7 @@ torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
   const auto objective = objective_from_json(recipe.at("objective"));
 
   SampleRequest r = sample_request(a, recipe);
+  net->to(r.options.device());
   const auto& cfg = net->config();
   r.item_shape = {cfg.in_channels, cfg.input_size[0], cfg.input_size[1]};
   r.n = n;
@@ -78,7 +79,7 @@ torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
     };
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const auto z = sample(denoise, r);
+  const auto z = sample(denoise, r).cpu();
   const auto t1 = std::chrono::steady_clock::now();
   torch::NoGradGuard g;
   torch::Tensor images;
@@ -101,8 +102,9 @@ namespace {
 void train(const Json& a) {
   check_run_folder(a);
   const std::string resume = a.value("resume", std::string());
-  const bool pixel = resume.empty() ? a.value("pixel", false) : load_checkpoint(resume).recipe.value("pixel", false);
-  Json recipe = resume.empty() ? default_image_recipe(a.value("vae", std::string()), pixel) : load_checkpoint(resume).recipe;
+  const Json resumed = resume.empty() ? Json() : load_model_checkpoint(resume, "image", "dit").recipe;
+  const bool pixel = resume.empty() ? a.value("pixel", false) : resumed.value("pixel", false);
+  Json recipe = resume.empty() ? default_image_recipe(a.value("vae", std::string()), pixel) : resumed;
   recipe.erase("train");
   const Json given_data = a.value("data", Json::object());
   if (resume.empty()) for (const auto& [k, v] : given_data.items()) recipe["data"][k] = v;
@@ -150,6 +152,11 @@ void sample_cmd(const Json& a) {
   const auto stem = std::filesystem::path(out).replace_extension("").string();
   const auto ext = std::filesystem::path(out).extension().string();
   auto numbered = [&](int64_t i) { return stem + "_" + std::to_string(i) + ext; };
+  std::string lower = ext;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  if (lower != ".png" && lower != ".jpg" && lower != ".jpeg" && lower != ".exr" && lower != ".tif" && lower != ".tiff") {  // before any work
+    throw std::invalid_argument(out + ": unsupported image format '" + ext + "'; one of: .png, .jpg, .jpeg, .exr, .tif, .tiff");
+  }
   if (grid) {
     check_writable(out, force);
   } else {

@@ -16,6 +16,10 @@
 
 namespace diffuse::image {
 
+namespace {
+constexpr int64_t kMaxImageValues = int64_t(1) << 28;  // 1 GiB as float32, e.g. 16384 x 16384 RGBA
+}  // namespace
+
 torch::Tensor read_image(const std::string& path) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
   OIIO::ImageSpec config;
@@ -25,6 +29,10 @@ torch::Tensor read_image(const std::string& path) {
   const auto& spec = in->spec();
   const int64_t w = spec.width, h = spec.height, c = spec.nchannels;
   if (w < 1 || h < 1 || c < 1) throw std::runtime_error(path + ": empty image");
+  if (double(w) * double(h) * double(c) > double(kMaxImageValues)) {  // before allocating what a header claims
+    throw std::runtime_error(path + ": a " + std::to_string(w) + " x " + std::to_string(h) + " x " + std::to_string(c) +
+                             " image, more than the " + std::to_string(kMaxImageValues) + " values diffuse reads from one image");
+  }
   auto hwc = torch::empty({h, w, c}, torch::kFloat32);
   if (!in->read_image(0, 0, 0, int(c), OIIO::TypeDesc::FLOAT, hwc.data_ptr<float>())) {
     std::string why = in->geterror();
@@ -58,24 +66,32 @@ void write_image(const std::string& path, const torch::Tensor& image, const Writ
   hwc = hwc.permute({1, 2, 0}).contiguous();
   const int64_t h = hwc.size(0), w = hwc.size(1), c = hwc.size(2);
   // Same folder and extension, so the rename is atomic and OIIO picks the format.
-  const auto p = std::filesystem::path(path);
-  const auto tmp = (p.parent_path() / ("." + p.stem().string() + ".tmp-" + std::to_string(::getpid()) + ext)).string();
+  const auto tmp = temp_path_for(path);
+  TempFileGuard guard(tmp);
   auto out = OIIO::ImageOutput::create(tmp);
   if (!out) throw std::runtime_error(path + ": cannot create a writer (" + OIIO::geterror() + ")");
   OIIO::ImageSpec spec(int(w), int(h), int(c), type);
   if (ext == ".jpg" || ext == ".jpeg") spec.attribute("Compression", "jpeg:" + std::to_string(o.quality));
   if (c == 4) spec.attribute("oiio:UnassociatedAlpha", 1);  // tensors hold straight alpha
   if (!out->open(tmp, spec) || !out->write_image(OIIO::TypeDesc::FLOAT, hwc.data_ptr<float>()) || !out->close()) {
-    const std::string why = out->geterror();
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": write failed (" + why + ")");
+    throw std::runtime_error(path + ": write failed (" + out->geterror() + "); nothing was replaced");
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": rename failed (" + ec.message() + ")");
+  out.reset();
+  // Format libraries do not always report a failed write (a full disk, a file-size limit): the
+  // file must read back whole, at its size, before it replaces anything.
+  {
+    auto check = OIIO::ImageInput::open(tmp);
+    std::vector<float> pixels(size_t(h * w * c));
+    const bool whole = check && check->spec().width == int(w) && check->spec().height == int(h) &&
+                       check->read_image(0, 0, 0, int(c), OIIO::TypeDesc::FLOAT, pixels.data());
+    if (!whole) {
+      const std::string why = check ? check->geterror() : OIIO::geterror();
+      throw std::runtime_error(path + ": write failed (the file does not read back" + (why.empty() ? "" : ": " + why) +
+                               "; disk full?); nothing was replaced");
+    }
   }
+  guard.release();
+  commit_temp_file(tmp, path);
 }
 
 namespace {

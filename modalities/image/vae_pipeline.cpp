@@ -41,7 +41,7 @@ void train(const Json& a) {
   if (resume.empty() && !a.value("force", false) && std::filesystem::exists(out + "/checkpoint.safetensors")) {
     throw std::runtime_error(out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
   }
-  Json recipe = resume.empty() ? default_vae_recipe() : load_checkpoint(resume).recipe;
+  Json recipe = resume.empty() ? default_vae_recipe() : load_model_checkpoint(resume, "image", "vae").recipe;
   recipe.erase("train");
   const Json given_data = a.value("data", Json::object());
   if (resume.empty()) for (const auto& [k, v] : given_data.items()) recipe["data"][k] = v;

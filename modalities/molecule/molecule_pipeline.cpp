@@ -133,6 +133,30 @@ Json default_recipe(const CodecConfig& c, const std::string& kind) {
   return r;
 }
 
+// The molecule files named by --data: files as they are, folders as their SDF, SMILES and CSV
+// files (sorted); a missing path or a folder without such files is refused by name.
+std::vector<std::string> molecule_files(const std::vector<std::string>& paths) {
+  std::vector<std::string> out;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(p, ec)) {
+      std::vector<std::string> found;
+      for (const auto& e : std::filesystem::directory_iterator(p)) {
+        const auto ext = e.path().extension().string();
+        if (e.is_regular_file() && (ext == ".sdf" || ext == ".smi" || ext == ".csv")) found.push_back(e.path().string());
+      }
+      if (found.empty()) throw std::invalid_argument("--data " + p + ": a folder without .sdf, .smi or .csv files");
+      std::sort(found.begin(), found.end());
+      out.insert(out.end(), found.begin(), found.end());
+    } else if (std::filesystem::is_regular_file(p, ec)) {
+      out.push_back(p);
+    } else {
+      throw std::invalid_argument("--data " + p + ": no such file or folder (expected an SDF, SMILES or CSV file, or a folder of them)");
+    }
+  }
+  return out;
+}
+
 MoleculeDataset load_data(const Json& data, const CodecConfig& c) {
   std::vector<std::string> files;
   if (data.contains("files")) files = data.at("files").get<std::vector<std::string>>();
@@ -147,9 +171,8 @@ MoleculeDataset load_data(const Json& data, const CodecConfig& c) {
 }
 
 GraphDiT load_graph_dit(const Checkpoint& ck, const std::string& path, bool raw) {
-  const auto& m = json_at(ck.recipe, "model", path);
-  if (m.value("type", std::string()) != "graph-dit") throw std::runtime_error(path + ": not a graph DiT checkpoint (model.type)");
-  GraphDiT net(graph_dit_config_from_json(json_at(m, "config", path)));
+  require_model(ck.recipe, path, "molecule", "graph-dit");
+  GraphDiT net(graph_dit_config_from_json(json_at(json_at(ck.recipe, "model", path), "config", path)));
   load_for_inference(*net, ck, path, raw);
   return net;
 }
@@ -161,8 +184,12 @@ void train(const Json& a) {
   if (kind != "discrete" && kind != "categorical" && kind != "regression") {
     throw std::invalid_argument("--objective " + kind + ": one of discrete, categorical, regression");
   }
-  Json recipe = resume.empty() ? default_recipe(CodecConfig{}, kind) : load_checkpoint(resume).recipe;
+  Json recipe = resume.empty() ? default_recipe(CodecConfig{}, kind) : load_model_checkpoint(resume, "molecule", "graph-dit").recipe;
   recipe.erase("train");
+  if (const Json given = a.value("data", Json::object()); given.contains("files")) {
+    if (!resume.empty()) throw std::invalid_argument("--data: a resumed run keeps its training data (" + recipe.at("data").dump() + ")");
+    recipe["data"] = {{"dataset", "files"}, {"files", molecule_files(given.at("files").get<std::vector<std::string>>())}};
+  }
   const auto codec = codec_config_from_json(recipe.at("codec"));
   auto ds = load_data(recipe.at("data"), codec);
   if (const int64_t n = a.value("data_n", int64_t(0)); n > 0 && n < int64_t(ds.train.size())) ds.train.resize(size_t(n));
@@ -293,7 +320,6 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   const std::string path = a.at("checkpoint");
   const auto ck = load_checkpoint(path);
   const auto& recipe = ck.recipe;
-  if (recipe.value("modality", std::string()) != "molecule") throw std::runtime_error(path + ": not a molecule checkpoint (recipe.modality)");
   auto net = load_graph_dit(ck, path, a.value("raw_weights", false));
   const auto codec = codec_config_from_json(recipe.at("codec"));
   GeneratedMolecules out;
@@ -329,6 +355,7 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
     out.labels.push_back(fixed_label.empty() ? bins[k] : fixed_label[size_t(i)]);
   }
   SampleRequest r = sample_request(a, recipe);
+  net->to(r.options.device());
   r.guidance.scale = a.value("cfg", 1.0);
   r.item_shape = {codec.max_atoms * codec.node_features() + codec.max_atoms * codec.max_atoms * CodecConfig::kEdgeTypes};
   r.n = n;
@@ -345,7 +372,7 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
     out.sampler = "discrete";
   } else {
     const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
-    const auto x = sample(with_known_values(graph_denoiser(net, codec, sigma_data, categorical(recipe))), r);  // scaffold inpainting
+    const auto x = sample(with_known_values(graph_denoiser(net, codec, sigma_data, categorical(recipe))), r).cpu();  // scaffold inpainting
     u = unpack(x, codec);
     out.sampler = r.sampler;
   }
@@ -428,7 +455,7 @@ void eval(const Json& a) {
   CodecConfig codec;
   Json data = {{"dataset", "rdkit-data"}};
   if (!a.value("checkpoint", std::string()).empty()) {
-    const auto ck = load_checkpoint(a.at("checkpoint"));
+    const auto ck = load_model_checkpoint(a.at("checkpoint"), "molecule", "graph-dit");
     codec = codec_config_from_json(ck.recipe.at("codec"));
     data = ck.recipe.at("data");
   }

@@ -72,6 +72,11 @@ Video read_video(const std::string& path, const VideoReadOptions& o) {
   if (int e = avformat_find_stream_info(in.ctx, nullptr); e < 0) {
     throw std::runtime_error(path + ": cannot read stream info (" + av_error(e) + ")");
   }
+  // FFmpeg reads a still image (a PNG renamed .mp4) as a one-frame video: not a clip.
+  if (const std::string format = in.ctx->iformat ? in.ctx->iformat->name : "";
+      format == "image2" || (format.size() > 5 && format.compare(format.size() - 5, 5, "_pipe") == 0)) {
+    throw std::runtime_error(path + ": a still image (FFmpeg format " + format + "), not a video");
+  }
   const AVCodec* codec = nullptr;
   const int si = av_find_best_stream(in.ctx, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
   if (si < 0 || !codec) throw std::runtime_error(path + ": no video stream");
@@ -114,7 +119,8 @@ Video read_video(const std::string& path, const VideoReadOptions& o) {
       av_frame_unref(frame.f);
     }
   };
-  while (av_read_frame(in.ctx, pkt.p) >= 0) {
+  int read_status = 0;
+  while ((read_status = av_read_frame(in.ctx, pkt.p)) >= 0) {
     if (pkt.p->stream_index == si) {
       const int e = avcodec_send_packet(dec.ctx, pkt.p);
       if (e < 0 && e != AVERROR(EAGAIN) && e != AVERROR_INVALIDDATA) {
@@ -128,6 +134,15 @@ Video read_video(const std::string& path, const VideoReadOptions& o) {
   avcodec_send_packet(dec.ctx, nullptr);
   drain();
   if (frames.empty()) throw std::runtime_error(path + ": no decodable video frames (truncated or corrupt)");
+  // A file cut short: the demuxer stopped on an error rather than at the end, or fewer frames
+  // decoded than the container's index lists.
+  if (read_status < 0 && read_status != AVERROR_EOF) {
+    throw std::runtime_error(path + ": truncated or corrupt (" + av_error(read_status) + " after " + std::to_string(frames.size()) + " frames)");
+  }
+  if (st->nb_frames > 0 && int64_t(frames.size()) < st->nb_frames) {
+    throw std::runtime_error(path + ": truncated (" + std::to_string(frames.size()) + " of the " + std::to_string(st->nb_frames) +
+                             " frames its index lists decode)");
+  }
   // fps resampling by nearest frame, then the stride and the frame limit.
   std::vector<int64_t> pick;
   const double out_fps = o.fps > 0 ? o.fps : fps;
@@ -165,8 +180,8 @@ void write_video(const std::string& path, const torch::Tensor& frames_in, const 
   if (H2 != H || W2 != W) x = torch::replication_pad2d(x, {0, W2 - W, 0, H2 - H});
   const auto rgb = (x * 255.0).round().to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
 
-  const auto p = std::filesystem::path(path);
-  const auto tmp = (p.parent_path() / ("." + p.stem().string() + ".tmp-" + std::to_string(::getpid()) + ext)).string();
+  const auto tmp = temp_path_for(path);
+  TempFileGuard tmp_guard(tmp);  // declared before the container, so removed after it is closed
   AVFormatContext* oc = nullptr;
   if (int e = avformat_alloc_output_context2(&oc, nullptr, nullptr, tmp.c_str()); e < 0 || !oc) {
     throw std::runtime_error(path + ": cannot create the container (" + av_error(e) + ")");
@@ -175,10 +190,7 @@ void write_video(const std::string& path, const torch::Tensor& frames_in, const 
     if (c->pb) avio_closep(&c->pb);
     avformat_free_context(c);
   });
-  auto fail = [&](const std::string& what, int e) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": " + what + " (" + av_error(e) + ")");
-  };
+  auto fail = [&](const std::string& what, int e) { throw std::runtime_error(path + ": " + what + " (" + av_error(e) + ")"); };
   AVStream* st = avformat_new_stream(oc, nullptr);
   CodecContext enc;
   enc.ctx = avcodec_alloc_context3(codec);
@@ -251,13 +263,11 @@ void write_video(const std::string& path, const torch::Tensor& frames_in, const 
   avcodec_send_frame(enc.ctx, nullptr);
   flush_packets();
   if ((e = av_write_trailer(oc)) < 0) fail("cannot finish the file", e);
-  avio_closep(&oc->pb);
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": rename failed (" + ec.message() + ")");
-  }
+  avio_flush(oc->pb);
+  if (oc->pb->error < 0) fail("write failed; nothing was replaced", oc->pb->error);  // e.g. a full disk
+  if ((e = avio_closep(&oc->pb)) < 0) fail("write failed; nothing was replaced", e);
+  tmp_guard.release();
+  commit_temp_file(tmp, path);
 }
 
 VideoFolder load_video_folder(const std::string& dir, int64_t frames, int64_t height, int64_t width, bool skip_bad) {

@@ -157,8 +157,7 @@ void train(const Json& a) {
   const std::string from = resume.empty() ? init : resume;
   Json recipe;
   if (!from.empty()) {
-    recipe = load_checkpoint(from).recipe;
-    if (recipe.value("modality", std::string()) != "video") throw std::runtime_error(from + ": not a video checkpoint (recipe.modality)");
+    recipe = load_model_checkpoint(from, "video", "dit").recipe;
     recipe["vae"] = resolve_beside(recipe.at("vae"), from);  // a shipped model names its VAE beside itself
     // Factorised and hybrid models, with or without the anchor frame, have the same weights: a
     // resume may switch between them.
@@ -305,7 +304,7 @@ void train_decoder(const Json& a) {
   const std::string out = a.at("out"), resume = a.value("resume", std::string());
   Json recipe;
   if (!resume.empty()) {
-    recipe = load_checkpoint(resume).recipe;
+    recipe = load_model_checkpoint(resume, "video", "temporal-decoder").recipe;
     recipe["vae"] = resolve_beside(recipe.at("vae"), resume);
   } else {
     const std::string vae_path = a.value("vae", std::string());
@@ -366,9 +365,8 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
   const std::string path = a.at("checkpoint");
   auto ck = load_checkpoint(path);
   const auto& recipe = ck.recipe;
-  if (recipe.value("modality", std::string()) != "video") throw std::runtime_error(path + ": not a video checkpoint (recipe.modality)");
   if (a.contains("anchor_frame")) ck.recipe["model"]["config"]["anchor_frame"] = a.at("anchor_frame");  // no extra weights
-  auto net = load_dit(ck, path, a.value("raw_weights", false));
+  auto net = load_dit(ck, path, "video", a.value("raw_weights", false));
   auto vae = image::load_vae(resolve_beside(recipe.at("vae"), path));
   const auto& c = net->config();
   if (a.contains("frames") && a.at("frames").get<int64_t>() > 0 && a.at("frames").get<int64_t>() != c.input_size[0]) {
@@ -381,6 +379,7 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
   out.class_names = recipe.at("classes").get<std::vector<std::string>>();
   out.fps = a.value("fps", 0.0) > 0 ? a.value("fps", 0.0) : recipe.value("fps", 8.0);
   SampleRequest r = sample_request(a, recipe);
+  net->to(r.options.device());
   if (fps_conditioned(recipe)) {  // the frame rate sets how far items move per frame
     const auto trained = recipe.at("data").at("fps").get<std::vector<double>>();
     const auto [lo, hi] = std::minmax_element(trained.begin(), trained.end());
@@ -420,7 +419,7 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
   const auto t0 = std::chrono::steady_clock::now();
   const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
   auto temporal = temporal_decoder_for(a.value("decoder", std::string("auto")), path, resolve_beside(recipe.at("vae"), path));
-  const auto z = sample(with_known_values(dit_denoiser(net, sigma_data, a.value("temporal_guidance", 0.0))), r);
+  const auto z = sample(with_known_values(dit_denoiser(net, sigma_data, a.value("temporal_guidance", 0.0))), r).cpu();
   out.frames = temporal ? temporal->decode(z) : decode_clips(vae, z);
   out.decoder = temporal ? a.value("decoder", std::string("auto")) == "auto" ? beside_decoder(path) : a.at("decoder").get<std::string>()
                          : "per-frame";
@@ -519,6 +518,8 @@ Json score(image::Classifier& clf, const torch::Tensor& real_features, const tor
 }
 
 void eval(const Json& a) {
+  // A wrong checkpoint is refused before the real data is loaded and scored.
+  if (const std::string ck = a.value("checkpoint", std::string()); !ck.empty()) load_model_checkpoint(ck, "video", "dit");
   auto clf = image::load_classifier(a.at("classifier"));
   const auto test = image::load_fashion_mnist("test");
   MovingOptions m;

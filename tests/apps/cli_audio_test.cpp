@@ -15,8 +15,8 @@ using diffuse::test::run;
 
 TEST(CliAudio, ClassifierDitSampleEvalRoundTrip) {
   if (std::system("espeak-ng --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "espeak-ng not installed";
-  const std::string d = "/tmp/diffuse_cli_audio";
-  std::system(("rm -rf " + d).c_str());
+  const diffuse::test::TempDir tmp("cli_audio");
+  const std::string d = tmp.path;
   auto diffuse = [&](const std::string& args) { return run(args); };
   setenv("DIFFUSE_DATA", (d + "/cache").c_str(), 1);
   auto r = diffuse("train audio-classifier --espeak-variants 2 --steps 3 --batch 16 --out " + d + "/clf");

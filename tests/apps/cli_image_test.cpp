@@ -15,8 +15,8 @@ namespace {
 // VAE, classifier, latent DiT, a PNG grid, one file per sample, and the evaluation JSON.
 TEST(CliImage, VaeDitSampleEvalRoundTrip) {
   if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
-  const std::string d = "/tmp/diffuse_cli_image";
-  std::system(("rm -rf " + d).c_str());
+  const diffuse::test::TempDir tmp("cli_image");
+  const std::string d = tmp.path;
   auto r = run("train vae --steps 3 --batch 8 --data-n 64 --out " + d + "/vae");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("latent scaling factor"), std::string::npos) << r.out;

@@ -20,8 +20,8 @@ using diffuse::test::run;
 
 TEST(CliMolecule, TrainSampleSdfEvalRoundTrip) {
   if (!std::filesystem::exists("/usr/share/RDKit/Data/NCI/first_5K.smi")) GTEST_SKIP() << "rdkit-data not installed";
-  const std::string d = "/tmp/diffuse_cli_molecule";
-  std::system(("rm -rf " + d).c_str());
+  const diffuse::test::TempDir tmp("cli_molecule");
+  const std::string d = tmp.path;
   auto r = run("train molecule --objective regression --steps 2 --batch 8 --data-n 64 --out " + d + "/dit");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("duplicates, kept"), std::string::npos) << r.out;
@@ -106,8 +106,8 @@ TEST(CliMolecule, TrainSampleSdfEvalRoundTrip) {
 // The shipped model: --n-valid writes exactly that many valid molecules, and scaffold inpainting
 // keeps the given substructure in every valid sample.
 TEST(CliMolecule, ShippedModelNValidAndScaffoldInpainting) {
-  const std::string d = "/tmp/diffuse_cli_molecule_shipped";
-  std::system(("rm -rf " + d + " && mkdir -p " + d).c_str());
+  const diffuse::test::TempDir tmp("cli_molecule_shipped");
+  const std::string d = tmp.path;
   auto r = run("sample molecule --n-valid 12 --steps 20 --seed 5 --out " + d + "/v.sdf");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("wrote 12 valid molecules of "), std::string::npos) << r.out;

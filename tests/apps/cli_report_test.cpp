@@ -17,8 +17,9 @@ TEST(CliReport, OpensInHeadlessChromiumWithEveryMediaElementEmbedded) {
   if (std::system("chromium --version > /dev/null 2>&1") != 0) {
     GTEST_SKIP() << "chromium not installed (Debian package chromium; scripts/install-deps.sh installs it)";
   }
-  const std::string d = "/tmp/diffuse_cli_report";
-  std::system(("rm -rf " + d + " && mkdir -p " + d + "/out/digits").c_str());
+  const diffuse::test::TempDir tmp("cli_report");
+  const std::string d = tmp.path;
+  std::filesystem::create_directories(d + "/out/digits");
   // Media from the shipped models (a few steps: this checks the page, not the quality).
   auto r = run("sample image --label rows --columns 2 --n 4 --steps 2 --grid --labelled --out " + d + "/out/fashion.png");
   ASSERT_EQ(r.code, 0) << r.out;

@@ -1,7 +1,10 @@
 // The diffuse program end to end: exit codes and one-line errors for bad input, JSON output.
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
 #include <array>
 #include <cstdlib>
 #include <cstdio>
@@ -9,7 +12,9 @@
 #include <fstream>
 #include <string>
 
+#include "core/files.h"
 #include "core/json.h"
+#include "core/train/checkpoint.h"
 #include "test_paths.h"
 #include "tests/apps/cli_util.h"
 
@@ -51,7 +56,8 @@ TEST(Cli, ThreadsOptionSetsTheThreadCount) {
 }
 
 TEST(Cli, CheckReferenceNamesACorruptFile) {
-  const std::string path = "/tmp/diffuse_cli_corrupt.json";
+  const diffuse::test::TempDir tmp("cli_corrupt");
+  const std::string path = tmp.path + "/corrupt.json";
   { std::ofstream(path) << "{\"runs\": [1, 2"; }
   const auto r = run("check-reference " + path);
   EXPECT_EQ(r.code, 1);
@@ -60,18 +66,19 @@ TEST(Cli, CheckReferenceNamesACorruptFile) {
 }
 
 TEST(Cli, UnknownModalitiesAndMissingFoldersAreNamed) {
-  auto r = run("train sculpture --steps 1 --out /tmp/diffuse_cli_sculpture");
+  const diffuse::test::TempDir tmp("cli_names");
+  auto r = run("train sculpture --steps 1 --out " + tmp.path + "/sculpture");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("sculpture"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("toy"), std::string::npos) << r.out;  // the known names are listed
-  r = run("report /tmp/diffuse_no_such_folder");
+  r = run("report " + tmp.path + "/no_such_folder");
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.out.find("/tmp/diffuse_no_such_folder"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(tmp.path + "/no_such_folder"), std::string::npos) << r.out;
 }
 
 TEST(Cli, ToyTrainSampleEvalRoundTrip) {
-  const std::string dir = "/tmp/diffuse_cli_toy";
-  std::system(("rm -rf " + dir).c_str());
+  const diffuse::test::TempDir tmp("cli_toy");
+  const std::string dir = tmp.path + "/run";
   auto r = run("--threads 1 train toy --steps 30 --batch 64 --out " + dir);
   ASSERT_EQ(r.code, 0) << r.out;
   r = run("train toy --steps 30 --out " + dir);  // the run folder is not silently reused
@@ -98,7 +105,8 @@ TEST(Cli, ToyTrainSampleEvalRoundTrip) {
 }
 
 TEST(Cli, BenchRefusesToOverwriteWithoutForce) {
-  const std::string path = "/tmp/diffuse_cli_bench.json";
+  const diffuse::test::TempDir tmp("cli_bench");
+  const std::string path = tmp.path + "/bench.json";
   { std::ofstream(path) << "keep"; }
   const auto r = run("bench samplers --nfe 5 --sampler euler --points 200 --out " + path);
   EXPECT_EQ(r.code, 1);
@@ -109,3 +117,232 @@ TEST(Cli, BenchRefusesToOverwriteWithoutForce) {
 
 }  // namespace
 
+
+namespace {
+
+TEST(Cli, DeviceIsCheckedByEveryCommandThatTakesIt) {
+  const std::string models = std::string(DIFFUSE_SOURCE_DIR) + "/models";
+  const diffuse::test::TempDir tmp("cli_device");
+  for (const std::string& args : std::vector<std::string>{"train toy --steps 1 --device tpu --out " + tmp.path + "/t",
+                                  "sample toy --checkpoint " + models + "/fashion-mnist/dit.safetensors --device tpu --out " + tmp.path + "/p.csv",
+                                  "sample image --device tpu --out " + tmp.path + "/x.png",
+                                  "eval image --device tpu",
+                                  "bench model --batch 1 --device tpu",
+                                  "bench image --n 1 --device tpu"}) {
+    const auto r = run(args);
+    EXPECT_EQ(r.code, 1) << args;
+    EXPECT_EQ(lines(r.out), 1) << args << ": " << r.out;
+    EXPECT_NE(r.out.find("--device tpu: unknown device; one of: cpu, cuda, cuda:N"), std::string::npos) << args << ": " << r.out;
+  }
+  auto r = run("sample image --device cuda:x --out " + tmp.path + "/x.png");
+  EXPECT_NE(r.out.find("--device cuda:x: expected cuda:N with a GPU index N"), std::string::npos) << r.out;
+  // This machine's libtorch is the CPU build: CUDA is refused in one line instead of running on the CPU.
+  r = run("info --json --gemm-size 64");
+  ASSERT_EQ(r.code, 0) << r.out;
+  if (!diffuse::Json::parse(r.out).at("cuda_available").get<bool>()) {
+    for (const std::string& args : std::vector<std::string>{"train toy --steps 1 --device cuda --out " + tmp.path + "/t",
+                                                            "sample image --device cuda --out " + tmp.path + "/x.png"}) {
+      r = run(args);
+      EXPECT_EQ(r.code, 1) << args;
+      EXPECT_EQ(lines(r.out), 1) << args << ": " << r.out;
+      EXPECT_NE(r.out.find("--device cuda: this libtorch"), std::string::npos) << args << ": " << r.out;
+      EXPECT_NE(r.out.find("use --device cpu"), std::string::npos) << args << ": " << r.out;
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(tmp.path + "/t"));
+  EXPECT_FALSE(std::filesystem::exists(tmp.path + "/x.png"));
+}
+
+TEST(Cli, ACheckpointOfAnotherModalityIsNamedWithWhatItHolds) {
+  const std::string models = std::string(DIFFUSE_SOURCE_DIR) + "/models";
+  const diffuse::test::TempDir tmp("cli_wrong_modality");
+  const std::string audio = models + "/spoken-digits/dit.safetensors";
+  struct Case {
+    std::string args, expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"sample image --checkpoint " + audio + " --out " + tmp.path + "/x.png", audio + ": an audio 'dit' model, expected an image 'dit' model"},
+           {"sample video --checkpoint " + audio + " --out " + tmp.path + "/x.mp4", audio + ": an audio 'dit' model, expected a video 'dit' model"},
+           {"sample toy --checkpoint " + audio + " --out " + tmp.path + "/x.csv", audio + ": an audio 'dit' model, expected a toy 'mlp' model"},
+           {"sample audio --checkpoint " + models + "/fashion-mnist/vae.safetensors --out " + tmp.path + "/x.wav",
+            "vae.safetensors: an image 'vae' model, expected an audio 'dit' model"},
+           {"sample molecule --checkpoint " + audio + " --out " + tmp.path + "/x.sdf", audio + ": an audio 'dit' model, expected a molecule 'graph-dit' model"},
+           {"eval audio " + models + "/fashion-mnist/dit.safetensors", "dit.safetensors: an image 'dit' model, expected an audio 'dit' model"},
+           {"train image --resume " + audio + " --steps 1 --out " + tmp.path + "/r", audio + ": an audio 'dit' model, expected an image 'dit' model"},
+       }) {
+    const auto r = run(c.args);
+    EXPECT_EQ(r.code, 1) << c.args;
+    EXPECT_EQ(lines(r.out), 1) << c.args << ": " << r.out;
+    EXPECT_NE(r.out.find(c.expected), std::string::npos) << c.args << ": " << r.out;
+  }
+}
+
+TEST(Cli, TrainDataIsHonouredOrRefusedNeverIgnored) {
+  const diffuse::test::TempDir tmp("cli_train_data");
+  for (const std::string m : {"toy", "classifier", "video-decoder"}) {
+    const auto r = run("train " + m + " --data " + tmp.path + " --steps 1 --out " + tmp.path + "/run");
+    EXPECT_EQ(r.code, 1) << m;
+    EXPECT_EQ(lines(r.out), 1) << m << ": " << r.out;
+    EXPECT_NE(r.out.find("--data " + tmp.path + ": train " + m + " has no dataset option"), std::string::npos) << r.out;
+  }
+  const auto r = run("train molecule --data " + tmp.path + "/none.sdf --steps 1 --out " + tmp.path + "/run");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--data " + tmp.path + "/none.sdf: no such file or folder"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(tmp.path + "/run"));
+}
+
+}  // namespace
+
+namespace {
+
+// A reference file with one run edited by `edit`, written under `dir`.
+std::string edited_reference(const std::string& dir, const std::function<void(diffuse::Json& run)>& edit) {
+  auto j = diffuse::read_json_file(std::string(DIFFUSE_REFERENCE_DIR) + "/traj_kdiffusion_d2_n10.json");
+  auto& runs = j.at("runs");
+  for (auto it = runs.begin(); it != runs.end();) it = std::next(it) == runs.end() ? std::next(it) : runs.erase(it);  // keep the last run
+  edit(runs.begin().value());
+  const std::string path = dir + "/edited.json";
+  std::ofstream(path) << j.dump();
+  return path;
+}
+
+TEST(Cli, CheckReferenceNamesTheRunAndFieldOfAMalformedFile) {
+  if (!std::filesystem::exists(std::string(DIFFUSE_REFERENCE_DIR) + "/traj_kdiffusion_d2_n10.json")) GTEST_SKIP() << "no shared/reference";
+  const diffuse::test::TempDir tmp("cli_reference");
+  struct Case {
+    std::function<void(diffuse::Json&)> edit;
+    std::string expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {[](diffuse::Json& r) { r["x_init"][0][1] = "1.5"; }, "x_init: expected a number or a non-empty array of numbers, got string"},
+           {[](diffuse::Json& r) { r["x_init"] = 3.0; }, "trajectory: expected states of x_init's shape ()"},
+           {[](diffuse::Json& r) { r["x_init"] = diffuse::Json::object(); }, "x_init: expected a number or a non-empty array of numbers, got object"},
+           {[](diffuse::Json& r) { r["x_init"][0] = {1.0}; }, "x_init: a ragged array"},
+           {[](diffuse::Json& r) { r["trajectory"].erase(r["trajectory"].size() - 1); }, "ran 10 steps, recorded 9"},
+           {[](diffuse::Json& r) { r["sigmas"][2] = "abc"; }, "expected numbers (or \"inf\", \"-inf\") in an array, got \"abc\""},
+           {[](diffuse::Json& r) { r.erase("x_init"); }, "key 'x_init' not found"},
+       }) {
+    const auto path = edited_reference(tmp.path, c.edit);
+    const auto r = run("check-reference " + path);
+    EXPECT_EQ(r.code, 1) << c.expected << ": " << r.out;
+    EXPECT_LE(lines(r.out), 4) << r.out;  // the table's header, at most the failed row and the summary, the error
+    EXPECT_NE(r.out.find(c.expected), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("Exception raised"), std::string::npos) << r.out;  // no libtorch stack trace
+  }
+  auto j = diffuse::read_json_file(std::string(DIFFUSE_REFERENCE_DIR) + "/traj_kdiffusion_d2_n10.json");
+  j["runs"] = diffuse::Json::object();
+  std::ofstream(tmp.path + "/empty.json") << j.dump();
+  const auto r = run("check-reference " + tmp.path + "/empty.json");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("empty.json: 'runs' holds no runs"), std::string::npos) << r.out;
+}
+
+TEST(Cli, AbsurdOptionValuesAreRefusedNamingTheOptionAndTheLimit) {
+  const diffuse::test::TempDir tmp("cli_absurd");
+  const std::string toy = tmp.path + "/toy";
+  ASSERT_EQ(run("--threads 1 train toy --steps 5 --batch 16 --out " + toy).code, 0);
+  const std::string ck = toy + "/checkpoint.safetensors", out = " --out " + tmp.path + "/p.csv";
+  struct Case {
+    std::string args, expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--threads 10000 info", "--threads 10000: at most "},
+           {"sample toy --checkpoint " + ck + " --n 0" + out, "--n: expected a sample count from 1 to 10000000, got '0'"},
+           {"sample toy --checkpoint " + ck + " --n 2000000000" + out, "--n: expected a sample count from 1 to 10000000, got '2000000000'"},
+           {"sample toy --checkpoint " + ck + " --eta nan" + out, "--eta: expected a number in [0, 100], got 'nan'"},
+           {"sample toy --checkpoint " + ck + " --eta -3" + out, "--eta: expected a number in [0, 100], got '-3'"},
+           {"sample toy --checkpoint " + ck + " --seed -1" + out, "--seed: expected an integer from 0 to 18446744073709551615, got '-1'"},
+           {"sample toy --checkpoint " + ck + " --cfg 1e308" + out, "--cfg: expected a guidance scale in [0, 100], got '1e308'"},
+           {"sample toy --checkpoint " + ck + " --out " + tmp.path + "/t.png", "toy samples are written as CSV; expected a .csv file"},
+           {"sample toy --checkpoint " + ck + " --out " + tmp.path + "/no/such/p.csv", "p.csv: no folder " + tmp.path + "/no/such to write into"},
+           {"sample image --n 2 --out " + tmp.path + "/x.bmp", "x.bmp: unsupported image format '.bmp'"},
+           {"sample molecule --scaffold '' --out " + tmp.path + "/m.sdf", "--scaffold '': expected a SMILES substructure"},
+       }) {
+    const auto r = run(c.args);
+    EXPECT_NE(r.code, 0) << c.args;
+    EXPECT_EQ(lines(r.out), 1) << c.args << ": " << r.out;
+    EXPECT_NE(r.out.find(c.expected), std::string::npos) << c.args << ": " << r.out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(tmp.path + "/p.csv"));
+  EXPECT_FALSE(std::filesystem::exists(tmp.path + "/t.png"));
+  // A DiT config far past any real one is refused before anything is counted or built.
+  std::ofstream(tmp.path + "/huge.json") << R"({"input_size": [32, 32], "patch": [2, 2], "in_channels": 4, "hidden": 384, "depth": 1000000000000, "heads": 6})";
+  auto r = run("model info " + tmp.path + "/huge.json");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("depth 1000000000000 is above the limit of 65536"), std::string::npos) << r.out;
+}
+
+TEST(Cli, EvalToyRefusesLabelsThatAreNotClasses) {
+  const diffuse::test::TempDir tmp("cli_toy_labels");
+  for (const std::string label : {"99", "0.5", "-2", "x"}) {
+    std::ofstream(tmp.path + "/p.csv") << "x,y,label\n0.1,0.2,1\n0.3,0.4," << label << "\n";
+    const auto r = run("eval toy " + tmp.path + "/p.csv");
+    EXPECT_EQ(r.code, 1) << label;
+    EXPECT_EQ(lines(r.out), 1) << label << ": " << r.out;
+    EXPECT_NE(r.out.find("p.csv: line 3: "), std::string::npos) << label << ": " << r.out;
+  }
+}
+
+TEST(Cli, NanWeightsAreNamedWithTheFileAndTensor) {
+  const diffuse::test::TempDir tmp("cli_nan");
+  ASSERT_EQ(run("--threads 1 train toy --steps 2 --batch 16 --out " + tmp.path + "/toy").code, 0);
+  auto ck = diffuse::load_checkpoint(tmp.path + "/toy/checkpoint.safetensors");
+  auto& w = ck.ema.begin()->second;
+  w.view(-1)[0] = std::nan("");
+  diffuse::save_checkpoint(tmp.path + "/nan.safetensors", ck, false);
+  const auto r = run("sample toy --checkpoint " + tmp.path + "/nan.safetensors --n 5 --out " + tmp.path + "/p.csv");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("nan.safetensors: tensor '" + ck.ema.begin()->first + "' holds NaN or Inf values"), std::string::npos) << r.out;
+}
+
+// A file-size limit stands in for a full disk: the write fails, the old file is kept byte for
+// byte, no temporary file is left, and the exit code is non-zero.
+TEST(Cli, AFullDiskLosesNothingAndLeavesNoTemporaryFile) {
+  const diffuse::test::TempDir tmp("cli_full_disk");
+  ASSERT_EQ(run("--threads 1 train toy --steps 2 --batch 16 --out " + tmp.path + "/toy").code, 0);
+  const std::string models = std::string(DIFFUSE_SOURCE_DIR) + "/models";
+  struct Case {
+    std::string file, args;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"p.csv", "sample toy --checkpoint " + tmp.path + "/toy/checkpoint.safetensors --n 5000"},
+           {"g.png", "sample image --n 4 --steps 1 --grid --columns 2 --scale 4"},
+           {"a.wav", "sample audio --n 1 --steps 1 --label 3"},
+       }) {
+    const std::string path = tmp.path + "/" + c.file;
+    { std::ofstream(path) << "the old file"; }
+    // dash's and bash's ulimit -f count 512- and 1024-byte blocks: 2 blocks hold at most 2 KB.
+    const auto r = diffuse::test::run_shell("ulimit -f 2; " + std::string(DIFFUSE_BINARY_DIR) + "/apps/diffuse " + c.args + " --force --out " + path);
+    EXPECT_NE(r.code, 0) << c.args << ": " << r.out;
+    EXPECT_NE(r.out.find(path + ": "), std::string::npos) << c.args << ": " << r.out;
+    EXPECT_EQ(diffuse::read_file(path), "the old file") << c.args;
+    int64_t files = 0;
+    for (const auto& e : std::filesystem::directory_iterator(tmp.path)) files += e.path().filename().string().find(".tmp-") != std::string::npos;
+    EXPECT_EQ(files, 0) << c.args << ": a temporary file was left";
+  }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Cli, TrainingIsAFunctionOfItsSeedAcrossProcesses) {
+  const diffuse::test::TempDir tmp("cli_train_seed");
+  for (const char* run_dir : {"/a", "/b", "/c"}) {
+    const std::string seed = std::string(run_dir) == "/c" ? "1" : "0";
+    ASSERT_EQ(run("--threads 1 train toy --steps 3 --batch 16 --seed " + seed + " --out " + tmp.path + run_dir).code, 0);
+  }
+  const auto a = diffuse::load_checkpoint(tmp.path + "/a/checkpoint.safetensors");
+  const auto b = diffuse::load_checkpoint(tmp.path + "/b/checkpoint.safetensors");
+  const auto c = diffuse::load_checkpoint(tmp.path + "/c/checkpoint.safetensors");
+  bool all_equal = true, any_other = false;
+  for (const auto& [name, t] : a.model) {
+    all_equal = all_equal && torch::equal(t, b.model.at(name));
+    any_other = any_other || !torch::equal(t, c.model.at(name));
+  }
+  EXPECT_TRUE(all_equal) << "the same seed in two processes gave different weights";
+  EXPECT_TRUE(any_other) << "another seed gave the same weights";
+}
+
+}  // namespace

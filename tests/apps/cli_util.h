@@ -2,9 +2,14 @@
 #pragma once
 #include <sys/wait.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
 #include <string>
 
 #include "test_paths.h"
@@ -19,6 +24,34 @@ struct Result {
 inline Result run(const std::string& args) {
   const std::string cmd = std::string(DIFFUSE_BINARY_DIR) + "/apps/diffuse " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// A fresh folder of one test's own under $TMPDIR (else /tmp), removed when it goes out of scope,
+// so CLI tests never share fixed paths and can run in parallel.
+struct TempDir {
+  std::string path;
+  explicit TempDir(const std::string& name) {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base && *base ? base : "/tmp") + "/diffuse_" + name + "_XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("cannot create a temporary folder " + pattern);
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+// Runs a shell command line as it is (for limits such as ulimit before the program).
+inline Result run_shell(const std::string& line) {
+  FILE* p = popen(("{ " + line + "; } 2>&1").c_str(), "r");
   std::string out;
   std::array<char, 4096> buf{};
   while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);

@@ -30,7 +30,6 @@ std::string shell(const std::string& cmd) {
 
 // A fresh folder d with a 2-step VAE (d/vae), classifier (d/clf) and 8-frame video DiT (d/dit).
 void small_video_run(const std::string& d) {
-  std::system(("rm -rf " + d).c_str());
   for (const std::string& args : {"train vae --steps 2 --batch 8 --data-n 64 --out " + d + "/vae",
                                  "train classifier --steps 2 --batch 16 --data-n 64 --out " + d + "/clf",
                                  "train video --vae " + d + "/vae/checkpoint.safetensors --frames 8 --steps 2 --batch 2 --data-n 8 --out " + d + "/dit"}) {
@@ -41,7 +40,8 @@ void small_video_run(const std::string& d) {
 
 TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
-  const std::string d = "/tmp/diffuse_cli_video";
+  const diffuse::test::TempDir tmp("cli_video");
+  const std::string d = tmp.path;
   ASSERT_NO_FATAL_FAILURE(small_video_run(d));
   diffuse::test::Result r;
   const std::string ck = d + "/dit/checkpoint.safetensors";
@@ -162,7 +162,8 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
 // several rates; sample and eval condition on --fps within that range and refuse outside it.
 TEST(CliVideo, FpsConditionedFineTuneSamplesAndScoresAtTheRatesItLearned) {
   if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
-  const std::string d = "/tmp/diffuse_cli_video_fps";
+  const diffuse::test::TempDir tmp("cli_video_fps");
+  const std::string d = tmp.path;
   ASSERT_NO_FATAL_FAILURE(small_video_run(d));
   diffuse::test::Result r;
   const std::string base = d + "/dit/checkpoint.safetensors", ck = d + "/fps/checkpoint.safetensors";
@@ -203,7 +204,8 @@ TEST(CliVideo, FpsConditionedFineTuneSamplesAndScoresAtTheRatesItLearned) {
 // the model (auto), reported by eval, and refused when it decodes another VAE's latents.
 TEST(CliVideo, TemporalDecoderTrainsAndDecodesSamples) {
   if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
-  const std::string d = "/tmp/diffuse_cli_video_decoder";
+  const diffuse::test::TempDir tmp("cli_video_decoder");
+  const std::string d = tmp.path;
   ASSERT_NO_FATAL_FAILURE(small_video_run(d));
   diffuse::test::Result r;
   const std::string ck = d + "/dit/checkpoint.safetensors", dec = d + "/tdec/checkpoint.safetensors";

@@ -171,3 +171,91 @@ TEST(Samplers, HeunChurnDrawsNoiseAndChangesTheResult) {
 
 }  // namespace
 }  // namespace diffuse
+
+namespace diffuse {
+namespace {
+
+std::vector<double> vec(const torch::Tensor& t) {
+  const auto c = t.to(torch::kFloat64).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+// Noise drawn from a list, for replaying a stochastic sampler against a hand-written one.
+class ListNoise : public NoiseSource {
+ public:
+  explicit ListNoise(std::vector<torch::Tensor> draws) : draws_(std::move(draws)) {}
+  torch::Tensor draw(const torch::Tensor& like) override { return draws_.at(next_++).to(like.options()); }
+
+ private:
+  std::vector<torch::Tensor> draws_;
+  size_t next_ = 0;
+};
+
+// diffusers' DDIMScheduler.step and DDPMScheduler.step (epsilon prediction, set_alpha_to_one,
+// fixed_small variance), written out as the library does it, in VP terms: each step goes from t
+// to prev_t = t - T // n whatever the next timestep is. diffuse's ddim and ddpm on the same
+// discrete-* grid must land on the same states to 1e-10 for every spacing and for step counts
+// that do not divide the 1,000 training timesteps.
+TEST(DiffusersSteps, DdimAndDdpmMatchTheLibraryForEverySpacingAndStepCount) {
+  const auto g = GaussianMixture::toy2d();
+  const auto ac = alphas_cumprod_from_betas(make_betas(BetaSchedule::kScaledLinear));
+  const int64_t T = ac.size(0);
+  const auto acv = [&](double t) { return t >= 0 ? ac[int64_t(t)].item<double>() : 1.0; };
+  auto gen = at::detail::createCPUGenerator(3);
+  const auto start = torch::randn({16, 2}, gen, torch::kFloat64);
+  for (const std::string spacing : {"trailing", "leading"}) {
+    for (const int64_t n : {6, 10, 13, 30}) {
+      const std::string schedule = "discrete-" + spacing;
+      const auto t = vec(spaced_timesteps(T, n, spacing_from_name(spacing), 0, false));
+      std::vector<torch::Tensor> noise;
+      for (int64_t i = 0; i < n; ++i) noise.push_back(torch::randn({16, 2}, gen, torch::kFloat64));
+      for (const std::string sampler : {"ddim", "ddpm"}) {
+        // The library, in VP terms.
+        auto x = start.clone();
+        std::vector<torch::Tensor> states;
+        for (int64_t i = 0; i < n; ++i) {
+          const double a_t = acv(t[size_t(i)]), prev = t[size_t(i)] - double(T / n), a_prev = acv(prev);
+          const auto x0 = g.posterior_mean(x, std::sqrt(a_t), std::sqrt(1 - a_t));
+          const auto eps = (x - std::sqrt(a_t) * x0) / std::sqrt(1 - a_t);
+          if (sampler == "ddim") {
+            x = std::sqrt(a_prev) * x0 + std::sqrt(1 - a_prev) * eps;
+          } else {
+            const double beta_t = 1 - a_t / a_prev;
+            x = (std::sqrt(a_prev) * beta_t / (1 - a_t)) * x0 + (std::sqrt(a_t / a_prev) * (1 - a_prev) / (1 - a_t)) * x;
+            // (The library also adds sqrt(1e-20) = 1e-10 times fresh noise on the step to t < 0.)
+            if (prev >= 0) x = x + std::sqrt(std::max((1 - a_prev) / (1 - a_t) * beta_t, 1e-20)) * noise[size_t(i)];
+          }
+          states.push_back(x);
+        }
+        // diffuse: the same grid and targets through the registry sampler, on VE states.
+        const auto sigmas = make_sigmas(schedule, n);
+        SamplerOptions o;
+        o.step_targets = discrete_step_targets(schedule, n);
+        EXPECT_EQ(o.step_targets.empty(), spacing == "leading" || T % n == 0) << spacing << " " << n;
+        double err = 0;
+        const auto sv = vec(sigmas);
+        o.callback = [&](int64_t i, const torch::Tensor& xs, double s) {
+          const double a = 1.0 / (1.0 + s * s);
+          err = std::max(err, (xs * std::sqrt(a) - states[size_t(i)]).abs().max().item<double>());
+        };
+        ListNoise ln(noise);
+        const Denoiser d = [&](const torch::Tensor& xs, const torch::Tensor& s) { return g.posterior_mean(xs, 1.0, s.item<double>()); };
+        run_sampler(sampler, d, start * std::sqrt(1 + sv[0] * sv[0]), sigmas, ln, o);
+        EXPECT_LT(err, 1e-10) << sampler << " " << spacing << " n=" << n;
+        if (sampler == "ddim" && !o.step_targets.empty()) {  // and the grid alone would not match: the targets matter
+          SamplerOptions plain;
+          double plain_err = 0;
+          plain.callback = [&](int64_t i, const torch::Tensor& xs, double s) {
+            plain_err = std::max(plain_err, (xs / std::sqrt(1.0 + s * s) - states[size_t(i)]).abs().max().item<double>());
+          };
+          ListNoise ln2(noise);
+          run_sampler(sampler, d, start * std::sqrt(1 + sv[0] * sv[0]), sigmas, ln2, plain);
+          EXPECT_GT(plain_err, 1e-6) << spacing << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace diffuse

@@ -8,7 +8,9 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/files.h"
 #include "core/safetensors.h"
+#include "core/train/checkpoint.h"
 #include "core/toy.h"
 #include "tests/core/test_util.h"
 
@@ -192,6 +194,53 @@ TEST(TrainOptions, BadValuesAreRejected) {
   o.device = "tpu";
   EXPECT_THROW(validate(o), std::invalid_argument);
   EXPECT_THROW(train_options_from_json(Json{{"stepz", 3}}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace diffuse
+
+namespace diffuse {
+namespace {
+
+// models/<name>/recipes.json is the plain-JSON copy of the recipes the shipped files carry
+// (scripts/export-recipes.sh): every file is listed, with exactly its recipe.
+TEST(ShippedModels, RecipesJsonMatchesTheRecipeInEveryFile) {
+  const fs::path models = fs::path(DIFFUSE_SOURCE_DIR) / "models";
+  int64_t files = 0;
+  for (const auto& dir : fs::directory_iterator(models)) {
+    if (!dir.is_directory()) continue;
+    const auto listed = Json::parse(read_file((dir.path() / "recipes.json").string()));
+    int64_t here = 0;
+    for (const auto& f : fs::directory_iterator(dir.path())) {
+      if (f.path().extension() != ".safetensors") continue;
+      const auto name = f.path().filename().string();
+      ASSERT_TRUE(listed.contains(name)) << dir.path() << "/recipes.json lacks " << name << "; run scripts/export-recipes.sh";
+      EXPECT_EQ(listed.at(name), load_checkpoint(f.path().string()).recipe) << name << ": run scripts/export-recipes.sh";
+      ++here;
+    }
+    EXPECT_EQ(int64_t(listed.size()), here) << dir.path() << "/recipes.json lists files that are not there";
+    files += here;
+  }
+  EXPECT_GE(files, 9);
+}
+
+TEST(Checkpoint, RequireModelNamesWhatTheFileHoldsAndWhatWasExpected) {
+  const Json audio = {{"modality", "audio"}, {"model", {{"type", "dit"}}}};
+  EXPECT_NO_THROW(require_model(audio, "a.safetensors", "audio", "dit"));
+  EXPECT_NO_THROW(require_model({{"model", {{"type", "dit"}}}}, "old.safetensors", "image", "dit"));  // no modality: type alone
+  const auto message = [](const Json& recipe, const std::string& modality, const std::string& type) {
+    try {
+      require_model(recipe, "f.safetensors", modality, type);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message(audio, "image", "dit"), "f.safetensors: an audio 'dit' model, expected an image 'dit' model");
+  EXPECT_EQ(message(audio, "audio", "vocoder"), "f.safetensors: an audio 'dit' model, expected an audio 'vocoder' model");
+  EXPECT_EQ(message(Json::object(), "molecule", "graph-dit"),
+            "f.safetensors: no model type in its recipe (recipe.model.type), expected a molecule 'graph-dit' model");
+  EXPECT_EQ(message(Json::array(), "video", "dit"), "f.safetensors: no model type in its recipe (recipe.model.type), expected a video 'dit' model");
 }
 
 }  // namespace

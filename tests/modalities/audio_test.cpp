@@ -136,6 +136,30 @@ TEST(AudioIo, ClippingProtectionNormalisationAndRefusals) {
   }
   EXPECT_NE(error_of([&] { read_audio(dir + "/zero.wav"); }).find("zero.wav: "), std::string::npos);
   EXPECT_NE(error_of([&] { write_audio(dir + "/nan.wav", torch::full({10}, NAN), 16000); }).find("NaN"), std::string::npos);
+  // Files a dataset must not take: cut short, a header claiming 4 GB, a 1 GHz sample rate.
+  write_audio(dir + "/whole.wav", sine(440, 16000, 8000), 16000, {SampleFormat::kPcm16, false, true});
+  std::string whole;
+  {
+    std::ifstream in(dir + "/whole.wav", std::ios::binary);
+    whole.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  const auto data = whole.find("data");
+  ASSERT_NE(data, std::string::npos);
+  std::ofstream(dir + "/cut.wav", std::ios::binary) << whole.substr(0, whole.size() / 2);
+  EXPECT_NE(error_of([&] { read_audio(dir + "/cut.wav"); }).find("cut.wav: truncated ("), std::string::npos)
+      << error_of([&] { read_audio(dir + "/cut.wav"); });
+  auto patched = [&](const std::string& name, size_t at, uint32_t v) {
+    std::string b = whole;
+    std::memcpy(&b[at], &v, 4);
+    std::ofstream(dir + "/" + name, std::ios::binary) << b;
+    return dir + "/" + name;
+  };
+  const auto huge = patched("huge.wav", data + 4, 0xFFFFFFF0u);
+  EXPECT_NE(error_of([&] { read_audio(huge); }).find("huge.wav: "), std::string::npos);
+  EXPECT_EQ(error_of([&] { read_audio(huge); }).find("no error"), std::string::npos);
+  const auto fast = patched("fast.wav", whole.find("fmt ") + 12, 1000000000u);
+  EXPECT_NE(error_of([&] { read_audio(fast); }).find("fast.wav: sample rate 1000000000 Hz; expected 1000 to 768000 Hz"), std::string::npos)
+      << error_of([&] { read_audio(fast); });
 }
 
 TEST(Resample, MatchesTheAnalyticSineAwayFromTheEdges) {

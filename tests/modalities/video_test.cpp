@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/json.h"
+#include "modalities/image/io.h"
 #include "modalities/video/io.h"
 #include "modalities/video/moving.h"
 #include "modalities/video/temporal_decoder.h"
@@ -152,6 +153,24 @@ TEST(VideoIo, RefusesBadFilesAndOverwrites) {
   }
   EXPECT_NE(error_of([&] { read_video(dir + "/tone.wav"); }).find("tone.wav: no video stream"), std::string::npos);
   EXPECT_NE(error_of([&] { read_video(dir + "/missing.mp4"); }).find("missing.mp4: no such file"), std::string::npos);
+  // A real file cut anywhere after its index (at the front, +faststart) is refused, never read as
+  // a shorter clip.
+  write_video(dir + "/long.mp4", synthetic_clip(16, 32, 32), {8, 18, "fast", true});
+  std::string whole;
+  {
+    std::ifstream in(dir + "/long.mp4", std::ios::binary);
+    whole.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  EXPECT_EQ(read_video(dir + "/long.mp4").frames.size(0), 16);
+  for (const double keep : {0.5, 0.7, 0.9, 0.97}) {
+    std::ofstream(dir + "/cut.mp4", std::ios::binary) << whole.substr(0, size_t(double(whole.size()) * keep));
+    const auto cut = error_of([&] { read_video(dir + "/cut.mp4"); });
+    EXPECT_EQ(cut.rfind(dir + "/cut.mp4: ", 0), 0u) << keep << ": " << cut;
+  }
+  // A PNG renamed .mp4: FFmpeg would read it as a one-frame video.
+  diffuse::image::write_image(dir + "/still.png", torch::rand({3, 16, 16}), {8, 95, true});
+  fs::copy_file(dir + "/still.png", dir + "/still.mp4", fs::copy_options::overwrite_existing);
+  EXPECT_NE(error_of([&] { read_video(dir + "/still.mp4"); }).find("still.mp4: a still image"), std::string::npos) << error_of([&] { read_video(dir + "/still.mp4"); });
 }
 
 TEST(VideoFolder, LoadsClassesAndReportsBadFiles) {
