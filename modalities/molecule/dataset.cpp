@@ -1,7 +1,9 @@
 // Molecule dataset assembly.
 #include "modalities/molecule/dataset.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <set>
 
 #include "modalities/molecule/chem.h"
@@ -53,5 +55,46 @@ MoleculeDataset load_molecule_dataset(const std::vector<std::string>& files, con
   }
   return ds;
 }
+
+// The molecule files named by --data: files as they are, folders as their SDF, SMILES and CSV
+// files (sorted); a missing path or a folder without such files is refused by name.
+std::vector<std::string> molecule_files(const std::vector<std::string>& paths) {
+  std::vector<std::string> out;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(p, ec)) {
+      std::vector<std::string> found;
+      for (const auto& e : std::filesystem::directory_iterator(p)) {
+        const auto ext = e.path().extension().string();
+        if (e.is_regular_file() && (ext == ".sdf" || ext == ".smi" || ext == ".csv")) found.push_back(std::filesystem::absolute(e.path()).string());
+      }
+      if (found.empty()) throw std::invalid_argument("--data " + p + ": a folder without .sdf, .smi or .csv files");
+      std::sort(found.begin(), found.end());
+      out.insert(out.end(), found.begin(), found.end());
+    } else if (std::filesystem::is_regular_file(p, ec)) {
+      out.push_back(std::filesystem::absolute(p).string());  // the recipe names it for eval from anywhere
+    } else {
+      throw std::invalid_argument("--data " + p + ": no such file or folder (expected an SDF, SMILES or CSV file, or a folder of them)");
+    }
+  }
+  return out;
+}
+
+MoleculeDataset load_molecule_data(const Json& data, const CodecConfig& c) {
+  std::vector<std::string> files;
+  if (data.contains("files")) files = data.at("files").get<std::vector<std::string>>();
+  else files = default_molecule_files();
+  auto ds = load_molecule_dataset(files, c);
+  std::string from;
+  for (const auto& f : files) from += (from.empty() ? "" : ", ") + f;
+  if (data.contains("files")) std::cerr << "molecules from " << from << "\n";
+  std::cerr << "molecules: " << ds.read << " read, " << ds.duplicates << " duplicates, kept " << ds.train.size() << " train + "
+            << ds.test.size() << " test";
+  for (const auto& [why, n] : ds.dropped) std::cerr << "; dropped " << n << " (" << why << ")";
+  std::cerr << "\n";
+  if (ds.train.empty()) throw std::runtime_error("no training molecules left after filtering");
+  return ds;
+}
+
 
 }  // namespace diffuse::molecule

@@ -26,6 +26,7 @@
 #include "modalities/molecule/codec.h"
 #include "modalities/molecule/dataset.h"
 #include "modalities/molecule/discrete.h"
+#include "modalities/molecule/metrics.h"
 #include "modalities/molecule/similarity.h"
 
 namespace diffuse::molecule {
@@ -133,43 +134,6 @@ Json default_recipe(const CodecConfig& c, const std::string& kind) {
   return r;
 }
 
-// The molecule files named by --data: files as they are, folders as their SDF, SMILES and CSV
-// files (sorted); a missing path or a folder without such files is refused by name.
-std::vector<std::string> molecule_files(const std::vector<std::string>& paths) {
-  std::vector<std::string> out;
-  for (const auto& p : paths) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(p, ec)) {
-      std::vector<std::string> found;
-      for (const auto& e : std::filesystem::directory_iterator(p)) {
-        const auto ext = e.path().extension().string();
-        if (e.is_regular_file() && (ext == ".sdf" || ext == ".smi" || ext == ".csv")) found.push_back(e.path().string());
-      }
-      if (found.empty()) throw std::invalid_argument("--data " + p + ": a folder without .sdf, .smi or .csv files");
-      std::sort(found.begin(), found.end());
-      out.insert(out.end(), found.begin(), found.end());
-    } else if (std::filesystem::is_regular_file(p, ec)) {
-      out.push_back(p);
-    } else {
-      throw std::invalid_argument("--data " + p + ": no such file or folder (expected an SDF, SMILES or CSV file, or a folder of them)");
-    }
-  }
-  return out;
-}
-
-MoleculeDataset load_data(const Json& data, const CodecConfig& c) {
-  std::vector<std::string> files;
-  if (data.contains("files")) files = data.at("files").get<std::vector<std::string>>();
-  else files = default_molecule_files();
-  auto ds = load_molecule_dataset(files, c);
-  std::cerr << "molecules: " << ds.read << " read, " << ds.duplicates << " duplicates, kept " << ds.train.size() << " train + "
-            << ds.test.size() << " test";
-  for (const auto& [why, n] : ds.dropped) std::cerr << "; dropped " << n << " (" << why << ")";
-  std::cerr << "\n";
-  if (ds.train.empty()) throw std::runtime_error("no training molecules left after filtering");
-  return ds;
-}
-
 GraphDiT load_graph_dit(const Checkpoint& ck, const std::string& path, bool raw) {
   require_model(ck.recipe, path, "molecule", "graph-dit");
   GraphDiT net(graph_dit_config_from_json(json_at(json_at(ck.recipe, "model", path), "config", path)));
@@ -191,7 +155,7 @@ void train(const Json& a) {
     recipe["data"] = {{"dataset", "files"}, {"files", molecule_files(given.at("files").get<std::vector<std::string>>())}};
   }
   const auto codec = codec_config_from_json(recipe.at("codec"));
-  auto ds = load_data(recipe.at("data"), codec);
+  auto ds = load_molecule_data(recipe.at("data"), codec);
   if (const int64_t n = a.value("data_n", int64_t(0)); n > 0 && n < int64_t(ds.train.size())) ds.train.resize(size_t(n));
   std::vector<torch::Tensor> xs;
   std::vector<int64_t> labels, counts;
@@ -390,128 +354,7 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   return out;
 }
 
-double wasserstein1(std::vector<double> a, std::vector<double> b) {
-  if (a.empty() || b.empty()) return std::nan("");
-  std::sort(a.begin(), a.end());
-  std::sort(b.begin(), b.end());
-  // Integrate |F_a^-1(q) - F_b^-1(q)| over q on the union of both quantile grids.
-  const int64_t steps = int64_t(std::max(a.size(), b.size())) * 4;
-  double sum = 0;
-  for (int64_t k = 0; k < steps; ++k) {
-    const double q = (double(k) + 0.5) / double(steps);
-    sum += std::abs(a[size_t(q * double(a.size()))] - b[size_t(q * double(b.size()))]);
-  }
-  return sum / double(steps);
-}
-
 namespace {
-
-// Validity, uniqueness, novelty against `train`; Wasserstein-1 distances of the property
-// distributions, mean QED and the MOSES set similarities (internal diversity, nearest neighbour,
-// scaffolds, fragments) against `reference`, for SMILES ("" = invalid).
-Json score(const std::vector<std::string>& smiles, const std::vector<bool>& connected, const std::vector<std::string>& train,
-           const std::vector<std::string>& reference) {
-  const std::set<std::string> train_set(train.begin(), train.end());
-  std::vector<std::string> valid;
-  int64_t n_connected = 0;
-  for (size_t i = 0; i < smiles.size(); ++i) {
-    if (smiles[i].empty()) continue;
-    valid.push_back(smiles[i]);
-    n_connected += connected[i] ? 1 : 0;
-  }
-  const std::set<std::string> unique(valid.begin(), valid.end());
-  int64_t novel = 0;
-  for (const auto& s : unique) novel += train_set.count(s) ? 0 : 1;
-  const double n = double(smiles.size());
-  Json j = {{"n", smiles.size()}, {"validity", double(n_connected) / n}, {"validity_allowing_fragments", double(valid.size()) / n},
-            {"uniqueness", valid.empty() ? 0.0 : double(unique.size()) / double(valid.size())},
-            {"novelty", unique.empty() ? 0.0 : double(novel) / double(unique.size())}};
-  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> dist;
-  auto add = [&](const std::string& s, bool generated) {
-    const auto p = properties(s);
-    for (const auto& [k, v] : std::map<std::string, double>{{"mw", p.mw}, {"logp", p.logp}, {"tpsa", p.tpsa}, {"qed", p.qed},
-                                                            {"rings", double(p.rings)}, {"heavy_atoms", double(p.heavy_atoms)}}) {
-      (generated ? dist[k].first : dist[k].second).push_back(v);
-    }
-  };
-  for (const auto& s : valid) add(s, true);
-  for (const auto& s : reference) add(s, false);
-  Json w = Json::object();
-  for (const auto& [k, v] : dist) w[k] = wasserstein1(v.first, v.second);
-  j["w1"] = w;
-  double qed_sum = 0;
-  for (double q : dist["qed"].first) qed_sum += q;
-  j["mean_qed"] = valid.empty() ? 0.0 : qed_sum / double(valid.size());
-  const auto sim = compare_sets(valid, reference);
-  j["internal_diversity"] = sim.internal_diversity;
-  j["nn_similarity"] = sim.nn_similarity;
-  j["scaffold_similarity"] = sim.scaffold_similarity;
-  j["fragment_similarity"] = sim.fragment_similarity;
-  return j;
-}
-
-void eval(const Json& a) {
-  Json j = Json::object();
-  CodecConfig codec;
-  Json data = {{"dataset", "rdkit-data"}};
-  if (!a.value("checkpoint", std::string()).empty()) {
-    const auto ck = load_model_checkpoint(a.at("checkpoint"), "molecule", "graph-dit");
-    codec = codec_config_from_json(ck.recipe.at("codec"));
-    data = ck.recipe.at("data");
-  }
-  const auto ds = load_data(data, codec);
-  if (a.value("calibrate", false)) {
-    // The floor: test molecules against train (novel by construction; W1 between the splits). A
-    // corrupted baseline: test molecules with one random bond order changed each (W1 to test).
-    j["test_vs_train"] = score(ds.test, std::vector<bool>(ds.test.size(), true), ds.train, ds.train);
-    std::mt19937_64 rng(0);
-    std::vector<std::string> corrupted;
-    std::vector<bool> conn;
-    for (const auto& s : ds.test) {
-      auto g = encode(s, codec);
-      const int64_t atoms = g.mask.sum().item<int64_t>();
-      const int64_t p = int64_t(rng() % uint64_t(atoms)), q = int64_t(rng() % uint64_t(atoms));
-      if (p != q) {
-        const int64_t o = (g.edges[p][q].argmax().item<int64_t>() + 1 + int64_t(rng() % 3)) % 4;
-        for (auto [i, k] : {std::pair{p, q}, std::pair{q, p}}) {
-          g.edges[i][k].zero_();
-          g.edges[i][k][o] = 1.0;
-        }
-      }
-      const auto d = decode(g.nodes, g.edges, g.mask, codec);
-      corrupted.push_back(d.valid ? d.smiles : std::string());
-      conn.push_back(d.valid && d.connected);
-    }
-    j["corrupted_test"] = score(corrupted, conn, ds.train, ds.test);
-  }
-  if (!a.value("checkpoint", std::string()).empty()) {
-    const int64_t n = a.value("n_per_class", int64_t(100)) * 10;
-    Json sa = a;
-    sa.erase("label");
-    auto g = sample_molecules(sa, n);
-    auto s = score(g.smiles, g.connected, ds.train, ds.test);
-    int64_t repaired = 0;
-    for (bool r : g.repaired) repaired += r ? 1 : 0;
-    s["repaired"] = repaired;
-    s["sampler"] = g.sampler;
-    s["steps"] = g.steps;
-    s["seconds"] = g.seconds;
-    s["molecules_per_second"] = double(n) / g.seconds;
-    // Conditioning: mean logP of valid samples per requested bin.
-    Json per_bin = Json::object();
-    for (size_t b = 0; b < g.class_names.size(); ++b) {
-      double sum = 0;
-      int64_t count = 0;
-      for (size_t i = 0; i < g.smiles.size(); ++i) {
-        if (g.labels[i] == int64_t(b) && !g.smiles[i].empty()) sum += properties(g.smiles[i]).logp, ++count;
-      }
-      if (count) per_bin[g.class_names[b]] = {{"mean_logp", sum / double(count)}, {"valid", count}};
-    }
-    s["logp_by_requested_bin"] = per_bin;
-    j["samples"] = s;
-  }
-  std::cout << j.dump(2) << "\n";
-}
 
 void sample_cmd(const Json& a) {
   const std::string out = a.at("out");
@@ -566,41 +409,6 @@ void sample_cmd(const Json& a) {
 
 }  // namespace
 
-std::string molecule_report_section(const std::string& dir) {
-  constexpr size_t kShown = 40;
-  const auto files = files_with_extension(dir, {".sdf"});
-  std::string html;
-  for (const auto& f : files) {
-    int64_t skipped = 0;
-    const auto records = read_sdf(f.string(), &skipped);
-    auto in_3d = [&](size_t i) { return records[i].fields.count("embedded_3d") && records[i].fields.at("embedded_3d") == "1"; };
-    std::vector<Properties> props;
-    int64_t n_3d = 0;
-    double qed_sum = 0;
-    for (size_t i = 0; i < records.size(); ++i) {
-      props.push_back(properties(records[i].smiles));
-      n_3d += in_3d(i) ? 1 : 0;
-      qed_sum += props.back().qed;
-    }
-    std::ostringstream head;
-    head << "<p><code>" << html_escape(f.filename().string()) << "</code>: " << records.size() << " molecules read back by RDKit"
-         << (skipped ? ", " + std::to_string(skipped) + " unreadable" : std::string()) << ", " << n_3d << " with 3-D coordinates, mean QED "
-         << std::fixed << std::setprecision(3) << (records.empty() ? 0.0 : qed_sum / double(records.size()))
-         << (records.size() > kShown ? "; the first " + std::to_string(kShown) + " drawn" : std::string()) << ".</p>\n";
-    html += head.str();
-    for (size_t i = 0; i < records.size() && i < kShown; ++i) {
-      const auto& r = records[i];
-      const auto& p = props[i];
-      std::ostringstream cap;
-      cap << "<code>" << html_escape(r.smiles) << "</code><br>valid, QED " << std::fixed << std::setprecision(2) << p.qed << ", logP " << p.logp
-          << (in_3d(i) ? ", 3-D" : ", 2-D only");
-      html += "<figure style=\"width:200px\">" + depict_svg(r.smiles, 200, 160) + "<figcaption style=\"word-break:break-all\">" + cap.str() +
-              "</figcaption></figure>\n";
-    }
-  }
-  return html.empty() ? "" : "<h2>Molecules</h2>\n" + html;
-}
-
-PipelineCommands molecule_pipeline() { return {train, sample_cmd, eval, nullptr}; }
+PipelineCommands molecule_pipeline() { return {train, sample_cmd, eval_molecules, nullptr}; }
 
 }  // namespace diffuse::molecule

@@ -32,7 +32,4 @@ GeneratedMolecules sample_molecules(const Json& args, int64_t n);
 // molecules with SMILES, QED, logP and whether they have 3-D coordinates.
 std::string molecule_report_section(const std::string& dir);
 
-// Wasserstein-1 distance between two 1-D samples (sorted quantile matching).
-double wasserstein1(std::vector<double> a, std::vector<double> b);
-
 }  // namespace diffuse::molecule

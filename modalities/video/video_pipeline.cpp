@@ -24,18 +24,13 @@
 #include "modalities/image/idx.h"
 #include "modalities/image/io.h"
 #include "modalities/image/vae.h"
+#include "modalities/video/clips.h"
 #include "modalities/video/io.h"
 #include "modalities/video/moving.h"
 #include "modalities/video/temporal_decoder.h"
 
 namespace diffuse::video {
 namespace {
-
-std::string format_number(double v) {  // 8, 0.5, 12.5: as a person writes a frame rate
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
 
 // `model` may override the backbone's spatial patch, width, depth and attention (train video
 // --patch, --width, --depth, --attention).
@@ -68,27 +63,6 @@ Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOpt
           {"objective", to_json(o)}, {"classes", image::fashion_mnist_classes()},
           {"data", {{"dataset", "moving-fashion-mnist"}, {"frames", m.frames}, {"size", m.size}, {"items", m.items}}},
           {"fps", 8.0}, {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
-}
-
-// (N, T, 1, S, S) frames -> (N, C, T, s, s) scaled latents, in chunks of frames.
-torch::Tensor encode_clips(image::Vae& vae, const torch::Tensor& clips) {
-  torch::NoGradGuard g;
-  const int64_t N = clips.size(0), T = clips.size(1);
-  const auto flat = clips.flatten(0, 1);
-  std::vector<torch::Tensor> zs;
-  for (int64_t s = 0; s < flat.size(0); s += 512) zs.push_back(vae->encode(flat.slice(0, s, s + 512)));
-  const auto z = torch::cat(zs);
-  return z.view({N, T, z.size(1), z.size(2), z.size(3)}).permute({0, 2, 1, 3, 4}).contiguous();
-}
-
-torch::Tensor decode_clips(image::Vae& vae, const torch::Tensor& z) {
-  torch::NoGradGuard g;
-  const int64_t N = z.size(0), T = z.size(2);
-  const auto flat = z.permute({0, 2, 1, 3, 4}).flatten(0, 1);
-  std::vector<torch::Tensor> xs;
-  for (int64_t s = 0; s < flat.size(0); s += 512) xs.push_back(vae->decode(flat.slice(0, s, s + 512)));
-  const auto x = torch::cat(xs);
-  return x.view({N, T, x.size(1), x.size(2), x.size(3)});
 }
 
 // The clips' latents from RUN/latents.safetensors when it was written for the same data and VAE
@@ -136,20 +110,6 @@ std::pair<torch::Tensor, torch::Tensor> frame_sets(const torch::Tensor& z, const
   if (sets.empty()) throw std::invalid_argument("--frame-sets: no labelled clips to draw frames from");
   return {torch::cat(sets).contiguous(), torch::cat(set_labels)};
 }
-
-MovingOptions moving_options(const Json& data, uint64_t seed) {
-  MovingOptions m;
-  m.frames = data.value("frames", m.frames);
-  m.size = data.value("size", m.size);
-  m.items = data.value("items", m.items);
-  m.fps = data.value("fps", std::vector<double>());
-  m.seed = seed;
-  return m;
-}
-
-// fps conditioning: the model's condition vector is log2(fps / native fps), one column.
-bool fps_conditioned(const Json& recipe) { return recipe.at("data").contains("fps"); }
-torch::Tensor fps_vector(const torch::Tensor& fps, double native) { return torch::log2(fps.to(torch::kFloat64) / native).to(torch::kFloat32).unsqueeze(1); }
 
 void train(const Json& a) {
   check_run_folder(a);
@@ -275,90 +235,6 @@ void train(const Json& a) {
             independent, vectors);
 }
 
-// `auto`: the temporal decoder shipped beside the model (decoder.safetensors), else none (the
-// image VAE per frame); `per-frame`: none; else a `train video-decoder` checkpoint, which must
-// decode the model's VAE's latents.
-std::string beside_decoder(const std::string& model) {
-  return (std::filesystem::path(model).parent_path() / "decoder.safetensors").string();
-}
-
-TemporalDecoder temporal_decoder_for(const std::string& spec, const std::string& model, const std::string& model_vae) {
-  if (spec == "per-frame") return nullptr;
-  const std::string path = spec == "auto" ? beside_decoder(model) : spec;
-  if (spec == "auto" && !std::filesystem::exists(path)) return nullptr;
-  if (!std::filesystem::exists(path)) throw std::invalid_argument("--decoder " + spec + ": no such file (auto, per-frame or a temporal decoder checkpoint)");
-  auto decoder = load_temporal_decoder(path);  // checks that it is one
-  const auto vae_of = resolve_beside(load_checkpoint(path).recipe.at("vae").get<std::string>(), path);
-  if (read_file(vae_of) != read_file(model_vae)) {
-    throw std::invalid_argument("--decoder " + path + ": decodes the latents of " + vae_of + ", but " + model + " generates those of " + model_vae);
-  }
-  return decoder;
-}
-
-// `diffuse train video-decoder`: the temporal layers of a TemporalDecoder on Moving Fashion-MNIST
-// clips, the VAE frozen. Each clip's latents get Gaussian noise of a standard deviation drawn from
-// [0, latent_noise] (in the scaled latent space), independently per frame, and the target is the
-// clean clip, so the layers learn to decode frames that agree where the latents do not.
-void train_decoder(const Json& a) {
-  check_run_folder(a);
-  const std::string out = a.at("out"), resume = a.value("resume", std::string());
-  Json recipe;
-  if (!resume.empty()) {
-    recipe = load_model_checkpoint(resume, "video", "temporal-decoder").recipe;
-    recipe["vae"] = resolve_beside(recipe.at("vae"), resume);
-  } else {
-    const std::string vae_path = a.value("vae", std::string());
-    if (vae_path.empty()) throw std::invalid_argument("train video-decoder needs --vae CHECKPOINT (the image modality's VAE)");
-    const Json given = a.value("data", Json::object());
-    recipe = {{"modality", "video"}, {"model", {{"type", "temporal-decoder"}, {"kernel", 3}}}, {"vae", vae_path}, {"latent_noise", 0.2},
-              {"data", {{"dataset", "moving-fashion-mnist"}, {"frames", given.value("frames", int64_t(16))}, {"size", 64}, {"items", given.value("items", int64_t(1))}}}};
-  }
-  const TrainOptions o = train_options_from_args(a, {{"steps", 1000}, {"batch", 4}, {"lr", 1e-3}, {"warmup", 50}, {"ema_decay", 0.995},
-                                                     {"log_every", 50}, {"checkpoint_every", 250}, {"cond_dropout", 0.0}});
-  const std::string vae_path = recipe.at("vae");
-  const int64_t kernel = recipe.at("model").value("kernel", int64_t(3));
-  TemporalDecoder net(image::load_vae(vae_path), kernel);
-  const double noise = recipe.value("latent_noise", 0.2);
-  const auto fm = image::load_fashion_mnist("train");
-  const int64_t n = a.value("data_n", int64_t(0)) > 0 ? a.value("data_n", int64_t(0)) : 2000;
-  const auto mv = moving_fashion_mnist(fm.images, fm.labels, n, moving_options(recipe.at("data"), 1));
-  // The latents are computed per batch: the encoder is frozen, and 32,000 frames' latents would
-  // cost more memory than encoding 64 frames a step costs time.
-  auto latents_of = [net](const torch::Tensor& clips) mutable {  // (B, T, 1, S, S) -> (B, C, T, s, s) scaled
-    torch::NoGradGuard g;
-    const auto z = net->vae()->encode(clips.flatten(0, 1));
-    return z.view({clips.size(0), clips.size(1), z.size(1), z.size(2), z.size(3)}).permute({0, 2, 1, 3, 4});
-  };
-  TrainLoss loss = [net, noise, latents_of](const torch::Tensor& clips, const torch::Tensor&, at::Generator& gen) mutable {
-    const auto z = latents_of(clips);
-    const auto std = torch::rand(std::vector<int64_t>{z.size(0), 1, 1, 1, 1}, gen) * noise;
-    const auto noisy = z + std * torch::randn(z.sizes(), gen);
-    const auto rec = net->decode_raw(noisy / net->vae()->config().scaling_factor);
-    const auto target = clips * 2 - 1;
-    return (rec - target).abs().flatten(1).mean(1) + (rec - target).pow(2).flatten(1).mean(1);
-  };
-  Trainer trainer(net.ptr(), loss, recipe, o);
-  if (!resume.empty()) trainer.resume(resume);
-  trainer.run({mv.clips, mv.labels.select(1, 0)});
-  // Held-out clips: PSNR of the per-frame and the temporal decoder, from clean and noisy latents.
-  TemporalDecoder ema(net->vae(), kernel);
-  trainer.load_ema_into(*ema);
-  ema->eval();
-  const auto test = image::load_fashion_mnist("test");
-  const auto held = moving_fashion_mnist(test.images, test.labels, 64, moving_options(recipe.at("data"), 2)).clips;
-  const auto z = latents_of(held).contiguous();
-  auto gen = at::detail::createCPUGenerator(7);
-  Json report = Json::object();
-  for (const double s : {0.0, 0.1, 0.2}) {
-    const auto noisy = z + s * torch::randn(z.sizes(), gen);
-    auto vae = ema->vae();
-    const auto psnr_of = [&](const torch::Tensor& frames) { return image::psnr(frames.flatten(0, 1), held.flatten(0, 1)); };
-    report["latent_noise_" + format_number(s)] = Json{{"per_frame_psnr_db", psnr_of(decode_clips(vae, noisy))},
-                                                      {"temporal_psnr_db", psnr_of(ema->decode(noisy))}};
-  }
-  std::cout << "held-out PSNR of 64 clips: " << report.dump() << "\ncheckpoint: " << out << "/checkpoint.safetensors\n";
-}
-
 }  // namespace
 
 GeneratedClips sample_clips(const Json& a, int64_t n) {
@@ -427,160 +303,7 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
   return out;
 }
 
-std::pair<torch::Tensor, torch::Tensor> track_objects(const torch::Tensor& frames, int64_t crop) {
-  const int64_t N = frames.size(0), T = frames.size(1), H = frames.size(3), W = frames.size(4);
-  const auto x = frames.select(2, 0).to(torch::kFloat32);                 // (N, T, H, W)
-  const auto w = (x - 0.1).clamp_min(0);                                   // ignore faint background
-  const auto mass = w.sum({2, 3}).clamp_min(1e-6);
-  const auto ys = torch::arange(H, torch::kFloat32).view({1, 1, H, 1}), xs = torch::arange(W, torch::kFloat32).view({1, 1, 1, W});
-  auto cy = (w * ys).sum({2, 3}) / mass, cx = (w * xs).sum({2, 3}) / mass;
-  const auto empty = mass <= 1e-6;  // nothing visible: the canvas centre
-  cy = torch::where(empty, torch::full_like(cy, H / 2.0), cy);
-  cx = torch::where(empty, torch::full_like(cx, W / 2.0), cx);
-  const auto centroids = torch::stack({cy, cx}, 2);
-  auto crops = torch::zeros({N, T, 1, crop, crop});
-  for (int64_t i = 0; i < N; ++i) {
-    for (int64_t t = 0; t < T; ++t) {
-      const int64_t top = std::clamp<int64_t>(std::llround(cy[i][t].item<double>() - crop / 2.0), 0, H - crop);
-      const int64_t left = std::clamp<int64_t>(std::llround(cx[i][t].item<double>() - crop / 2.0), 0, W - crop);
-      crops[i][t][0].copy_(x[i][t].slice(0, top, top + crop).slice(1, left, left + crop));
-    }
-  }
-  return {centroids, crops};
-}
-
-std::pair<double, double> motion_smoothness(const torch::Tensor& c) {
-  if (c.size(1) < 3) return {0.0, 0.0};
-  const auto v = c.slice(1, 1) - c.slice(1, 0, -1);
-  const auto acc = v.slice(1, 1) - v.slice(1, 0, -1);
-  return {acc.norm(2, 2).mean().item<double>(), v.norm(2, 2).mean().item<double>()};
-}
-
-double background_flicker(const torch::Tensor& frames, const torch::Tensor& c, int64_t margin) {
-  const int64_t H = frames.size(3), W = frames.size(4);
-  const auto x = frames.select(2, 0);
-  const auto ys = torch::arange(H, torch::kFloat32).view({1, 1, H, 1}), xs = torch::arange(W, torch::kFloat32).view({1, 1, 1, W});
-  const auto far = ((ys - c.select(2, 0).unsqueeze(2).unsqueeze(3)).abs() > margin) |
-                   ((xs - c.select(2, 1).unsqueeze(2).unsqueeze(3)).abs() > margin);  // (N, T, H, W)
-  const auto both = far.slice(1, 1) & far.slice(1, 0, -1);
-  const auto diff = (x.slice(1, 1) - x.slice(1, 0, -1)).abs();
-  return (diff * both).sum().item<double>() / std::max(1.0, both.sum().item<double>());
-}
-
-double feature_consistency(const torch::Tensor& features) {
-  const int64_t T = features.size(1);
-  if (T < 2) throw std::invalid_argument("feature_consistency: needs 2 or more frames per clip, got " + std::to_string(T));
-  const auto u = torch::nn::functional::normalize(features.to(torch::kFloat64), torch::nn::functional::NormalizeFuncOptions().dim(2));
-  // Sum over ordered pairs t != t' of <u_t, u_t'> = |sum_t u_t|^2 - T.
-  const auto pairs = (u.sum(1).pow(2).sum(1) - double(T)) / double(T * (T - 1));
-  return pairs.mean().item<double>();
-}
-
-torch::Tensor swap_items(const torch::Tensor& clips, const torch::Tensor& labels, at::Generator& gen) {
-  const int64_t T = clips.size(1);
-  auto out = torch::empty_like(clips);
-  const auto lab = labels.to(torch::kLong).contiguous();
-  const int64_t classes = lab.max().item<int64_t>() + 1;
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t c = 0; c < classes; ++c) {
-      const auto members = (lab == c).nonzero().flatten();
-      if (members.numel() == 0) continue;
-      const auto drawn = members.index_select(0, torch::randint(members.numel(), {members.numel()}, gen, torch::kLong));
-      out.select(1, t).index_copy_(0, members, clips.select(1, t).index_select(0, drawn));
-    }
-  }
-  return out;
-}
-
 namespace {
-
-Json score(image::Classifier& clf, const torch::Tensor& real_features, const torch::Tensor& frames, const torch::Tensor& labels) {
-  const auto [centroids, crops] = track_objects(frames);
-  torch::NoGradGuard g;
-  const int64_t N = frames.size(0), T = frames.size(1);
-  std::vector<torch::Tensor> logits, feats;
-  const auto flat = crops.flatten(0, 1);
-  for (int64_t s = 0; s < flat.size(0); s += 1000) {
-    feats.push_back(clf->features(flat.slice(0, s, s + 1000)));
-    logits.push_back(clf->forward(flat.slice(0, s, s + 1000)));
-  }
-  const auto pred = torch::cat(logits).argmax(1).view({N, T});
-  const auto features = torch::cat(feats);
-  // Class consistency: the share of frames that agree with the clip's most frequent class.
-  const auto mode = std::get<0>(torch::mode(pred, 1));
-  const double consistency = (pred == mode.unsqueeze(1)).to(torch::kFloat64).mean().item<double>();
-  const auto [smooth, speed] = motion_smoothness(centroids);
-  return {{"clips", N}, {"frames", T}, {"fd", frechet_distance(features, real_features)},
-          {"frame_accuracy", (pred == labels.unsqueeze(1)).to(torch::kFloat64).mean().item<double>()},
-          {"class_consistency", consistency}, {"feature_consistency", T >= 2 ? Json(feature_consistency(features.view({N, T, -1}))) : Json(nullptr)},
-          {"smoothness_px", smooth}, {"speed_px", speed},
-          {"background_flicker", background_flicker(frames, centroids)}};
-}
-
-void eval(const Json& a) {
-  // A wrong checkpoint is refused before the real data is loaded and scored.
-  if (const std::string ck = a.value("checkpoint", std::string()); !ck.empty()) load_model_checkpoint(ck, "video", "dit");
-  auto clf = image::load_classifier(a.at("classifier"));
-  const auto test = image::load_fashion_mnist("test");
-  MovingOptions m;
-  const double fps = a.value("fps", 0.0);
-  if (!a.value("checkpoint", std::string()).empty()) {
-    const auto recipe = load_checkpoint(a.at("checkpoint")).recipe;
-    m = moving_options(recipe.at("data"), 2);
-    if (fps > 0 && !fps_conditioned(recipe) && fps != recipe.value("fps", 8.0)) {
-      throw std::invalid_argument("--fps " + format_number(fps) + ": " + a.at("checkpoint").get<std::string>() +
-                                  " is not conditioned on the frame rate (its items move as at " + format_number(recipe.value("fps", 8.0)) + " fps)");
-    }
-  }
-  m.seed = 2;
-  // The real clips are filmed at the frame rate asked for (--fps), so that speeds compare.
-  m.fps.clear();
-  if (fps > 0) m.fps = {fps};
-  const int64_t per_class = a.value("n_per_class", int64_t(20));
-  const auto real = moving_fashion_mnist(test.images, test.labels, std::max<int64_t>(200, per_class * 10), m);
-  const auto [rc, rcrops] = track_objects(real.clips);
-  torch::Tensor real_f;
-  {
-    torch::NoGradGuard g;
-    std::vector<torch::Tensor> f;
-    const auto flat = rcrops.flatten(0, 1);
-    for (int64_t s = 0; s < flat.size(0); s += 1000) f.push_back(clf->features(flat.slice(0, s, s + 1000)));
-    real_f = torch::cat(f);
-  }
-  Json j = {{"classifier", a.at("classifier")}, {"real_clips", real.clips.size(0)}, {"real_fps", m.fps.empty() ? m.native_fps : m.fps[0]}};
-  if (a.value("calibrate", false)) {
-    // Fresh real clips (other seed), the same clips with frames shuffled, and static clips.
-    m.seed = 3;
-    const auto other = moving_fashion_mnist(test.images, test.labels, 200, m);
-    const auto lab = other.labels.select(1, 0);
-    j["real"] = score(clf, real_f, other.clips, lab);
-    at::Generator gen = at::detail::createCPUGenerator(0);
-    std::vector<torch::Tensor> shuffled;
-    for (int64_t i = 0; i < other.clips.size(0); ++i) shuffled.push_back(other.clips[i].index_select(0, torch::randperm(m.frames, gen)));
-    j["frame_shuffled"] = score(clf, real_f, torch::stack(shuffled), lab);
-    j["static"] = score(clf, real_f, other.clips.slice(1, 0, 1).expand_as(other.clips).contiguous(), lab);
-    j["items_swapped"] = score(clf, real_f, swap_items(other.clips, lab, gen), lab);
-  }
-  if (!a.value("checkpoint", std::string()).empty()) {
-    Json sa = a;
-    sa.erase("label");
-    const auto g = sample_clips(sa, per_class * 10);
-    auto s = score(clf, real_f, g.frames, torch::tensor(g.labels, torch::kLong));
-    s["checkpoint"] = a.at("checkpoint");
-    s["sampler"] = a.value("sampler", std::string("dpmpp_2m"));
-    s["steps"] = a.value("steps", int64_t(20));
-    s["cfg"] = a.value("cfg", 3.0);
-    s["temporal_guidance"] = a.value("temporal_guidance", 0.0);
-    s["anchor_frame"] = g.anchor_frame;
-    s["fps"] = g.fps;
-    s["fps_conditioned"] = g.fps_conditioned;
-    s["decoder"] = g.decoder;
-    s["seconds"] = g.seconds;
-    s["seconds_per_clip"] = g.seconds / double(g.frames.size(0));
-    j["samples"] = s;
-  }
-  std::cout << j.dump(2) << "\n";
-}
 
 void sample_cmd(const Json& a) {
   const std::string out = a.at("out");
@@ -606,27 +329,6 @@ void sample_cmd(const Json& a) {
 
 }  // namespace
 
-std::string video_report_section(const std::string& dir) {
-  const auto files = files_with_extension(dir, {".mp4", ".webm"});
-  std::string html;
-  for (const auto& f : files) {
-    const auto v = read_video(f.string());
-    const auto sheet_path = (std::filesystem::temp_directory_path() / ("diffuse-sheet-" + std::to_string(::getpid()) + ".png")).string();
-    image::write_image(sheet_path, image::make_grid(v.frames, 8, 2, 1.0), {8, 95, true});
-    const auto sheet = read_file(sheet_path);
-    std::filesystem::remove(sheet_path);
-    const std::string mime = f.extension() == ".mp4" ? "video/mp4" : "video/webm";
-    std::ostringstream caption;
-    caption << f.filename().string() << ": " << v.frames.size(0) << " frames, " << v.frames.size(3) << "x" << v.frames.size(2) << ", "
-            << v.fps << " fps";
-    html += "<figure><video controls loop muted width=\"256\" src=\"data:" + mime + ";base64," + base64(read_file(f.string())) +
-            "\"></video><img alt=\"frames of " + f.filename().string() + "\" src=\"data:image/png;base64," + base64(sheet) +
-            "\"><figcaption>" + caption.str() + " (contact sheet: every frame, row by row)</figcaption></figure>\n";
-  }
-  return html.empty() ? "" : "<h2>Video</h2>\n" + html;
-}
-
-PipelineCommands video_pipeline() { return {train, sample_cmd, eval, nullptr}; }
-PipelineCommands video_decoder_pipeline() { return {train_decoder, nullptr, nullptr, nullptr}; }
+PipelineCommands video_pipeline() { return {train, sample_cmd, eval_clips, nullptr}; }
 
 }  // namespace diffuse::video

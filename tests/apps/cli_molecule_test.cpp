@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <regex>
 
@@ -131,6 +132,34 @@ TEST(CliMolecule, ShippedModelNValidAndScaffoldInpainting) {
   EXPECT_NE(r.out.find("--scaffold 'C1CC'"), std::string::npos) << r.out;
   r = run("sample molecule --scaffold c1ccccc1 --atoms 4 --out " + d + "/x.smi");
   EXPECT_NE(r.out.find("--atoms 4 is fewer than the scaffold's 6 heavy atoms"), std::string::npos) << r.out;
+}
+
+// The user's own molecules: train molecule --data takes the file, says what it read and dropped
+// and why, records the file in the recipe, and eval scores against its held-out split.
+TEST(CliMolecule, TrainsOnTheUsersFileAndReportsWhatItDropped) {
+  if (!std::filesystem::exists("/usr/share/RDKit/Data/NCI/first_5K.smi")) GTEST_SKIP() << "rdkit-data not installed";
+  const diffuse::test::TempDir tmp("cli_molecule_user");
+  {
+    std::ifstream in("/usr/share/RDKit/Data/NCI/first_5K.smi");
+    std::ofstream out(tmp.path + "/mine.smi");
+    std::string line;
+    for (int i = 0; i < 120 && std::getline(in, line); ++i) out << line << "\n";
+    out << "C1CC[Si]CC1 silane\nnot_a_smiles junk\n";
+  }
+  auto r = run("train molecule --data " + tmp.path + "/mine.smi --steps 2 --batch 8 --out " + tmp.path + "/run");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("molecules from " + tmp.path + "/mine.smi"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("122 read"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("dropped 2 (element Si not in the vocabulary)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("dropped 1 (RDKit cannot parse or sanitise)"), std::string::npos) << r.out;
+  const auto recipe = diffuse::load_checkpoint(tmp.path + "/run/checkpoint.safetensors").recipe;
+  EXPECT_EQ(recipe.at("data").at("files"), diffuse::Json::array({tmp.path + "/mine.smi"}));
+  r = run("eval molecule " + tmp.path + "/run/checkpoint.safetensors --n-per-class 1 --steps 2 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("molecules from " + tmp.path + "/mine.smi"), std::string::npos) << r.out;  // its own held-out split
+  r = run("train molecule --data " + tmp.path + "/run --steps 2 --out " + tmp.path + "/run2");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("--data " + tmp.path + "/run: a folder without .sdf, .smi or .csv files"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -1,0 +1,36 @@
+// Shared by the video pipeline's parts: clips to and from the image VAE's latents, the Moving
+// Fashion-MNIST options a recipe names, frame-rate conditioning, and the decoder a model uses.
+#pragma once
+#include <torch/types.h>
+
+#include <string>
+
+#include "core/json.h"
+#include "modalities/image/vae.h"
+#include "modalities/video/moving.h"
+#include "modalities/video/temporal_decoder.h"
+
+namespace diffuse::video {
+
+std::string format_number(double v);  // 8, 0.5, 12.5: as a person writes a frame rate
+
+// (N, T, 1, S, S) frames -> (N, C, T, s, s) scaled latents, and back, in chunks of frames.
+torch::Tensor encode_clips(image::Vae& vae, const torch::Tensor& clips);
+torch::Tensor decode_clips(image::Vae& vae, const torch::Tensor& z);
+
+// The Moving Fashion-MNIST options of a recipe's data spec, drawn with `seed`.
+MovingOptions moving_options(const Json& data, uint64_t seed);
+// fps conditioning: the model's condition vector is log2(fps / native fps), one column.
+bool fps_conditioned(const Json& recipe);
+torch::Tensor fps_vector(const torch::Tensor& fps, double native);
+
+// `auto`: the temporal decoder shipped beside the model (decoder.safetensors), else none (the
+// image VAE per frame); `per-frame`: none; else a `train video-decoder` checkpoint, which must
+// decode the model's VAE's latents.
+std::string beside_decoder(const std::string& model);
+TemporalDecoder temporal_decoder_for(const std::string& spec, const std::string& model, const std::string& model_vae);
+
+// `diffuse eval video`: samples and real clips scored with the image classifier (see video_pipeline.h).
+void eval_clips(const Json& args);
+
+}  // namespace diffuse::video

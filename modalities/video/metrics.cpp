@@ -1,0 +1,212 @@
+// Video metrics (tracked items' class, identity, motion and background flicker), `diffuse eval
+// video` with its calibration rows, and the report's video section.
+#include "modalities/video/clips.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+#include <iomanip>
+#include <iostream>
+#include <limits>
+
+#include "core/dit_pipeline.h"
+#include "core/report.h"
+#include "core/safetensors.h"
+#include "core/files.h"
+#include "core/metrics.h"
+#include "core/objectives.h"
+#include "core/train/trainer.h"
+#include "modalities/image/classifier.h"
+#include "modalities/image/dataset.h"
+#include "modalities/image/idx.h"
+#include "modalities/image/io.h"
+#include "modalities/image/vae.h"
+#include "modalities/video/io.h"
+#include "modalities/video/moving.h"
+#include "modalities/video/temporal_decoder.h"
+#include "modalities/video/video_pipeline.h"
+
+namespace diffuse::video {
+
+std::pair<torch::Tensor, torch::Tensor> track_objects(const torch::Tensor& frames, int64_t crop) {
+  const int64_t N = frames.size(0), T = frames.size(1), H = frames.size(3), W = frames.size(4);
+  const auto x = frames.select(2, 0).to(torch::kFloat32);                 // (N, T, H, W)
+  const auto w = (x - 0.1).clamp_min(0);                                   // ignore faint background
+  const auto mass = w.sum({2, 3}).clamp_min(1e-6);
+  const auto ys = torch::arange(H, torch::kFloat32).view({1, 1, H, 1}), xs = torch::arange(W, torch::kFloat32).view({1, 1, 1, W});
+  auto cy = (w * ys).sum({2, 3}) / mass, cx = (w * xs).sum({2, 3}) / mass;
+  const auto empty = mass <= 1e-6;  // nothing visible: the canvas centre
+  cy = torch::where(empty, torch::full_like(cy, H / 2.0), cy);
+  cx = torch::where(empty, torch::full_like(cx, W / 2.0), cx);
+  const auto centroids = torch::stack({cy, cx}, 2);
+  auto crops = torch::zeros({N, T, 1, crop, crop});
+  for (int64_t i = 0; i < N; ++i) {
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t top = std::clamp<int64_t>(std::llround(cy[i][t].item<double>() - crop / 2.0), 0, H - crop);
+      const int64_t left = std::clamp<int64_t>(std::llround(cx[i][t].item<double>() - crop / 2.0), 0, W - crop);
+      crops[i][t][0].copy_(x[i][t].slice(0, top, top + crop).slice(1, left, left + crop));
+    }
+  }
+  return {centroids, crops};
+}
+
+std::pair<double, double> motion_smoothness(const torch::Tensor& c) {
+  if (c.size(1) < 3) return {0.0, 0.0};
+  const auto v = c.slice(1, 1) - c.slice(1, 0, -1);
+  const auto acc = v.slice(1, 1) - v.slice(1, 0, -1);
+  return {acc.norm(2, 2).mean().item<double>(), v.norm(2, 2).mean().item<double>()};
+}
+
+double background_flicker(const torch::Tensor& frames, const torch::Tensor& c, int64_t margin) {
+  const int64_t H = frames.size(3), W = frames.size(4);
+  const auto x = frames.select(2, 0);
+  const auto ys = torch::arange(H, torch::kFloat32).view({1, 1, H, 1}), xs = torch::arange(W, torch::kFloat32).view({1, 1, 1, W});
+  const auto far = ((ys - c.select(2, 0).unsqueeze(2).unsqueeze(3)).abs() > margin) |
+                   ((xs - c.select(2, 1).unsqueeze(2).unsqueeze(3)).abs() > margin);  // (N, T, H, W)
+  const auto both = far.slice(1, 1) & far.slice(1, 0, -1);
+  const auto diff = (x.slice(1, 1) - x.slice(1, 0, -1)).abs();
+  return (diff * both).sum().item<double>() / std::max(1.0, both.sum().item<double>());
+}
+
+double feature_consistency(const torch::Tensor& features) {
+  const int64_t T = features.size(1);
+  if (T < 2) throw std::invalid_argument("feature_consistency: needs 2 or more frames per clip, got " + std::to_string(T));
+  const auto u = torch::nn::functional::normalize(features.to(torch::kFloat64), torch::nn::functional::NormalizeFuncOptions().dim(2));
+  // Sum over ordered pairs t != t' of <u_t, u_t'> = |sum_t u_t|^2 - T.
+  const auto pairs = (u.sum(1).pow(2).sum(1) - double(T)) / double(T * (T - 1));
+  return pairs.mean().item<double>();
+}
+
+torch::Tensor swap_items(const torch::Tensor& clips, const torch::Tensor& labels, at::Generator& gen) {
+  const int64_t T = clips.size(1);
+  auto out = torch::empty_like(clips);
+  const auto lab = labels.to(torch::kLong).contiguous();
+  const int64_t classes = lab.max().item<int64_t>() + 1;
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t c = 0; c < classes; ++c) {
+      const auto members = (lab == c).nonzero().flatten();
+      if (members.numel() == 0) continue;
+      const auto drawn = members.index_select(0, torch::randint(members.numel(), {members.numel()}, gen, torch::kLong));
+      out.select(1, t).index_copy_(0, members, clips.select(1, t).index_select(0, drawn));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+Json score(image::Classifier& clf, const torch::Tensor& real_features, const torch::Tensor& frames, const torch::Tensor& labels) {
+  const auto [centroids, crops] = track_objects(frames);
+  torch::NoGradGuard g;
+  const int64_t N = frames.size(0), T = frames.size(1);
+  std::vector<torch::Tensor> logits, feats;
+  const auto flat = crops.flatten(0, 1);
+  for (int64_t s = 0; s < flat.size(0); s += 1000) {
+    feats.push_back(clf->features(flat.slice(0, s, s + 1000)));
+    logits.push_back(clf->forward(flat.slice(0, s, s + 1000)));
+  }
+  const auto pred = torch::cat(logits).argmax(1).view({N, T});
+  const auto features = torch::cat(feats);
+  // Class consistency: the share of frames that agree with the clip's most frequent class.
+  const auto mode = std::get<0>(torch::mode(pred, 1));
+  const double consistency = (pred == mode.unsqueeze(1)).to(torch::kFloat64).mean().item<double>();
+  const auto [smooth, speed] = motion_smoothness(centroids);
+  return {{"clips", N}, {"frames", T}, {"fd", frechet_distance(features, real_features)},
+          {"frame_accuracy", (pred == labels.unsqueeze(1)).to(torch::kFloat64).mean().item<double>()},
+          {"class_consistency", consistency}, {"feature_consistency", T >= 2 ? Json(feature_consistency(features.view({N, T, -1}))) : Json(nullptr)},
+          {"smoothness_px", smooth}, {"speed_px", speed},
+          {"background_flicker", background_flicker(frames, centroids)}};
+}
+
+}  // namespace
+
+void eval_clips(const Json& a) {
+  // A wrong checkpoint is refused before the real data is loaded and scored.
+  if (const std::string ck = a.value("checkpoint", std::string()); !ck.empty()) load_model_checkpoint(ck, "video", "dit");
+  auto clf = image::load_classifier(a.at("classifier"));
+  const auto test = image::load_fashion_mnist("test");
+  MovingOptions m;
+  const double fps = a.value("fps", 0.0);
+  if (!a.value("checkpoint", std::string()).empty()) {
+    const auto recipe = load_checkpoint(a.at("checkpoint")).recipe;
+    m = moving_options(recipe.at("data"), 2);
+    if (fps > 0 && !fps_conditioned(recipe) && fps != recipe.value("fps", 8.0)) {
+      throw std::invalid_argument("--fps " + format_number(fps) + ": " + a.at("checkpoint").get<std::string>() +
+                                  " is not conditioned on the frame rate (its items move as at " + format_number(recipe.value("fps", 8.0)) + " fps)");
+    }
+  }
+  m.seed = 2;
+  // The real clips are filmed at the frame rate asked for (--fps), so that speeds compare.
+  m.fps.clear();
+  if (fps > 0) m.fps = {fps};
+  const int64_t per_class = a.value("n_per_class", int64_t(20));
+  const auto real = moving_fashion_mnist(test.images, test.labels, std::max<int64_t>(200, per_class * 10), m);
+  const auto [rc, rcrops] = track_objects(real.clips);
+  torch::Tensor real_f;
+  {
+    torch::NoGradGuard g;
+    std::vector<torch::Tensor> f;
+    const auto flat = rcrops.flatten(0, 1);
+    for (int64_t s = 0; s < flat.size(0); s += 1000) f.push_back(clf->features(flat.slice(0, s, s + 1000)));
+    real_f = torch::cat(f);
+  }
+  Json j = {{"classifier", a.at("classifier")}, {"real_clips", real.clips.size(0)}, {"real_fps", m.fps.empty() ? m.native_fps : m.fps[0]}};
+  if (a.value("calibrate", false)) {
+    // Fresh real clips (other seed), the same clips with frames shuffled, and static clips.
+    m.seed = 3;
+    const auto other = moving_fashion_mnist(test.images, test.labels, 200, m);
+    const auto lab = other.labels.select(1, 0);
+    j["real"] = score(clf, real_f, other.clips, lab);
+    at::Generator gen = at::detail::createCPUGenerator(0);
+    std::vector<torch::Tensor> shuffled;
+    for (int64_t i = 0; i < other.clips.size(0); ++i) shuffled.push_back(other.clips[i].index_select(0, torch::randperm(m.frames, gen)));
+    j["frame_shuffled"] = score(clf, real_f, torch::stack(shuffled), lab);
+    j["static"] = score(clf, real_f, other.clips.slice(1, 0, 1).expand_as(other.clips).contiguous(), lab);
+    j["items_swapped"] = score(clf, real_f, swap_items(other.clips, lab, gen), lab);
+  }
+  if (!a.value("checkpoint", std::string()).empty()) {
+    Json sa = a;
+    sa.erase("label");
+    const auto g = sample_clips(sa, per_class * 10);
+    auto s = score(clf, real_f, g.frames, torch::tensor(g.labels, torch::kLong));
+    s["checkpoint"] = a.at("checkpoint");
+    s["sampler"] = a.value("sampler", std::string("dpmpp_2m"));
+    s["steps"] = a.value("steps", int64_t(20));
+    s["cfg"] = a.value("cfg", 3.0);
+    s["temporal_guidance"] = a.value("temporal_guidance", 0.0);
+    s["anchor_frame"] = g.anchor_frame;
+    s["fps"] = g.fps;
+    s["fps_conditioned"] = g.fps_conditioned;
+    s["decoder"] = g.decoder;
+    s["seconds"] = g.seconds;
+    s["seconds_per_clip"] = g.seconds / double(g.frames.size(0));
+    j["samples"] = s;
+  }
+  std::cout << j.dump(2) << "\n";
+}
+
+std::string video_report_section(const std::string& dir) {
+  const auto files = files_with_extension(dir, {".mp4", ".webm"});
+  std::string html;
+  for (const auto& f : files) {
+    const auto v = read_video(f.string());
+    const auto sheet_path = (std::filesystem::temp_directory_path() / ("diffuse-sheet-" + std::to_string(::getpid()) + ".png")).string();
+    image::write_image(sheet_path, image::make_grid(v.frames, 8, 2, 1.0), {8, 95, true});
+    const auto sheet = read_file(sheet_path);
+    std::filesystem::remove(sheet_path);
+    const std::string mime = f.extension() == ".mp4" ? "video/mp4" : "video/webm";
+    std::ostringstream caption;
+    caption << f.filename().string() << ": " << v.frames.size(0) << " frames, " << v.frames.size(3) << "x" << v.frames.size(2) << ", "
+            << v.fps << " fps";
+    html += "<figure><video controls loop muted width=\"256\" src=\"data:" + mime + ";base64," + base64(read_file(f.string())) +
+            "\"></video><img alt=\"frames of " + f.filename().string() + "\" src=\"data:image/png;base64," + base64(sheet) +
+            "\"><figcaption>" + caption.str() + " (contact sheet: every frame, row by row)</figcaption></figure>\n";
+  }
+  return html.empty() ? "" : "<h2>Video</h2>\n" + html;
+}
+
+}  // namespace diffuse::video
