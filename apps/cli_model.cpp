@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "apps/cli.h"
+#include "core/modality.h"
 #include "core/dit.h"
 #include "core/train/checkpoint.h"
 
@@ -26,6 +27,19 @@ void add_model(CLI::App& app) {
       ->check(CLI::IsMember({"on", "off"}));
   exp->callback([in, out, force, vae, anchor] {
     auto ck = load_checkpoint(*in);
+    // The tensors must fit the architecture the recipe names (weights, buffers and their EMA):
+    // an exported file that no command could load is refused here, naming the tensor.
+    {
+      auto module = build_model(ck.recipe, *in);
+      load_into(*module, ck.model, *in);
+      const auto state = state_of(*module);
+      for (const auto& [name, t] : ck.ema) {
+        const auto it = state.find(name);
+        if (it == state.end() || it->second.sizes() != t.sizes()) {
+          throw std::runtime_error(*in + ": EMA tensor '" + name + "' does not fit the model (config mismatch)");
+        }
+      }
+    }
     if (!vae->empty()) ck.recipe["vae"] = *vae;
     if (!anchor->empty()) {
       const Json config = ck.recipe.value("model", Json::object()).value("config", Json::object());

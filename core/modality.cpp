@@ -5,6 +5,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "core/dit.h"
+#include "core/graph_dit.h"
 #include "core/toy.h"
 
 namespace diffuse {
@@ -44,6 +46,33 @@ void register_report_section(const std::string& name, ReportSection section) {
 }
 
 const std::vector<std::pair<std::string, ReportSection>>& report_sections() { return sections(); }
+
+namespace {
+std::map<std::string, ModelBuilder>& builders() {
+  static std::map<std::string, ModelBuilder> b = {
+      {"dit", [](const Json& r, const std::string& f) -> std::shared_ptr<torch::nn::Module> {
+         return DiT(dit_config_from_json(json_at(json_at(r, "model", f), "config", f))).ptr();
+       }},
+      {"graph-dit", [](const Json& r, const std::string& f) -> std::shared_ptr<torch::nn::Module> {
+         return GraphDiT(graph_dit_config_from_json(json_at(json_at(r, "model", f), "config", f))).ptr();
+       }},
+      {"mlp", [](const Json& r, const std::string&) -> std::shared_ptr<torch::nn::Module> { return make_toy_model(r).net.ptr(); }},
+  };
+  return b;
+}
+}  // namespace
+
+void register_model_builder(const std::string& type, ModelBuilder build) { builders()[type] = std::move(build); }
+
+std::shared_ptr<torch::nn::Module> build_model(const Json& recipe, const std::string& file) {
+  const Json model = recipe.is_object() ? recipe.value("model", Json::object()) : Json::object();
+  const std::string type = model.is_object() && model.contains("type") && model.at("type").is_string() ? model.at("type").get<std::string>() : "";
+  const auto it = builders().find(type);
+  if (it != builders().end()) return it->second(recipe, file);
+  std::string names;
+  for (const auto& [k, v] : builders()) names += (names.empty() ? "" : ", ") + k;
+  throw std::invalid_argument(file + ": model type '" + type + "' is not one this build knows (recipe.model.type; one of: " + names + ")");
+}
 
 const PipelineCommands* find_pipeline(const std::string& name) {
   const auto it = pipelines().find(name);

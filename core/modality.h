@@ -45,6 +45,15 @@ void register_report_section(const std::string& name, ReportSection section);
 const std::vector<std::pair<std::string, ReportSection>>& report_sections();
 const PipelineCommands* find_pipeline(const std::string& name);  // nullptr when none
 
+// Builds the module a checkpoint's recipe describes (recipe.model.type; `file` names the
+// checkpoint, for paths its recipe holds and for errors), so a command that handles any model
+// (model export) can check the tensors against the architecture. Registered per model type by
+// the core (dit, graph-dit, mlp) and by each modality for its own models.
+using ModelBuilder = std::function<std::shared_ptr<torch::nn::Module>(const Json& recipe, const std::string& file)>;
+void register_model_builder(const std::string& type, ModelBuilder build);
+// Throws naming the file when the type is missing or no builder is registered for it.
+std::shared_ptr<torch::nn::Module> build_model(const Json& recipe, const std::string& file);
+
 // Registered modalities by name; `find_modality` throws listing the names.
 void register_modality(std::shared_ptr<Modality> m);
 const Modality& find_modality(const std::string& name);

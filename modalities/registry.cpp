@@ -5,20 +5,28 @@
 
 #include "core/modality.h"
 
+#include "core/train/checkpoint.h"
+
 #if DIFFUSE_HAS_OIIO
+#include "modalities/image/classifier.h"
 #include "modalities/image/eval_pipeline.h"
 #include "modalities/image/image_pipeline.h"
 #include "modalities/image/vae_pipeline.h"
+#include "modalities/image/vae.h"
 #include "modalities/image/version.h"
 #endif
 #if DIFFUSE_HAS_FFMPEG
 #include "modalities/video/version.h"
 #endif
 #if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO
+#include "modalities/video/temporal_decoder.h"
 #include "modalities/video/video_pipeline.h"
 #endif
 #if DIFFUSE_HAS_SNDFILE
 #include "modalities/audio/audio_pipeline.h"
+#include "modalities/audio/classifier.h"
+#include "modalities/audio/spectrogram.h"
+#include "modalities/audio/vocoder.h"
 #include "modalities/audio/version.h"
 #endif
 #if DIFFUSE_HAS_RDKIT
@@ -55,6 +63,26 @@ std::vector<ModalityInfo> modalities() {
 }
 
 void register_pipelines() {
+#if DIFFUSE_HAS_OIIO
+  register_model_builder("vae", [](const Json& r, const std::string& f) -> std::shared_ptr<torch::nn::Module> {
+    return image::Vae(image::vae_config_from_json(json_at(json_at(r, "model", f), "config", f))).ptr();
+  });
+  register_model_builder("classifier", [](const Json&, const std::string&) -> std::shared_ptr<torch::nn::Module> { return image::Classifier(10, 1).ptr(); });
+#endif
+#if DIFFUSE_HAS_SNDFILE
+  register_model_builder("mel-classifier", [](const Json& r, const std::string& f) -> std::shared_ptr<torch::nn::Module> {
+    return audio::MelClassifier(int64_t(json_at(r, "classes", f).size())).ptr();
+  });
+  register_model_builder("vocoder", [](const Json& r, const std::string& f) -> std::shared_ptr<torch::nn::Module> {
+    return audio::Vocoder(audio::vocoder_config_from_json(json_at(json_at(r, "model", f), "config", f)), audio::mel_config_from_json(json_at(r, "mel", f))).ptr();
+  });
+#endif
+#if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO
+  register_model_builder("temporal-decoder", [](const Json& r, const std::string& f) -> std::shared_ptr<torch::nn::Module> {
+    const auto vae = image::load_vae(resolve_beside(json_at(r, "vae", f).get<std::string>(), f));
+    return video::TemporalDecoder(vae, json_at(r, "model", f).value("kernel", int64_t(3))).ptr();
+  });
+#endif
 #if DIFFUSE_HAS_OIIO
   register_pipeline("vae", image::vae_pipeline());
   auto image = image::image_pipeline();

@@ -16,6 +16,8 @@ packages=(
   libopenimageio-dev fonts-dejavu-core
   # independent checks of written files: ffprobe (MP4) and headless Chromium (the HTML report)
   ffmpeg chromium
+  # sanitizers and fuzzing of the parsers (scripts/fuzz.sh): clang with libFuzzer
+  clang libclang-rt-14-dev
   # CLI, JSON, compression, tests, benchmarks
   libcli11-dev nlohmann-json3-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   # data sources (no downloads at run time): images/video, audio, molecules

@@ -4,11 +4,16 @@
 #include <torch/torch.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
 
 namespace diffuse::image {
+
+namespace {
+constexpr int64_t kMaxIdxBytes = int64_t(1) << 31;  // gzread reads at most INT_MAX bytes at a time
+}  // namespace
 
 torch::Tensor read_idx(const std::string& path) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
@@ -33,8 +38,12 @@ torch::Tensor read_idx(const std::string& path) {
     unsigned char b[4];
     read_exact(b, 4, "dimension size");
     shape.push_back((int64_t(b[0]) << 24) | (int64_t(b[1]) << 16) | (int64_t(b[2]) << 8) | int64_t(b[3]));
-    total *= shape.back();
+    total *= std::max<int64_t>(shape.back(), 1);
+    if (total > kMaxIdxBytes) {  // before allocating what a corrupt header claims
+      throw std::runtime_error(path + ": its IDX header claims more than " + std::to_string(kMaxIdxBytes) + " bytes of data (corrupt header?)");
+    }
   }
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) throw std::runtime_error(path + ": an IDX file with an empty dimension");
   auto t = torch::empty(shape, torch::kUInt8);
   read_exact(t.data_ptr<uint8_t>(), size_t(total), "data");
   return t;

@@ -346,3 +346,26 @@ TEST(Cli, TrainingIsAFunctionOfItsSeedAcrossProcesses) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, ModelExportRefusesTensorsThatDoNotFitTheRecipesModel) {
+  const diffuse::test::TempDir tmp("cli_export");
+  ASSERT_EQ(run("--threads 1 train toy --steps 2 --batch 16 --out " + tmp.path + "/toy").code, 0);
+  auto ck = diffuse::load_checkpoint(tmp.path + "/toy/checkpoint.safetensors");
+  ASSERT_EQ(run("model export " + tmp.path + "/toy/checkpoint.safetensors " + tmp.path + "/good.safetensors").code, 0);
+  const std::string name = ck.model.begin()->first;
+  ck.model.begin()->second = torch::zeros({3, 5});
+  diffuse::save_checkpoint(tmp.path + "/bad.safetensors", ck, false);
+  auto r = run("model export " + tmp.path + "/bad.safetensors " + tmp.path + "/out.safetensors");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("bad.safetensors: tensor '" + name + "' has shape [3, 5] in the checkpoint"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(tmp.path + "/out.safetensors"));
+  ck.recipe["model"]["type"] = "sculpture";
+  diffuse::save_checkpoint(tmp.path + "/odd.safetensors", ck, false);
+  r = run("model export " + tmp.path + "/odd.safetensors " + tmp.path + "/out.safetensors");
+  EXPECT_NE(r.out.find("odd.safetensors: model type 'sculpture' is not one this build knows"), std::string::npos) << r.out;
+}
+
+}  // namespace
