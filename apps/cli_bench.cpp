@@ -9,6 +9,7 @@
 
 #include "apps/bench_samplers.h"
 #include "core/device.h"
+#include "core/precision.h"
 #include "core/dit.h"
 #include "core/system.h"
 #include "apps/cli.h"
@@ -43,20 +44,27 @@ void add_bench_model(CLI::App& bench) {
   auto passes = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"forward", "forward+backward"});
   auto json = std::make_shared<bool>(false);
   auto device = std::make_shared<std::string>("cpu");
+  auto precisions = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"fp32"});
   m->add_option("--device", *device, "cpu, cuda or cuda:N")->capture_default_str();
+  m->add_option("--precision", *precisions, "fp32, bf16, auto (a list: each is measured against the GEMM rate of its own type)")
+      ->delimiter(',')->capture_default_str();
   m->add_option("--preset", *presets, "DiT presets or JSON configs")->delimiter(',')->capture_default_str();
   m->add_option("--batch", *batches, "batch sizes")->delimiter(',')->capture_default_str()->check(positive_number());
   m->add_option("--pass", *passes, "forward, forward+backward")->delimiter(',')->capture_default_str()
       ->check(CLI::IsMember({"forward", "forward+backward"}));
   m->add_flag("--json", *json, "print JSON");
-  m->callback([presets, batches, passes, json, device] {
+  m->callback([presets, batches, passes, json, device, precisions] {
     const auto dev = parse_device(*device);
+    std::vector<Precision> kinds;
+    for (const auto& p : *precisions) kinds.push_back(resolve_precision(p, dev));
     const auto gemm = measure_gemm(1024, 0.5, *device);
+    const auto gemm_bf16 = measure_gemm(1024, 0.5, *device, true);
     Json rows = Json::array();
     if (!*json) {
       std::cout << "fp32 GEMM (1024^3" << (dev.is_cpu() ? std::string() : ", " + *device) << "): " << std::fixed << std::setprecision(1) << gemm.gflops << " GFLOP/s, "
                 << torch::get_num_threads() << " threads\n";
-      std::cout << std::left << std::setw(12) << "preset" << std::right << std::setw(7) << "batch" << std::setw(18) << "pass"
+      std::cout << "bf16 GEMM (1024^3): " << gemm_bf16.gflops << " GFLOP/s\n";
+      std::cout << std::left << std::setw(12) << "preset" << std::right << std::setw(7) << "batch" << std::setw(18) << "pass" << std::setw(10) << "precision"
                 << std::setw(12) << "seconds" << std::setw(12) << "GFLOP/s" << std::setw(12) << "of GEMM" << "\n";
     }
     for (const auto& p : *presets) {
@@ -70,33 +78,43 @@ void add_bench_model(CLI::App& bench) {
         const auto x = torch::randn(shape).to(dev);
         const auto t = (torch::rand({b}) * 999).to(dev);
         const auto y = c.num_classes > 0 ? torch::randint(c.num_classes, {b}, torch::kLong).to(dev) : torch::Tensor();
-        for (const auto& pass : *passes) {
-          const bool backward = pass == "forward+backward";
-          const double secs = best_seconds([&] {
-            if (backward) {
-              model->zero_grad();
-              model->forward(x, t, y).pow(2).mean().backward();
-            } else {
-              torch::NoGradGuard g;
-              model->forward(x, t, y);
+        for (const auto kind : kinds) {
+          for (const auto& pass : *passes) {
+            const bool backward = pass == "forward+backward";
+            const double secs = best_seconds([&] {
+              if (backward) {
+                model->zero_grad();
+                torch::Tensor out;
+                {
+                  AutocastGuard autocast(kind, dev);
+                  out = model->forward(x, t, y);
+                }
+                out.to(torch::kFloat32).pow(2).mean().backward();
+              } else {
+                torch::NoGradGuard g;
+                AutocastGuard autocast(kind, dev);
+                model->forward(x, t, y);
+              }
+              synchronize(*device);
+            });
+            // Forward: 2 FLOPs per multiply-accumulate; backward costs two forwards (the usual 3x).
+            const double flops = 2.0 * dit_forward_macs(c) * double(b) * (backward ? 3.0 : 1.0);
+            const double gflops = flops / secs * 1e-9;
+            const double peak = kind == Precision::kBf16 ? gemm_bf16.gflops : gemm.gflops;  // the GEMM rate of the same type
+            rows.push_back({{"preset", p}, {"batch", b}, {"pass", pass}, {"precision", precision_name(kind)}, {"seconds", secs},
+                            {"gflops", gflops}, {"gemm_gflops", peak}, {"fraction_of_gemm", gflops / peak}, {"threads", torch::get_num_threads()}});
+            if (!*json) {
+              std::cout << std::left << std::setw(12) << p << std::right << std::setw(7) << b << std::setw(18) << pass << std::setw(10)
+                        << precision_name(kind) << std::setw(12) << std::setprecision(4) << secs << std::setw(12) << std::setprecision(1)
+                        << gflops << std::setw(11) << std::setprecision(1) << 100.0 * gflops / peak << "%\n";
             }
-            synchronize(*device);
-          });
-          // Forward: 2 FLOPs per multiply-accumulate; backward costs two forwards (the usual 3x).
-          const double flops = 2.0 * dit_forward_macs(c) * double(b) * (backward ? 3.0 : 1.0);
-          const double gflops = flops / secs * 1e-9;
-          rows.push_back({{"preset", p}, {"batch", b}, {"pass", pass}, {"seconds", secs}, {"gflops", gflops},
-                          {"gemm_gflops", gemm.gflops}, {"fraction_of_gemm", gflops / gemm.gflops},
-                          {"threads", torch::get_num_threads()}});
-          if (!*json) {
-            std::cout << std::left << std::setw(12) << p << std::right << std::setw(7) << b << std::setw(18) << pass
-                      << std::setw(12) << std::setprecision(4) << secs << std::setw(12) << std::setprecision(1) << gflops
-                      << std::setw(11) << std::setprecision(1) << 100.0 * gflops / gemm.gflops << "%\n";
           }
         }
       }
     }
-    if (*json) std::cout << Json{{"benchmark", "model"}, {"gemm_gflops", gemm.gflops}, {"rows", rows}}.dump(2) << "\n";
+    if (*json) {
+      std::cout << Json{{"benchmark", "model"}, {"gemm_gflops", gemm.gflops}, {"gemm_bf16_gflops", gemm_bf16.gflops}, {"rows", rows}}.dump(2) << "\n";
+    }
   });
 }
 
@@ -106,7 +124,7 @@ void add_bench_image(CLI::App& bench) {
                                           "network calls (CFG is one batched call per step), DiT GFLOP/s against GEMM\n"
                                           "Example: diffuse bench image --n 64 --steps 20 --sampler dpmpp_2m --cfg 3");
   struct Args {
-    std::string checkpoint, sampler = "dpmpp_2m", device = "cpu";
+    std::string checkpoint, sampler = "dpmpp_2m", device = "cpu", precision = "fp32";
     int64_t n = 64, steps = 20, batch = 64;
     double cfg = 3.0;
     uint64_t seed = 0;
@@ -121,14 +139,15 @@ void add_bench_image(CLI::App& bench) {
   m->add_option("--batch", a->batch, "images per forward batch")->capture_default_str()->check(positive_number());
   m->add_option("--seed", a->seed, "seed")->capture_default_str()->check(seed_number());
   m->add_option("--device", a->device, "cpu, cuda or cuda:N: where the DiT runs")->capture_default_str();
+  m->add_option("--precision", a->precision, "fp32, bf16 or auto: the DiT's compute type")->capture_default_str();
   m->add_flag("--json", a->json, "print JSON");
   m->callback([a] {
-    parse_device(a->device);
+    resolve_precision(a->precision, parse_device(a->device));
     const auto* p = find_pipeline("image");
     if (!p || !p->bench) throw std::runtime_error("bench image: the image modality was compiled out (needs OpenImageIO)");
     p->bench({{"checkpoint", a->checkpoint.empty() ? default_model_path("image") : a->checkpoint}, {"n", a->n},
               {"steps", a->steps}, {"sampler", a->sampler}, {"cfg", a->cfg}, {"batch", a->batch}, {"seed", a->seed},
-              {"json", a->json}, {"label", "all"}, {"device", a->device}});
+              {"json", a->json}, {"label", "all"}, {"device", a->device}, {"precision", a->precision}});
   });
 }
 

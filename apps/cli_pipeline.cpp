@@ -9,6 +9,7 @@
 #include "apps/cli.h"
 #include "core/device.h"
 #include "core/engine.h"
+#include "core/precision.h"
 #include "core/files.h"
 #include "core/modality.h"
 #include "core/toy.h"
@@ -31,7 +32,7 @@ const Modality& modality_or_plan(const std::string& name) {
 }
 
 struct TrainArgs {
-  std::string modality, out = "runs/toy", resume, init, recipe, vae, data, on_bad = "skip";
+  std::string modality, out = "runs/toy", resume, init, recipe, vae, data, on_bad = "skip", precision;
   std::vector<double> fps_choices;
   TrainOptions train;
   int64_t data_n = 20000, crop_pad = 0, channels = 0, espeak_variants = 0, frames = 16, items = 1;
@@ -53,7 +54,7 @@ struct SampleArgs {
   int64_t frames = 0, crf = 18, atoms = 0, n_valid = 0;
   bool repair = false;
   std::string format = "pcm16", preset = "medium", scaffold, decoder = "auto", first_frame, anchor_frame;
-  std::string device = "cpu";
+  std::string device = "cpu", precision = "fp32";
 };
 
 }  // namespace
@@ -107,6 +108,8 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--seed", ta->train.seed, "seed")->capture_default_str()->check(seed_number());
   train->add_option("--device", ta->train.device, "cpu, cuda or cuda:N (refused when this libtorch cannot use it)")->capture_default_str();
   train->add_option("--autocast", ta->train.autocast, "off or bf16 (mixed-precision forward)")->capture_default_str();
+  train->add_option("--precision", ta->precision, "fp32, bf16 or auto: the forward's compute type (bf16 autocast with fp32 master\n"
+                                                  "weights, optimizer state and loss); --precision bf16 is --autocast bf16");
   train->add_option("--preview-every", ta->train.preview_every, "steps between preview samples scored in log.jsonl (0: off)")->capture_default_str();
   train->add_option("--checkpoint-every", ta->train.checkpoint_every, "steps between checkpoints (0: at the end)")->capture_default_str();
   train->add_option("--resume", ta->resume, "continue from this checkpoint")->check(CLI::ExistingFile);
@@ -149,6 +152,10 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--crop-pad", ta->crop_pad, "vae: random crops after zero padding by N pixels")->capture_default_str();
   train->callback([ta, train] {
     parse_device(ta->train.device);  // before any data is read or rendered
+    if (!ta->precision.empty()) {
+      if (train->get_option("--autocast")->count() > 0) throw std::invalid_argument("--precision and --autocast: give one of them");
+      ta->train.autocast = resolve_precision(ta->precision, parse_device(ta->train.device)) == Precision::kBf16 ? "bf16" : "off";
+    }
     // Module constructors draw their initial weights from libtorch's default generator, which
     // each process seeds at random: seed it, so a run is a function of --seed.
     torch::manual_seed(ta->train.seed);
@@ -161,7 +168,7 @@ void add_pipeline(CLI::App& app) {
       static const std::vector<std::pair<const char*, const char*>> keys = {
           {"--steps", "steps"}, {"--batch", "batch"}, {"--grad-accum", "grad_accum"}, {"--lr", "lr"},
           {"--warmup", "warmup"}, {"--ema", "ema_decay"}, {"--seed", "seed"}, {"--device", "device"},
-          {"--autocast", "autocast"}, {"--checkpoint-every", "checkpoint_every"}, {"--preview-every", "preview_every"}};
+          {"--autocast", "autocast"}, {"--precision", "autocast"}, {"--checkpoint-every", "checkpoint_every"}, {"--preview-every", "preview_every"}};
       const Json all = to_json(ta->train);
       Json given = Json::object();
       for (const auto& [flag, key] : keys) if (train->get_option(flag)->count() > 0) given[key] = all.at(key);
@@ -285,9 +292,11 @@ void add_pipeline(CLI::App& app) {
   sample_cmd->add_option("--eta", sa->eta, "noise of ancestral/SDE samplers (default per sampler)")->check(number_in(0, 100, false, "a number in [0, 100]"));
   sample_cmd->add_flag("--raw-weights", sa->raw_weights, "use the raw weights instead of the EMA");
   sample_cmd->add_option("--device", sa->device, "cpu, cuda or cuda:N: where the denoiser runs (refused when this libtorch cannot use it)")->capture_default_str();
+  sample_cmd->add_option("--precision", sa->precision, "fp32, bf16 (autocast: bf16 matrix products, fp32 statistics and sampler state) or\n"
+                                                      "auto (bf16 where the CPU has AVX512_BF16/AMX or on CUDA)")->capture_default_str();
   sample_cmd->add_flag("--force", sa->force, "overwrite --out");
   sample_cmd->callback([sa, sample_cmd] {
-    parse_device(sa->device);
+    resolve_precision(sa->precision, parse_device(sa->device));
     if (sa->modality != "video") {  // options of the video pipeline that another would silently ignore
       for (const char* flag : {"--first-frame", "--temporal-guidance", "--anchor-frame", "--frames", "--fps", "--crf", "--preset"}) {
         if (sample_cmd->get_option(flag)->count() > 0) throw std::invalid_argument(std::string(flag) + ": sample video only, not " + sa->modality);
@@ -303,7 +312,7 @@ void add_pipeline(CLI::App& app) {
                    {"labelled", sa->labelled}, {"scale", sa->scale}, {"seconds", sa->seconds},
                    {"format", sa->format}, {"normalize", sa->normalize}, {"frames", sa->frames}, {"fps", sa->fps},
                    {"crf", sa->crf}, {"preset", sa->preset}, {"temporal_guidance", sa->temporal_guidance},
-                   {"raw_weights", sa->raw_weights}, {"device", sa->device}};
+                   {"raw_weights", sa->raw_weights}, {"device", sa->device}, {"precision", sa->precision}};
       if (sample_cmd->get_option("--eta")->count()) args["eta"] = sa->eta;
       if (sample_cmd->get_option("--cfg")->count()) args["cfg"] = sa->cfg;  // else the modality's default
       if (sample_cmd->get_option("--steps")->count()) args["steps"] = sa->req.steps;  // else 20, or the model's own
@@ -352,7 +361,7 @@ void add_pipeline(CLI::App& app) {
                                           "          diffuse eval image --calibrate\n"
                                           "          diffuse eval audio models/spoken-digits/dit.safetensors --calibrate --json");
   struct EvalArgs {
-    std::string modality, file, classifier, sampler = "dpmpp_2m", vocoder, decoder = "auto", anchor_frame, device = "cpu";
+    std::string modality, file, classifier, sampler = "dpmpp_2m", vocoder, decoder = "auto", anchor_frame, device = "cpu", precision = "fp32";
     int64_t steps = 20, n_per_class = 100;
     uint64_t seed = 0;
     double cfg = 3.0, temporal_guidance = 0.0, fps = 0.0;
@@ -381,12 +390,13 @@ void add_pipeline(CLI::App& app) {
                                                "temporal decoder checkpoint (see sample)")->capture_default_str();
   eval->add_option("--device", ea->device, "image, audio, video, molecule: cpu, cuda or cuda:N, where the samples' denoiser runs")
       ->capture_default_str();
+  eval->add_option("--precision", ea->precision, "image, audio, video, molecule: fp32, bf16 or auto (see sample)")->capture_default_str();
   eval->callback([ea, eval] {
-    parse_device(ea->device);
+    resolve_precision(ea->precision, parse_device(ea->device));
     if (const auto* p = find_pipeline(ea->modality); p && p->eval) {
       Json args = {{"checkpoint", ea->file}, {"json", ea->json}, {"sampler", ea->sampler},
                    {"cfg", ea->cfg}, {"seed", ea->seed}, {"n_per_class", ea->n_per_class}, {"calibrate", ea->calibrate},
-                   {"repair", ea->repair}, {"temporal_guidance", ea->temporal_guidance}, {"device", ea->device}};
+                   {"repair", ea->repair}, {"temporal_guidance", ea->temporal_guidance}, {"device", ea->device}, {"precision", ea->precision}};
       if (eval->get_option("--steps")->count()) args["steps"] = ea->steps;  // else 20, or the model's own
       if (!ea->anchor_frame.empty()) args["anchor_frame"] = ea->anchor_frame == "on";
       if (ea->fps > 0) args["fps"] = ea->fps;

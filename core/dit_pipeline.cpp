@@ -25,20 +25,21 @@ DiT load_dit(const Checkpoint& ck, const std::string& path, const std::string& m
   return net;
 }
 
-ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_guidance) {
+ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_guidance, Precision precision) {
   if (temporal_guidance != 0.0 && net->config().attention == "full") {  // validate(): non-full attention is 3-D
     throw std::invalid_argument("--temporal-guidance " + std::to_string(temporal_guidance) +
                                 ": needs a video DiT with factorised or hybrid attention (this one has full attention)");
   }
-  return [net, sigma_data, temporal_guidance](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) mutable {
+  return [net, sigma_data, temporal_guidance, precision](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) mutable {
     const auto labels = c.labels, vectors = c.vectors;
     Network f = [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
       const int64_t n = x_in.size(0);
-      if (temporal_guidance == 0.0) return net->forward(x_in, c_noise.to(torch::kFloat32).expand({n}), labels, vectors);
+      AutocastGuard autocast(precision, x_in.device());
+      if (temporal_guidance == 0.0) return net->forward(x_in, c_noise.to(torch::kFloat32).expand({n}), labels, vectors).to(x_in.scalar_type());
       const auto twice = [](const torch::Tensor& t) { return t.defined() ? torch::cat({t, t}) : t; };
       const auto apart = torch::cat({torch::zeros({n}, torch::kBool), torch::ones({n}, torch::kBool)});
       const auto out = net->forward(twice(x_in), c_noise.to(torch::kFloat32).expand({2 * n}), twice(labels), twice(vectors), apart).chunk(2);
-      return out[0] + temporal_guidance * (out[0] - out[1]);
+      return (out[0] + temporal_guidance * (out[0] - out[1])).to(x_in.scalar_type());
     };
     return edm_denoiser(f, sigma_data)(x, sigma);
   };
@@ -65,6 +66,7 @@ SampleRequest sample_request(const Json& a, const Json& recipe) {
   r.guidance.rescale = a.value("cfg_rescale", 0.0);
   if (a.contains("eta")) r.sampler_options.eta = a.at("eta").get<double>();
   r.options = r.options.device(parse_device(a.value("device", std::string("cpu"))));
+  r.precision = resolve_precision(a.value("precision", std::string("fp32")), r.options.device());
   // A bar with the fraction done and the time left, on a terminal only.
   const auto t0 = std::chrono::steady_clock::now();
   r.progress = [t0, last = -1](int64_t done, int64_t total) mutable {

@@ -24,14 +24,15 @@ DiT load_dit(const Checkpoint& ck, const std::string& path, const std::string& m
 // returns F + s (F - F_apart), pushing the clip away from unrelated frames toward frames that agree
 // over time. Like CFG, with "no temporal attention" as the weak model (after spatiotemporal skip
 // guidance, Hyung et al. 2024); it needs a model trained with frame sets to mean anything.
-ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_guidance = 0.0);
+// precision bf16: the network runs under bf16 autocast and its output is cast back to x's dtype.
+ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_guidance = 0.0, Precision precision = Precision::kFp32);
 
 // Inpainting by replacement: where the condition's `frames` hold a number (not NaN), the clean
 // estimate is replaced by it, so every sampler pulls those entries to the known values while the
 // model fills in the rest (a scaffold's atoms, a video's first frame). Without frames: unchanged.
 ConditionalDenoiser with_known_values(ConditionalDenoiser model);
 
-// seed, batch, sampler, steps, schedule, cfg, cfg_rescale, eta, device from the CLI's JSON; the sigma
+// seed, batch, sampler, steps, schedule, cfg, cfg_rescale, eta, device, precision from the CLI's JSON; the sigma
 // range from recipe.sampling; a per-batch counter on stderr when it is a terminal. item_shape, n
 // and labels are the caller's.
 SampleRequest sample_request(const Json& args, const Json& recipe);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/guidance.h"
+#include "core/precision.h"
 #include "core/samplers/samplers.h"
 #include "core/schedules.h"
 
@@ -29,6 +30,9 @@ struct SampleRequest {
   int64_t null_label = -1;       // the unconditional label (CFG)
   Condition shared;              // per-item (n, ...) fields given to both CFG passes (e.g. a graph's node mask)
   torch::TensorOptions options = torch::TensorOptions().dtype(torch::kFloat32);
+  // The compute type the pipeline's denoiser runs its network in (--precision); the engine's and
+  // the sampler's arithmetic stay in options' dtype.
+  Precision precision = Precision::kFp32;
   std::function<void(int64_t done, int64_t total)> progress;
 };
 void validate(const SampleRequest& r);  // steps >= 1, n >= 1, known sampler and schedule, ...

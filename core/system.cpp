@@ -22,12 +22,13 @@ void synchronize(const std::string& device) {
   if (parse_device(device).is_cuda()) torch::cuda::synchronize();
 }
 
-GemmMeasurement measure_gemm(int64_t n, double min_seconds, const std::string& device) {
+GemmMeasurement measure_gemm(int64_t n, double min_seconds, const std::string& device, bool bf16) {
   torch::NoGradGuard no_grad;
   auto gen = at::detail::createCPUGenerator(0);
   const auto dev = parse_device(device);
-  const auto a = torch::randn({n, n}, gen, torch::kFloat32).to(dev);
-  const auto b = torch::randn({n, n}, gen, torch::kFloat32).to(dev);
+  const auto type = bf16 ? torch::kBFloat16 : torch::kFloat32;
+  const auto a = torch::randn({n, n}, gen, torch::kFloat32).to(dev, type);
+  const auto b = torch::randn({n, n}, gen, torch::kFloat32).to(dev, type);
   auto c = torch::matmul(a, b);  // warm-up: thread pool start, page faults
   synchronize(device);
   GemmMeasurement m;

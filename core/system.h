@@ -13,9 +13,10 @@ struct GemmMeasurement {
   int repeats = 0;
 };
 
-// Measures fp32 GEMM GFLOP/s of torch::matmul on n x n matrices (best of a short run of repeats,
-// after one warm-up). 2 n^3 flops per matmul. device: a --device name (cuda times with a sync).
-GemmMeasurement measure_gemm(int64_t n = 1024, double min_seconds = 0.5, const std::string& device = "cpu");
+// Measures GEMM GFLOP/s of torch::matmul on n x n matrices (best of a short run of repeats,
+// after one warm-up). 2 n^3 flops per matmul. device: a --device name (cuda times with a sync);
+// bf16: bfloat16 operands (oneDNN on CPUs, cuBLAS on GPUs) instead of fp32.
+GemmMeasurement measure_gemm(int64_t n = 1024, double min_seconds = 0.5, const std::string& device = "cpu", bool bf16 = false);
 
 // Waits for the work queued on `device` (a --device name): a no-op on the CPU.
 void synchronize(const std::string& device);

@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "core/device.h"
+#include "core/precision.h"
 
 namespace diffuse {
 
@@ -78,43 +79,6 @@ void validate(const TrainOptions& o) {
 }
 
 namespace {
-
-// libtorch 2.4 replaced the per-device autocast setters (set_enabled, set_cpu_enabled, ...) by ones
-// that take the device type.
-#define DIFFUSE_DEVICE_TYPED_AUTOCAST (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
-
-// Enables bf16 autocast on the model's device for the lifetime of the guard.
-class AutocastGuard {
- public:
-  AutocastGuard(bool on, bool cuda) : on_(on), cuda_(cuda) {
-    if (!on_) return;
-#if DIFFUSE_DEVICE_TYPED_AUTOCAST
-    const auto type = cuda_ ? at::kCUDA : at::kCPU;
-    at::autocast::set_autocast_dtype(type, at::kBFloat16);
-    at::autocast::set_autocast_enabled(type, true);
-#else
-    if (cuda_) {
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-    } else {
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      at::autocast::set_cpu_enabled(true);
-    }
-#endif
-  }
-  ~AutocastGuard() {
-    if (!on_) return;
-#if DIFFUSE_DEVICE_TYPED_AUTOCAST
-    at::autocast::set_autocast_enabled(cuda_ ? at::kCUDA : at::kCPU, false);
-#else
-    if (cuda_) at::autocast::set_enabled(false); else at::autocast::set_cpu_enabled(false);
-#endif
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool on_, cuda_;
-};
 
 at::Generator stream(uint64_t seed, uint64_t stream_id, uint64_t counter) {
   // SplitMix64 of (seed, stream, counter): independent, reproducible generators.
@@ -220,7 +184,7 @@ void Trainer::run(const TrainData& data, int64_t until) {
       }
       torch::Tensor weighted, sigmas;  // (N,) per-item loss; the items' sigmas (diffusion only)
       if (loss_) {
-        AutocastGuard autocast(o_.autocast == "bf16", device.is_cuda());
+        AutocastGuard autocast(o_.autocast == "bf16" ? Precision::kBf16 : Precision::kFp32, device);
         weighted = loss_(x0, labels, gen).to(torch::kFloat32);
       } else {
         const auto draw = sample_sigmas(x0.size(0), objective_, gen);
@@ -228,7 +192,7 @@ void Trainer::run(const TrainData& data, int64_t until) {
         const auto ex = make_example(x0, noise, draw, objective_);
         torch::Tensor out;
         {
-          AutocastGuard autocast(o_.autocast == "bf16", device.is_cuda());
+          AutocastGuard autocast(o_.autocast == "bf16" ? Precision::kBf16 : Precision::kFp32, device);
           out = forward_(ex.input, ex.time.to(device), labels);
         }
         out = out.to(ex.target.scalar_type());

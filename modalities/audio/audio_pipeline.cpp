@@ -200,7 +200,7 @@ GeneratedAudio sample_audio(const Json& a, int64_t n) {
   out.labels = resolve_labels(a.value("label", std::string()), n, out.class_names);
   r.labels = torch::tensor(out.labels, torch::kLong);
   const auto t0 = std::chrono::steady_clock::now();
-  out.mels = sample(dit_denoiser(net, objective_from_json(recipe.at("objective")).sigma_data), r).cpu().slice(2, 0, mel.frames(samples));
+  out.mels = sample(dit_denoiser(net, objective_from_json(recipe.at("objective")).sigma_data, 0.0, r.precision), r).cpu().slice(2, 0, mel.frames(samples));
   const auto vocoder = vocoder_path(a.value("decoder", std::string("auto")), path);
   if (vocoder.empty()) {
     out.waves = decode(out.mels, mel, samples, recipe.at("decoder").value("iterations", int64_t(64)));

@@ -10,6 +10,7 @@
 #include <iomanip>
 #include <iostream>
 
+#include "core/device.h"
 #include "core/dit.h"
 #include "core/dit_pipeline.h"
 #include "core/engine.h"
@@ -70,7 +71,7 @@ torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
   const auto labels = resolve_labels(a.value("label", std::string()), n, classes, a.value("columns", int64_t(10)));
   r.labels = torch::tensor(labels, torch::kLong);
   if (info) for (const auto k : labels) info->labels.push_back(classes[size_t(k)]);
-  auto denoise = dit_denoiser(net, objective.sigma_data);
+  auto denoise = dit_denoiser(net, objective.sigma_data, 0.0, r.precision);
   if (info) {
     denoise = [denoise, info](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) {
       ++info->forwards;
@@ -182,7 +183,9 @@ void bench(const Json& a) {
   const int64_t n = a.value("n", int64_t(64));
   Json warm = a;
   sample_images(warm, std::min<int64_t>(n, 4));
-  const auto gemm = measure_gemm(1024);
+  // The GEMM rate of the precision the DiT runs in, measured in the same run.
+  const auto precision = resolve_precision(a.value("precision", std::string("fp32")), parse_device(a.value("device", std::string("cpu"))));
+  const auto gemm = measure_gemm(1024, 0.5, a.value("device", std::string("cpu")), precision == Precision::kBf16);
   SampleInfo info;
   const auto t0 = std::chrono::steady_clock::now();
   sample_images(a, n, &info);
@@ -195,7 +198,7 @@ void bench(const Json& a) {
                   {"cfg", a.value("cfg", 3.0)}, {"batch", a.value("batch", int64_t(64))}, {"threads", torch::get_num_threads()},
                   {"seconds", secs}, {"images_per_second", double(n) / secs}, {"sample_seconds", info.sample_seconds},
                   {"decode_seconds", info.decode_seconds}, {"network_calls", info.forwards},
-                  {"network_items", info.forward_items}, {"dit_gflops", gflops}, {"gemm_gflops", gemm.gflops},
+                  {"network_items", info.forward_items}, {"precision", precision_name(precision)}, {"dit_gflops", gflops}, {"gemm_gflops", gemm.gflops},
                   {"fraction_of_gemm", gflops / gemm.gflops}};
   if (a.value("json", false)) {
     std::cout << j.dump(2) << "\n";
@@ -206,7 +209,7 @@ void bench(const Json& a) {
             << " s, VAE decode " << info.decode_seconds << " s)\n"
             << "network calls: " << info.forwards << " (" << info.forward_items << " items; CFG batches cond + uncond)\n"
             << "DiT: " << std::setprecision(1) << gflops << " GFLOP/s = " << 100.0 * gflops / gemm.gflops << "% of the "
-            << gemm.gflops << " GFLOP/s fp32 GEMM rate, " << torch::get_num_threads() << " threads\n";
+            << gemm.gflops << " GFLOP/s " << precision_name(precision) << " GEMM rate, " << torch::get_num_threads() << " threads\n";
 }
 
 }  // namespace

@@ -66,19 +66,24 @@ constexpr double kDiscreteTimeScale = 1000.0;
 
 // The graph DiT under EDM preconditioning (a regression of the clean graph, or with a categorical
 // recipe the softmax of its logits); the node mask comes with the condition.
-ConditionalDenoiser graph_denoiser(GraphDiT net, const CodecConfig& c, double sigma_data, bool logits) {
-  return [net, c, sigma_data, logits](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& cond) mutable {
+ConditionalDenoiser graph_denoiser(GraphDiT net, const CodecConfig& c, double sigma_data, bool logits, Precision precision) {
+  return [net, c, sigma_data, logits, precision](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& cond) mutable {
     torch::Tensor d;
+    const auto forward = [&](const torch::Tensor& nodes, const torch::Tensor& edges, const torch::Tensor& time) {
+      AutocastGuard autocast(precision, x.device());
+      const auto [n, e] = net->forward(nodes, edges, cond.mask, time, cond.labels);
+      return std::make_pair(n.to(torch::kFloat32), e.to(torch::kFloat32));
+    };
     if (logits) {
       const auto k = edm_coefficients(sigma.item<double>(), sigma_data);
       const auto u = unpack(k.c_in * x, c);
-      const auto [n, e] = net->forward(u.nodes, u.edges, cond.mask, torch::full({x.size(0)}, k.c_noise, x.options().dtype(torch::kFloat32)), cond.labels);
+      const auto [n, e] = forward(u.nodes, u.edges, torch::full({x.size(0)}, k.c_noise, x.options().dtype(torch::kFloat32)));
       const auto [pn, pe] = graph_probabilities(n, e, cond.mask, c);
       d = (torch::cat({pn.flatten(1), pe.flatten(1)}, 1) - 0.5).to(x.dtype());
     } else {
       Network f = [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
         const auto u = unpack(x_in, c);
-        const auto [n, e] = net->forward(u.nodes, u.edges, cond.mask, c_noise.to(torch::kFloat32).expand({x_in.size(0)}), cond.labels);
+        const auto [n, e] = forward(u.nodes, u.edges, c_noise.to(torch::kFloat32).expand({x_in.size(0)}));
         return torch::cat({n.flatten(1), e.flatten(1)}, 1);
       };
       d = edm_denoiser(f, sigma_data)(x, sigma);
@@ -243,9 +248,14 @@ Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecCon
     for (int64_t i = b0; i < b1; ++i) gens.push_back(at::detail::createCPUGenerator(seed + uint64_t(i)));
     GraphLogits logits = [&](const torch::Tensor& nd, const torch::Tensor& ed, const torch::Tensor& t) {
       const auto time = (t * kDiscreteTimeScale).to(torch::kFloat32).to(device);
-      auto [nc, ec] = net->forward(nd - 0.5, ed - 0.5, mask, time, labels);
+      const auto forward = [&](const torch::Tensor& y) {
+        AutocastGuard autocast(r.precision, device);
+        const auto [n, e] = net->forward(nd - 0.5, ed - 0.5, mask, time, y);
+        return std::make_pair(n.to(torch::kFloat32), e.to(torch::kFloat32));
+      };
+      auto [nc, ec] = forward(labels);
       if (scale == 1.0) return std::make_pair(nc, ec);
-      const auto [nu, eu] = net->forward(nd - 0.5, ed - 0.5, mask, time, null);
+      const auto [nu, eu] = forward(null);
       const auto mix = [scale](const torch::Tensor& cond, const torch::Tensor& uncond) {
         const auto lu = uncond.log_softmax(-1);
         return lu + scale * (cond.log_softmax(-1) - lu);
@@ -336,7 +346,7 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
     out.sampler = "discrete";
   } else {
     const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
-    const auto x = sample(with_known_values(graph_denoiser(net, codec, sigma_data, categorical(recipe))), r).cpu();  // scaffold inpainting
+    const auto x = sample(with_known_values(graph_denoiser(net, codec, sigma_data, categorical(recipe), r.precision)), r).cpu();  // scaffold inpainting
     u = unpack(x, codec);
     out.sampler = r.sampler;
   }

@@ -295,7 +295,7 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
   const auto t0 = std::chrono::steady_clock::now();
   const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
   auto temporal = temporal_decoder_for(a.value("decoder", std::string("auto")), path, resolve_beside(recipe.at("vae"), path));
-  const auto z = sample(with_known_values(dit_denoiser(net, sigma_data, a.value("temporal_guidance", 0.0))), r).cpu();
+  const auto z = sample(with_known_values(dit_denoiser(net, sigma_data, a.value("temporal_guidance", 0.0), r.precision)), r).cpu();
   out.frames = temporal ? temporal->decode(z) : decode_clips(vae, z);
   out.decoder = temporal ? a.value("decoder", std::string("auto")) == "auto" ? beside_decoder(path) : a.at("decoder").get<std::string>()
                          : "per-frame";

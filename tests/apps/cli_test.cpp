@@ -47,6 +47,9 @@ TEST(Cli, InfoJsonHasTheFiguresItPrints) {
   EXPECT_FALSE(j.at("blas").get<std::string>().empty());
   EXPECT_EQ(j.at("samplers").size(), 17u);
   EXPECT_TRUE(j.at("modalities").contains("molecule"));
+  EXPECT_GT(j.at("gemm_bf16").at("gflops").get<double>(), 0.0);
+  EXPECT_TRUE(j.at("cpu_isa").contains("avx512_bf16"));
+  EXPECT_TRUE(j.at("precision_auto") == "bf16" || j.at("precision_auto") == "fp32") << j.at("precision_auto");
 }
 
 TEST(Cli, ThreadsOptionSetsTheThreadCount) {
@@ -133,6 +136,12 @@ TEST(Cli, DeviceIsCheckedByEveryCommandThatTakesIt) {
     EXPECT_EQ(r.code, 1) << args;
     EXPECT_EQ(lines(r.out), 1) << args << ": " << r.out;
     EXPECT_NE(r.out.find("--device tpu: unknown device; one of: cpu, cuda, cuda:N"), std::string::npos) << args << ": " << r.out;
+  }
+  for (const std::string& args : std::vector<std::string>{"sample image --precision fp8 --out " + tmp.path + "/x.png", "eval image --precision fp8",
+                                                          "train toy --precision fp8 --steps 1 --out " + tmp.path + "/t", "bench model --precision fp8"}) {
+    const auto r = run(args);
+    EXPECT_EQ(r.code, 1) << args;
+    EXPECT_NE(r.out.find("--precision fp8: expected fp32, bf16 or auto"), std::string::npos) << args << ": " << r.out;
   }
   auto r = run("sample image --device cuda:x --out " + tmp.path + "/x.png");
   EXPECT_NE(r.out.find("--device cuda:x: expected cuda:N with a GPU index N"), std::string::npos) << r.out;
