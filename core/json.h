@@ -15,7 +15,9 @@ Json read_json_file(const std::string& path);
 const Json& json_at(const Json& j, const std::string& key, const std::string& where);
 
 // Throws unless `j` is an object whose keys all appear in `defaults` (the to_json of a default
-// options struct): "unknown key 'k' in <what>; known keys: a, b, ...".
+// options struct), "unknown key 'k' in <what>; known keys: a, b, ...", and whose values are of the
+// defaults' kinds: an integer where the default is one (a 1e70 never reaches an int64
+// conversion), numbers, booleans, strings and arrays of them likewise.
 void check_known_keys(const Json& j, const Json& defaults, const std::string& what);
 
 }  // namespace diffuse
