@@ -2,6 +2,8 @@
 // diffuse sampler with the same grid, model time input, start, noise and state space.
 #include "core/reference.h"
 
+#include "core/reference_checks.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -40,21 +42,6 @@ torch::Tensor to_tensor(const Json& j, const std::string& what, int depth = 0) {
   return torch::stack(rows);
 }
 
-// An array of numbers, where the strings "inf" and "-inf" stand for the infinities JSON lacks.
-std::vector<double> to_doubles(const Json& j) {
-  if (!j.is_array()) throw std::invalid_argument(std::string("expected an array of numbers, got ") + j.type_name());
-  std::vector<double> v;
-  for (const auto& e : j) {
-    if (e.is_number()) {
-      v.push_back(e.get<double>());
-    } else if (e.is_string() && (e.get<std::string>() == "inf" || e.get<std::string>() == "-inf")) {
-      v.push_back(e.get<std::string>() == "inf" ? INFINITY : -INFINITY);
-    } else {
-      throw std::invalid_argument("expected numbers (or \"inf\", \"-inf\") in an array, got " + e.dump());
-    }
-  }
-  return v;
-}
 
 // The state space a run records: VE (x0 + sigma eps), VP (a x0 + s eps) or flow.
 enum class Space { kVe, kVp, kFlow };
@@ -85,13 +72,6 @@ double lookup_t(const std::vector<std::pair<double, double>>& table, double sigm
   return sigma_to_t(fallback, sigma);
 }
 
-torch::Tensor alphas_cumprod_for(const Json& cfg) {
-  const auto T = cfg.value("num_train_timesteps", 1000);
-  auto betas = make_betas(beta_schedule_from_name(cfg.value("beta_schedule", std::string("linear"))), T,
-                          cfg.value("beta_start", 0.0001), cfg.value("beta_end", 0.02));
-  if (cfg.value("rescale_betas_zero_snr", false)) betas = rescale_zero_terminal_snr(betas);
-  return alphas_cumprod_from_betas(betas);
-}
 
 Plan plan_diffusers(const Json& run, const torch::Tensor& table) {
   Plan p;
@@ -312,6 +292,12 @@ std::vector<ReplayResult> replay_reference(const Json& file, const std::string& 
     const auto traj = to_tensor(run.at("trajectory"), "trajectory");
     if (x_init.dim() < 1 || traj.dim() != x_init.dim() + 1 || traj.sizes().slice(1) != x_init.sizes()) {
       throw std::invalid_argument("trajectory: expected states of x_init's shape " + shape_of(x_init) + ", got " + shape_of(traj));
+    }
+    if (const auto why = check_recorded_schedule(run, file); !why.empty()) {  // the record disagrees with itself
+      r.status = "fail";
+      r.note = why;
+      out.push_back(r);
+      continue;
     }
     const auto x = x_init / to_space_factor(plan.space, plan.sigmas.front());
     double err = 0.0;

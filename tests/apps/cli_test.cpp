@@ -330,6 +330,14 @@ TEST(Cli, AFullDiskLosesNothingAndLeavesNoTemporaryFile) {
     for (const auto& e : std::filesystem::directory_iterator(tmp.path)) files += e.path().filename().string().find(".tmp-") != std::string::npos;
     EXPECT_EQ(files, 0) << c.args << ": a temporary file was left";
   }
+  // A temporary file that an interrupted run left (its process is gone) is removed by the next
+  // write of the same file; one of a live process is left alone.
+  { std::ofstream(tmp.path + "/.p.tmp-999999999.csv") << "partial"; }
+  { std::ofstream(tmp.path + "/.p.tmp-1.csv") << "init's"; }
+  const auto r = run("sample toy --checkpoint " + tmp.path + "/toy/checkpoint.safetensors --n 5 --force --out " + tmp.path + "/p.csv");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(tmp.path + "/.p.tmp-999999999.csv"));
+  EXPECT_TRUE(std::filesystem::exists(tmp.path + "/.p.tmp-1.csv"));
 }
 
 }  // namespace
@@ -375,6 +383,39 @@ TEST(Cli, ModelExportRefusesTensorsThatDoNotFitTheRecipesModel) {
   diffuse::save_checkpoint(tmp.path + "/odd.safetensors", ck, false);
   r = run("model export " + tmp.path + "/odd.safetensors " + tmp.path + "/out.safetensors");
   EXPECT_NE(r.out.find("odd.safetensors: model type 'sculpture' is not one this build knows"), std::string::npos) << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+// An edited schedule, step count or initial noise no longer passes: the record is checked
+// against itself and against diffuse's schedules before the states are compared.
+TEST(Cli, CheckReferenceFailsARunWhoseScheduleOrNoiseWasEdited) {
+  const std::string source = std::string(DIFFUSE_REFERENCE_DIR) + "/traj_diffusers_d2_n10.json";
+  if (!std::filesystem::exists(source)) GTEST_SKIP() << "no shared/reference";
+  const diffuse::test::TempDir tmp("cli_reference_edits");
+  struct Case {
+    std::string run;
+    std::function<void(diffuse::Json&)> edit;
+    std::string expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"ddim_eta0", [](diffuse::Json& r) { r["timesteps"][3] = 650.0; }, "timesteps differ from diffuse's for this config at index 3"},
+           {"ddim_eta0_trailing", [](diffuse::Json& r) { r["set_timesteps"]["num_inference_steps"] = 12; }, "set_timesteps asks for 12 steps, the run records 10"},
+           {"euler", [](diffuse::Json& r) { r["resolved_config"]["beta_schedule"] = "linear"; }, "scheduler_sigmas differ from diffuse's for this config"},
+           {"dpmpp_2m", [](diffuse::Json& r) { r["x_init"][0][0] = r["x_init"][0][0].get<double>() + 0.5; }, "x_init is not the file's noise"},
+       }) {
+    auto j = diffuse::read_json_file(source);
+    auto kept = j["runs"][c.run];
+    c.edit(kept);
+    j["runs"] = {{c.run, kept}};
+    const std::string path = tmp.path + "/edited.json";
+    std::ofstream(path) << j.dump();
+    const auto r = run("check-reference " + path);
+    EXPECT_EQ(r.code, 1) << c.run << ": " << r.out;
+    EXPECT_NE(r.out.find("fail  (" + c.expected), std::string::npos) << c.run << ": " << r.out;
+  }
 }
 
 }  // namespace

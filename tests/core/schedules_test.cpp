@@ -33,7 +33,8 @@ TEST(ZeroTerminalSnr, LastAlphasCumprodIsZero) {
 
 TEST(DdimTimesteps, MatchDiffusersForEverySpacingAndOffset) {
   DIFFUSE_REQUIRE_REFERENCE();
-  for (const auto& [name, e] : schedules_json().at("ddim_timesteps").items()) {
+  const auto j = schedules_json();  // held: a range-for over a temporary's items() reads freed memory (ASan)
+  for (const auto& [name, e] : j.at("ddim_timesteps").items()) {
     const auto& kw = e.at("constructor_kwargs");
     const auto t = spaced_timesteps(kw.at("num_train_timesteps"), e.at("num_inference_steps"),
                                     spacing_from_name(kw.at("timestep_spacing")), kw.at("steps_offset"));
@@ -45,7 +46,8 @@ TEST(EulerGrids, MatchDiffusers) {
   DIFFUSE_REQUIRE_REFERENCE();
   const auto table = sigmas_from_alphas_cumprod(alphas_cumprod_from_betas(make_betas(BetaSchedule::kScaledLinear)));
   const double smin = table[0].item<double>(), smax = table[-1].item<double>();
-  for (const auto& [name, e] : schedules_json().at("euler_grids").items()) {
+  const auto j = schedules_json();  // held: a range-for over a temporary's items() reads freed memory (ASan)
+  for (const auto& [name, e] : j.at("euler_grids").items()) {
     const auto& kw = e.at("constructor_kwargs");
     const int64_t n = e.at("num_inference_steps");
     torch::Tensor sigmas, t;
@@ -76,7 +78,8 @@ TEST(KarrasAndExponentialSigmas, MatchKDiffusion) {
 
 TEST(FlowTimes, MatchDiffusersWithShift) {
   DIFFUSE_REQUIRE_REFERENCE();
-  for (const auto& [name, e] : schedules_json().at("flow_match_sigmas").items()) {
+  const auto j = schedules_json();  // held: a range-for over a temporary's items() reads freed memory (ASan)
+  for (const auto& [name, e] : j.at("flow_match_sigmas").items()) {
     const auto t = flow_times(e.at("num_inference_steps"), e.at("constructor_kwargs").at("shift"));
     EXPECT_LE(max_abs(t, tensor_from(e.at("sigmas"))), 1e-12) << name;
   }
