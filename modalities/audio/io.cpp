@@ -19,6 +19,14 @@ namespace diffuse::audio {
 
 namespace {
 constexpr int kMinRate = 1000, kMaxRate = 768000;
+constexpr int64_t kMaxKernelValues = int64_t(1) << 24;  // 64 MB of float32 filters
+
+// The polyphase filter bank resample() builds for from -> to: one kernel per output phase.
+int64_t resample_kernel_values(int64_t from, int64_t to) {
+  const int64_t g = std::gcd(from, to), orig = from / g, out = to / g;
+  const int64_t width = int64_t(std::ceil(16.0 * double(orig) / (double(std::min(orig, out)) * 0.99)));
+  return out * (2 * width + orig);
+}
 
 uint32_t le32(const char* p) {
   return uint32_t(uint8_t(p[0])) | uint32_t(uint8_t(p[1])) << 8 | uint32_t(uint8_t(p[2])) << 16 | uint32_t(uint8_t(p[3])) << 24;
@@ -81,6 +89,11 @@ Audio read_audio(const std::string& path, int64_t rate, bool mono) {
   if (got <= 0) throw std::runtime_error(path + ": cannot decode any audio frames (truncated or corrupt)");
   if (got < info.frames) {
     throw std::runtime_error(path + ": truncated (" + std::to_string(got) + " of the " + std::to_string(info.frames) + " frames its header claims)");
+  }
+  if (rate > 0 && rate != info.samplerate && resample_kernel_values(info.samplerate, rate) > kMaxKernelValues) {
+    throw std::runtime_error(path + ": resampling " + std::to_string(info.samplerate) + " Hz to " + std::to_string(rate) +
+                             " Hz needs a filter bank of " + std::to_string(resample_kernel_values(info.samplerate, rate)) +
+                             " values (the rates share too small a factor); convert the file to a common rate first");
   }
   auto x = interleaved.slice(0, 0, got).t().contiguous();  // (C, T)
   if (mono && x.size(0) > 1) x = x.mean(0, true);

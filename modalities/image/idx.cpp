@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
@@ -26,6 +27,16 @@ torch::Tensor read_idx(const std::string& path) {
                                std::to_string(std::max(got, 0)) + ")");
     }
   };
+  // What the header may claim: a plain file holds at most its own size, a gzip stream at most
+  // deflate's 1032:1 ratio of it; a corrupt header is refused before anything is allocated.
+  std::error_code ec;
+  const int64_t bytes = int64_t(std::filesystem::file_size(path, ec));
+  unsigned char gz[2] = {0, 0};
+  {
+    std::unique_ptr<FILE, int (*)(FILE*)> raw(std::fopen(path.c_str(), "rb"), std::fclose);
+    if (raw && std::fread(gz, 1, 2, raw.get()) != 2) gz[0] = gz[1] = 0;
+  }
+  const int64_t can_hold = std::min<int64_t>(kMaxIdxBytes, gz[0] == 0x1f && gz[1] == 0x8b ? bytes * 1032 : bytes);
   unsigned char magic[4];
   read_exact(magic, 4, "magic number");
   if (magic[0] != 0 || magic[1] != 0) throw std::runtime_error(path + ": not an IDX file (bad magic number)");
@@ -39,8 +50,8 @@ torch::Tensor read_idx(const std::string& path) {
     read_exact(b, 4, "dimension size");
     shape.push_back((int64_t(b[0]) << 24) | (int64_t(b[1]) << 16) | (int64_t(b[2]) << 8) | int64_t(b[3]));
     total *= std::max<int64_t>(shape.back(), 1);
-    if (total > kMaxIdxBytes) {  // before allocating what a corrupt header claims
-      throw std::runtime_error(path + ": its IDX header claims more than " + std::to_string(kMaxIdxBytes) + " bytes of data (corrupt header?)");
+    if (total > can_hold) {  // before allocating what a corrupt header claims
+      throw std::runtime_error(path + ": its IDX header claims more data than the file can hold (" + std::to_string(bytes) + " bytes; corrupt or truncated)");
     }
   }
   if (std::find(shape.begin(), shape.end(), 0) != shape.end()) throw std::runtime_error(path + ": an IDX file with an empty dimension");
