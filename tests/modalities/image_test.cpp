@@ -50,6 +50,26 @@ TEST(ImageIo, GrayRgbaExrAndJpeg) {
   EXPECT_LE((read_image(dir + "/g.jpg") - gray).abs().mean().item<double>(), 0.01);
 }
 
+// A PNG whose header claims 100000 x 100000 pixels (and holds a few bytes): refused by name
+// before 40 GB are allocated, instead of libtorch's allocator error.
+TEST(ImageIo, RefusesAHeaderThatClaimsMoreThanItCouldHold) {
+  const auto path = (fs::temp_directory_path() / "diffuse_huge_header.png").string();
+  auto be32 = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
+  auto chunk = [&](const std::string& type, const std::string& data) {
+    const std::string body = type + data;
+    return be32(uint32_t(data.size())) + body + be32(uint32_t(crc32(0, reinterpret_cast<const Bytef*>(body.data()), uInt(body.size()))));
+  };
+  const std::string ihdr = be32(100000) + be32(100000) + std::string{8, 0, 0, 0, 0};  // 8-bit gray
+  std::ofstream(path, std::ios::binary) << std::string("\x89PNG\r\n\x1a\n", 8) << chunk("IHDR", ihdr) << chunk("IDAT", std::string(12, '\0'))
+                                        << chunk("IEND", "");
+  try {
+    read_image(path);
+    FAIL() << "read a 100000 x 100000 header";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(path + ": a 100000 x 100000 x 1 image, more than the"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ImageIo, RefusesOverwriteUnknownFormatAndCorruptFiles) {
   const auto dir = temp_dir();
   const auto img = torch::rand({1, 4, 4});
