@@ -59,6 +59,16 @@ inline Result run_shell(const std::string& line) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+// Whether this build has a modality (from `diffuse info --json`, asked once): the core-only
+// preset builds the CLI without the media modalities, and tests of theirs skip there.
+inline bool has_modality(const std::string& name) {
+  static const std::string info = run("info --json --gemm-size 64").out;
+  const auto at = info.find("\"" + name + "\": {");
+  if (at == std::string::npos) return false;
+  const auto available = info.find("\"available\": ", at);
+  return available != std::string::npos && info.compare(available + 13, 4, "true") == 0;
+}
+
 inline int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
 
 }  // namespace diffuse::test
