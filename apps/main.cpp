@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "apps/cli.h"
+#include "core/errors.h"
 #include "core/json.h"
 #include "core/system.h"
 
@@ -68,9 +69,8 @@ int main(int argc, char** argv) {
   } catch (const nlohmann::json::exception& e) {
     // A JSON document whose structure a check did not catch: say what kind of content was wrong
     // without nlohmann's internal prefix ("[json.exception.out_of_range.403] ").
-    std::string msg = e.what();
-    if (const auto close = msg.find("] "); msg.rfind("[json.exception.", 0) == 0 && close != std::string::npos) msg = msg.substr(close + 2);
-    std::cerr << "diffuse: error: a recipe, config or reference JSON does not have the expected content: " << msg << "\n";
+    std::cerr << "diffuse: error: a recipe, config or reference JSON does not have the expected content: " << diffuse::without_json_prefix(e.what())
+              << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::string msg = e.what();

@@ -40,6 +40,7 @@ torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
   validate(r);
   torch::NoGradGuard no_grad;
   const auto sigmas = make_sigmas(r.schedule, r.steps, r.schedule_options);
+  const auto step_targets = discrete_step_targets(r.schedule, r.steps, r.schedule_options);
   std::vector<torch::Tensor> out;
   for (int64_t start = 0; start < r.n; start += r.batch) {
     const int64_t b = std::min(r.batch, r.n - start);
@@ -63,7 +64,7 @@ torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
                                           : Denoiser([&model, cond](const torch::Tensor& x, const torch::Tensor& s) { return model(x, s, cond); });
     // Progress in item-steps (n x steps in all), reported after every sampler step.
     SamplerOptions o = r.sampler_options;
-    if (o.step_targets.empty()) o.step_targets = discrete_step_targets(r.schedule, r.steps, r.schedule_options);
+    if (o.step_targets.empty()) o.step_targets = step_targets;
     if (r.progress) {
       const auto user = o.callback;
       o.callback = [&r, user, start, b](int64_t step, const torch::Tensor& xs, double sigma) {

@@ -79,11 +79,9 @@ void write_file_atomic(const std::string& path, const std::string& bytes, bool f
     }
     done += size_t(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    throw std::runtime_error(path + ": fsync/close failed (" + std::string(std::strerror(errno)) + "); nothing was replaced");
-  }
+  if (::close(fd) != 0) throw std::runtime_error(path + ": close failed (" + std::string(std::strerror(errno)) + "); nothing was replaced");
   guard.release();
-  commit_temp_file(tmp, path, int64_t(bytes.size()));
+  commit_temp_file(tmp, path, int64_t(bytes.size()));  // fsyncs, checks the size, renames
 }
 
 std::string read_file(const std::string& path) {

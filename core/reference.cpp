@@ -2,6 +2,7 @@
 // diffuse sampler with the same grid, model time input, start, noise and state space.
 #include "core/reference.h"
 
+#include "core/errors.h"
 #include "core/reference_checks.h"
 
 #include <torch/torch.h>
@@ -332,9 +333,7 @@ std::vector<ReplayResult> replay_reference(const Json& file, const std::string& 
     }
     out.push_back(r);
    } catch (const std::exception& e) {
-    std::string msg = e.what();
-    if (const auto close = msg.find("] "); msg.rfind("[json.exception.", 0) == 0 && close != std::string::npos) msg = msg.substr(close + 2);
-    throw std::invalid_argument(name + ": run '" + run_name + "': " + msg);
+    throw std::invalid_argument(name + ": run '" + run_name + "': " + without_json_prefix(e.what()));
    }
   }
   return out;
