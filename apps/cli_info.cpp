@@ -6,6 +6,7 @@
 
 #include "apps/cli.h"
 #include "core/json.h"
+#include "core/train/distributed.h"
 #include "core/precision.h"
 #include "core/samplers/samplers.h"
 #include "core/schedules.h"
@@ -36,6 +37,7 @@ void add_info(CLI::App& app) {
     j["cpu_isa"] = {{"avx2", isa.avx2}, {"avx512f", isa.avx512f}, {"avx512_bf16", isa.avx512_bf16}, {"amx_bf16", isa.amx_bf16}};
     j["precision_auto"] = precision_name(resolve_precision("auto", c10::Device(c10::kCPU)));
     j["cuda_available"] = torch::cuda::is_available();
+    j["data_parallel"] = dist_backends();
     for (const auto& m : modalities()) {
       j["modalities"][m.name] = {{"available", m.available}, {"library", m.library}, {"version", m.version},
                                  {"cmake_option", m.cmake_option}};
@@ -55,7 +57,9 @@ void add_info(CLI::App& app) {
               << "GEMM bf16  " << gemm_bf16.gflops << " GFLOP/s (oneDNN; " << std::setprecision(2) << gemm_bf16.gflops / gemm.gflops
               << "x fp32)\n"
               << "CPU ISA    " << isa.summary() << " (--precision auto: " << precision_name(resolve_precision("auto", c10::Device(c10::kCPU)))
-              << ")\n";
+              << ")\n"
+              << "parallel   " << (dist_backends() == "none" ? std::string("one process (rebuild with libgloo-dev for data-parallel training)")
+                                                            : "data-parallel train over c10d: " + dist_backends()) << "\n";
     for (const auto& m : modalities()) {
       std::cout << std::left << std::setw(11) << m.name << (m.available ? m.library + " " + m.version
                                                                         : "off (rebuild with -D" + m.cmake_option + "=ON)")

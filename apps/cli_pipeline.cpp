@@ -14,6 +14,7 @@
 #include "core/modality.h"
 #include "core/toy.h"
 #include "core/train/checkpoint.h"
+#include "core/train/distributed.h"
 #include "modalities/registry.h"
 
 namespace diffuse::cli {
@@ -42,6 +43,8 @@ struct TrainArgs {
   double seconds = 1.0, frame_sets = 0.0;
   bool force = false, flip = false, pixel = false;
   std::string objective = "discrete";
+  std::string dist_backend;
+  double dist_timeout = 300;
 };
 
 struct SampleArgs {
@@ -150,8 +153,28 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--espeak-variants", ta->espeak_variants, "audio, audio-classifier: spoken digits from the first N espeak-ng voice variants (0: all)")->capture_default_str();
   train->add_option("--seconds", ta->seconds, "audio: clip length the model learns")->capture_default_str()->check(positive_number());
   train->add_option("--crop-pad", ta->crop_pad, "vae: random crops after zero padding by N pixels")->capture_default_str();
+  train->add_option("--dist-backend", ta->dist_backend, "data-parallel runs (launched by torchrun or srun): gloo (default on CPU) or\n"
+                                                       "nccl (default on CUDA)")->check(CLI::IsMember({"gloo", "nccl"}));
+  train->add_option("--dist-timeout", ta->dist_timeout, "data-parallel runs: seconds to wait for the other ranks (rendezvous, each\n"
+                                                       "collective) before ending with the rank that did not arrive")
+      ->capture_default_str()->check(number_in(1, 86400, false, "seconds in [1, 86400]"));
   train->callback([ta, train] {
     parse_device(ta->train.device);  // before any data is read or rendered
+    // Under torchrun or srun: join the process group; each Trainer then averages its gradients
+    // over the ranks, and only rank 0 writes.
+    const auto launch = launch_env();
+    bool writer = true;
+    if (launch.world > 1) {
+      const bool cuda = parse_device(ta->train.device).is_cuda();
+      if (cuda && ta->train.device.find(':') == std::string::npos) ta->train.device = "cuda:" + std::to_string(launch.local_rank);
+      const std::string backend = ta->dist_backend.empty() ? (cuda ? "nccl" : "gloo") : ta->dist_backend;
+      auto sync = join_process_group(launch, backend, std::chrono::milliseconds(int64_t(ta->dist_timeout * 1000)));
+      if (launch.rank == 0) std::cerr << "data-parallel training: " << sync->describe() << "\n";
+      set_process_grad_sync(sync);
+      writer = launch.rank == 0;
+    } else if (!ta->dist_backend.empty()) {
+      throw std::invalid_argument("--dist-backend " + ta->dist_backend + ": this is one process (no WORLD_SIZE/RANK or SLURM_NTASKS set by a launcher)");
+    }
     if (!ta->precision.empty()) {
       if (train->get_option("--autocast")->count() > 0) throw std::invalid_argument("--precision and --autocast: give one of them");
       ta->train.autocast = resolve_precision(ta->precision, parse_device(ta->train.device)) == Precision::kBf16 ? "bf16" : "off";
@@ -209,7 +232,7 @@ void add_pipeline(CLI::App& app) {
     if (ta->resume.empty() && !ta->force && std::filesystem::exists(ta->out + "/checkpoint.safetensors")) {
       throw std::runtime_error(ta->out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
     }
-    if (ta->force && ta->resume.empty()) std::filesystem::remove(ta->out + "/log.jsonl");
+    if (writer && ta->force && ta->resume.empty()) std::filesystem::remove(ta->out + "/log.jsonl");
     ta->train.out_dir = ta->out;
     Json recipe = ta->resume.empty() ? default_toy_recipe() : load_model_checkpoint(ta->resume, "toy", "mlp").recipe;
     recipe.erase("train");

@@ -26,6 +26,19 @@ if(NOT TARGET diffuse::torch)
   add_library(diffuse::torch ALIAS diffuse_torch)
 endif()
 
+# Data-parallel training: c10d's Gloo process group is inside libtorch, its headers come with
+# libgloo-dev. Without them train runs on one process only (and `diffuse info` says so).
+option(DIFFUSE_WITH_GLOO "Data-parallel training over c10d's Gloo backend (needs libgloo-dev)" ON)
+set(DIFFUSE_HAVE_GLOO OFF)
+if(DIFFUSE_WITH_GLOO)
+  find_path(GLOO_INCLUDE_DIR gloo/algorithm.h)
+  if(GLOO_INCLUDE_DIR AND EXISTS "${TORCH_INCLUDE_DIRS}/torch/csrc/distributed/c10d/ProcessGroupGloo.hpp" OR
+     GLOO_INCLUDE_DIR AND EXISTS "/usr/include/torch/csrc/distributed/c10d/ProcessGroupGloo.hpp")
+    set(DIFFUSE_HAVE_GLOO ON)
+  endif()
+endif()
+message(STATUS "diffuse: data-parallel training over Gloo: ${DIFFUSE_HAVE_GLOO}")
+
 find_package(nlohmann_json 3 QUIET)
 diffuse_require(nlohmann_json_FOUND "nlohmann/json" "nlohmann-json3-dev" "")
 find_package(CLI11 QUIET CONFIG)

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <cstdlib>
 #include <thread>
 
 #include "core/device.h"
@@ -53,7 +54,15 @@ GemmMeasurement measure_gemm(int64_t n, double min_seconds, const std::string& d
 int hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
 int set_threads(int n) {
-  if (n <= 0) n = hardware_threads();
+  if (n <= 0) {
+    // All cores, shared among the ranks a launcher started on this machine (torchrun's
+    // LOCAL_WORLD_SIZE, Slurm's SLURM_CPUS_PER_TASK), so that data-parallel ranks do not oversubscribe.
+    n = hardware_threads();
+    const char* local = std::getenv("LOCAL_WORLD_SIZE");
+    const char* slurm = std::getenv("SLURM_CPUS_PER_TASK");
+    if (local && std::atoi(local) > 1) n = std::max(1, n / std::atoi(local));
+    else if (slurm && std::atoi(slurm) > 0) n = std::min(n, std::atoi(slurm));
+  }
   if (n > kThreadsPerCore * hardware_threads()) {
     throw std::invalid_argument("--threads " + std::to_string(n) + ": at most " + std::to_string(kThreadsPerCore * hardware_threads()) + " (" +
                                 std::to_string(kThreadsPerCore) + " per core; this machine has " + std::to_string(hardware_threads()) + ")");

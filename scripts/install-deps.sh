@@ -9,6 +9,9 @@ packages=(
   # libtorch (CPU, 1.13 on Debian 12) and the BLAS it must use: without libopenblas0-pthread
   # libtorch falls back to reference BLAS, ~40x slower.
   libtorch-dev libopenblas0-pthread
+  # data-parallel training: the headers of the Gloo inside libtorch's c10d, and torchrun (the
+  # launcher the tests use) from Debian's PyTorch, which also runs the eager peer benchmark
+  libgloo-dev python3-torch
   # media libraries, one per modality
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libsndfile1-dev

@@ -92,11 +92,9 @@ at::Generator stream(uint64_t seed, uint64_t stream_id, uint64_t counter) {
 const char* kBuckets[] = {"sigma<0.1", "0.1<=sigma<1", "1<=sigma<10", "sigma>=10"};
 int bucket_of(double sigma) { return sigma < 0.1 ? 0 : sigma < 1 ? 1 : sigma < 10 ? 2 : 3; }
 
-std::string format_eta(double seconds) {
-  const int64_t s = int64_t(seconds);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%02ld:%02ld:%02ld", long(s / 3600), long(s / 60 % 60), long(s % 60));
-  return buf;
+// This rank's rows of a tensor drawn for the whole global batch.
+torch::Tensor rows(const torch::Tensor& t, int64_t rank, int64_t local) {
+  return t.defined() && local != t.size(0) ? t.slice(0, rank * local, (rank + 1) * local) : t;
 }
 
 }  // namespace
@@ -104,29 +102,21 @@ std::string format_eta(double seconds) {
 Trainer::Trainer(std::shared_ptr<torch::nn::Module> model, TrainForward forward, Json recipe, TrainOptions options,
                  ObjectiveOptions objective)
     : model_(std::move(model)), forward_(std::move(forward)), recipe_(std::move(recipe)), o_(std::move(options)),
-      objective_(std::move(objective)) {
+      objective_(std::move(objective)), sync_(process_grad_sync()) {
   validate(o_);
   model_->to(parse_device(o_.device));
   for (const auto& p : model_->named_parameters()) {
     if (!p.value().requires_grad()) continue;
     names_.push_back(p.key());
     params_.push_back(p.value());
-    ema_.push_back(p.value().detach().clone());
-    m_.push_back(torch::zeros_like(p.value()));
-    v_.push_back(torch::zeros_like(p.value()));
   }
+  optimizer_ = std::make_unique<AdamW>(params_, o_.beta1, o_.beta2, o_.adam_eps, o_.weight_decay);
+  ema_ = std::make_unique<Ema>(params_, o_.ema_decay);
 }
 
 Trainer::Trainer(std::shared_ptr<torch::nn::Module> model, TrainLoss loss, Json recipe, TrainOptions options)
     : Trainer(std::move(model), TrainForward(), std::move(recipe), std::move(options), ObjectiveOptions()) {
   loss_ = std::move(loss);
-}
-
-double Trainer::lr_at(int64_t step) const {
-  if (step < o_.warmup) return o_.lr * double(step + 1) / double(o_.warmup);
-  const double progress = o_.steps > o_.warmup ? double(step - o_.warmup) / double(o_.steps - o_.warmup) : 1.0;
-  const double min_lr = o_.lr * o_.min_lr_ratio;
-  return min_lr + (o_.lr - min_lr) * 0.5 * (1.0 + std::cos(M_PI * std::min(progress, 1.0)));
 }
 
 torch::Tensor Trainer::next_indices(int64_t n, int64_t size) {
@@ -145,138 +135,169 @@ torch::Tensor Trainer::next_indices(int64_t n, int64_t size) {
   return torch::cat(parts);
 }
 
+double Trainer::accumulate_gradients(const TrainData& data, double bucket_sum[4], int64_t bucket_n[4]) {
+  const int64_t world = sync_->world(), rank = sync_->rank(), local = o_.batch / world;
+  const torch::Device device = parse_device(o_.device);
+  // Every draw of the step comes from (seed, step) for the global batch; a non-diffusion
+  // objective draws inside its loss from its rank's own stream (rank 0's is the one-process one).
+  auto gen = stream(o_.seed, 2, uint64_t(step_));
+  auto rank_gen = rank == 0 ? gen : stream(o_.seed ^ (0x5851F42D4C957F2Dull * uint64_t(rank)), 2, uint64_t(step_));
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  double step_loss = 0;
+  for (int64_t micro = 0; micro < o_.grad_accum; ++micro) {
+    const auto all = next_indices(o_.batch, data.x.size(0));
+    const auto idx = rows(all, rank, local);
+    const auto x0 = data.x.index_select(0, idx).to(device);
+    if (data.extra.defined()) batch_extra_ = data.extra.index_select(0, idx).to(device);
+    torch::Tensor labels;
+    if (data.labels.defined()) {
+      labels = data.labels.index_select(0, all);
+      if (o_.null_label >= 0 && o_.cond_dropout > 0) labels = drop_labels(labels, o_.null_label, o_.cond_dropout, gen);
+      labels = rows(labels, rank, local).to(device);
+    }
+    torch::Tensor weighted, sigmas;  // (N,) per-item loss; the items' sigmas (diffusion only)
+    if (loss_) {
+      AutocastGuard autocast(o_.autocast == "bf16" ? Precision::kBf16 : Precision::kFp32, device);
+      weighted = loss_(x0, labels, rank == 0 ? gen : rank_gen).to(torch::kFloat32);
+    } else {
+      auto draw = sample_sigmas(o_.batch, objective_, gen);
+      auto shape = x0.sizes().vec();
+      shape[0] = o_.batch;
+      const auto noise = rows(torch::randn(shape, gen, torch::kFloat64), rank, local).to(x0.options());
+      draw.sigma = rows(draw.sigma, rank, local);
+      draw.timestep = rows(draw.timestep, rank, local);
+      const auto ex = make_example(x0, noise, draw, objective_);
+      torch::Tensor out;
+      {
+        AutocastGuard autocast(o_.autocast == "bf16" ? Precision::kBf16 : Precision::kFp32, device);
+        out = forward_(ex.input, ex.time.to(device), labels);
+      }
+      out = out.to(ex.target.scalar_type());
+      weighted = ex.weight * (out - ex.target).pow(2).flatten(1).mean(1);
+      sigmas = draw.sigma.cpu();
+    }
+    const auto loss = weighted.mean();
+    const double value = loss.item<double>();
+    // On several ranks a non-finite loss reaches every rank through the gradients (see run).
+    if (!std::isfinite(value) && world == 1) {
+      throw std::runtime_error("training diverged: loss is " + std::to_string(value) + " at step " + std::to_string(step_) +
+                               " (lr " + std::to_string(learning_rate_at(o_, step_)) + "); lower --lr or resume from the last checkpoint");
+    }
+    (loss / double(o_.grad_accum)).backward();
+    step_loss += value / double(o_.grad_accum);
+    if (sigmas.defined()) {
+      const auto w = weighted.detach().cpu().to(torch::kFloat64);
+      const auto* wp = w.data_ptr<double>();
+      const auto s64 = sigmas.to(torch::kFloat64).contiguous();
+      const auto* sp = s64.data_ptr<double>();
+      for (int64_t i = 0; i < sigmas.size(0); ++i) {
+        const int b = bucket_of(sp[i]);
+        bucket_sum[b] += wp[i];
+        ++bucket_n[b];
+      }
+    }
+  }
+  return step_loss;
+}
+
 void Trainer::run(const TrainData& data, int64_t until) {
   if (until < 0) until = o_.steps;
-  const int64_t size = data.x.size(0);
+  const int64_t size = data.x.size(0), world = sync_->world();
+  const bool writer = sync_->rank() == 0;
   if (size < 1) throw std::invalid_argument("training data is empty");
+  if (o_.batch % world != 0) {
+    throw std::invalid_argument("--batch " + std::to_string(o_.batch) + ": the global batch must split evenly over the " +
+                                std::to_string(world) + " ranks");
+  }
   if (!permutation_.defined() && data_index_ > 0) {  // resumed mid-epoch: rebuild this epoch's order
     auto g = stream(o_.seed, 1, uint64_t(epoch_));
     permutation_ = torch::randperm(size, g, torch::kLong);
   }
-  const torch::Device device = parse_device(o_.device);
-  const bool tty = ::isatty(2);
-  std::ofstream log;
-  if (!o_.out_dir.empty()) {
-    std::filesystem::create_directories(o_.out_dir);
-    log.open(o_.out_dir + "/log.jsonl", std::ios::app);
+  if (world > 1) {  // every rank starts from rank 0's weights and averages
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> state = params_;
+    for (const auto& e : ema_->weights()) state.push_back(e);
+    sync_->broadcast(state);
+  }
+  std::vector<std::unique_ptr<TrainCallback>> builtin;
+  if (writer) {
+    if (preview && o_.preview_every > 0) builtin.push_back(preview_callback(preview, o_.preview_every));
+    if (!o_.out_dir.empty()) {
+      std::filesystem::create_directories(o_.out_dir);
+      builtin.push_back(log_file_callback(o_.out_dir + "/log.jsonl"));
+    }
+    builtin.push_back(progress_callback(::isatty(2)));
+    if (!o_.out_dir.empty()) {
+      builtin.push_back(checkpoint_callback([this] { save(o_.out_dir + "/checkpoint.safetensors", true); }, o_.checkpoint_every));
+    }
   }
   double bucket_sum[4] = {0, 0, 0, 0};
   int64_t bucket_n[4] = {0, 0, 0, 0};
-  double interval_loss = 0, grad_norm = 0;
+  double interval_loss = 0;
   int64_t interval_steps = 0;
   const auto t_start = std::chrono::steady_clock::now();
-  auto last_draw = t_start;
   const int64_t first_step = step_;
   model_->train();
   while (step_ < until) {
-    auto gen = stream(o_.seed, 2, uint64_t(step_));
-    for (auto& p : params_) p.mutable_grad() = torch::Tensor();
-    double step_loss = 0;
-    for (int64_t micro = 0; micro < o_.grad_accum; ++micro) {
-      const auto idx = next_indices(o_.batch, size);
-      const auto x0 = data.x.index_select(0, idx).to(device);
-      if (data.extra.defined()) batch_extra_ = data.extra.index_select(0, idx).to(device);
-      torch::Tensor labels;
-      if (data.labels.defined()) {
-        labels = data.labels.index_select(0, idx);
-        if (o_.null_label >= 0 && o_.cond_dropout > 0) labels = drop_labels(labels, o_.null_label, o_.cond_dropout, gen);
-        labels = labels.to(device);
-      }
-      torch::Tensor weighted, sigmas;  // (N,) per-item loss; the items' sigmas (diffusion only)
-      if (loss_) {
-        AutocastGuard autocast(o_.autocast == "bf16" ? Precision::kBf16 : Precision::kFp32, device);
-        weighted = loss_(x0, labels, gen).to(torch::kFloat32);
-      } else {
-        const auto draw = sample_sigmas(x0.size(0), objective_, gen);
-        const auto noise = torch::randn(x0.sizes(), gen, torch::kFloat64).to(x0.options());
-        const auto ex = make_example(x0, noise, draw, objective_);
-        torch::Tensor out;
-        {
-          AutocastGuard autocast(o_.autocast == "bf16" ? Precision::kBf16 : Precision::kFp32, device);
-          out = forward_(ex.input, ex.time.to(device), labels);
-        }
-        out = out.to(ex.target.scalar_type());
-        weighted = ex.weight * (out - ex.target).pow(2).flatten(1).mean(1);
-        sigmas = draw.sigma.cpu();
-      }
-      const auto loss = weighted.mean();
-      if (!std::isfinite(loss.item<double>())) {
-        throw std::runtime_error("training diverged: loss is " + std::to_string(loss.item<double>()) + " at step " +
-                                 std::to_string(step_) + " (lr " + std::to_string(lr_at(step_)) +
-                                 "); lower --lr or resume from the last checkpoint");
-      }
-      (loss / double(o_.grad_accum)).backward();
-      step_loss += loss.item<double>() / double(o_.grad_accum);
-      if (sigmas.defined()) {
-        const auto w = weighted.detach().cpu().to(torch::kFloat64);
-        const auto* wp = w.data_ptr<double>();
-        const auto s64 = sigmas.to(torch::kFloat64).contiguous();
-        const auto* sp = s64.data_ptr<double>();
-        for (int64_t i = 0; i < sigmas.size(0); ++i) {
-          const int b = bucket_of(sp[i]);
-          bucket_sum[b] += wp[i];
-          ++bucket_n[b];
-        }
-      }
-    }
+    const double step_loss = accumulate_gradients(data, bucket_sum, bucket_n);
     torch::NoGradGuard no_grad;
-    // Global gradient norm and clipping.
-    double sq = 0;
-    for (auto& p : params_) if (p.grad().defined()) sq += p.grad().pow(2).sum().item<double>();
-    grad_norm = std::sqrt(sq);
-    const double clip = (o_.grad_clip > 0 && grad_norm > o_.grad_clip) ? o_.grad_clip / (grad_norm + 1e-6) : 1.0;
-    // AdamW (Loshchilov & Hutter 2019), decoupled weight decay, bias-corrected moments.
-    const double lr = lr_at(step_);
-    const double bc1 = 1 - std::pow(o_.beta1, double(step_ + 1)), bc2 = 1 - std::pow(o_.beta2, double(step_ + 1));
-    const double decay = std::min(o_.ema_decay, (1.0 + double(step_)) / (10.0 + double(step_)));
-    for (size_t i = 0; i < params_.size(); ++i) {
-      auto& p = params_[i];
-      if (!p.grad().defined()) continue;
-      const auto g = p.grad() * clip;
-      m_[i].mul_(o_.beta1).add_(g, 1 - o_.beta1);
-      v_[i].mul_(o_.beta2).addcmul_(g, g, 1 - o_.beta2);
-      if (o_.weight_decay > 0) p.mul_(1 - lr * o_.weight_decay);
-      p.addcdiv_(m_[i] / bc1, (v_[i] / bc2).sqrt_().add_(o_.adam_eps), -lr);
-      ema_[i].mul_(decay).add_(p, 1 - decay);
+    if (world > 1) {  // the gradient-sync hook: every rank gets the mean gradient
+      std::vector<torch::Tensor> grads;
+      for (auto& p : params_) grads.push_back(p.grad());
+      sync_->average(grads, step_);
     }
+    const double grad_norm = global_grad_norm(params_);
+    const double lr = learning_rate_at(o_, step_);
+    if (!std::isfinite(grad_norm)) {
+      throw std::runtime_error("training diverged: the gradient norm is " + std::to_string(grad_norm) + " at step " + std::to_string(step_) +
+                               " (lr " + std::to_string(lr) + "); lower --lr or resume from the last checkpoint");
+    }
+    const double clip = (o_.grad_clip > 0 && grad_norm > o_.grad_clip) ? o_.grad_clip / (grad_norm + 1e-6) : 1.0;
+    optimizer_->step(step_, lr, clip);
+    ema_->update(step_);
     losses_.push_back(step_loss);
     interval_loss += step_loss;
     ++interval_steps;
     ++step_;
 
-    const auto now = std::chrono::steady_clock::now();
-    const double elapsed = std::chrono::duration<double>(now - t_start).count();
-    const double its = double(step_ - first_step) / std::max(elapsed, 1e-9);
-    const double eta = double(until - step_) / std::max(its, 1e-9);
-    Json line;
-    const bool log_now = step_ % o_.log_every == 0 || step_ == until;
-    if (log_now) {
-      line = {{"step", step_}, {"loss", interval_loss / double(interval_steps)}, {"lr", lr}, {"grad_norm", grad_norm},
-              {"it_per_s", its}, {"epoch", epoch_}};
-      if (!loss_) {
-        for (int b = 0; b < 4; ++b) line["loss_by_sigma"][kBuckets[b]] = bucket_n[b] ? Json(bucket_sum[b] / double(bucket_n[b])) : Json(nullptr);
+    StepEnd e;
+    e.step = step_;
+    e.until = until;
+    e.step_loss = step_loss;
+    e.lr = lr;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    e.it_per_s = double(step_ - first_step) / std::max(elapsed, 1e-9);
+    e.eta_seconds = double(until - step_) / std::max(e.it_per_s, 1e-9);
+    e.log_now = step_ % o_.log_every == 0 || step_ == until;
+    if (e.log_now) {
+      if (world > 1) {  // the interval's figures over all ranks' items
+        auto stats = torch::zeros({9}, torch::kFloat64);
+        auto* s = stats.data_ptr<double>();
+        s[0] = interval_loss;
+        for (int b = 0; b < 4; ++b) { s[1 + b] = bucket_sum[b]; s[5 + b] = double(bucket_n[b]); }
+        sync_->sum(stats, step_);
+        s = stats.data_ptr<double>();
+        interval_loss = s[0] / double(world);
+        for (int b = 0; b < 4; ++b) { bucket_sum[b] = s[1 + b]; bucket_n[b] = int64_t(s[5 + b]); }
       }
-      if (preview && o_.preview_every > 0 && step_ % o_.preview_every == 0) line["preview"] = preview(step_);
-      if (log.is_open()) log << line.dump() << "\n" << std::flush;
-    }
-    if (tty && (std::chrono::duration<double>(now - last_draw).count() > 0.1 || step_ == until)) {
-      const int width = 30, filled = int(double(width) * double(step_) / double(until));
-      std::fprintf(stderr, "\r[%s%s] %ld/%ld loss %.4f %.1f it/s ETA %s ", std::string(size_t(filled), '#').c_str(),
-                   std::string(size_t(width - filled), '.').c_str(), long(step_), long(until), step_loss, its,
-                   format_eta(eta).c_str());
-      if (step_ == until) std::fprintf(stderr, "\n");
-      last_draw = now;
-    } else if (!tty && log_now) {
-      std::fprintf(stderr, "step %ld/%ld loss %.4f lr %.2e %.1f it/s ETA %s\n", long(step_), long(until),
-                   line["loss"].get<double>(), lr, its, format_eta(eta).c_str());
-    }
-    if (log_now) {
+      e.line = {{"step", step_}, {"loss", interval_loss / double(interval_steps)}, {"lr", lr}, {"grad_norm", grad_norm},
+                {"it_per_s", e.it_per_s}, {"epoch", epoch_}};
+      if (!loss_) {
+        for (int b = 0; b < 4; ++b) e.line["loss_by_sigma"][kBuckets[b]] = bucket_n[b] ? Json(bucket_sum[b] / double(bucket_n[b])) : Json(nullptr);
+      }
       interval_loss = 0;
       interval_steps = 0;
       for (int b = 0; b < 4; ++b) { bucket_sum[b] = 0; bucket_n[b] = 0; }
     }
-    if (!o_.out_dir.empty() && ((o_.checkpoint_every > 0 && step_ % o_.checkpoint_every == 0) || step_ == until)) {
-      save(o_.out_dir + "/checkpoint.safetensors", true);
+    if (writer) {
+      // The preview adds to the line, the log writes it; user callbacks run between the two.
+      size_t next = 0;
+      if (preview && o_.preview_every > 0) builtin[next++]->on_step(e);
+      for (auto& c : callbacks_) c->on_step(e);
+      for (; next < builtin.size(); ++next) builtin[next]->on_step(e);
+    }
+    if (world > 1 && !o_.out_dir.empty() && ((o_.checkpoint_every > 0 && step_ % o_.checkpoint_every == 0) || step_ == until)) {
+      sync_->barrier(step_);  // the others wait for rank 0's checkpoint
     }
   }
 }
@@ -291,14 +312,16 @@ Checkpoint Trainer::checkpoint() const {
   c.seed = o_.seed;
   c.model = state_of(*model_);
   for (size_t i = 0; i < names_.size(); ++i) {
-    c.ema[names_[i]] = ema_[i];
-    c.exp_avg[names_[i]] = m_[i];
-    c.exp_avg_sq[names_[i]] = v_[i];
+    c.ema[names_[i]] = ema_->weights()[i];
+    c.exp_avg[names_[i]] = optimizer_->exp_avg()[i];
+    c.exp_avg_sq[names_[i]] = optimizer_->exp_avg_sq()[i];
   }
   return c;
 }
 
-void Trainer::save(const std::string& path, bool force) const { save_checkpoint(path, checkpoint(), force); }
+void Trainer::save(const std::string& path, bool force) const {
+  if (sync_->rank() == 0) save_checkpoint(path, checkpoint(), force);
+}
 
 void Trainer::resume(const std::string& path) {
   const auto c = load_checkpoint(path);
@@ -311,9 +334,9 @@ void Trainer::resume(const std::string& path) {
         throw std::runtime_error(path + ": EMA or optimizer state for '" + names_[i] + "' is missing or misshapen");
       }
     }
-    ema_[i].copy_(c.ema.at(names_[i]));
-    m_[i].copy_(c.exp_avg.at(names_[i]));
-    v_[i].copy_(c.exp_avg_sq.at(names_[i]));
+    ema_->weights()[i].copy_(c.ema.at(names_[i]));
+    optimizer_->exp_avg()[i].copy_(c.exp_avg.at(names_[i]));
+    optimizer_->exp_avg_sq()[i].copy_(c.exp_avg_sq.at(names_[i]));
   }
   step_ = c.step;
   epoch_ = c.epoch;
@@ -328,7 +351,7 @@ void Trainer::load_ema_into(torch::nn::Module& module) const {
   for (size_t i = 0; i < names_.size(); ++i) {
     const auto it = state.find(names_[i]);
     if (it == state.end()) throw std::runtime_error("EMA weight '" + names_[i] + "' has no place in the module");
-    it->second.copy_(ema_[i]);
+    it->second.copy_(ema_->weights()[i]);
   }
 }
 

@@ -1,11 +1,13 @@
-// The training loop: AdamW with linear warm-up and cosine decay, gradient clipping, EMA of the
-// weights with warm-up, gradient accumulation, condition dropout, JSON-lines logging (loss per
-// sigma bucket too), a progress bar on a terminal, preview hooks, atomic checkpoints and
-// bit-identical resume. It sees tensors and a backbone, never a file format.
+// The training loop: a train step (gradient accumulation, condition dropout, the objective's
+// sigmas and noise), the gradient-sync hook, clipping, the optimizer and EMA (optimizer.h), and
+// callbacks (callbacks.h: preview, log.jsonl with the loss per sigma bucket, progress, atomic
+// checkpoints), with bit-identical resume. It sees tensors and a backbone, never a file format.
 //
 // Randomness is counter-based: step k draws noise, sigmas and dropout from a generator seeded by
 // (seed, k), and epoch e's data order from (seed, e), so a resumed run needs only the step and
-// the data position to continue exactly.
+// the data position to continue exactly. `batch` is the global batch: on a data-parallel run
+// (grad_sync.h) rank r of W takes rows [r B/W, (r+1) B/W) of every micro-batch and of its draws,
+// so W ranks compute the mean gradient of the same items with the same noise as one process.
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/types.h>
@@ -16,13 +18,16 @@
 
 #include "core/json.h"
 #include "core/objectives.h"
+#include "core/train/callbacks.h"
 #include "core/train/checkpoint.h"
+#include "core/train/grad_sync.h"
+#include "core/train/optimizer.h"
 
 namespace diffuse {
 
 struct TrainOptions {
   int64_t steps = 1000;        // optimizer steps in total (the cosine schedule's length)
-  int64_t batch = 64;          // items per micro-batch
+  int64_t batch = 64;          // items per micro-batch, over all ranks
   int64_t grad_accum = 1;      // micro-batches per optimizer step
   double lr = 1e-3, min_lr_ratio = 0.1;
   int64_t warmup = 100;        // linear warm-up steps
@@ -72,20 +77,26 @@ class Trainer {
   // Runs optimizer steps until `until_step` (default: options.steps).
   void run(const TrainData& data, int64_t until_step = -1);
   Checkpoint checkpoint() const;
-  void save(const std::string& path, bool force) const;
+  void save(const std::string& path, bool force) const;  // on rank 0 only: one writer per run
   // Copies the EMA weights into `module` (same architecture).
   void load_ema_into(torch::nn::Module& module) const;
+  // Runs after each step, after the built-in preview and before the log writer (rank 0 only).
+  void add_callback(std::unique_ptr<TrainCallback> callback) { callbacks_.push_back(std::move(callback)); }
+  // The data-parallel hook (default: the process's, see grad_sync.h).
+  void set_grad_sync(std::shared_ptr<GradSync> sync) { sync_ = std::move(sync); }
 
   int64_t step() const { return step_; }
   // The current micro-batch's rows of TrainData::extra, for a forward that needs them.
   const torch::Tensor& batch_extra() const { return batch_extra_; }
   Json& recipe() { return recipe_; }  // saved into every checkpoint
-  const std::vector<double>& losses() const { return losses_; }  // one per optimizer step
+  const std::vector<double>& losses() const { return losses_; }  // one per optimizer step (this rank's items)
   std::function<Json(int64_t step)> preview;                      // called every preview_every steps
 
  private:
-  double lr_at(int64_t step) const;
   torch::Tensor next_indices(int64_t n, int64_t dataset_size);
+  // One step's forward and backward over its micro-batches; returns the step's mean loss and
+  // adds each item's weighted loss to its sigma bucket.
+  double accumulate_gradients(const TrainData& data, double bucket_sum[4], int64_t bucket_n[4]);
 
   std::shared_ptr<torch::nn::Module> model_;
   TrainForward forward_;
@@ -94,10 +105,14 @@ class Trainer {
   TrainOptions o_;
   ObjectiveOptions objective_;
   std::vector<std::string> names_;
-  std::vector<torch::Tensor> params_, ema_, m_, v_;
+  std::vector<torch::Tensor> params_;
+  std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<Ema> ema_;
+  std::shared_ptr<GradSync> sync_;
   int64_t step_ = 0, epoch_ = 0, data_index_ = 0;
   torch::Tensor permutation_, batch_extra_;
   std::vector<double> losses_;
+  std::vector<std::unique_ptr<TrainCallback>> callbacks_;
 };
 
 }  // namespace diffuse

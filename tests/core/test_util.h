@@ -25,6 +25,17 @@ inline double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
 }
 
+// Expects f() to throw a std::exception whose message contains `part`.
+template <class F>
+void expect_throw_containing(F&& f, const std::string& part) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception; expected one containing: " << part;
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << "message: " << e.what();
+  }
+}
+
 }  // namespace diffuse::test
 
 #define DIFFUSE_REQUIRE_REFERENCE()                                                                     \
