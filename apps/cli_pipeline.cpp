@@ -113,6 +113,7 @@ void add_pipeline(CLI::App& app) {
   train->add_option("--autocast", ta->train.autocast, "off or bf16 (mixed-precision forward)")->capture_default_str();
   train->add_option("--precision", ta->precision, "fp32, bf16 or auto: the forward's compute type (bf16 autocast with fp32 master\n"
                                                   "weights, optimizer state and loss); --precision bf16 is --autocast bf16");
+  train->add_option("--log-every", ta->train.log_every, "steps between log.jsonl lines")->capture_default_str()->check(positive_number());
   train->add_option("--preview-every", ta->train.preview_every, "steps between preview samples scored in log.jsonl (0: off)")->capture_default_str();
   train->add_option("--checkpoint-every", ta->train.checkpoint_every, "steps between checkpoints (0: at the end)")->capture_default_str();
   train->add_option("--resume", ta->resume, "continue from this checkpoint")->check(CLI::ExistingFile);
@@ -172,6 +173,7 @@ void add_pipeline(CLI::App& app) {
       if (launch.rank == 0) std::cerr << "data-parallel training: " << sync->describe() << "\n";
       set_process_grad_sync(sync);
       writer = launch.rank == 0;
+      if (!writer) std::cout.setstate(std::ios::failbit);  // rank 0 reports what was written; errors still reach stderr
     } else if (!ta->dist_backend.empty()) {
       throw std::invalid_argument("--dist-backend " + ta->dist_backend + ": this is one process (no WORLD_SIZE/RANK or SLURM_NTASKS set by a launcher)");
     }
@@ -191,7 +193,8 @@ void add_pipeline(CLI::App& app) {
       static const std::vector<std::pair<const char*, const char*>> keys = {
           {"--steps", "steps"}, {"--batch", "batch"}, {"--grad-accum", "grad_accum"}, {"--lr", "lr"},
           {"--warmup", "warmup"}, {"--ema", "ema_decay"}, {"--seed", "seed"}, {"--device", "device"},
-          {"--autocast", "autocast"}, {"--precision", "autocast"}, {"--checkpoint-every", "checkpoint_every"}, {"--preview-every", "preview_every"}};
+          {"--autocast", "autocast"}, {"--precision", "autocast"}, {"--checkpoint-every", "checkpoint_every"}, {"--preview-every", "preview_every"},
+          {"--log-every", "log_every"}};
       const Json all = to_json(ta->train);
       Json given = Json::object();
       for (const auto& [flag, key] : keys) if (train->get_option(flag)->count() > 0) given[key] = all.at(key);

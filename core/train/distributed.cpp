@@ -61,7 +61,7 @@ LaunchEnv launch_env_from(const std::map<std::string, std::string>& env) {
   const auto has = [&](const char* k) { return env.count(k) && !env.at(k).empty(); };
   std::string rank_var = "RANK", world_var = "WORLD_SIZE";
   if (has("WORLD_SIZE")) {
-    l.launcher = "torchrun";
+    l.launcher = has("TORCHELASTIC_RUN_ID") ? "torchrun" : "RANK/WORLD_SIZE";
     l.world = env_int(env, "WORLD_SIZE", 1, 1 << 20, 1);
     l.rank = env_int(env, "RANK", 0, l.world - 1, 0);
     l.local_rank = env_int(env, "LOCAL_RANK", 0, l.world - 1, 0);
@@ -83,7 +83,7 @@ LaunchEnv launch_env_from(const std::map<std::string, std::string>& env) {
   }
   if (has("MASTER_ADDR")) l.addr = env.at("MASTER_ADDR");
   l.port = int(env_int(env, "MASTER_PORT", 1, 65535, 29500));
-  if (l.world > 1 && !has("MASTER_ADDR") && l.launcher == "torchrun") {
+  if (l.world > 1 && !has("MASTER_ADDR") && l.launcher != "slurm") {
     throw std::invalid_argument(world_var + "=" + std::to_string(l.world) + " without MASTER_ADDR: set the address of rank 0 (torchrun does)");
   }
   return l;
@@ -193,8 +193,8 @@ class ProcessGroupSync : public GradSync {
       work->wait(timeout_);
     } catch (const std::exception& e) {
       const std::string who = step >= 0 ? missing_ranks(step) : "a rank";
-      throw std::runtime_error(lost_message(step, "lost " + who + ": " + what + " failed within " + std::to_string(timeout_.count() / 1000) +
-                                                      " s (" + error_text(e) + ")"));
+      throw std::runtime_error(lost_message(step, "lost " + who + " during " + what + " (" + error_text(e) + "; --dist-timeout " +
+                                                      std::to_string(timeout_.count() / 1000) + " s)"));
     }
   }
 

@@ -16,7 +16,7 @@ struct LaunchEnv {
   int64_t rank = 0, world = 1, local_rank = 0;
   std::string addr = "127.0.0.1";
   int port = 29500;
-  std::string launcher;  // "torchrun" (or any launcher setting RANK/WORLD_SIZE), "slurm", or "" (one process)
+  std::string launcher;  // "torchrun", "RANK/WORLD_SIZE" (another launcher, or by hand), "slurm", or "" (one process)
 };
 
 // Reads the launcher's variables from `env` (the process environment when empty); throws one

@@ -1,6 +1,9 @@
 // Runs the diffuse program for CLI tests: exit code and combined output.
 #pragma once
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <stdlib.h>
 
@@ -67,6 +70,21 @@ inline bool has_modality(const std::string& name) {
   if (at == std::string::npos) return false;
   const auto available = info.find("\"available\": ", at);
   return available != std::string::npos && info.compare(available + 13, 4, "true") == 0;
+}
+
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+inline int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw std::runtime_error("cannot find a free TCP port");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 inline int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }

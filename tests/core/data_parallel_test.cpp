@@ -2,13 +2,12 @@
 // each global batch end with the weights of one process training on that batch (reduction order
 // aside), over an in-process all-reduce and over c10d's Gloo; a rendezvous that never completes
 // ends with one line (a lost rank: tests/apps/cli_dp_test.cpp, with real processes); the launcher's environment is read as torchrun and Slurm set it.
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <unistd.h>
-
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -16,12 +15,14 @@
 #include "core/toy.h"
 #include "core/train/distributed.h"
 #include "core/train/trainer.h"
+#include "tests/apps/cli_util.h"
 #include "tests/core/test_util.h"
 
 namespace diffuse {
 namespace {
 
 using test::expect_throw_containing;
+using test::free_port;
 
 // An all-reduce between threads: each deposits its tensor, all sum them in rank order.
 class ThreadGroup {
@@ -163,6 +164,53 @@ TEST(DataParallel, TwoRanksMatchOneProcessWithTheSameGlobalBatch) {
   torch::set_num_threads(threads);
 }
 
+std::vector<RankRun> thread_ranks(int world, const TrainOptions& o) {
+  auto group = std::make_shared<ThreadGroup>(world);
+  std::vector<RankRun> ranks;
+  for (int r = 0; r < world; ++r) {
+    ranks.push_back(make_run(o, 7));
+    ranks.back().trainer->set_grad_sync(std::make_shared<ThreadSync>(group, r, world));
+  }
+  return ranks;
+}
+
+// A 2-rank checkpoint resumes bit-identically on 2 ranks, and on 1 process to the same weights
+// within the reduction-order tolerance.
+TEST(DataParallel, ResumeWithTheSameOrAnotherWorldSize) {
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  const auto data = find_modality("toy").dataset({{"n", 700}, {"seed", 3}});
+  auto straight = thread_ranks(2, options());
+  run_ranks(straight, data);
+
+  auto o = options();
+  o.steps = 40;
+  auto first = thread_ranks(2, o);
+  std::vector<std::thread> ts;
+  for (auto& r : first) ts.emplace_back([&r, &data] { r.trainer->run(data, 20); });
+  for (auto& t : ts) t.join();
+  const auto dir = std::filesystem::temp_directory_path() / ("diffuse_dp_resume_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string ck = (dir / "checkpoint.safetensors").string();
+  first[1].trainer->save(ck, true);
+  EXPECT_FALSE(std::filesystem::exists(ck)) << "rank 1 does not write";
+  first[0].trainer->save(ck, true);
+  ASSERT_TRUE(std::filesystem::exists(ck));
+
+  auto again = thread_ranks(2, o);
+  for (auto& r : again) r.trainer->resume(ck);
+  run_ranks(again, data);
+  EXPECT_EQ(max_weight_difference(*straight[0].trainer, *again[0].trainer), 0.0);
+  EXPECT_EQ(straight[1].trainer->losses().back(), again[1].trainer->losses().back());
+
+  auto alone = make_run(o, 7);
+  alone.trainer->resume(ck);
+  alone.trainer->run(data);
+  EXPECT_LE(max_weight_difference(*straight[0].trainer, *alone.trainer), 1e-4);
+  std::filesystem::remove_all(dir);
+  torch::set_num_threads(threads);
+}
+
 TEST(DataParallel, GlobalBatchMustSplitEvenly) {
   auto o = options();
   o.batch = 63;
@@ -188,8 +236,10 @@ TEST(DataParallel, BucketsAverageEveryGradient) {
 TEST(DataParallel, LaunchEnvironment) {
   EXPECT_EQ(launch_env_from({}).world, 1);
   EXPECT_EQ(launch_env_from({}).launcher, "");
-  const auto t = launch_env_from({{"RANK", "1"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "1"}, {"MASTER_ADDR", "10.0.0.2"}, {"MASTER_PORT", "29511"}});
+  const auto t = launch_env_from({{"RANK", "1"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "1"}, {"MASTER_ADDR", "10.0.0.2"}, {"MASTER_PORT", "29511"},
+                                  {"TORCHELASTIC_RUN_ID", "x"}});
   EXPECT_EQ(t.launcher, "torchrun");
+  EXPECT_EQ(launch_env_from({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}}).launcher, "RANK/WORLD_SIZE");
   EXPECT_EQ(t.rank, 1);
   EXPECT_EQ(t.world, 4);
   EXPECT_EQ(t.local_rank, 1);
@@ -211,19 +261,6 @@ TEST(DataParallel, LaunchEnvironment) {
                           "MASTER_PORT=70000: expected an integer in [1, 65535]");
   expect_throw_containing([] { launch_env_from({{"WORLD_SIZE", "2"}}); }, "WORLD_SIZE=2 without RANK");
   expect_throw_containing([] { launch_env_from({{"RANK", "0"}, {"WORLD_SIZE", "2"}}); }, "without MASTER_ADDR");
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 LaunchEnv local_env(int rank, int world, int port) {
