@@ -3,10 +3,9 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
-#include <cerrno>
-#include <cmath>
-#include <cstdlib>
 #include <string>
+
+#include "core/cli_options.h"
 
 namespace diffuse::cli {
 
@@ -17,40 +16,15 @@ void add_model(CLI::App& app);
 void add_pipeline(CLI::App& app);
 void add_report(CLI::App& app);
 
-// Option checks whose messages name the value and what was expected (CLI11's own ranges print
-// bounds like 1.797e308): "--n: expected a number > 0, got 0".
-inline CLI::Validator number_in(double lo, double hi, bool lo_open, const std::string& what) {
-  return CLI::Validator(
-      [=](std::string& s) -> std::string {
-        char* end = nullptr;
-        errno = 0;
-        const double v = std::strtod(s.c_str(), &end);
-        if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE || !std::isfinite(v) || (lo_open ? v <= lo : v < lo) || v > hi) {
-          return "expected " + what + ", got '" + s + "'";
-        }
-        return std::string();
-      },
-      what);
-}
-inline CLI::Validator positive_number() { return number_in(0.0, 1e300, true, "a number > 0"); }
-inline CLI::Validator non_negative_number() { return number_in(0.0, 1e300, false, "a number >= 0"); }
-// A seed: a decimal integer in 0..2^64-1 (CLI11 would wrap -1 to 2^64-1).
-inline CLI::Validator seed_number() {
-  return CLI::Validator(
-      [](std::string& s) -> std::string {
-        const bool digits = !s.empty() && s.size() <= 20 && s.find_first_not_of("0123456789") == std::string::npos;
-        if (!digits || (s.size() == 20 && s > "18446744073709551615")) return "expected an integer from 0 to 18446744073709551615, got '" + s + "'";
-        return std::string();
-      },
-      "SEED");
-}
-// At most this many samples per command: past it the samples alone outgrow any machine's memory
-// (the engine also checks the memory they need against this machine's).
-constexpr int64_t kMaxSamples = 10000000;
-
 // The shipped model file for a key ("image", "classifier", ...): $DIFFUSE_MODELS, else models/
 // beside the source tree the binary was built in, else ./models. Throws naming the file and
 // where its training command is recorded.
 std::string default_model_path(const std::string& key);
+
+using diffuse::kMaxSamples;
+using diffuse::non_negative_number;
+using diffuse::number_in;
+using diffuse::positive_number;
+using diffuse::seed_number;
 
 }  // namespace diffuse::cli

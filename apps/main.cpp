@@ -55,6 +55,16 @@ int main(int argc, char** argv) {
         std::cerr << "diffuse: unknown command '" << argv[1] << "'; one of: " << names << " (see 'diffuse --help')\n";
         return 2;
       }
+      // Likewise the second word of a command made of subcommands (train NAME, bench WHAT).
+      auto* cmd = app.get_subcommand(argv[1]);
+      const auto subs = cmd->get_subcommands([](CLI::App* s) { return !s->get_group().empty(); });
+      const auto all = cmd->get_subcommands([&](CLI::App* s) { return argc > 2 && s->get_name() == argv[2]; });
+      if (argc > 2 && argv[2][0] != '-' && !subs.empty() && all.empty()) {
+        std::string list;
+        for (const auto* sub : subs) list += (list.empty() ? "" : ", ") + sub->get_name();
+        std::cerr << "diffuse: error: diffuse " << argv[1] << ": unknown '" << argv[2] << "'; one of: " << list << "\n";
+        return 1;
+      }
     }
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

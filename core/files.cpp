@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <vector>
 
 namespace diffuse {
 
@@ -107,6 +109,24 @@ std::string base64(const std::string& bytes) {
     out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
   }
   return out;
+}
+
+}  // namespace diffuse
+
+namespace diffuse {
+
+std::string shipped_model_path(const std::string& relative) {
+  std::vector<std::filesystem::path> roots;
+  if (const char* env = std::getenv("DIFFUSE_MODELS")) roots.push_back(env);
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) roots.push_back(exe.parent_path().parent_path().parent_path() / "models");
+  roots.push_back("models");
+  for (const auto& r : roots) {
+    if (std::filesystem::exists(r / relative)) return (r / relative).string();
+  }
+  throw std::runtime_error("no shipped model " + relative + " under " + roots.front().string() +
+                           " (see models/README.md for the command that trains it); pass --checkpoint");
 }
 
 }  // namespace diffuse

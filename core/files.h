@@ -42,4 +42,9 @@ std::string read_file(const std::string& path);
 // RFC 4648 base64 (for data: URIs in self-contained HTML).
 std::string base64(const std::string& bytes);
 
+// A shipped model file under models/ ("fashion-mnist/dit.safetensors"): $DIFFUSE_MODELS, else
+// models/ beside the source tree the binary was built in, else ./models. Throws naming the file
+// and where its training command is recorded.
+std::string shipped_model_path(const std::string& relative);
+
 }  // namespace diffuse

@@ -21,10 +21,12 @@ void register_modality(std::shared_ptr<Modality> m) { registry()[m->name()] = st
 
 namespace {
 std::map<std::string, PipelineCommands>& pipelines() {
-  static std::map<std::string, PipelineCommands> p;
+  static std::map<std::string, PipelineCommands> p = {{"toy", toy_pipeline()}};
   return p;
 }
 }  // namespace
+
+const std::map<std::string, PipelineCommands>& registered_pipelines() { return pipelines(); }
 
 void register_pipeline(const std::string& name, PipelineCommands commands) { pipelines()[name] = std::move(commands); }
 

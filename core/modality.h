@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,10 +32,27 @@ class Modality {
   virtual Json metrics(const TrainData& samples) const = 0;
 };
 
+}  // namespace diffuse
+
+namespace CLI {
+class App;
+}
+
+namespace diffuse {
+
+// A plugin's own options for one verb: it registers its typed options struct with CLI11 on
+// `command` (`diffuse VERB NAME`) and returns what, after parsing, turns them into the arguments
+// they add to its command. The CLI adds the options every pipeline shares (core/cli_options.h)
+// and loops over the registered pipelines; it knows no modality by name.
+using AddOptions = std::function<std::function<Json()>(CLI::App& command)>;
+
 // Commands a plugin runs for `diffuse train|sample|eval|bench NAME` (e.g. "vae"), given the
 // parsed command-line options as JSON. Unset entries mean the plugin does not offer that command.
 struct PipelineCommands {
   std::function<void(const Json& args)> train, sample, eval, bench;
+  AddOptions train_options, sample_options, eval_options;
+  std::string summary;  // one line for `diffuse VERB --help`
+  std::string shipped;  // the shipped model under models/ that sample and eval use by default ("" = none)
 };
 void register_pipeline(const std::string& name, PipelineCommands commands);
 
@@ -44,6 +62,8 @@ using ReportSection = std::function<std::string(const std::string& dir)>;
 void register_report_section(const std::string& name, ReportSection section);
 const std::vector<std::pair<std::string, ReportSection>>& report_sections();
 const PipelineCommands* find_pipeline(const std::string& name);  // nullptr when none
+// Every registered pipeline by name (the toy modality's too).
+const std::map<std::string, PipelineCommands>& registered_pipelines();
 
 // Builds the module a checkpoint's recipe describes (recipe.model.type; `file` names the
 // checkpoint, for paths its recipe holds and for errors), so a command that handles any model

@@ -23,5 +23,7 @@ ToyModel make_toy_model(const Json& recipe);
 // The conditional denoiser of a toy model (labels; the null label is num_classes).
 ConditionalDenoiser toy_denoiser(const ToyModel& m);
 TrainForward toy_forward(const ToyModel& m);
+// The toy modality's train, sample and eval commands with its options (core/toy_pipeline.cpp).
+PipelineCommands toy_pipeline();
 
 }  // namespace diffuse

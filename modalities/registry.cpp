@@ -9,9 +9,8 @@
 
 #if DIFFUSE_HAS_OIIO
 #include "modalities/image/classifier.h"
-#include "modalities/image/eval_pipeline.h"
 #include "modalities/image/image_pipeline.h"
-#include "modalities/image/vae_pipeline.h"
+#include "modalities/image/plugin.h"
 #include "modalities/image/vae.h"
 #include "modalities/image/version.h"
 #endif
@@ -19,18 +18,21 @@
 #include "modalities/video/version.h"
 #endif
 #if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO
+#include "modalities/video/plugin.h"
 #include "modalities/video/temporal_decoder.h"
 #include "modalities/video/video_pipeline.h"
 #endif
 #if DIFFUSE_HAS_SNDFILE
 #include "modalities/audio/audio_pipeline.h"
 #include "modalities/audio/classifier.h"
+#include "modalities/audio/plugin.h"
 #include "modalities/audio/spectrogram.h"
 #include "modalities/audio/vocoder.h"
 #include "modalities/audio/version.h"
 #endif
 #if DIFFUSE_HAS_RDKIT
 #include "modalities/molecule/molecule_pipeline.h"
+#include "modalities/molecule/plugin.h"
 #include "modalities/molecule/version.h"
 #endif
 
@@ -84,26 +86,24 @@ void register_pipelines() {
   });
 #endif
 #if DIFFUSE_HAS_OIIO
-  register_pipeline("vae", image::vae_pipeline());
-  auto image = image::image_pipeline();
-  image.eval = image::image_eval_pipeline().eval;
-  register_pipeline("image", image);
-  register_pipeline("classifier", image::classifier_pipeline());
+  register_pipeline("vae", image::vae_plugin());
+  register_pipeline("image", image::image_plugin());
+  register_pipeline("classifier", image::classifier_plugin());
   register_report_section("image", image::image_report_section);
 #endif
 #if DIFFUSE_HAS_SNDFILE
-  register_pipeline("audio", audio::audio_pipeline());
-  register_pipeline("audio-classifier", audio::audio_classifier_pipeline());
-  register_pipeline("audio-vocoder", audio::audio_vocoder_pipeline());
+  register_pipeline("audio", audio::audio_plugin());
+  register_pipeline("audio-classifier", audio::audio_classifier_plugin());
+  register_pipeline("audio-vocoder", audio::audio_vocoder_plugin());
   register_report_section("audio", audio::audio_report_section);
 #endif
 #if DIFFUSE_HAS_RDKIT
-  register_pipeline("molecule", molecule::molecule_pipeline());
+  register_pipeline("molecule", molecule::molecule_plugin());
   register_report_section("molecule", molecule::molecule_report_section);
 #endif
 #if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO  // video reuses the image modality's VAE and classifier
-  register_pipeline("video", video::video_pipeline());
-  register_pipeline("video-decoder", video::video_decoder_pipeline());
+  register_pipeline("video", video::video_plugin());
+  register_pipeline("video-decoder", video::video_decoder_plugin());
   register_report_section("video", video::video_report_section);
 #endif
 }
