@@ -15,6 +15,7 @@
 #include "apps/cli.h"
 #include "core/files.h"
 #include "core/modality.h"
+#include "modalities/registry.h"
 
 namespace diffuse::cli {
 
@@ -118,37 +119,41 @@ void add_bench_model(CLI::App& bench) {
   });
 }
 
-// `bench image`: the image pipeline's sampling speed (the pipeline does the measuring).
-void add_bench_image(CLI::App& bench) {
-  auto* m = bench.add_subcommand("image", "sampling speed of the latent DiT: wall time and images/s for n images,\n"
-                                          "network calls (CFG is one batched call per step), DiT GFLOP/s against GEMM\n"
-                                          "Example: diffuse bench image --n 64 --steps 20 --sampler dpmpp_2m --cfg 3");
-  struct Args {
-    std::string checkpoint, sampler = "dpmpp_2m", device = "cpu", precision = "fp32";
-    int64_t n = 64, steps = 20, batch = 64;
-    double cfg = 3.0;
-    uint64_t seed = 0;
-    bool json = false;
-  };
-  auto a = std::make_shared<Args>();
-  m->add_option("--checkpoint", a->checkpoint, "DiT checkpoint (default: the shipped Fashion-MNIST model)")->check(CLI::ExistingFile);
-  m->add_option("--n", a->n, "images")->capture_default_str()->check(number_in(0, double(kMaxSamples), true, "a sample count from 1 to 10000000"));
-  m->add_option("--steps", a->steps, "sampler steps")->capture_default_str()->check(positive_number());
-  m->add_option("--sampler", a->sampler, "sampler")->capture_default_str();
-  m->add_option("--cfg", a->cfg, "guidance scale")->capture_default_str()->check(number_in(0, 100, false, "a guidance scale in [0, 100]"));
-  m->add_option("--batch", a->batch, "images per forward batch")->capture_default_str()->check(positive_number());
-  m->add_option("--seed", a->seed, "seed")->capture_default_str()->check(seed_number());
-  m->add_option("--device", a->device, "cpu, cuda or cuda:N: where the DiT runs")->capture_default_str();
-  m->add_option("--precision", a->precision, "fp32, bf16 or auto: the DiT's compute type")->capture_default_str();
-  m->add_flag("--json", a->json, "print JSON");
-  m->callback([a] {
-    resolve_precision(a->precision, parse_device(a->device));
-    const auto* p = find_pipeline("image");
-    if (!p || !p->bench) throw std::runtime_error("bench image: the image modality was compiled out (needs OpenImageIO)");
-    p->bench({{"checkpoint", a->checkpoint.empty() ? default_model_path("image") : a->checkpoint}, {"n", a->n},
-              {"steps", a->steps}, {"sampler", a->sampler}, {"cfg", a->cfg}, {"batch", a->batch}, {"seed", a->seed},
-              {"json", a->json}, {"label", "all"}, {"device", a->device}, {"precision", a->precision}});
-  });
+// `bench NAME` for each pipeline that measures its own sampling speed (today: image): wall time,
+// samples/s, network calls and GFLOP/s against the GEMM rate.
+void add_bench_pipelines(CLI::App& bench) {
+  register_pipelines();
+  for (const auto& [name, p] : registered_pipelines()) {
+    if (!p.bench) continue;
+    auto* m = bench.add_subcommand(name, "sampling speed of " + name + " (" + p.summary + "): wall time and samples/s for n samples,\n"
+                                         "network calls (CFG is one batched call per step), GFLOP/s against GEMM\n"
+                                         "Example: diffuse bench " + name + " --n 64 --steps 20 --sampler dpmpp_2m --cfg 3");
+    struct Args {
+      std::string checkpoint, sampler = "dpmpp_2m", device = "cpu", precision = "fp32";
+      int64_t n = 64, steps = 20, batch = 64;
+      double cfg = 3.0;
+      uint64_t seed = 0;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    m->add_option("--checkpoint", a->checkpoint, "checkpoint (default: models/" + p.shipped + ")")->check(CLI::ExistingFile);
+    m->add_option("--n", a->n, "samples")->capture_default_str()->check(number_in(0, double(kMaxSamples), true, "a sample count from 1 to 10000000"));
+    m->add_option("--steps", a->steps, "sampler steps")->capture_default_str()->check(positive_number());
+    m->add_option("--sampler", a->sampler, "sampler")->capture_default_str();
+    m->add_option("--cfg", a->cfg, "guidance scale")->capture_default_str()->check(number_in(0, 100, false, "a guidance scale in [0, 100]"));
+    m->add_option("--batch", a->batch, "samples per forward batch")->capture_default_str()->check(positive_number());
+    m->add_option("--seed", a->seed, "seed")->capture_default_str()->check(seed_number());
+    m->add_option("--device", a->device, "cpu, cuda or cuda:N: where the network runs")->capture_default_str();
+    m->add_option("--precision", a->precision, "fp32, bf16 or auto: the network's compute type")->capture_default_str();
+    m->add_flag("--json", a->json, "print JSON");
+    const PipelineCommands* pipeline = &p;
+    m->callback([a, pipeline] {
+      resolve_precision(a->precision, parse_device(a->device));
+      pipeline->bench({{"checkpoint", a->checkpoint.empty() ? shipped_model_path(pipeline->shipped) : a->checkpoint}, {"n", a->n},
+                       {"steps", a->steps}, {"sampler", a->sampler}, {"cfg", a->cfg}, {"batch", a->batch}, {"seed", a->seed},
+                       {"json", a->json}, {"label", "all"}, {"device", a->device}, {"precision", a->precision}});
+    });
+  }
 }
 
 }  // namespace
@@ -157,7 +162,7 @@ void add_bench(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "benchmarks: samplers, model, image");
   bench->require_subcommand(1);
   add_bench_model(*bench);
-  add_bench_image(*bench);
+  add_bench_pipelines(*bench);
   auto* s = bench->add_subcommand("samplers",
                                   "every sampler x NFE on the analytic 2-D mixture: endpoint error vs a reference\n"
                                   "ODE solution, sliced Wasserstein to exact samples, overhead per step\n"

@@ -134,6 +134,7 @@ TEST(Cli, DeviceIsCheckedByEveryCommandThatTakesIt) {
                                   "eval image --device tpu",
                                   "bench model --batch 1 --device tpu",
                                   "bench image --n 1 --device tpu"}) {
+    if (args.find(" image ") != std::string::npos && !diffuse::test::has_modality("image")) continue;  // a core-only build
     const auto r = run(args);
     EXPECT_EQ(r.code, 1) << args;
     EXPECT_EQ(lines(r.out), 1) << args << ": " << r.out;
