@@ -269,7 +269,7 @@ torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor&
     h = per_item(across, alone);
   }
   auto y = x + m[2].unsqueeze(1) * h;
-  const auto mlp = fc2_(torch::gelu(fc1_(modulate(norm2_(y), m[3], m[4])), "tanh"));
+  const auto mlp = fc2_(dit_gelu(fc1_(modulate(norm2_(y), m[3], m[4]))));
   return y + m[5].unsqueeze(1) * mlp;
 }
 

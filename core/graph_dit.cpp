@@ -114,7 +114,7 @@ std::pair<torch::Tensor, torch::Tensor> GraphBlockImpl::forward(const torch::Ten
   logits = logits.masked_fill(~mask.view({N, 1, 1, M}), -1e9);                               // ignore padding
   const auto att = torch::softmax(logits, -1).matmul(qkv[2]).transpose(1, 2).reshape({N, M, D});
   auto h2 = h + m[2].unsqueeze(1) * proj_(att);
-  h2 = h2 + m[5].unsqueeze(1) * fc2_(torch::gelu(fc1_(modulate(norm2_(h2), m[3], m[4])), "tanh"));
+  h2 = h2 + m[5].unsqueeze(1) * fc2_(dit_gelu(fc1_(modulate(norm2_(h2), m[3], m[4]))));
   // Edges from node pairs, symmetric in (i, j): a_i + a_j, and the product b_i * b_j through which
   // a bond can depend on both atoms together (a sum alone leaves that to one MLP layer).
   const auto pn = edge_from_nodes_(h2), pb = edge_pair_(h2);               // (N, M, De)

@@ -2,6 +2,7 @@
 #include "core/layers.h"
 
 #include <torch/torch.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/version.h>
 
 #include <cmath>
@@ -38,19 +39,34 @@ torch::Tensor sincos_position_embedding(int64_t dim, const std::vector<int64_t>&
   return torch::cat(parts, 1).to(torch::kFloat32);
 }
 
+torch::Tensor dit_gelu(const torch::Tensor& x) { return x.scalar_type() == torch::kBFloat16 ? torch::gelu(x) : torch::gelu(x, "tanh"); }
+
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t chunk) {
 #if TORCH_VERSION_MAJOR >= 2
   (void)chunk;
   return torch::scaled_dot_product_attention(q, k, v);
 #else
+  // bf16 (under autocast): contiguous operands take oneDNN's fast batched GEMM (3x the strided
+  // rate here), and the softmax stays bf16 in memory with its max and sum in fp32 inside the
+  // kernel, instead of autocast's round trip through an fp32 copy of the scores.
+  const bool bf16 = q.scalar_type() == torch::kBFloat16 && k.scalar_type() == torch::kBFloat16 && v.scalar_type() == torch::kBFloat16;
+  c10::optional<c10::impl::ExcludeDispatchKeyGuard> no_autocast;
+  if (bf16) no_autocast.emplace(c10::DispatchKey::AutocastCPU);
   // Scaling q (T x d values) is cheaper than scaling the scores (T x T).
-  const auto qs = q * (1.0 / std::sqrt(double(q.size(-1))));
-  const auto kt = k.transpose(-2, -1);
+  auto qs = q * (1.0 / std::sqrt(double(q.size(-1))));
+  auto kt = k.transpose(-2, -1);
+  auto vv = v;
+  if (bf16) {
+    qs = qs.contiguous();
+    kt = k.contiguous().transpose(-2, -1);
+    vv = v.contiguous();
+  }
+  const auto softmax = [bf16](const torch::Tensor& s) { return bf16 ? at::_softmax(s, -1, false) : torch::softmax(s, -1); };
   const int64_t T = q.size(2);
-  if (chunk <= 0 || T <= chunk) return torch::softmax(torch::matmul(qs, kt), -1).matmul(v);
+  if (chunk <= 0 || T <= chunk) return softmax(torch::matmul(qs, kt)).matmul(vv);
   std::vector<torch::Tensor> outs;
   for (int64_t s = 0; s < T; s += chunk) {
-    outs.push_back(torch::softmax(torch::matmul(qs.slice(2, s, std::min(T, s + chunk)), kt), -1).matmul(v));
+    outs.push_back(softmax(torch::matmul(qs.slice(2, s, std::min(T, s + chunk)), kt)).matmul(vv));
   }
   return torch::cat(outs, 2);
 #endif
