@@ -57,7 +57,7 @@ void add_train_common(CLI::App& c, TrainCommon& t, const std::string&) {
   c.add_option("--resume", t.resume, "continue from this checkpoint")->check(CLI::ExistingFile);
   c.add_flag("--force", t.force, "reuse an existing run folder");
   c.add_option("--dist-backend", t.dist_backend, "data-parallel runs (launched by torchrun or srun): gloo (default on CPU) or\n"
-                                                  "nccl (default on CUDA)")->check(CLI::IsMember({"gloo", "nccl"}));
+                                                  "nccl (default on CUDA when built with -DDIFFUSE_WITH_NCCL=ON)")->check(CLI::IsMember({"gloo", "nccl"}));
   c.add_option("--dist-timeout", t.dist_timeout, "data-parallel runs: seconds to wait for the other ranks (rendezvous, each\n"
                                                   "collective) before ending with the rank that did not arrive")
       ->capture_default_str()->check(number_in(1, 86400, false, "seconds in [1, 86400]"));
@@ -76,7 +76,8 @@ Json train_args(const CLI::App& c, TrainCommon& t, const std::string&) {
       t.train.device = "cuda:" + std::to_string(launch.local_rank);
       device_changed = true;
     }
-    const std::string backend = t.dist_backend.empty() ? (cuda ? "nccl" : "gloo") : t.dist_backend;
+    // NCCL for CUDA tensors where this build has it; Gloo handles CUDA tensors too, more slowly.
+    const std::string backend = !t.dist_backend.empty() ? t.dist_backend : cuda && have_dist_backend("nccl") ? "nccl" : "gloo";
     auto sync = join_process_group(launch, backend, std::chrono::milliseconds(int64_t(t.dist_timeout * 1000)));
     if (launch.rank == 0) std::cerr << "data-parallel training: " << sync->describe() << "\n";
     set_process_grad_sync(sync);

@@ -38,6 +38,8 @@ if(DIFFUSE_WITH_GLOO)
   endif()
 endif()
 message(STATUS "diffuse: data-parallel training over Gloo: ${DIFFUSE_HAVE_GLOO}")
+# NCCL (GPUs): only on request, with a CUDA libtorch whose c10d headers include it.
+option(DIFFUSE_WITH_NCCL "Data-parallel training over c10d's NCCL backend (a CUDA libtorch)" OFF)
 
 find_package(nlohmann_json 3 QUIET)
 diffuse_require(nlohmann_json_FOUND "nlohmann/json" "nlohmann-json3-dev" "")

@@ -13,7 +13,7 @@ extern char** environ;
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
-#ifdef USE_C10D_NCCL
+#ifdef DIFFUSE_HAVE_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -103,7 +103,7 @@ bool have_dist_backend(const std::string& backend) {
 #ifdef DIFFUSE_HAVE_GLOO
   if (backend == "gloo") return true;
 #endif
-#ifdef USE_C10D_NCCL
+#ifdef DIFFUSE_HAVE_NCCL
   if (backend == "nccl") return true;
 #endif
   return false;
@@ -210,7 +210,7 @@ class ProcessGroupSync : public GradSync {
 std::shared_ptr<GradSync> join_process_group(const LaunchEnv& env, const std::string& backend, std::chrono::milliseconds timeout) {
   if (!have_dist_backend(backend)) {
     throw std::invalid_argument("--dist-backend " + backend + ": this build has " + dist_backends() +
-                                (backend == "nccl" ? " (NCCL needs a CUDA libtorch)" : ""));
+                                (backend == "nccl" ? " (NCCL needs a CUDA libtorch and -DDIFFUSE_WITH_NCCL=ON)" : ""));
   }
 #ifdef C10_USE_GLOG
   // c10d logs every connection retry and timeout to stderr; the errors below say it in one line.
@@ -272,7 +272,7 @@ std::shared_ptr<GradSync> join_process_group(const LaunchEnv& env, const std::st
       }
       pg = c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, int(env.rank), int(env.world), options);
     }
-#ifdef USE_C10D_NCCL
+#ifdef DIFFUSE_HAVE_NCCL
     if (backend == "nccl") {
       auto options = c10d::ProcessGroupNCCL::Options::create();
       options->timeout = timeout;
