@@ -76,7 +76,7 @@ TEST(CliDataParallel, TorchrunToyMatchesOneProcess) {
   EXPECT_EQ(log_lines(tmp.path + "/two/log.jsonl"), 4);  // steps 10, 20, 30, 40, from rank 0 alone
 }
 
-TEST(CliDataParallel, EnvironmentLaunchedImageDiTMatchesOneProcess) {
+TEST(CliDataParallel, TorchrunAndEnvironmentLaunchedImageDiTMatchOneProcess) {
   if (!have_gloo() || !diffuse::test::has_modality("image")) GTEST_SKIP() << "needs libgloo-dev at build time and the image modality";
   const std::string vae = std::string(DIFFUSE_SOURCE_DIR) + "/models/fashion-mnist/vae.safetensors";
   if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") || !std::ifstream(vae)) {
@@ -86,6 +86,7 @@ TEST(CliDataParallel, EnvironmentLaunchedImageDiTMatchesOneProcess) {
   const std::string args = "--threads 1 train image --vae " + vae + " --data-n 256 --steps 40 --batch 32 --checkpoint-every 20 --seed 5";
   auto r = run(args + " --out " + tmp.path + "/one");
   ASSERT_EQ(r.code, 0) << r.out;
+  // Two ranks started by hand, as a launcher would.
   r = run_shell("D=" + tmp.path + "; " + env_ranks(diffuse::test::free_port(), args + " --out " + tmp.path + "/two"));
   EXPECT_EQ(read(tmp.path + "/rank0.rc"), "0\n") << read(tmp.path + "/rank0.txt");
   EXPECT_EQ(read(tmp.path + "/rank1.rc"), "0\n") << read(tmp.path + "/rank1.txt");
@@ -93,6 +94,13 @@ TEST(CliDataParallel, EnvironmentLaunchedImageDiTMatchesOneProcess) {
   EXPECT_EQ(read(tmp.path + "/rank1.txt").find("checkpoint: "), std::string::npos) << "only rank 0 reports the checkpoint";
   EXPECT_LE(max_difference(tmp.path + "/one/checkpoint.safetensors", tmp.path + "/two/checkpoint.safetensors"), 1e-4);
   EXPECT_EQ(files_in(tmp.path + "/two"), (std::vector<std::string>{"checkpoint.safetensors", "log.jsonl"}));
+  // The same through torchrun.
+  if (!have_torchrun()) GTEST_SKIP() << "torchrun (python3-torch) not installed";
+  r = run_shell("torchrun --redirects 1 --tee 1 --log_dir " + tmp.path + "/torchrun --no_python --standalone --nproc_per_node 2 " + kDiffuse +
+                " " + args + " --out " + tmp.path + "/three");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_LE(max_difference(tmp.path + "/one/checkpoint.safetensors", tmp.path + "/three/checkpoint.safetensors"), 1e-4);
+  EXPECT_EQ(files_in(tmp.path + "/three"), (std::vector<std::string>{"checkpoint.safetensors", "log.jsonl"}));
 }
 
 TEST(CliDataParallel, KilledRankEndsTheOtherWithOneLine) {
