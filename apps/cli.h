@@ -16,10 +16,6 @@ void add_model(CLI::App& app);
 void add_pipeline(CLI::App& app);
 void add_report(CLI::App& app);
 
-// The shipped model file for a key ("image", "classifier", ...): $DIFFUSE_MODELS, else models/
-// beside the source tree the binary was built in, else ./models. Throws naming the file and
-// where its training command is recorded.
-std::string default_model_path(const std::string& key);
 
 using diffuse::kMaxSamples;
 using diffuse::non_negative_number;

@@ -24,9 +24,7 @@ const CLI::Validator kGuidanceScale = number_in(0, 100, false, "a guidance scale
 bool given(const CLI::App& c, const char* flag) { return c.get_option(flag)->count() > 0; }
 
 Json merged(Json a, const std::function<Json()>& plugin) {
-  if (!plugin) return a;
-  const Json own = plugin();  // kept alive: items() of a temporary would dangle
-  for (const auto& [k, v] : own.items()) a[k] = v;
+  if (plugin) a.update(plugin());  // the plugin's keys over the shared ones
   return a;
 }
 
@@ -235,12 +233,6 @@ void add_command(CLI::App& verb, const std::string& name, const PipelineCommands
 }
 
 }  // namespace
-
-std::string default_model_path(const std::string& name) {
-  const auto* p = find_pipeline(name);
-  if (!p || p->shipped.empty()) throw std::invalid_argument("modality " + name + " has no shipped model; pass --checkpoint");
-  return shipped_model_path(p->shipped);
-}
 
 void add_pipeline(CLI::App& app) {
   register_pipelines();

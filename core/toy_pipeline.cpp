@@ -7,6 +7,7 @@
 
 #include "core/cli_options.h"
 #include "core/device.h"
+#include "core/dit_pipeline.h"
 #include "core/engine.h"
 #include "core/files.h"
 #include "core/toy.h"
@@ -19,9 +20,7 @@ namespace {
 void train(const Json& a) {
   const auto& m = find_modality("toy");
   const std::string out = a.at("out"), resume = a.value("resume", std::string());
-  if (resume.empty() && !a.value("force", false) && std::filesystem::exists(out + "/checkpoint.safetensors")) {
-    throw std::runtime_error(out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
-  }
+  check_run_folder(a);
   if (process_grad_sync()->rank() == 0 && a.value("force", false) && resume.empty()) std::filesystem::remove(out + "/log.jsonl");
   const TrainOptions o = train_options_from_args(a, {{"steps", 3000}, {"batch", 256}, {"lr", 2e-3}, {"warmup", 200}, {"null_label", 4},
                                                      {"log_every", 250}, {"preview_every", 1000}});

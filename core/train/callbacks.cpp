@@ -70,7 +70,7 @@ class Checkpoints : public TrainCallback {
  public:
   Checkpoints(std::function<void()> save, int64_t every) : save_(std::move(save)), every_(every) {}
   void on_step(StepEnd& e) override {
-    if ((every_ > 0 && e.step % every_ == 0) || e.step == e.until) save_();
+    if (checkpoint_due(e.step, e.until, every_)) save_();
   }
 
  private:

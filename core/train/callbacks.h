@@ -32,7 +32,10 @@ std::unique_ptr<TrainCallback> preview_callback(std::function<Json(int64_t step)
 std::unique_ptr<TrainCallback> log_file_callback(const std::string& path);
 // A progress bar on a terminal (redrawn at most every 0.1 s), one line per log step otherwise.
 std::unique_ptr<TrainCallback> progress_callback(bool terminal);
-// Calls save() every `every` steps (0: never) and at the run's last step.
+// Whether step `step` of a run that stops at `until` writes a checkpoint: every `every` steps
+// (0: never) and at the last step.
+inline bool checkpoint_due(int64_t step, int64_t until, int64_t every) { return (every > 0 && step % every == 0) || step == until; }
+// Calls save() on the steps checkpoint_due names.
 std::unique_ptr<TrainCallback> checkpoint_callback(std::function<void()> save, int64_t every);
 
 }  // namespace diffuse

@@ -166,26 +166,37 @@ class ProcessGroupSync : public GradSync {
            (step >= 0 ? " at step " + std::to_string(step) : std::string()) + ": " + what;
   }
 
-  // Which ranks did not reach `step` (by their heartbeats), as "rank 1" / "ranks 1, 3".
+  // Which ranks are gone at `step`: those whose heartbeat never reached it, else (a rank that
+  // died inside the collective) those that do not answer a roll call: every rank whose collective
+  // failed writes "alive/RANK" = step and waits up to 3 s for the others.
   std::string missing_ranks(int64_t step) const {
-    std::string list;
-    int count = 0;
-    try {
+    const auto read_step = [&](const std::string& key) -> int64_t {
+      if (!store_->check({key})) return -1;
+      const auto v = store_->get(key);
+      return std::stoll(std::string(v.begin(), v.end()));
+    };
+    const auto list = [&](const std::string& prefix) {
+      std::string names;
+      int count = 0;
       for (int64_t r = 0; r < env_.world; ++r) {
-        if (r == env_.rank) continue;
-        const std::string key = "step/" + std::to_string(r);
-        int64_t reached = -1;
-        if (store_->check({key})) {
-          const auto v = store_->get(key);
-          reached = std::stoll(std::string(v.begin(), v.end()));
-        }
-        if (reached < step) { list += (count++ ? ", " : "") + std::to_string(r); }
+        if (r != env_.rank && read_step(prefix + std::to_string(r)) < step) names += (count++ ? ", " : "") + std::to_string(r);
       }
+      return count == 0 ? std::string() : (count == 1 ? "rank " : "ranks ") + names;
+    };
+    try {
+      if (auto behind = list("step/"); !behind.empty()) return behind;
+      const auto s = std::to_string(step);
+      store_->set("alive/" + std::to_string(env_.rank), std::vector<uint8_t>(s.begin(), s.end()));
+      const auto deadline = std::chrono::steady_clock::now() + std::min<std::chrono::milliseconds>(timeout_, std::chrono::seconds(3));
+      std::string silent = list("alive/");
+      while (!silent.empty() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        silent = list("alive/");
+      }
+      return silent.empty() ? "a rank" : silent;
     } catch (const std::exception&) {
       return "rank 0 (the rendezvous store does not answer)";
     }
-    if (count == 0) return "a rank";
-    return (count == 1 ? "rank " : "ranks ") + list;
   }
 
   void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what, int64_t step) {

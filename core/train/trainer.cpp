@@ -141,7 +141,7 @@ double Trainer::accumulate_gradients(const TrainData& data, double bucket_sum[4]
   // Every draw of the step comes from (seed, step) for the global batch; a non-diffusion
   // objective draws inside its loss from its rank's own stream (rank 0's is the one-process one).
   auto gen = stream(o_.seed, 2, uint64_t(step_));
-  auto rank_gen = rank == 0 ? gen : stream(o_.seed ^ (0x5851F42D4C957F2Dull * uint64_t(rank)), 2, uint64_t(step_));
+  auto loss_gen = rank == 0 ? gen : stream(o_.seed ^ (0x5851F42D4C957F2Dull * uint64_t(rank)), 2, uint64_t(step_));
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   double step_loss = 0;
   for (int64_t micro = 0; micro < o_.grad_accum; ++micro) {
@@ -158,7 +158,7 @@ double Trainer::accumulate_gradients(const TrainData& data, double bucket_sum[4]
     torch::Tensor weighted, sigmas;  // (N,) per-item loss; the items' sigmas (diffusion only)
     if (loss_) {
       AutocastGuard autocast(o_.autocast == "bf16" ? Precision::kBf16 : Precision::kFp32, device);
-      weighted = loss_(x0, labels, rank == 0 ? gen : rank_gen).to(torch::kFloat32);
+      weighted = loss_(x0, labels, loss_gen).to(torch::kFloat32);
     } else {
       auto draw = sample_sigmas(o_.batch, objective_, gen);
       auto shape = x0.sizes().vec();
@@ -219,9 +219,12 @@ void Trainer::run(const TrainData& data, int64_t until) {
     for (const auto& e : ema_->weights()) state.push_back(e);
     sync_->broadcast(state);
   }
+  // Rank 0's callbacks: the preview adds to the line, the user's run next, then the log writer,
+  // the progress bar and the checkpoints.
+  std::unique_ptr<TrainCallback> preview_first;
   std::vector<std::unique_ptr<TrainCallback>> builtin;
   if (writer) {
-    if (preview && o_.preview_every > 0) builtin.push_back(preview_callback(preview, o_.preview_every));
+    if (preview && o_.preview_every > 0) preview_first = preview_callback(preview, o_.preview_every);
     if (!o_.out_dir.empty()) {
       std::filesystem::create_directories(o_.out_dir);
       builtin.push_back(log_file_callback(o_.out_dir + "/log.jsonl"));
@@ -290,13 +293,11 @@ void Trainer::run(const TrainData& data, int64_t until) {
       for (int b = 0; b < 4; ++b) { bucket_sum[b] = 0; bucket_n[b] = 0; }
     }
     if (writer) {
-      // The preview adds to the line, the log writes it; user callbacks run between the two.
-      size_t next = 0;
-      if (preview && o_.preview_every > 0) builtin[next++]->on_step(e);
+      if (preview_first) preview_first->on_step(e);
       for (auto& c : callbacks_) c->on_step(e);
-      for (; next < builtin.size(); ++next) builtin[next]->on_step(e);
+      for (auto& c : builtin) c->on_step(e);
     }
-    if (world > 1 && !o_.out_dir.empty() && ((o_.checkpoint_every > 0 && step_ % o_.checkpoint_every == 0) || step_ == until)) {
+    if (world > 1 && !o_.out_dir.empty() && checkpoint_due(step_, until, o_.checkpoint_every)) {
       sync_->barrier(step_);  // the others wait for rank 0's checkpoint
     }
   }
