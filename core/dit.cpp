@@ -60,35 +60,21 @@ void DiTConfig::validate() const {
   if (num_classes < 0 || cond_dim < 0 || !(mlp_ratio > 0)) fail("num_classes, cond_dim must be >= 0 and mlp_ratio > 0");
 }
 
+namespace {
+const auto kDiTFields = [](auto& c, auto&& f) {
+  f("input_size", c.input_size); f("patch", c.patch); f("in_channels", c.in_channels); f("learn_sigma", c.learn_sigma);
+  f("hidden", c.hidden); f("depth", c.depth); f("heads", c.heads); f("mlp_ratio", c.mlp_ratio);
+  f("num_classes", c.num_classes); f("cond_dim", c.cond_dim); f("attention", c.attention);
+  f("anchor_frame", c.anchor_frame); f("position", c.position); f("attention_chunk", c.attention_chunk);
+};
+}  // namespace
+
 Json to_json(const DiTConfig& c) {
-  return {{"input_size", c.input_size}, {"patch", c.patch}, {"in_channels", c.in_channels},
-          {"learn_sigma", c.learn_sigma}, {"hidden", c.hidden}, {"depth", c.depth}, {"heads", c.heads},
-          {"mlp_ratio", c.mlp_ratio}, {"num_classes", c.num_classes}, {"cond_dim", c.cond_dim},
-          {"attention", c.attention}, {"anchor_frame", c.anchor_frame}, {"position", c.position},
-          {"attention_chunk", c.attention_chunk}};
+  return fields_to_json(c, kDiTFields);
 }
 
 DiTConfig dit_config_from_json(const Json& j) {
-  DiTConfig c;
-  check_known_keys(j, to_json(c), "DiT config");
-  try {
-    c.input_size = j.value("input_size", c.input_size);
-    c.patch = j.value("patch", c.patch);
-    c.in_channels = j.value("in_channels", c.in_channels);
-    c.learn_sigma = j.value("learn_sigma", c.learn_sigma);
-    c.hidden = j.value("hidden", c.hidden);
-    c.depth = j.value("depth", c.depth);
-    c.heads = j.value("heads", c.heads);
-    c.mlp_ratio = j.value("mlp_ratio", c.mlp_ratio);
-    c.num_classes = j.value("num_classes", c.num_classes);
-    c.cond_dim = j.value("cond_dim", c.cond_dim);
-    c.attention = j.value("attention", c.attention);
-    c.anchor_frame = j.value("anchor_frame", c.anchor_frame);
-    c.position = j.value("position", c.position);
-    c.attention_chunk = j.value("attention_chunk", c.attention_chunk);
-  } catch (const Json::exception& e) {
-    throw std::invalid_argument(std::string("DiT config: wrong type (") + e.what() + ")");
-  }
+  DiTConfig c = fields_from_json<DiTConfig>(j, kDiTFields, "DiT config");
   c.validate();
   return c;
 }

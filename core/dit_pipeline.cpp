@@ -121,8 +121,7 @@ void check_run_folder(const Json& a) {
   }
 }
 
-void train_dit(const Json& a, const Json& recipe, const torch::Tensor& x, const torch::Tensor& labels, Json defaults,
-               const torch::Tensor& independent_frames, const torch::Tensor& vectors) {
+void train_dit(const Json& a, const Json& recipe, const torch::Tensor& x, const Condition& cond, Json defaults) {
   const std::string out = a.at("out"), resume = a.value("resume", std::string()), init = a.value("init", std::string());
   const TrainOptions o = train_options_from_args(a, std::move(defaults));
   DiT net(dit_config_from_json(recipe.at("model").at("config")));
@@ -138,31 +137,13 @@ void train_dit(const Json& a, const Json& recipe, const torch::Tensor& x, const 
     }
     load_into(*net, w, init);
   }
-  // The trainer hands the forward each batch's rows of one side tensor: the frame flags in column 0
-  // (when given), the condition vectors after them.
-  const bool flags = independent_frames.defined();
-  torch::Tensor extra;
-  if (flags || vectors.defined()) {
-    std::vector<torch::Tensor> cols;
-    if (flags) cols.push_back(independent_frames.to(torch::kFloat32).unsqueeze(1));
-    if (vectors.defined()) cols.push_back(vectors.to(torch::kFloat32));
-    extra = torch::cat(cols, 1);
-  }
   const auto objective = objective_from_json(recipe.at("objective"));
-  const Trainer* running = nullptr;
-  TrainForward forward = [net, flags, &running](const torch::Tensor& x_in, const torch::Tensor& t, const torch::Tensor& y) mutable {
-    const auto& e = running->batch_extra();
-    torch::Tensor independent, v;
-    if (e.defined()) {
-      if (flags) independent = e.select(1, 0) > 0.5;
-      if (e.size(1) > (flags ? 1 : 0)) v = e.slice(1, flags ? 1 : 0);
-    }
-    return net->forward(x_in, t.to(torch::kFloat32), y, v, independent);
+  TrainForward forward = [net](const torch::Tensor& x_in, const torch::Tensor& t, const Condition& c) mutable {
+    return net->forward(x_in, t.to(torch::kFloat32), c.labels, c.vectors, c.independent);
   };
   Trainer trainer(net.ptr(), forward, recipe, o, objective);
-  running = &trainer;
   if (!resume.empty()) trainer.resume(resume);
-  trainer.run({x, labels, extra});
+  trainer.run({x, cond});
   std::cout << "checkpoint: " << out << "/checkpoint.safetensors\n";
 }
 

@@ -42,15 +42,13 @@ SampleRequest sample_request(const Json& args, const Json& recipe);
 std::vector<int64_t> resolve_labels(const std::string& spec, int64_t n, const std::vector<std::string>& classes,
                                     int64_t columns = 10);
 
-// Trains recipe.model (a DiT) on (x, labels) with the recipe's objective: `defaults` are the
-// TrainOptions the plugin picks, args.train the ones given on the command line; args.resume
-// continues a run; args.init starts a new run (fresh optimizer and schedule) from a trained
-// model's EMA weights, where a condition-vector projection the model lacked starts at zero.
-// Writes args.out/checkpoint.safetensors. independent_frames (N,) bool, or undefined: items whose
-// frames are unrelated images (DiTImpl::forward). vectors (N, cond_dim), or undefined: each item's
-// condition vector (a NaN row: the null vector), never dropped.
-void train_dit(const Json& args, const Json& recipe, const torch::Tensor& x, const torch::Tensor& labels, Json defaults,
-               const torch::Tensor& independent_frames = {}, const torch::Tensor& vectors = {});
+// Trains recipe.model (a DiT) on x with its conditions `cond` (labels; vectors, a NaN row being
+// the null vector; independent: items whose frames are unrelated images, DiTImpl::forward) with
+// the recipe's objective: `defaults` are the TrainOptions the plugin picks, args.train the ones
+// given on the command line; args.resume continues a run; args.init starts a new run (fresh
+// optimizer and schedule) from a trained model's EMA weights, where a condition-vector projection
+// the model lacked starts at zero. Writes args.out/checkpoint.safetensors.
+void train_dit(const Json& args, const Json& recipe, const torch::Tensor& x, const Condition& cond, Json defaults);
 
 // Refuses to start over an existing run folder without --force (or --resume).
 void check_run_folder(const Json& args);

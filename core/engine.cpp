@@ -30,38 +30,40 @@ void validate(const SampleRequest& r) {
   find_sampler(r.sampler);
   make_sigmas(r.schedule, 1, r.schedule_options);
   validate(r.guidance);
-  if (r.labels.defined() && r.labels.size(0) != r.n) throw std::invalid_argument("need one label per sample");
-  for (const auto* t : {&r.shared.vectors, &r.shared.mask, &r.shared.frames}) {
-    if (t->defined() && t->size(0) != r.n) throw std::invalid_argument("need one shared condition row per sample");
+  const auto& c = r.condition;
+  for (const auto* t : {&c.labels, &c.vectors, &c.mask, &c.frames, &c.independent}) {
+    if (t->defined() && t->size(0) != r.n) throw std::invalid_argument("need one condition row per sample");
   }
 }
 
-torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
+torch::Tensor sample_batches(const SampleRequest& r, const std::function<torch::Tensor(const SampleBatch& b)>& run) {
   validate(r);
   torch::NoGradGuard no_grad;
-  const auto sigmas = make_sigmas(r.schedule, r.steps, r.schedule_options);
-  const auto step_targets = discrete_step_targets(r.schedule, r.steps, r.schedule_options);
   std::vector<torch::Tensor> out;
   for (int64_t start = 0; start < r.n; start += r.batch) {
     const int64_t b = std::min(r.batch, r.n - start);
-    std::vector<uint64_t> seeds;
-    for (int64_t i = 0; i < b; ++i) seeds.push_back(r.seed + uint64_t(start + i));
-    SeededNoise noise(seeds);
+    SeededNoise noise = SeededNoise::consecutive(r.seed + uint64_t(start), b);
+    SampleBatch batch{start, b, &noise, {}, {}};
+    if (!r.condition.empty()) batch.cond = batch.uncond = r.condition.slice(start, start + b).to(r.options.device());
+    if (batch.cond.labels.defined()) batch.uncond.labels = torch::full_like(batch.cond.labels, r.null_label);
+    out.push_back(run(batch));
+    if (r.progress) r.progress((start + b) * r.steps, r.n * r.steps);
+  }
+  return torch::cat(out);
+}
+
+torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
+  validate(r);  // before the schedule, for the request's own messages
+  const auto sigmas = make_sigmas(r.schedule, r.steps, r.schedule_options);
+  const auto step_targets = discrete_step_targets(r.schedule, r.steps, r.schedule_options);
+  return sample_batches(r, [&](const SampleBatch& batch) {
+    const int64_t start = batch.start, b = batch.size;
     std::vector<int64_t> shape = {b};
     shape.insert(shape.end(), r.item_shape.begin(), r.item_shape.end());
-    const auto x = noise.draw(torch::zeros(shape, r.options)) * sigmas[0].item<double>();
-    Condition cond, uncond;
-    for (auto [from, to_c, to_u] : {std::tuple{&r.shared.vectors, &cond.vectors, &uncond.vectors},
-                                    std::tuple{&r.shared.mask, &cond.mask, &uncond.mask},
-                                    std::tuple{&r.shared.frames, &cond.frames, &uncond.frames}}) {
-      if (from->defined()) *to_c = *to_u = from->slice(0, start, start + b).to(r.options.device());
-    }
-    if (r.labels.defined()) {
-      cond.labels = r.labels.slice(0, start, start + b).to(r.options.device());
-      uncond.labels = torch::full_like(cond.labels, r.null_label);
-    }
-    const Denoiser d = r.labels.defined() ? cfg(model, cond, uncond, r.guidance)
-                                          : Denoiser([&model, cond](const torch::Tensor& x, const torch::Tensor& s) { return model(x, s, cond); });
+    const auto x = batch.noise->draw(torch::zeros(shape, r.options)) * sigmas[0].item<double>();
+    const auto& cond = batch.cond;
+    const Denoiser d = cond.labels.defined() ? cfg(model, cond, batch.uncond, r.guidance)
+                                             : Denoiser([&model, cond](const torch::Tensor& x, const torch::Tensor& s) { return model(x, s, cond); });
     // Progress in item-steps (n x steps in all), reported after every sampler step.
     SamplerOptions o = r.sampler_options;
     if (o.step_targets.empty()) o.step_targets = step_targets;
@@ -72,10 +74,8 @@ torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
         r.progress(start * r.steps + b * std::min(step + 1, r.steps), r.n * r.steps);
       };
     }
-    out.push_back(run_sampler(r.sampler, d, x, sigmas, noise, o));
-    if (r.progress) r.progress((start + b) * r.steps, r.n * r.steps);
-  }
-  return torch::cat(out);
+    return run_sampler(r.sampler, d, x, sigmas, *batch.noise, o);
+  });
 }
 
 }  // namespace diffuse

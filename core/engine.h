@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/guidance.h"
+#include "core/noise.h"
 #include "core/precision.h"
 #include "core/samplers/samplers.h"
 #include "core/schedules.h"
@@ -26,9 +27,10 @@ struct SampleRequest {
   ScheduleOptions schedule_options;
   SamplerOptions sampler_options;
   GuidanceOptions guidance;
-  torch::Tensor labels;          // (n,) int64, or undefined for unconditional
-  int64_t null_label = -1;       // the unconditional label (CFG)
-  Condition shared;              // per-item (n, ...) fields given to both CFG passes (e.g. a graph's node mask)
+  // Each item's condition, (n, ...) per field. CFG's unconditional pass has the same fields with
+  // the labels replaced by null_label; guidance applies when there are labels.
+  Condition condition;
+  int64_t null_label = -1;
   torch::TensorOptions options = torch::TensorOptions().dtype(torch::kFloat32);
   // The compute type the pipeline's denoiser runs its network in (--precision); the engine's and
   // the sampler's arithmetic stay in options' dtype.
@@ -37,7 +39,20 @@ struct SampleRequest {
 };
 void validate(const SampleRequest& r);  // steps >= 1, n >= 1, known sampler and schedule, ...
 
-// Runs the request through `model` (a conditional denoiser over labels) and returns (n, *item_shape).
+// Runs the request through `model` (a conditional denoiser) and returns (n, *item_shape).
 torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r);
+
+// One batch of a request as the engine hands it to a sampler: items [start, start + size), item
+// i with its own generator seeded r.seed + i (noise.generator(i - start)), the batch's condition
+// on the request's device and its unconditional twin.
+struct SampleBatch {
+  int64_t start = 0, size = 0;
+  SeededNoise* noise = nullptr;
+  Condition cond, uncond;
+};
+// The engine's batching, seeding and conditions around a sampler of any state: `run` returns the
+// batch's samples (size, ...), which are concatenated. sample() is this with the continuous
+// samplers; the discrete graph sampler of the molecule modality is another.
+torch::Tensor sample_batches(const SampleRequest& r, const std::function<torch::Tensor(const SampleBatch& b)>& run);
 
 }  // namespace diffuse

@@ -15,27 +15,21 @@ void GraphDiTConfig::validate() const {
   if (num_classes < 0 || cond_dim < 0 || !(mlp_ratio > 0)) fail("num_classes, cond_dim >= 0 and mlp_ratio > 0");
 }
 
+namespace {
+const auto kGraphDiTFields = [](auto& c, auto&& f) {
+  f("node_features", c.node_features); f("edge_features", c.edge_features); f("hidden", c.hidden);
+  f("edge_hidden", c.edge_hidden); f("depth", c.depth); f("heads", c.heads); f("mlp_ratio", c.mlp_ratio);
+  f("num_classes", c.num_classes); f("cond_dim", c.cond_dim); f("edge_to_node", c.edge_to_node);
+  f("structure_features", c.structure_features);
+};
+}  // namespace
+
 Json to_json(const GraphDiTConfig& c) {
-  return {{"node_features", c.node_features}, {"edge_features", c.edge_features}, {"hidden", c.hidden},
-          {"edge_hidden", c.edge_hidden}, {"depth", c.depth}, {"heads", c.heads}, {"mlp_ratio", c.mlp_ratio},
-          {"num_classes", c.num_classes}, {"cond_dim", c.cond_dim}, {"edge_to_node", c.edge_to_node},
-          {"structure_features", c.structure_features}};
+  return fields_to_json(c, kGraphDiTFields);
 }
 
 GraphDiTConfig graph_dit_config_from_json(const Json& j) {
-  GraphDiTConfig c;
-  check_known_keys(j, to_json(c), "graph DiT config");
-  c.node_features = j.value("node_features", c.node_features);
-  c.edge_features = j.value("edge_features", c.edge_features);
-  c.hidden = j.value("hidden", c.hidden);
-  c.edge_hidden = j.value("edge_hidden", c.edge_hidden);
-  c.depth = j.value("depth", c.depth);
-  c.heads = j.value("heads", c.heads);
-  c.mlp_ratio = j.value("mlp_ratio", c.mlp_ratio);
-  c.num_classes = j.value("num_classes", c.num_classes);
-  c.cond_dim = j.value("cond_dim", c.cond_dim);
-  c.edge_to_node = j.value("edge_to_node", c.edge_to_node);
-  c.structure_features = j.value("structure_features", c.structure_features);
+  GraphDiTConfig c = fields_from_json<GraphDiTConfig>(j, kGraphDiTFields, "graph DiT config");
   c.validate();
   return c;
 }

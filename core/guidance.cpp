@@ -7,21 +7,6 @@
 
 namespace diffuse {
 
-int64_t Condition::batch() const {
-  for (const auto* t : {&labels, &vectors, &mask, &frames}) {
-    if (t->defined()) return t->size(0);
-  }
-  return -1;
-}
-
-Condition Condition::cat(const Condition& a, const Condition& b) {
-  auto join = [](const torch::Tensor& x, const torch::Tensor& y) {
-    TORCH_CHECK(x.defined() == y.defined(), "cannot batch a condition with a field the other lacks");
-    return x.defined() ? torch::cat({x, y}) : torch::Tensor();
-  };
-  return {join(a.labels, b.labels), join(a.vectors, b.vectors), join(a.mask, b.mask), join(a.frames, b.frames)};
-}
-
 void validate(const GuidanceOptions& o) {
   if (!(o.scale >= 0)) throw std::invalid_argument("guidance scale must be >= 0, got " + std::to_string(o.scale));
   if (!(o.rescale >= 0 && o.rescale <= 1)) {

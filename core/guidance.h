@@ -6,21 +6,10 @@
 #include <functional>
 #include <limits>
 
+#include "core/condition.h"
 #include "core/denoiser.h"
 
 namespace diffuse {
-
-// What a modality conditions on. Fields that a modality does not use stay undefined; every
-// defined field has the batch as its first dimension.
-struct Condition {
-  torch::Tensor labels;   // (N,) int64 class indices; the null label is the recipe's
-  torch::Tensor vectors;  // (N, K) continuous conditions (properties, fps, ...)
-  torch::Tensor mask;     // (N, ...) which parts exist or are known: a graph's node mask, an inpainting region
-  torch::Tensor frames;   // (N, ...) known content under the mask
-
-  int64_t batch() const;
-  static Condition cat(const Condition& a, const Condition& b);  // along the batch
-};
 
 // A denoiser that also takes a condition.
 using ConditionalDenoiser =

@@ -9,20 +9,17 @@
 
 namespace diffuse {
 
-Json to_json(const MlpConfig& c) {
-  return {{"dim", c.dim}, {"hidden", c.hidden}, {"layers", c.layers}, {"num_classes", c.num_classes},
-          {"time_features", c.time_features}, {"time_scale", c.time_scale}};
-}
+namespace {
+const auto kMlpFields = [](auto& c, auto&& f) {
+  f("dim", c.dim); f("hidden", c.hidden); f("layers", c.layers); f("num_classes", c.num_classes);
+  f("time_features", c.time_features); f("time_scale", c.time_scale);
+};
+}  // namespace
+
+Json to_json(const MlpConfig& c) { return fields_to_json(c, kMlpFields); }
 
 MlpConfig mlp_config_from_json(const Json& j) {
-  MlpConfig c;
-  check_known_keys(j, to_json(c), "MLP config");
-  c.dim = j.value("dim", c.dim);
-  c.hidden = j.value("hidden", c.hidden);
-  c.layers = j.value("layers", c.layers);
-  c.num_classes = j.value("num_classes", c.num_classes);
-  c.time_features = j.value("time_features", c.time_features);
-  c.time_scale = j.value("time_scale", c.time_scale);
+  const auto c = fields_from_json<MlpConfig>(j, kMlpFields, "MLP config");
   if (c.dim < 1 || c.hidden < 1 || c.layers < 1 || c.time_features < 2 || c.time_features % 2) {
     throw std::invalid_argument("MLP config: dim, hidden, layers >= 1 and time_features even >= 2");
   }

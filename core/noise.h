@@ -23,6 +23,8 @@ class SeededNoise : public NoiseSource {
   // Seeds first, first + 1, ..., first + n - 1.
   static SeededNoise consecutive(uint64_t first, int64_t n);
   torch::Tensor draw(const torch::Tensor& like) override;
+  // Item i's generator, for a sampler that draws other kinds of randomness per item.
+  at::Generator& generator(int64_t i) { return generators_.at(size_t(i)); }
 
  private:
   std::vector<at::Generator> generators_;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "core/condition.h"
 #include "core/schedules.h"
 
 namespace diffuse {
@@ -146,10 +147,64 @@ torch::Tensor diffusion_loss(const torch::Tensor& out, const TrainingExample& ex
   return (ex.weight * per_item).mean();
 }
 
+int64_t Condition::batch() const {
+  for (const auto* t : {&labels, &vectors, &mask, &frames, &independent}) {
+    if (t->defined()) return t->size(0);
+  }
+  return -1;
+}
+
+namespace {
+template <class F>
+Condition each_field(const Condition& c, F f) {
+  auto g = [&f](const torch::Tensor& t) { return t.defined() ? f(t) : torch::Tensor(); };
+  return {g(c.labels), g(c.vectors), g(c.mask), g(c.frames), g(c.independent)};
+}
+}  // namespace
+
+Condition Condition::select(const torch::Tensor& index) const {
+  return each_field(*this, [&](const torch::Tensor& t) { return t.index_select(0, index.to(t.device())); });
+}
+
+Condition Condition::slice(int64_t begin, int64_t end) const {
+  return each_field(*this, [&](const torch::Tensor& t) { return t.slice(0, begin, end); });
+}
+
+Condition Condition::to(const torch::Device& device) const {
+  return each_field(*this, [&](const torch::Tensor& t) { return t.to(device); });
+}
+
+Condition Condition::cat(const Condition& a, const Condition& b) {
+  auto join = [](const torch::Tensor& x, const torch::Tensor& y) {
+    TORCH_CHECK(x.defined() == y.defined(), "cannot batch a condition with a field the other lacks");
+    return x.defined() ? torch::cat({x, y}) : torch::Tensor();
+  };
+  return {join(a.labels, b.labels), join(a.vectors, b.vectors), join(a.mask, b.mask), join(a.frames, b.frames),
+          join(a.independent, b.independent)};
+}
+
 torch::Tensor drop_labels(const torch::Tensor& labels, int64_t null_label, double p, at::Generator& gen) {
   if (p < 0 || p > 1) throw std::invalid_argument("condition dropout must be in [0, 1], got " + std::to_string(p));
   const auto drop = torch::rand({labels.size(0)}, gen, torch::kFloat64) < p;
   return torch::where(drop.to(labels.device()), torch::full_like(labels, null_label), labels);
+}
+
+Condition drop_conditions(Condition c, const ConditionDropout& p, at::Generator& gen) {
+  for (const double q : {p.labels, p.vectors, p.frames}) {
+    if (q < 0 || q > 1) throw std::invalid_argument("condition dropout must be in [0, 1], got " + std::to_string(q));
+  }
+  if (c.labels.defined() && p.null_label >= 0 && p.labels > 0) c.labels = drop_labels(c.labels, p.null_label, p.labels, gen);
+  // A dropped row of a float field becomes NaN: the null vector, or nothing known.
+  auto to_null = [&gen](const torch::Tensor& t, double q) {
+    if (!t.defined() || q <= 0) return t;
+    auto drop = (torch::rand({t.size(0)}, gen, torch::kFloat64) < q).to(t.device());
+    std::vector<int64_t> shape(size_t(t.dim()), 1);
+    shape[0] = t.size(0);
+    return torch::where(drop.view(shape), torch::full({}, NAN, t.options()), t);
+  };
+  c.vectors = to_null(c.vectors, p.vectors);
+  c.frames = to_null(c.frames, p.frames);
+  return c;
 }
 
 }  // namespace diffuse

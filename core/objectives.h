@@ -56,7 +56,8 @@ torch::Tensor loss_weight(const torch::Tensor& sigma, const ObjectiveOptions& o)
 // Weighted MSE: mean over items of weight * mean((out - target)^2).
 torch::Tensor diffusion_loss(const torch::Tensor& out, const TrainingExample& ex);
 
-// Condition dropout for CFG training: replaces each label by `null_label` with probability p.
+// Replaces each label by `null_label` with probability p (one uniform draw per label); the labels'
+// part of drop_conditions (core/condition.h).
 torch::Tensor drop_labels(const torch::Tensor& labels, int64_t null_label, double p, at::Generator& gen);
 
 }  // namespace diffuse

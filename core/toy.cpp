@@ -28,7 +28,7 @@ class ToyModality : public Modality {
     auto gen = at::detail::createCPUGenerator(seed);
     const auto k = torch::multinomial(g.weights, n, true, gen);
     const auto z = torch::randn({n, 2}, gen, torch::kFloat64);
-    return {(g.means.index_select(0, k) + g.variances.index_select(0, k).sqrt() * z).to(torch::kFloat32), k};
+    return {(g.means.index_select(0, k) + g.variances.index_select(0, k).sqrt() * z).to(torch::kFloat32), {k}};
   }
 
   void save(const torch::Tensor& x, const torch::Tensor& labels, const std::string& path, bool force) const override {
@@ -66,7 +66,7 @@ class ToyModality : public Modality {
       ls.push_back(l);
     }
     if (ls.empty()) throw std::runtime_error(path + ": no points");
-    return {torch::tensor(xs, torch::kFloat64).view({-1, 2}), torch::tensor(ls, torch::kLong)};
+    return {torch::tensor(xs, torch::kFloat64).view({-1, 2}), {torch::tensor(ls, torch::kLong)}};
   }
 
   Json metrics(const TrainData& s) const override {
@@ -76,11 +76,12 @@ class ToyModality : public Modality {
     Json j = {{"n", n}, {"sliced_wasserstein", sliced_wasserstein(s.x.to(torch::kFloat64), exact)},
               {"sliced_wasserstein_floor", sliced_wasserstein(g.sample(n, 777), exact)},
               {"mean_log_density", g.mean_log_density(s.x)}, {"mean_log_density_exact", g.mean_log_density(exact)}};
-    if (s.labels.defined() && s.labels.min().item<int64_t>() >= 0) {
+    const auto& labels = s.cond.labels;
+    if (labels.defined() && labels.min().item<int64_t>() >= 0) {
       // Class accuracy: the most likely component of each point against its label.
       const auto diff = s.x.to(torch::kFloat64).unsqueeze(1) - g.means;
       const auto ll = -0.5 * (diff.pow(2) / g.variances + torch::log(g.variances)).sum(-1) + torch::log(g.weights);
-      j["class_accuracy"] = (ll.argmax(1) == s.labels).to(torch::kFloat64).mean().item<double>();
+      j["class_accuracy"] = (ll.argmax(1) == labels).to(torch::kFloat64).mean().item<double>();
     }
     return j;
   }
@@ -120,8 +121,8 @@ ToyModel make_toy_model(const Json& recipe) {
 
 TrainForward toy_forward(const ToyModel& m) {
   auto net = m.net;
-  return [net](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels) mutable {
-    return net->forward(x, t, labels);
+  return [net](const torch::Tensor& x, const torch::Tensor& t, const Condition& c) mutable {
+    return net->forward(x, t, c.labels);
   };
 }
 

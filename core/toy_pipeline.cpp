@@ -80,9 +80,9 @@ void sample_cmd(const Json& a) {
   if (a.contains("eta")) r.sampler_options.eta = a.at("eta").get<double>();
   r.null_label = int64_t(m.class_names().size());
   const std::string label = a.value("label", std::string());
-  if (!label.empty()) r.labels = torch::full({r.n}, resolve_class(m, label), torch::kLong);
+  if (!label.empty()) r.condition.labels = torch::full({r.n}, resolve_class(m, label), torch::kLong);
   const auto x = sample(toy_denoiser(model), r).cpu();
-  m.save(m.decode(x), r.labels, out, force);
+  m.save(m.decode(x), r.condition.labels, out, force);
   std::cout << "wrote " << r.n << " samples to " << out << "\n";
 }
 

@@ -19,39 +19,24 @@
 
 namespace diffuse {
 
+namespace {
+const auto kTrainFields = [](auto& o, auto&& f) {
+  f("steps", o.steps); f("batch", o.batch); f("grad_accum", o.grad_accum); f("lr", o.lr);
+  f("min_lr_ratio", o.min_lr_ratio); f("warmup", o.warmup); f("beta1", o.beta1); f("beta2", o.beta2);
+  f("adam_eps", o.adam_eps); f("weight_decay", o.weight_decay); f("grad_clip", o.grad_clip);
+  f("ema_decay", o.ema_decay); f("cond_dropout", o.cond_dropout); f("null_label", o.null_label);
+  f("vector_dropout", o.vector_dropout); f("frame_dropout", o.frame_dropout); f("seed", o.seed);
+  f("log_every", o.log_every); f("checkpoint_every", o.checkpoint_every); f("preview_every", o.preview_every);
+  f("out_dir", o.out_dir); f("device", o.device); f("autocast", o.autocast);
+};
+}  // namespace
+
 Json to_json(const TrainOptions& o) {
-  return {{"steps", o.steps}, {"batch", o.batch}, {"grad_accum", o.grad_accum}, {"lr", o.lr},
-          {"min_lr_ratio", o.min_lr_ratio}, {"warmup", o.warmup}, {"beta1", o.beta1}, {"beta2", o.beta2},
-          {"adam_eps", o.adam_eps}, {"weight_decay", o.weight_decay}, {"grad_clip", o.grad_clip},
-          {"ema_decay", o.ema_decay}, {"cond_dropout", o.cond_dropout}, {"null_label", o.null_label},
-          {"seed", o.seed}, {"log_every", o.log_every}, {"checkpoint_every", o.checkpoint_every},
-          {"preview_every", o.preview_every}, {"out_dir", o.out_dir}, {"device", o.device}, {"autocast", o.autocast}};
+  return fields_to_json(o, kTrainFields);
 }
 
 TrainOptions train_options_from_json(const Json& j) {
-  TrainOptions o;
-  check_known_keys(j, to_json(o), "training options");
-  o.steps = j.value("steps", o.steps);
-  o.batch = j.value("batch", o.batch);
-  o.grad_accum = j.value("grad_accum", o.grad_accum);
-  o.lr = j.value("lr", o.lr);
-  o.min_lr_ratio = j.value("min_lr_ratio", o.min_lr_ratio);
-  o.warmup = j.value("warmup", o.warmup);
-  o.beta1 = j.value("beta1", o.beta1);
-  o.beta2 = j.value("beta2", o.beta2);
-  o.adam_eps = j.value("adam_eps", o.adam_eps);
-  o.weight_decay = j.value("weight_decay", o.weight_decay);
-  o.grad_clip = j.value("grad_clip", o.grad_clip);
-  o.ema_decay = j.value("ema_decay", o.ema_decay);
-  o.cond_dropout = j.value("cond_dropout", o.cond_dropout);
-  o.null_label = j.value("null_label", o.null_label);
-  o.seed = j.value("seed", o.seed);
-  o.log_every = j.value("log_every", o.log_every);
-  o.checkpoint_every = j.value("checkpoint_every", o.checkpoint_every);
-  o.preview_every = j.value("preview_every", o.preview_every);
-  o.out_dir = j.value("out_dir", o.out_dir);
-  o.device = j.value("device", o.device);
-  o.autocast = j.value("autocast", o.autocast);
+  TrainOptions o = fields_from_json<TrainOptions>(j, kTrainFields, "training options");
   validate(o);
   return o;
 }
@@ -72,7 +57,10 @@ void validate(const TrainOptions& o) {
   if (!(o.lr > 0)) fail("lr must be > 0, got " + std::to_string(o.lr));
   if (o.warmup < 0) fail("warmup must be >= 0");
   if (!(o.ema_decay >= 0 && o.ema_decay < 1)) fail("ema_decay must be in [0, 1), got " + std::to_string(o.ema_decay));
-  if (!(o.cond_dropout >= 0 && o.cond_dropout <= 1)) fail("cond_dropout must be in [0, 1]");
+  for (const auto& [name, p] : {std::pair{"cond_dropout", o.cond_dropout}, std::pair{"vector_dropout", o.vector_dropout},
+                                std::pair{"frame_dropout", o.frame_dropout}}) {
+    if (!(p >= 0 && p <= 1)) fail(std::string(name) + " must be in [0, 1], got " + std::to_string(p));
+  }
   if (o.grad_clip < 0) fail("grad_clip must be >= 0");
   parse_device(o.device);  // throws for a name this build cannot use
   if (o.autocast != "off" && o.autocast != "bf16") fail("autocast must be off or bf16, got '" + o.autocast + "'");
@@ -148,17 +136,17 @@ double Trainer::accumulate_gradients(const TrainData& data, double bucket_sum[4]
     const auto all = next_indices(o_.batch, data.x.size(0));
     const auto idx = rows(all, rank, local);
     const auto x0 = data.x.index_select(0, idx).to(device);
-    if (data.extra.defined()) batch_extra_ = data.extra.index_select(0, idx).to(device);
-    torch::Tensor labels;
-    if (data.labels.defined()) {
-      labels = data.labels.index_select(0, all);
-      if (o_.null_label >= 0 && o_.cond_dropout > 0) labels = drop_labels(labels, o_.null_label, o_.cond_dropout, gen);
-      labels = rows(labels, rank, local).to(device);
+    // The global batch's conditions, dropped with the step's draws; this rank's rows of them.
+    Condition cond;
+    if (!data.cond.empty()) {
+      cond = drop_conditions(data.cond.select(all), {o_.cond_dropout, o_.null_label, o_.vector_dropout, o_.frame_dropout}, gen);
+      if (local != o_.batch) cond = cond.slice(rank * local, (rank + 1) * local);
+      cond = cond.to(device);
     }
     torch::Tensor weighted, sigmas;  // (N,) per-item loss; the items' sigmas (diffusion only)
     if (loss_) {
       AutocastGuard autocast(o_.autocast == "bf16" ? Precision::kBf16 : Precision::kFp32, device);
-      weighted = loss_(x0, labels, loss_gen).to(torch::kFloat32);
+      weighted = loss_(x0, cond, loss_gen).to(torch::kFloat32);
     } else {
       auto draw = sample_sigmas(o_.batch, objective_, gen);
       auto shape = x0.sizes().vec();
@@ -170,7 +158,7 @@ double Trainer::accumulate_gradients(const TrainData& data, double bucket_sum[4]
       torch::Tensor out;
       {
         AutocastGuard autocast(o_.autocast == "bf16" ? Precision::kBf16 : Precision::kFp32, device);
-        out = forward_(ex.input, ex.time.to(device), labels);
+        out = forward_(ex.input, ex.time.to(device), cond);
       }
       out = out.to(ex.target.scalar_type());
       weighted = ex.weight * (out - ex.target).pow(2).flatten(1).mean(1);
@@ -205,6 +193,11 @@ void Trainer::run(const TrainData& data, int64_t until) {
   const int64_t size = data.x.size(0), world = sync_->world();
   const bool writer = sync_->rank() == 0;
   if (size < 1) throw std::invalid_argument("training data is empty");
+  for (const auto* t : {&data.cond.labels, &data.cond.vectors, &data.cond.mask, &data.cond.frames, &data.cond.independent}) {
+    if (t->defined() && t->size(0) != size) {
+      throw std::invalid_argument("training data: " + std::to_string(t->size(0)) + " condition rows for " + std::to_string(size) + " examples");
+    }
+  }
   if (o_.batch % world != 0) {
     throw std::invalid_argument("--batch " + std::to_string(o_.batch) + ": the global batch must split evenly over the " +
                                 std::to_string(world) + " ranks");

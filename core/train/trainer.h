@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "core/condition.h"
 #include "core/json.h"
 #include "core/objectives.h"
 #include "core/train/callbacks.h"
@@ -36,6 +37,8 @@ struct TrainOptions {
   double ema_decay = 0.999;    // EMA decay, warmed up as min(decay, (1 + k) / (10 + k))
   double cond_dropout = 0.1;   // labels replaced by the null label, for CFG
   int64_t null_label = -1;     // the model's null label (>= 0 when it is class-conditional)
+  double vector_dropout = 0.0;  // condition vectors replaced by the null (NaN) vector
+  double frame_dropout = 0.0;   // known frames replaced by "nothing known" (NaN)
   uint64_t seed = 0;
   int64_t log_every = 100;
   int64_t checkpoint_every = 0;  // 0 = only at the end
@@ -52,16 +55,16 @@ void validate(const TrainOptions& o);  // throws naming the bad value
 TrainOptions train_options_from_args(const Json& args, Json defaults);
 
 struct TrainData {
-  torch::Tensor x;       // (N, ...) training examples in the diffusion space
-  torch::Tensor labels;  // (N,) int64, or undefined
-  torch::Tensor extra;   // (N, ...) per-item side input never dropped (e.g. a graph's node mask), or undefined
+  torch::Tensor x;  // (N, ...) training examples in the diffusion space
+  Condition cond;   // each example's condition (labels, vectors, mask, ...), or empty
 };
 
-// net(x_in, time, labels) -> the objective's target.
-using TrainForward = std::function<torch::Tensor(const torch::Tensor& x_in, const torch::Tensor& time, const torch::Tensor& labels)>;
+// net(x_in, time, condition) -> the objective's target. The condition holds the batch's rows,
+// after condition dropout (core/condition.h), on the training device.
+using TrainForward = std::function<torch::Tensor(const torch::Tensor& x_in, const torch::Tensor& time, const Condition& c)>;
 
 // A non-diffusion objective (e.g. a VAE or a classifier): per-item losses (N,) of a batch.
-using TrainLoss = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& labels, at::Generator& gen)>;
+using TrainLoss = std::function<torch::Tensor(const torch::Tensor& x, const Condition& c, at::Generator& gen)>;
 
 class Trainer {
  public:
@@ -86,8 +89,6 @@ class Trainer {
   void set_grad_sync(std::shared_ptr<GradSync> sync) { sync_ = std::move(sync); }
 
   int64_t step() const { return step_; }
-  // The current micro-batch's rows of TrainData::extra, for a forward that needs them.
-  const torch::Tensor& batch_extra() const { return batch_extra_; }
   Json& recipe() { return recipe_; }  // saved into every checkpoint
   const std::vector<double>& losses() const { return losses_; }  // one per optimizer step (this rank's items)
   std::function<Json(int64_t step)> preview;                      // called every preview_every steps
@@ -110,7 +111,7 @@ class Trainer {
   std::unique_ptr<Ema> ema_;
   std::shared_ptr<GradSync> sync_;
   int64_t step_ = 0, epoch_ = 0, data_index_ = 0;
-  torch::Tensor permutation_, batch_extra_;
+  torch::Tensor permutation_;
   std::vector<double> losses_;
   std::vector<std::unique_ptr<TrainCallback>> callbacks_;
 };

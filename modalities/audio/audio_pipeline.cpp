@@ -155,7 +155,7 @@ void train(const Json& a) {
   const auto x = pad_frames(frames, mel, recipe["model"]["config"]["input_size"][0].get<int64_t>());
   std::cerr << "training on " << x.size(0) << " clips as log-mel " << x.sizes().slice(1) << "\n";
   const int64_t classes = int64_t(recipe.at("classes").size());
-  train_dit(a, recipe, x, data.labels,
+  train_dit(a, recipe, x, {data.labels},
             {{"steps", 2000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 200},
              {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", classes}});
 }
@@ -198,7 +198,7 @@ GeneratedAudio sample_audio(const Json& a, int64_t n) {
   r.n = n;
   r.null_label = c.num_classes;
   out.labels = resolve_labels(a.value("label", std::string()), n, out.class_names);
-  r.labels = torch::tensor(out.labels, torch::kLong);
+  r.condition.labels = torch::tensor(out.labels, torch::kLong);
   const auto t0 = std::chrono::steady_clock::now();
   out.mels = sample(dit_denoiser(net, objective_from_json(recipe.at("objective")).sigma_data, 0.0, r.precision), r).cpu().slice(2, 0, mel.frames(samples));
   const auto vocoder = vocoder_path(a.value("decoder", std::string("auto")), path);
@@ -284,7 +284,7 @@ void train_classifier(const Json& a) {
   const TrainOptions o = train_options_from_args(a, {{"steps", 2000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99},
                                                      {"log_every", 250}, {"cond_dropout", 0.0}});
   MelClassifier net(10);
-  TrainLoss loss = [net](const torch::Tensor& m, const torch::Tensor& y, at::Generator& gen) mutable {
+  TrainLoss loss = [net](const torch::Tensor& m, const Condition& c, at::Generator& gen) mutable {
     // Augmentation: a random shift in time of up to 8 frames per clip (silence fills in).
     const auto shifts = torch::randint(-8, 9, {m.size(0)}, gen, torch::kLong);
     auto shifted = m.clone();
@@ -295,14 +295,14 @@ void train_classifier(const Json& a) {
       if (s > 0) shifted[i].slice(1, 0, s).fill_(floor);
       if (s < 0) shifted[i].slice(1, m.size(2) + s).fill_(floor);
     }
-    return torch::nn::functional::cross_entropy(net->forward(shifted), y,
+    return torch::nn::functional::cross_entropy(net->forward(shifted), c.labels,
                                                 torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
   };
   Json recipe = {{"modality", "audio"}, {"model", {{"type", "mel-classifier"}}}, {"mel", to_json(mel)}, {"classes", digit_names()},
                  {"data", data_spec}};
   Trainer trainer(net.ptr(), loss, recipe, o);
   if (!a.value("resume", std::string()).empty()) trainer.resume(a.at("resume"));
-  trainer.run({x, data.labels});
+  trainer.run({x, {data.labels}});
   MelClassifier ema(10);
   trainer.load_ema_into(*ema);
   ema->eval();
@@ -324,7 +324,7 @@ void train_vocoder(const Json& a) {
                                                      {"log_every", 100}, {"checkpoint_every", 250}, {"cond_dropout", 0.0}});
   const VocoderConfig config;
   Vocoder net(config, mel);
-  TrainLoss loss = [net, mel](const torch::Tensor& w, const torch::Tensor&, at::Generator& gen) mutable {
+  TrainLoss loss = [net, mel](const torch::Tensor& w, const Condition&, at::Generator& gen) mutable {
     // Random gain in [0.3, 1] so the decoder does not learn one loudness.
     const auto wave = w * (0.3 + 0.7 * torch::rand({w.size(0), 1}, gen));
     torch::Tensor target;
@@ -339,7 +339,7 @@ void train_vocoder(const Json& a) {
                  {"samples", data.waves.size(1)}, {"data", data_spec}};
   Trainer trainer(net.ptr(), loss, recipe, o);
   if (!a.value("resume", std::string()).empty()) trainer.resume(a.at("resume"));
-  trainer.run({data.waves, data.labels});
+  trainer.run({data.waves, {data.labels}});
   Vocoder ema(config, mel);
   trainer.load_ema_into(*ema);
   ema->eval();

@@ -38,23 +38,19 @@ void MelConfig::validate() const {
   if (!(floor > 0) || !(std > 0)) throw std::invalid_argument("mel.floor and mel.std must be positive");
 }
 
+namespace {
+const auto kMelFields = [](auto& c, auto&& f) {
+  f("sample_rate", c.sample_rate); f("n_fft", c.n_fft); f("hop", c.hop); f("n_mels", c.n_mels); f("f_min", c.f_min);
+  f("f_max", c.f_max); f("floor", c.floor); f("mean", c.mean); f("std", c.std);
+};
+}  // namespace
+
 Json to_json(const MelConfig& c) {
-  return {{"sample_rate", c.sample_rate}, {"n_fft", c.n_fft}, {"hop", c.hop}, {"n_mels", c.n_mels}, {"f_min", c.f_min},
-          {"f_max", c.f_max}, {"floor", c.floor}, {"mean", c.mean}, {"std", c.std}};
+  return fields_to_json(c, kMelFields);
 }
 
 MelConfig mel_config_from_json(const Json& j) {
-  MelConfig c;
-  check_known_keys(j, to_json(c), "mel");
-  c.sample_rate = j.value("sample_rate", c.sample_rate);
-  c.n_fft = j.value("n_fft", c.n_fft);
-  c.hop = j.value("hop", c.hop);
-  c.n_mels = j.value("n_mels", c.n_mels);
-  c.f_min = j.value("f_min", c.f_min);
-  c.f_max = j.value("f_max", c.f_max);
-  c.floor = j.value("floor", c.floor);
-  c.mean = j.value("mean", c.mean);
-  c.std = j.value("std", c.std);
+  MelConfig c = fields_from_json<MelConfig>(j, kMelFields, "mel");
   c.validate();
   return c;
 }

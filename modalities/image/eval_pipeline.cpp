@@ -44,16 +44,16 @@ void train_classifier(const Json& a) {
   const TrainOptions o = train_options_from_args(a, {{"steps", 3000}, {"batch", 128}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99},
                                                      {"log_every", 250}, {"cond_dropout", 0.0}});
   Classifier net(10, 1);
-  TrainLoss loss = [net](const torch::Tensor& x, const torch::Tensor& y, at::Generator& gen) mutable {
+  TrainLoss loss = [net](const torch::Tensor& x, const Condition& c, at::Generator& gen) mutable {
     // Augmentation: random horizontal flips (Fashion-MNIST items are left-right symmetric enough).
     const auto xa = random_hflip(x, gen);
-    return torch::nn::functional::cross_entropy(net->forward(xa), y,
+    return torch::nn::functional::cross_entropy(net->forward(xa), c.labels,
                                                 torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
   };
   Json recipe = {{"modality", "image"}, {"model", {{"type", "classifier"}, {"classes", fashion_mnist_classes()}}}};
   Trainer trainer(net.ptr(), loss, recipe, o);
   if (!a.value("resume", std::string()).empty()) trainer.resume(a.at("resume"));
-  trainer.run({data.images, data.labels});
+  trainer.run({data.images, {data.labels}});
   auto ema = Classifier(10, 1);
   trainer.load_ema_into(*ema);
   ema->eval();

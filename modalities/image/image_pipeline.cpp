@@ -69,7 +69,7 @@ torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
   r.n = n;
   r.null_label = cfg.num_classes;
   const auto labels = resolve_labels(a.value("label", std::string()), n, classes, a.value("columns", int64_t(10)));
-  r.labels = torch::tensor(labels, torch::kLong);
+  r.condition.labels = torch::tensor(labels, torch::kLong);
   if (info) for (const auto k : labels) info->labels.push_back(classes[size_t(k)]);
   auto denoise = dit_denoiser(net, objective.sigma_data, 0.0, r.precision);
   if (info) {
@@ -141,7 +141,7 @@ void train(const Json& a) {
     recipe["classes"] = data.class_names;
   }
   const int64_t num_classes = recipe["model"]["config"].at("num_classes").get<int64_t>();
-  train_dit(a, recipe, x, data.labels,
+  train_dit(a, recipe, x, {data.labels},
             {{"steps", 2500}, {"batch", 128}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 200},
              {"checkpoint_every", 500}, {"cond_dropout", 0.1}, {"null_label", num_classes}});
 }

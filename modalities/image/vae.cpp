@@ -18,22 +18,20 @@ void VaeConfig::validate() const {
   if (!(kl_weight >= 0) || !(scaling_factor > 0)) fail("kl_weight >= 0 and scaling_factor > 0");
 }
 
+namespace {
+const auto kVaeFields = [](auto& c, auto&& f) {
+  f("in_channels", c.in_channels); f("base_channels", c.base_channels); f("channel_mult", c.channel_mult);
+  f("z_channels", c.z_channels); f("blocks_per_level", c.blocks_per_level); f("kl_weight", c.kl_weight);
+  f("scaling_factor", c.scaling_factor);
+};
+}  // namespace
+
 Json to_json(const VaeConfig& c) {
-  return {{"in_channels", c.in_channels}, {"base_channels", c.base_channels}, {"channel_mult", c.channel_mult},
-          {"z_channels", c.z_channels}, {"blocks_per_level", c.blocks_per_level}, {"kl_weight", c.kl_weight},
-          {"scaling_factor", c.scaling_factor}};
+  return fields_to_json(c, kVaeFields);
 }
 
 VaeConfig vae_config_from_json(const Json& j) {
-  VaeConfig c;
-  check_known_keys(j, to_json(c), "VAE config");
-  c.in_channels = j.value("in_channels", c.in_channels);
-  c.base_channels = j.value("base_channels", c.base_channels);
-  c.channel_mult = j.value("channel_mult", c.channel_mult);
-  c.z_channels = j.value("z_channels", c.z_channels);
-  c.blocks_per_level = j.value("blocks_per_level", c.blocks_per_level);
-  c.kl_weight = j.value("kl_weight", c.kl_weight);
-  c.scaling_factor = j.value("scaling_factor", c.scaling_factor);
+  VaeConfig c = fields_from_json<VaeConfig>(j, kVaeFields, "VAE config");
   c.validate();
   return c;
 }

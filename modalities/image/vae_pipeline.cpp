@@ -64,7 +64,7 @@ void train(const Json& a) {
   }
   const bool flip = recipe["data"].value("flip", false);
   const int64_t crop_pad = recipe["data"].value("crop_pad", int64_t(0));
-  TrainLoss loss = [vae, flip, crop_pad](const torch::Tensor& batch, const torch::Tensor&, at::Generator& gen) mutable {
+  TrainLoss loss = [vae, flip, crop_pad](const torch::Tensor& batch, const Condition&, at::Generator& gen) mutable {
     auto x = random_crop(batch, crop_pad, gen);
     if (flip) x = random_hflip(x, gen);
     const int64_t f = vae->config().downsampling();
@@ -73,7 +73,7 @@ void train(const Json& a) {
   };
   Trainer trainer(vae.ptr(), loss, recipe, o);
   if (!resume.empty()) trainer.resume(resume);
-  trainer.run({images, data.labels});
+  trainer.run({images, {data.labels}});
   // The scaling factor from the EMA weights, stored in the checkpoint's recipe.
   auto ema = vae_from_recipe(recipe);
   trainer.load_ema_into(*ema);

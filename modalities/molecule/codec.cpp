@@ -14,14 +14,14 @@
 
 namespace diffuse::molecule {
 
-Json to_json(const CodecConfig& c) { return {{"elements", c.elements}, {"charges", c.charges}, {"max_atoms", c.max_atoms}}; }
+namespace {
+const auto kCodecFields = [](auto& c, auto&& f) { f("elements", c.elements); f("charges", c.charges); f("max_atoms", c.max_atoms); };
+}  // namespace
+
+Json to_json(const CodecConfig& c) { return fields_to_json(c, kCodecFields); }
 
 CodecConfig codec_config_from_json(const Json& j) {
-  CodecConfig c;
-  check_known_keys(j, to_json(c), "codec");
-  c.elements = j.value("elements", c.elements);
-  c.charges = j.value("charges", c.charges);
-  c.max_atoms = j.value("max_atoms", c.max_atoms);
+  const auto c = fields_from_json<CodecConfig>(j, kCodecFields, "codec");
   if (c.elements.empty() || c.charges.empty() || c.max_atoms < 2) throw std::invalid_argument("codec: need elements, charges and max_atoms >= 2");
   return c;
 }

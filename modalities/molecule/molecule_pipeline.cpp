@@ -184,68 +184,60 @@ void train(const Json& a) {
                                                      {"log_every", 100}, {"checkpoint_every", 250}, {"cond_dropout", 0.1},
                                                      {"null_label", int64_t(logp_classes().size())}});
   const auto objective = objective_from_json(recipe.at("objective"));
-  Trainer* trainer_ptr = nullptr;
-  TrainForward forward = [net, codec, &trainer_ptr](const torch::Tensor& x_in, const torch::Tensor& t, const torch::Tensor& y) mutable {
+  TrainForward forward = [net, codec](const torch::Tensor& x_in, const torch::Tensor& t, const Condition& c) mutable {
     const auto u = unpack(x_in, codec);
-    const auto [n, e] = net->forward(u.nodes, u.edges, trainer_ptr->batch_extra(), t.to(torch::kFloat32), y);
+    const auto [n, e] = net->forward(u.nodes, u.edges, c.mask, t.to(torch::kFloat32), c.labels);
     return torch::cat({n.flatten(1), e.flatten(1)}, 1);
   };
   const double edge_weight = categorical(recipe) ? recipe.at("categorical").value("edge_weight", 5.0) : 0.0;
-  TrainLoss ce = [net, codec, objective, edge_weight, &trainer_ptr](const torch::Tensor& x0, const torch::Tensor& y, at::Generator& gen) mutable {
+  TrainLoss ce = [net, codec, objective, edge_weight](const torch::Tensor& x0, const Condition& c, at::Generator& gen) mutable {
     const auto draw = sample_sigmas(x0.size(0), objective, gen);
     const auto noise = torch::randn(x0.sizes(), gen, torch::kFloat64).to(x0.options());
     const auto ex = make_example(x0, noise, draw, objective);
-    const auto& mask = trainer_ptr->batch_extra();
+    const auto& mask = c.mask;
     const auto u = unpack(ex.input, codec);
-    const auto [n, e] = net->forward(u.nodes, u.edges, mask, ex.time.to(torch::kFloat32), y);
+    const auto [n, e] = net->forward(u.nodes, u.edges, mask, ex.time.to(torch::kFloat32), c.labels);
     const auto t = unpack(x0 + 0.5, codec);
     return graph_cross_entropy(n, e, t.nodes, t.edges, mask, codec, edge_weight);
   };
   // Discrete: a graph drawn from q(x_t | x_0) at t ~ U(0, 1), and cross-entropy against the clean graph.
   const double discrete_edge_weight = discrete(recipe) ? recipe.at("discrete").value("edge_weight", 5.0) : 0.0;
   const auto marginals = discrete(recipe) ? marginals_from_json(recipe.at("discrete").at("marginals")) : Marginals{};
-  TrainLoss digress = [net, codec, marginals, discrete_edge_weight, &trainer_ptr](const torch::Tensor& x0, const torch::Tensor& y,
-                                                                                  at::Generator& gen) mutable {
-    const auto& mask = trainer_ptr->batch_extra();
+  TrainLoss digress = [net, codec, marginals, discrete_edge_weight](const torch::Tensor& x0, const Condition& c, at::Generator& gen) mutable {
+    const auto& mask = c.mask;
     const auto t = torch::rand({x0.size(0)}, gen, torch::kFloat64);
     const auto clean = unpack(x0 + 0.5, codec);
     const auto [noisy_nodes, noisy_edges] = noise_graphs(clean.nodes, clean.edges, mask, t, marginals, codec,
                                                          draw_uniforms(x0.size(0), codec.max_atoms, gen));
     const auto [n, e] = net->forward(noisy_nodes - 0.5, noisy_edges - 0.5, mask,
-                                     (t * kDiscreteTimeScale).to(torch::kFloat32).to(x0.device()), y);
+                                     (t * kDiscreteTimeScale).to(torch::kFloat32).to(x0.device()), c.labels);
     return graph_cross_entropy(n, e, clean.nodes, clean.edges, mask, codec, discrete_edge_weight);
   };
   std::unique_ptr<Trainer> trainer_owner = discrete(recipe)      ? std::make_unique<Trainer>(net.ptr(), digress, recipe, o)
                                            : categorical(recipe) ? std::make_unique<Trainer>(net.ptr(), ce, recipe, o)
                                                                  : std::make_unique<Trainer>(net.ptr(), forward, recipe, o, objective);
   Trainer& trainer = *trainer_owner;
-  trainer_ptr = &trainer;
   if (!resume.empty()) trainer.resume(resume);
   std::cerr << "training on " << x.size(0) << " molecular graphs (" << codec.max_atoms << " atoms max)\n";
-  trainer.run({x, torch::tensor(labels, torch::kLong), mask});
+  Condition cond{torch::tensor(labels, torch::kLong)};
+  cond.mask = mask;
+  trainer.run({x, cond});
   std::cout << "checkpoint: " << a.at("out").get<std::string>() << "/checkpoint.safetensors\n";
 }
 
-// The discrete reverse process for the request's graphs (r.shared.mask, r.labels), r.batch at a
-// time; graph i draws from its own generator seeded seed + i, so it does not depend on the batch.
-// CFG mixes the conditional and unconditional log-probabilities of each variable.
-// known: a scaffold's packed values (NaN where free), or undefined. bond_probs receives the last
-// step's predicted bond probabilities (N, M, M, 4), for the valence repair to rank bonds by.
-Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecConfig& codec, const SampleRequest& r, uint64_t seed,
+// The discrete reverse process for the request's graphs (condition.mask, condition.labels) through
+// the engine's batching: graph i draws from its own generator seeded seed + i, so it does not
+// depend on the batch. CFG mixes the conditional and unconditional log-probabilities of each
+// variable. known: a scaffold's packed values (NaN where free), or undefined. bond_probs receives
+// the last step's predicted bond probabilities (N, M, M, 4), for the valence repair to rank bonds by.
+Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecConfig& codec, const SampleRequest& r,
                                 const torch::Tensor& known, torch::Tensor& bond_probs) {
-  torch::NoGradGuard g;
   const auto marginals = marginals_from_json(recipe.at("discrete").at("marginals"));
   const int64_t E = int64_t(codec.elements.size()), M = codec.max_atoms;
   const double scale = r.guidance.scale;
   const auto device = r.options.device();
-  std::vector<torch::Tensor> nodes, edges, probs;
-  for (int64_t b0 = 0; b0 < r.n; b0 += r.batch) {
-    const int64_t b1 = std::min(r.n, b0 + r.batch);
-    const auto mask = r.shared.mask.slice(0, b0, b1).to(device);
-    const auto labels = r.labels.slice(0, b0, b1).to(device);
-    const auto null = torch::full_like(labels, r.null_label);
-    std::vector<at::Generator> gens;
-    for (int64_t i = b0; i < b1; ++i) gens.push_back(at::detail::createCPUGenerator(seed + uint64_t(i)));
+  const auto packed = sample_batches(r, [&](const SampleBatch& b) {
+    const auto& mask = b.cond.mask;
     GraphLogits logits = [&](const torch::Tensor& nd, const torch::Tensor& ed, const torch::Tensor& t) {
       const auto time = (t * kDiscreteTimeScale).to(torch::kFloat32).to(device);
       const auto forward = [&](const torch::Tensor& y) {
@@ -253,9 +245,9 @@ Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecCon
         const auto [n, e] = net->forward(nd - 0.5, ed - 0.5, mask, time, y);
         return std::make_pair(n.to(torch::kFloat32), e.to(torch::kFloat32));
       };
-      auto [nc, ec] = forward(labels);
+      auto [nc, ec] = forward(b.cond.labels);
       if (scale == 1.0) return std::make_pair(nc, ec);
-      const auto [nu, eu] = forward(null);
+      const auto [nu, eu] = forward(b.uncond.labels);
       const auto mix = [scale](const torch::Tensor& cond, const torch::Tensor& uncond) {
         const auto lu = uncond.log_softmax(-1);
         return lu + scale * (cond.log_softmax(-1) - lu);
@@ -264,8 +256,8 @@ Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecCon
     };
     auto uniforms = [&] {  // each graph's next draws from its own generator
       std::vector<torch::Tensor> element, charge, bond;
-      for (auto& gen : gens) {
-        const auto u = draw_uniforms(1, M, gen);
+      for (int64_t i = 0; i < b.size; ++i) {
+        const auto u = draw_uniforms(1, M, b.noise->generator(i));
         element.push_back(u.element);
         charge.push_back(u.charge);
         bond.push_back(u.bond);
@@ -275,17 +267,17 @@ Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecCon
     torch::Tensor known_nodes, known_edges;
     if (known.defined()) {
       const auto k = unpack(known.unsqueeze(0) + 0.5, codec);
-      known_nodes = k.nodes.expand({b1 - b0, -1, -1}).to(device);
-      known_edges = k.edges.expand({b1 - b0, -1, -1, -1}).to(device);
+      known_nodes = k.nodes.expand({b.size, -1, -1}).to(device);
+      known_edges = k.edges.expand({b.size, -1, -1, -1}).to(device);
     }
     torch::Tensor pe;
-    auto [nd, ed] = sample_discrete(logits, mask, marginals, codec, r.steps, uniforms, known_nodes, known_edges, &pe);
-    nodes.push_back(nd.cpu());
-    edges.push_back(ed.cpu());
-    probs.push_back(pe.cpu());
-  }
-  bond_probs = torch::cat(probs);
-  return {torch::cat(nodes) - 0.5, torch::cat(edges) - 0.5};
+    const auto [nd, ed] = sample_discrete(logits, mask, marginals, codec, r.steps, uniforms, known_nodes, known_edges, &pe);
+    // The packed graphs (as unpack() reads them), then the bond probabilities (all float32).
+    return torch::cat({nd.flatten(1) - 0.5, ed.flatten(1) - 0.5, pe.flatten(1)}, 1).cpu();
+  });
+  const int64_t graph = r.item_shape.at(0);
+  bond_probs = packed.slice(1, graph).view({r.n, M, M, CodecConfig::kEdgeTypes});
+  return unpack(packed.slice(1, 0, graph), codec);
 }
 
 }  // namespace
@@ -334,15 +326,15 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   r.item_shape = {codec.max_atoms * codec.node_features() + codec.max_atoms * codec.max_atoms * CodecConfig::kEdgeTypes};
   r.n = n;
   r.null_label = int64_t(out.class_names.size());
-  r.labels = torch::tensor(out.labels, torch::kLong);
-  r.shared.mask = first_n_mask(torch::tensor(out.atoms), codec.max_atoms);
-  if (known.defined()) r.shared.frames = known.unsqueeze(0).expand({n, known.size(0)}).contiguous();
+  r.condition.labels = torch::tensor(out.labels, torch::kLong);
+  r.condition.mask = first_n_mask(torch::tensor(out.atoms), codec.max_atoms);
+  if (known.defined()) r.condition.frames = known.unsqueeze(0).expand({n, known.size(0)}).contiguous();
   const auto t0 = std::chrono::steady_clock::now();
   Unpacked u;
   torch::Tensor bond_probs;  // the discrete sampler's last prediction; undefined for the continuous ones
   if (discrete(recipe)) {
     r.steps = a.value("steps", recipe.at("discrete").value("sampling_steps", int64_t(100)));
-    u = sample_discrete_graphs(net, recipe, codec, r, seed, known, bond_probs);
+    u = sample_discrete_graphs(net, recipe, codec, r, known, bond_probs);
     out.sampler = "discrete";
   } else {
     const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
@@ -353,7 +345,7 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
   out.steps = r.steps;
   const bool repair = a.value("repair", false);
   for (int64_t i = 0; i < n; ++i) {
-    const auto d = decode(u.nodes[i], u.edges[i], r.shared.mask[i], codec, repair, bond_probs.defined() ? bond_probs[i] : torch::Tensor());
+    const auto d = decode(u.nodes[i], u.edges[i], r.condition.mask[i], codec, repair, bond_probs.defined() ? bond_probs[i] : torch::Tensor());
     out.smiles.push_back(d.valid ? d.smiles : std::string());
     out.valid.push_back(d.valid);
     out.connected.push_back(d.valid && d.connected);

@@ -82,7 +82,7 @@ void train_decoder(const Json& a) {
     const auto z = net->vae()->encode(clips.flatten(0, 1));
     return z.view({clips.size(0), clips.size(1), z.size(1), z.size(2), z.size(3)}).permute({0, 2, 1, 3, 4});
   };
-  TrainLoss loss = [net, noise, latents_of](const torch::Tensor& clips, const torch::Tensor&, at::Generator& gen) mutable {
+  TrainLoss loss = [net, noise, latents_of](const torch::Tensor& clips, const Condition&, at::Generator& gen) mutable {
     const auto z = latents_of(clips);
     const auto std = torch::rand(std::vector<int64_t>{z.size(0), 1, 1, 1, 1}, gen) * noise;
     const auto noisy = z + std * torch::randn(z.sizes(), gen);
@@ -92,7 +92,7 @@ void train_decoder(const Json& a) {
   };
   Trainer trainer(net.ptr(), loss, recipe, o);
   if (!resume.empty()) trainer.resume(resume);
-  trainer.run({mv.clips, mv.labels.select(1, 0)});
+  trainer.run({mv.clips, {mv.labels.select(1, 0)}});
   // Held-out clips: PSNR of the per-frame and the temporal decoder, from clean and noisy latents.
   TemporalDecoder ema(net->vae(), kernel);
   trainer.load_ema_into(*ema);

@@ -229,10 +229,12 @@ void train(const Json& a) {
     // A stack of unrelated frames has no frame rate: the null vector.
     if (vectors.defined()) vectors = torch::cat({vectors, torch::full({sets.size(0), 1}, std::numeric_limits<float>::quiet_NaN())});
   }
-  train_dit(a, recipe, z, labels,
+  Condition cond{labels};
+  if (vectors.defined()) cond.vectors = vectors.to(torch::kFloat32);
+  cond.independent = independent;
+  train_dit(a, recipe, z, cond,
             {{"steps", 3500}, {"batch", 8}, {"lr", 6e-4}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
-             {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", classes}},
-            independent, vectors);
+             {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", classes}});
 }
 
 }  // namespace
@@ -263,14 +265,14 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
       throw std::invalid_argument("--fps " + format_number(out.fps) + ": this model was trained at " + format_number(*lo) + " to " +
                                   format_number(*hi) + " fps");
     }
-    r.shared.vectors = fps_vector(torch::full({n}, out.fps, torch::kFloat64), recipe.value("fps", 8.0));
+    r.condition.vectors = fps_vector(torch::full({n}, out.fps, torch::kFloat64), recipe.value("fps", 8.0));
   }
   r.item_shape = {c.in_channels, c.input_size[0], c.input_size[1], c.input_size[2]};
   r.n = n;
   r.batch = std::min<int64_t>(r.batch, 16);
   r.null_label = c.num_classes;
   out.labels = resolve_labels(a.value("label", std::string()), n, out.class_names);
-  r.labels = torch::tensor(out.labels, torch::kLong);
+  r.condition.labels = torch::tensor(out.labels, torch::kLong);
   if (const std::string first = a.value("first_frame", std::string()); !first.empty()) {
     // Image-to-video without training for it: the frame's latent is known at t = 0 and every
     // sampler inpaints the rest of the clip around it.
@@ -290,7 +292,7 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
     }
     auto known = torch::full(r.item_shape, std::numeric_limits<float>::quiet_NaN());
     known.select(1, 0).copy_(z0);
-    r.shared.frames = known.unsqueeze(0).expand({n, -1, -1, -1, -1}).contiguous();
+    r.condition.frames = known.unsqueeze(0).expand({n, -1, -1, -1, -1}).contiguous();
   }
   const auto t0 = std::chrono::steady_clock::now();
   const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;

@@ -1,4 +1,5 @@
 // Training objectives: targets agree with the sampling adapters, weights match their papers.
+#include "core/condition.h"
 #include "core/objectives.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -90,6 +91,52 @@ TEST(DropLabels, DropsAboutTheRequestedFraction) {
   const auto dropped = drop_labels(labels, 10, 0.1, gen);
   EXPECT_NEAR((dropped == 10).to(torch::kFloat64).mean().item<double>(), 0.1, 0.005);
   EXPECT_THROW(drop_labels(labels, 10, 1.5, gen), std::invalid_argument);
+}
+
+TEST(DropConditions, EveryConditionFieldDropsToItsNullAndTheStructureStays) {
+  const int64_t n = 20000;
+  Condition c;
+  c.labels = torch::zeros({n}, torch::kLong);
+  c.vectors = torch::ones({n, 3});
+  c.frames = torch::ones({n, 2, 2});
+  c.mask = torch::ones({n, 5}, torch::kBool);
+  c.independent = torch::zeros({n}, torch::kBool);
+  auto gen = at::detail::createCPUGenerator(7);
+  const auto d = drop_conditions(c, {0.1, 10, 0.3, 0.5}, gen);
+  auto share = [](const torch::Tensor& t) { return t.to(torch::kFloat64).mean().item<double>(); };
+  EXPECT_NEAR(share(d.labels == 10), 0.1, 0.01);
+  const auto v_null = torch::isnan(d.vectors);
+  EXPECT_NEAR(share(v_null.select(1, 0)), 0.3, 0.015);
+  EXPECT_TRUE(torch::equal(v_null.all(1), v_null.any(1)));  // whole rows: the null vector, not a NaN entry
+  const auto f_null = torch::isnan(d.frames).flatten(1);
+  EXPECT_NEAR(share(f_null.all(1)), 0.5, 0.015);
+  EXPECT_TRUE(torch::equal(f_null.all(1), f_null.any(1)));
+  EXPECT_TRUE(torch::equal(d.mask, c.mask));  // never dropped
+  EXPECT_TRUE(torch::equal(d.independent, c.independent));
+  // Fields are dropped independently of one another.
+  EXPECT_NEAR(share((d.labels == 10).logical_and(v_null.select(1, 0))), 0.03, 0.006);
+  // The labels' draws come first, so a model that adds a condition field keeps its label dropout.
+  auto gen_labels = at::detail::createCPUGenerator(7);
+  EXPECT_TRUE(torch::equal(d.labels, drop_labels(c.labels, 10, 0.1, gen_labels)));
+  // Without a null label there is no label dropout; p outside [0, 1] is refused.
+  auto gen2 = at::detail::createCPUGenerator(7);
+  EXPECT_TRUE(torch::equal(drop_conditions(c, {0.5, -1, 0, 0}, gen2).labels, c.labels));
+  EXPECT_THROW(drop_conditions(c, {0.1, 10, 1.5, 0}, gen2), std::invalid_argument);
+}
+
+TEST(Condition, SelectSliceAndCatKeepEveryField) {
+  Condition c;
+  c.labels = torch::arange(4);
+  c.mask = torch::arange(8).view({4, 2}) > 2;
+  c.independent = torch::tensor({true, false, true, false});
+  const auto s = c.select(torch::tensor({3, 1}));
+  EXPECT_EQ(s.batch(), 2);
+  EXPECT_TRUE(torch::equal(s.labels, torch::tensor({3, 1}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(s.independent, torch::tensor({false, false})));
+  EXPECT_TRUE(torch::equal(c.slice(1, 3).mask, c.mask.slice(0, 1, 3)));
+  EXPECT_FALSE(s.vectors.defined());
+  EXPECT_EQ(Condition::cat(c, s).batch(), 6);
+  EXPECT_TRUE(Condition{}.empty());
 }
 
 }  // namespace

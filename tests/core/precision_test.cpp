@@ -69,7 +69,7 @@ TEST(Precision, Bf16SamplesDoNotDependOnTheBatch) {
   r.n = 5;
   r.seed = 11;
   r.steps = 4;
-  r.labels = torch::tensor({0, 1, 2, 0, 1}, torch::kLong);
+  r.condition.labels = torch::tensor({0, 1, 2, 0, 1}, torch::kLong);
   r.null_label = 3;
   r.guidance.scale = 2.0;
   r.precision = Precision::kBf16;

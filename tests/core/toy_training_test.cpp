@@ -40,11 +40,11 @@ TEST(ToyTraining, SamplesAreWithinThreeTimesTheExactSampleFloor) {
   EXPECT_LE(m["sliced_wasserstein"].get<double>(), 3.0 * m["sliced_wasserstein_floor"].get<double>());
 
   // Conditioning on a component with guidance puts the samples in that component.
-  r.labels = torch::full({r.n}, 2L);
+  r.condition.labels = torch::full({r.n}, 2L);
   r.null_label = 4;
   r.guidance.scale = 2.0;
   const auto xc = sample(toy_denoiser(model), r);
-  EXPECT_GE(toy.metrics({xc, r.labels})["class_accuracy"].get<double>(), 0.95);
+  EXPECT_GE(toy.metrics({xc, {r.condition.labels}})["class_accuracy"].get<double>(), 0.95);
 }
 
 }  // namespace

@@ -81,6 +81,41 @@ TEST(Trainer, ResumeIsBitIdentical) {
   EXPECT_EQ(a.data_index, b.data_index);
 }
 
+TEST(Trainer, EveryConditionFieldReachesTheLossWithItsItems) {
+  // Each item's condition rows carry its own index, so the loss sees which rows it was given.
+  const int64_t n = 50;
+  const auto id = torch::arange(n, torch::kFloat32);
+  Condition cond{torch::arange(n)};
+  cond.vectors = id.unsqueeze(1);
+  cond.mask = id.view({n, 1}).expand({n, 3}).contiguous();
+  cond.frames = id.view({n, 1, 1});
+  cond.independent = torch::arange(n) % 2 == 0;
+  torch::nn::Linear net(1, 1);
+  int64_t checked = 0;
+  TrainLoss loss = [&](const torch::Tensor& x, const Condition& c, at::Generator&) {
+    const auto own = x.select(1, 0);
+    EXPECT_TRUE(torch::equal(c.labels.to(torch::kFloat32), own));
+    EXPECT_TRUE(torch::equal(c.mask.select(1, 2), own));
+    EXPECT_TRUE(torch::equal(c.independent, c.labels % 2 == 0));
+    // Vectors and frames are dropped to NaN rows at their rates; what stays is the item's own.
+    const auto kept = ~torch::isnan(c.vectors.select(1, 0));
+    EXPECT_TRUE(torch::equal(c.vectors.select(1, 0).masked_select(kept), own.masked_select(kept)));
+    checked += kept.logical_not().sum().item<int64_t>();
+    return net->forward(x).pow(2).squeeze(1);
+  };
+  TrainOptions o = small_options();
+  o.steps = 20;
+  o.batch = 16;
+  o.null_label = -1;
+  o.vector_dropout = 0.5;
+  Trainer trainer(net.ptr(), loss, Json::object(), o);
+  trainer.run({id.unsqueeze(1), cond});
+  EXPECT_GT(checked, 0);  // some vectors were dropped
+  // A condition with other rows than the data is refused.
+  cond.mask = cond.mask.slice(0, 0, 10);
+  test::expect_throw_containing([&] { trainer.run({id.unsqueeze(1), cond}, 30); }, "10 condition rows for 50 examples");
+}
+
 TEST(Checkpoint, TruncatedOrCorruptFilesAreRefusedNamingTheFile) {
   const auto dir = temp_dir("corrupt");
   auto run = make_run(small_options());
