@@ -69,15 +69,8 @@ const auto kDiTFields = [](auto& c, auto&& f) {
 };
 }  // namespace
 
-Json to_json(const DiTConfig& c) {
-  return fields_to_json(c, kDiTFields);
-}
-
-DiTConfig dit_config_from_json(const Json& j) {
-  DiTConfig c = fields_from_json<DiTConfig>(j, kDiTFields, "DiT config");
-  c.validate();
-  return c;
-}
+Json to_json(const DiTConfig& c) { return fields_to_json(c, kDiTFields); }
+DiTConfig dit_config_from_json(const Json& j) { return validated(fields_from_json<DiTConfig>(j, kDiTFields, "DiT config")); }
 
 const std::vector<DiTPreset>& dit_presets() {
   static const std::vector<DiTPreset> table = [] {

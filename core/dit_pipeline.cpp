@@ -83,6 +83,28 @@ SampleRequest sample_request(const Json& a, const Json& recipe) {
   return r;
 }
 
+DitSampling prepare_dit_sampling(const Json& a, const std::string& modality, int64_t n, const std::function<void(Json&)>& edit) {
+  const std::string path = a.at("checkpoint");
+  DitSampling s;
+  s.checkpoint = load_checkpoint(path);
+  if (edit) edit(s.checkpoint.recipe);
+  const Json& recipe = s.checkpoint.recipe;
+  s.net = load_dit(s.checkpoint, path, modality, a.value("raw_weights", false));
+  s.classes = json_at(recipe, "classes", path).get<std::vector<std::string>>();
+  s.sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
+  auto& r = s.request;
+  r = sample_request(a, recipe);
+  s.net->to(r.options.device());
+  const auto& c = s.net->config();
+  r.item_shape = {c.in_channels};
+  r.item_shape.insert(r.item_shape.end(), c.input_size.begin(), c.input_size.end());
+  r.n = n;
+  r.null_label = c.num_classes;
+  s.labels = resolve_labels(a.value("label", std::string()), n, s.classes, a.value("columns", int64_t(10)));
+  r.condition.labels = torch::tensor(s.labels, torch::kLong);
+  return s;
+}
+
 std::vector<int64_t> resolve_labels(const std::string& label, int64_t n, const std::vector<std::string>& classes, int64_t columns) {
   const int64_t c = int64_t(classes.size());
   std::vector<int64_t> labels;

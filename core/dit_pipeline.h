@@ -4,6 +4,7 @@
 #pragma once
 #include <torch/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,23 @@ ConditionalDenoiser with_known_values(ConditionalDenoiser model);
 // range from recipe.sampling; a per-batch counter on stderr when it is a terminal. item_shape, n
 // and labels are the caller's.
 SampleRequest sample_request(const Json& args, const Json& recipe);
+
+// A DiT checkpoint made ready to sample n items of `modality`: its DiT (EMA weights unless
+// args.raw_weights) on the request's device, and the request from the CLI's options with the
+// item shape (the DiT's channels and input size), n, the null label and the class labels of
+// args.label (resolve_labels, args.columns per row); the caller adds the modality's other
+// conditions. `edit` may change the recipe before the DiT is built (a switch that needs no
+// weights of its own, such as video's --anchor-frame).
+struct DitSampling {
+  Checkpoint checkpoint;
+  DiT net{nullptr};
+  SampleRequest request;
+  std::vector<std::string> classes;
+  std::vector<int64_t> labels;
+  double sigma_data = 1.0;  // the objective's
+};
+DitSampling prepare_dit_sampling(const Json& args, const std::string& modality, int64_t n,
+                                 const std::function<void(Json& recipe)>& edit = {});
 
 // Labels for n samples: "" or "all" cycles through the classes, "rows" gives one class per row
 // of `columns`, otherwise a class name or index (throws listing the classes).

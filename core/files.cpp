@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -26,6 +28,26 @@ void check_writable(const std::string& path, bool force) {
   if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) throw std::runtime_error(path + ": no folder " + dir.string() + " to write into");
   if (std::filesystem::is_directory(path, ec)) throw std::runtime_error(path + ": is a folder; expected a file name");
 }
+
+SampleFiles::SampleFiles(std::string out, int64_t n, bool force, const std::vector<std::string>& formats, const std::string& kind,
+                         Numbering numbering)
+    : out_(std::move(out)), n_(n), numbered_(numbering == Numbering::kAlways || (numbering == Numbering::kWhenMany && n != 1)) {
+  const std::filesystem::path p(out_);
+  stem_ = std::filesystem::path(p).replace_extension("").string();
+  ext_ = p.extension().string();
+  format_ = ext_;
+  std::transform(format_.begin(), format_.end(), format_.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  if (std::find(formats.begin(), formats.end(), format_) == formats.end()) {
+    std::string list;
+    for (const auto& f : formats) list += (list.empty() ? "" : ", ") + f;
+    throw std::invalid_argument(out_ + ": unsupported " + kind + " format '" + ext_ + "'; one of: " + list);
+  }
+  for (int64_t i = 0; i < size(); ++i) check_writable((*this)[i], force);
+}
+
+std::string SampleFiles::operator[](int64_t i) const { return numbered_ ? stem_ + "_" + std::to_string(i) + ext_ : out_; }
+
+std::string SampleFiles::written() const { return numbered_ ? stem_ + "_N" + ext_ : out_; }
 
 std::string temp_path_for(const std::string& path) {
   namespace fs = std::filesystem;

@@ -1,11 +1,36 @@
 // Output files: atomic writes (temporary file, fsync, rename) that never overwrite without force.
 #pragma once
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace diffuse {
 
 // Throws if `path` exists and `force` is false ("... exists; pass --force to overwrite").
 void check_writable(const std::string& path, bool force);
+
+// Where `diffuse sample` writes n items asked for as `out`: the one file `out`, or the numbered
+// files STEM_0.EXT ... STEM_{n-1}.EXT (always, or only when n > 1). The constructor refuses,
+// before any work, an extension that is not one of `formats` (any case; `kind` names them in the
+// error: "x.bmp: unsupported image format '.bmp'; one of: .png, .jpg") and then any path that
+// check_writable refuses.
+class SampleFiles {
+ public:
+  enum class Numbering { kOne, kWhenMany, kAlways };
+  SampleFiles(std::string out, int64_t n, bool force, const std::vector<std::string>& formats, const std::string& kind,
+              Numbering numbering = Numbering::kWhenMany);
+  int64_t size() const { return numbered_ ? n_ : 1; }
+  std::string operator[](int64_t i) const;  // the file of item i (the one file when not numbered)
+  const std::string& format() const { return format_; }  // the extension in lower case, ".png"
+  // What was written, for the summary line: "OUT" or "STEM_N.EXT".
+  std::string written() const;
+  bool numbered() const { return numbered_; }
+
+ private:
+  std::string out_, stem_, ext_, format_;
+  int64_t n_ = 1;
+  bool numbered_ = false;
+};
 
 // Writes `bytes` to `path` atomically: a crash leaves either the old file or the new one. Every
 // write and the final flush are checked: on a full disk (or a file-size limit) the temporary file

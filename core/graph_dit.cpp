@@ -24,15 +24,8 @@ const auto kGraphDiTFields = [](auto& c, auto&& f) {
 };
 }  // namespace
 
-Json to_json(const GraphDiTConfig& c) {
-  return fields_to_json(c, kGraphDiTFields);
-}
-
-GraphDiTConfig graph_dit_config_from_json(const Json& j) {
-  GraphDiTConfig c = fields_from_json<GraphDiTConfig>(j, kGraphDiTFields, "graph DiT config");
-  c.validate();
-  return c;
-}
+Json to_json(const GraphDiTConfig& c) { return fields_to_json(c, kGraphDiTFields); }
+GraphDiTConfig graph_dit_config_from_json(const Json& j) { return validated(fields_from_json<GraphDiTConfig>(j, kGraphDiTFields, "graph DiT config")); }
 
 
 torch::Tensor graph_structure_features(const torch::Tensor& edges, const torch::Tensor& mask) {

@@ -42,5 +42,11 @@ S fields_from_json(const Json& j, const Fields& fields, const std::string& what)
   }
   return s;
 }
+// s after s.validate() (which throws on a bad value): a config's from_json in one line.
+template <class S>
+S validated(S s) {
+  s.validate();
+  return s;
+}
 
 }  // namespace diffuse

@@ -174,9 +174,8 @@ static std::string vocoder_path(const std::string& choice, const std::string& ch
 
 GeneratedAudio sample_audio(const Json& a, int64_t n) {
   const std::string path = a.at("checkpoint");
-  const auto ck = load_checkpoint(path);
-  const auto& recipe = ck.recipe;
-  auto net = load_dit(ck, path, "audio", a.value("raw_weights", false));
+  auto s = prepare_dit_sampling(a, "audio", n);
+  const auto& recipe = s.checkpoint.recipe;
   const auto mel = mel_config_from_json(recipe.at("mel"));
   const int64_t samples = recipe.at("samples").get<int64_t>();
   if (a.contains("seconds") && a.at("seconds").get<double>() > 0) {
@@ -184,23 +183,16 @@ GeneratedAudio sample_audio(const Json& a, int64_t n) {
     if (std::abs(want - have) > 0.5 / double(mel.sample_rate) * double(mel.hop)) {
       std::ostringstream msg;
       msg << "--seconds " << want << ": this model generates " << std::fixed << std::setprecision(3) << have
-          << " s clips (its DiT has " << net->config().input_size[0] << " frame positions)";
+          << " s clips (its DiT has " << s.net->config().input_size[0] << " frame positions)";
       throw std::invalid_argument(msg.str());
     }
   }
   GeneratedAudio out;
-  out.class_names = recipe.at("classes").get<std::vector<std::string>>();
+  out.class_names = s.classes;
   out.rate = mel.sample_rate;
-  SampleRequest r = sample_request(a, recipe);
-  net->to(r.options.device());
-  const auto& c = net->config();
-  r.item_shape = {c.in_channels, c.input_size[0]};
-  r.n = n;
-  r.null_label = c.num_classes;
-  out.labels = resolve_labels(a.value("label", std::string()), n, out.class_names);
-  r.condition.labels = torch::tensor(out.labels, torch::kLong);
+  out.labels = s.labels;
   const auto t0 = std::chrono::steady_clock::now();
-  out.mels = sample(dit_denoiser(net, objective_from_json(recipe.at("objective")).sigma_data, 0.0, r.precision), r).cpu().slice(2, 0, mel.frames(samples));
+  out.mels = sample(dit_denoiser(s.net, s.sigma_data, 0.0, s.request.precision), s.request).cpu().slice(2, 0, mel.frames(samples));
   const auto vocoder = vocoder_path(a.value("decoder", std::string("auto")), path);
   if (vocoder.empty()) {
     out.waves = decode(out.mels, mel, samples, recipe.at("decoder").value("iterations", int64_t(64)));
@@ -217,29 +209,24 @@ GeneratedAudio sample_audio(const Json& a, int64_t n) {
 namespace {
 
 void sample_cmd(const Json& a) {
-  const std::string out = a.at("out");
   const bool force = a.value("force", false);
   const int64_t n = a.value("n", int64_t(1));
-  const auto stem = std::filesystem::path(out).replace_extension("").string();
-  const auto ext = std::filesystem::path(out).extension().string();
-  auto name = [&](int64_t i) { return n == 1 ? out : stem + "_" + std::to_string(i) + ext; };
   AudioWriteOptions o;
   o.format = sample_format_from_string(a.value("format", std::string("pcm16")));
   o.normalize = a.value("normalize", false);
   o.force = force;
-  for (int64_t i = 0; i < n; ++i) check_writable(name(i), force);  // before any work
-  if (ext != ".wav" && ext != ".flac") throw std::invalid_argument(out + ": unsupported audio format '" + ext + "'; one of: .wav, .flac");
+  const SampleFiles files(a.at("out"), n, force, kAudioFormats, "audio");
   const auto g = sample_audio(a, n);
   int64_t protected_count = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const auto rep = write_audio(name(i), g.waves[i], g.rate, o);
+    const auto rep = write_audio(files[i], g.waves[i], g.rate, o);
     if (rep.protected_from_clipping) {
       ++protected_count;
-      std::cerr << name(i) << ": peak " << rep.peak << " above full scale; scaled by " << rep.gain << " instead of clipping\n";
+      std::cerr << files[i] << ": peak " << rep.peak << " above full scale; scaled by " << rep.gain << " instead of clipping\n";
     }
   }
   const double audio_s = double(n) * double(g.waves.size(1)) / double(g.rate);
-  std::cout << "wrote " << n << (n == 1 ? " clip to " + out : " clips as " + stem + "_N" + ext) << " (" << std::fixed
+  std::cout << "wrote " << n << (n == 1 ? " clip to " : " clips as ") << files.written() << " (" << std::fixed
             << std::setprecision(2) << audio_s << " s of audio in " << g.seconds << " s)\n";
 }
 

@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <string>
+#include <vector>
 
 namespace diffuse::audio {
 
@@ -37,6 +38,8 @@ struct WriteReport {
 };
 
 // Writes (C, T) or (T,) at `rate`; the format follows the extension (.wav, .flac).
+// The formats write_audio writes (by extension).
+inline const std::vector<std::string> kAudioFormats = {".wav", ".flac"};
 WriteReport write_audio(const std::string& path, const torch::Tensor& samples, int64_t rate, const AudioWriteOptions& o = {});
 
 }  // namespace diffuse::audio

@@ -45,15 +45,8 @@ const auto kMelFields = [](auto& c, auto&& f) {
 };
 }  // namespace
 
-Json to_json(const MelConfig& c) {
-  return fields_to_json(c, kMelFields);
-}
-
-MelConfig mel_config_from_json(const Json& j) {
-  MelConfig c = fields_from_json<MelConfig>(j, kMelFields, "mel");
-  c.validate();
-  return c;
-}
+Json to_json(const MelConfig& c) { return fields_to_json(c, kMelFields); }
+MelConfig mel_config_from_json(const Json& j) { return validated(fields_from_json<MelConfig>(j, kMelFields, "mel")); }
 
 torch::Tensor mel_basis(const MelConfig& c) {
   const int64_t bins = c.n_fft / 2 + 1;

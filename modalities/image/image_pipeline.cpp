@@ -52,26 +52,13 @@ Json default_image_recipe(const std::string& vae_path, bool pixel) {
 }  // namespace
 
 torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
-  const std::string ck_path = a.at("checkpoint");
-  const auto ck = load_checkpoint(ck_path);
-  const auto& recipe = ck.recipe;
-  auto net = load_dit(ck, ck_path, "image", a.value("raw_weights", false));
+  auto s = prepare_dit_sampling(a, "image", n);
+  const auto& recipe = s.checkpoint.recipe;
   const bool pixel = recipe.value("pixel", false);
   Vae vae{nullptr};
-  if (!pixel) vae = load_vae(resolve_beside(recipe.at("vae"), ck_path));
-  const auto classes = recipe.at("classes").get<std::vector<std::string>>();
-  const auto objective = objective_from_json(recipe.at("objective"));
-
-  SampleRequest r = sample_request(a, recipe);
-  net->to(r.options.device());
-  const auto& cfg = net->config();
-  r.item_shape = {cfg.in_channels, cfg.input_size[0], cfg.input_size[1]};
-  r.n = n;
-  r.null_label = cfg.num_classes;
-  const auto labels = resolve_labels(a.value("label", std::string()), n, classes, a.value("columns", int64_t(10)));
-  r.condition.labels = torch::tensor(labels, torch::kLong);
-  if (info) for (const auto k : labels) info->labels.push_back(classes[size_t(k)]);
-  auto denoise = dit_denoiser(net, objective.sigma_data, 0.0, r.precision);
+  if (!pixel) vae = load_vae(resolve_beside(recipe.at("vae"), a.at("checkpoint")));
+  if (info) for (const auto k : s.labels) info->labels.push_back(s.classes[size_t(k)]);
+  auto denoise = dit_denoiser(s.net, s.sigma_data, 0.0, s.request.precision);
   if (info) {
     denoise = [denoise, info](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) {
       ++info->forwards;
@@ -80,7 +67,7 @@ torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
     };
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const auto z = sample(denoise, r).cpu();
+  const auto z = sample(denoise, s.request).cpu();
   const auto t1 = std::chrono::steady_clock::now();
   torch::NoGradGuard g;
   torch::Tensor images;
@@ -147,33 +134,21 @@ void train(const Json& a) {
 }
 
 void sample_cmd(const Json& a) {
-  const std::string out = a.at("out");
   const bool force = a.value("force", false), grid = a.value("grid", false);
   const int64_t n = a.value("n", int64_t(16));
-  const auto stem = std::filesystem::path(out).replace_extension("").string();
-  const auto ext = std::filesystem::path(out).extension().string();
-  auto numbered = [&](int64_t i) { return stem + "_" + std::to_string(i) + ext; };
-  std::string lower = ext;
-  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-  if (lower != ".png" && lower != ".jpg" && lower != ".jpeg" && lower != ".exr" && lower != ".tif" && lower != ".tiff") {  // before any work
-    throw std::invalid_argument(out + ": unsupported image format '" + ext + "'; one of: .png, .jpg, .jpeg, .exr, .tif, .tiff");
-  }
-  if (grid) {
-    check_writable(out, force);
-  } else {
-    for (int64_t i = 0; i < n; ++i) check_writable(numbered(i), force);  // before any work
-  }
+  const SampleFiles files(a.at("out"), n, force, kImageFormats, "image",
+                          grid ? SampleFiles::Numbering::kOne : SampleFiles::Numbering::kAlways);
   SampleInfo info;
   const auto images = sample_images(a, n, &info);
   if (grid) {
     const int64_t columns = a.value("columns", int64_t(std::min<int64_t>(n, 10)));
     const auto g = a.value("labelled", false) ? make_labelled_grid(images, columns, info.labels, a.value("scale", int64_t(1)))
                                               : make_grid(images, columns, 2, 0.0);
-    write_image(out, g, {8, 95, force});
-    std::cout << "wrote a grid of " << n << " images to " << out << "\n";
+    write_image(files[0], g, {8, 95, force});
+    std::cout << "wrote a grid of " << n << " images to " << files.written() << "\n";
   } else {
-    for (int64_t i = 0; i < n; ++i) write_image(numbered(i), images[i], {8, 95, force});
-    std::cout << "wrote " << n << " images as " << stem << "_N" << ext << "\n";
+    for (int64_t i = 0; i < n; ++i) write_image(files[i], images[i], {8, 95, force});
+    std::cout << "wrote " << n << " images as " << files.written() << "\n";
   }
 }
 

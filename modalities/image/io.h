@@ -19,6 +19,8 @@ struct WriteOptions {
 };
 // Writes (C, H, W) or (H, W) values in [0, 1] (clamped for integer formats) atomically; the format
 // follows the extension (.png, .jpg/.jpeg, .exr, .tif/.tiff).
+// The formats write_image writes (by extension).
+inline const std::vector<std::string> kImageFormats = {".png", ".jpg", ".jpeg", ".exr", ".tif", ".tiff"};
 void write_image(const std::string& path, const torch::Tensor& image, const WriteOptions& o = {});
 
 // Tiles (N, C, H, W) into one (C, H', W') image, `columns` per row, `padding` pixels of `pad_value`.

@@ -26,15 +26,8 @@ const auto kVaeFields = [](auto& c, auto&& f) {
 };
 }  // namespace
 
-Json to_json(const VaeConfig& c) {
-  return fields_to_json(c, kVaeFields);
-}
-
-VaeConfig vae_config_from_json(const Json& j) {
-  VaeConfig c = fields_from_json<VaeConfig>(j, kVaeFields, "VAE config");
-  c.validate();
-  return c;
-}
+Json to_json(const VaeConfig& c) { return fields_to_json(c, kVaeFields); }
+VaeConfig vae_config_from_json(const Json& j) { return validated(fields_from_json<VaeConfig>(j, kVaeFields, "VAE config")); }
 
 namespace {
 torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1) {

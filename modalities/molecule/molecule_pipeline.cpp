@@ -361,13 +361,11 @@ namespace {
 void sample_cmd(const Json& a) {
   const std::string out = a.at("out");
   const bool force = a.value("force", false);
+  const SampleFiles files(out, 1, force, {".sdf", ".smi"}, "molecule", SampleFiles::Numbering::kOne);
   const int64_t n = a.value("n", int64_t(100));
   // --n-valid N: draw rounds of samples (seeds continue where the last round stopped) until N are
   // valid, and write exactly those N; at most 20 N draws.
   const int64_t want_valid = a.value("n_valid", int64_t(0));
-  const auto ext = std::filesystem::path(out).extension().string();
-  if (ext != ".sdf" && ext != ".smi") throw std::invalid_argument(out + ": unsupported molecule format '" + ext + "'; one of: .sdf, .smi");
-  check_writable(out, force);
   std::vector<SdfRecord> records;
   std::string smi;
   const uint64_t seed = a.value("seed", uint64_t(0));
@@ -398,7 +396,7 @@ void sample_cmd(const Json& a) {
                                std::to_string(drawn) + " samples; nothing written");
     }
   } while (want_valid > 0 && int64_t(records.size()) < want_valid);
-  if (ext == ".smi") {
+  if (files.format() == ".smi") {
     write_file_atomic(out, smi, force);
   } else {
     const auto rep = write_sdf(out, records, int(seed), force);

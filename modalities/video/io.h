@@ -34,6 +34,8 @@ struct VideoWriteOptions {
 // Writes (T, C, H, W) frames (C = 1 or 3, values in [0, 1]) atomically; the format follows the
 // extension: .mp4 (H.264), .webm (VP9) or .gif (animated; 8-bit gray for C = 1, RGB 3-3-2 with
 // dithering for C = 3; crf and preset do not apply).
+// The formats write_video writes (by extension).
+inline const std::vector<std::string> kVideoFormats = {".mp4", ".webm", ".gif"};
 void write_video(const std::string& path, const torch::Tensor& frames, const VideoWriteOptions& o = {});
 
 struct VideoFolder {

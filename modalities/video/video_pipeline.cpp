@@ -241,12 +241,13 @@ void train(const Json& a) {
 
 GeneratedClips sample_clips(const Json& a, int64_t n) {
   const std::string path = a.at("checkpoint");
-  auto ck = load_checkpoint(path);
-  const auto& recipe = ck.recipe;
-  if (a.contains("anchor_frame")) ck.recipe["model"]["config"]["anchor_frame"] = a.at("anchor_frame");  // no extra weights
-  auto net = load_dit(ck, path, "video", a.value("raw_weights", false));
+  auto s = prepare_dit_sampling(a, "video", n, [&](Json& recipe) {
+    if (a.contains("anchor_frame")) recipe["model"]["config"]["anchor_frame"] = a.at("anchor_frame");  // no extra weights
+  });
+  const auto& recipe = s.checkpoint.recipe;
   auto vae = image::load_vae(resolve_beside(recipe.at("vae"), path));
-  const auto& c = net->config();
+  const auto& c = s.net->config();
+  SampleRequest& r = s.request;
   if (a.contains("frames") && a.at("frames").get<int64_t>() > 0 && a.at("frames").get<int64_t>() != c.input_size[0]) {
     throw std::invalid_argument("--frames " + std::to_string(a.at("frames").get<int64_t>()) + ": this model generates " +
                                 std::to_string(c.input_size[0]) + "-frame clips");
@@ -254,10 +255,8 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
   GeneratedClips out;
   out.anchor_frame = c.anchor_frame;
   out.fps_conditioned = fps_conditioned(recipe);
-  out.class_names = recipe.at("classes").get<std::vector<std::string>>();
+  out.class_names = s.classes;
   out.fps = a.value("fps", 0.0) > 0 ? a.value("fps", 0.0) : recipe.value("fps", 8.0);
-  SampleRequest r = sample_request(a, recipe);
-  net->to(r.options.device());
   if (fps_conditioned(recipe)) {  // the frame rate sets how far items move per frame
     const auto trained = recipe.at("data").at("fps").get<std::vector<double>>();
     const auto [lo, hi] = std::minmax_element(trained.begin(), trained.end());
@@ -267,12 +266,8 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
     }
     r.condition.vectors = fps_vector(torch::full({n}, out.fps, torch::kFloat64), recipe.value("fps", 8.0));
   }
-  r.item_shape = {c.in_channels, c.input_size[0], c.input_size[1], c.input_size[2]};
-  r.n = n;
   r.batch = std::min<int64_t>(r.batch, 16);
-  r.null_label = c.num_classes;
-  out.labels = resolve_labels(a.value("label", std::string()), n, out.class_names);
-  r.condition.labels = torch::tensor(out.labels, torch::kLong);
+  out.labels = s.labels;
   if (const std::string first = a.value("first_frame", std::string()); !first.empty()) {
     // Image-to-video without training for it: the frame's latent is known at t = 0 and every
     // sampler inpaints the rest of the clip around it.
@@ -295,9 +290,8 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
     r.condition.frames = known.unsqueeze(0).expand({n, -1, -1, -1, -1}).contiguous();
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
   auto temporal = temporal_decoder_for(a.value("decoder", std::string("auto")), path, resolve_beside(recipe.at("vae"), path));
-  const auto z = sample(with_known_values(dit_denoiser(net, sigma_data, a.value("temporal_guidance", 0.0), r.precision)), r).cpu();
+  const auto z = sample(with_known_values(dit_denoiser(s.net, s.sigma_data, a.value("temporal_guidance", 0.0), r.precision)), r).cpu();
   out.frames = temporal ? temporal->decode(z) : decode_clips(vae, z);
   out.decoder = temporal ? a.value("decoder", std::string("auto")) == "auto" ? beside_decoder(path) : a.at("decoder").get<std::string>()
                          : "per-frame";
@@ -308,24 +302,17 @@ GeneratedClips sample_clips(const Json& a, int64_t n) {
 namespace {
 
 void sample_cmd(const Json& a) {
-  const std::string out = a.at("out");
   const bool force = a.value("force", false);
   const int64_t n = a.value("n", int64_t(1));
-  const auto stem = std::filesystem::path(out).replace_extension("").string();
-  const auto ext = std::filesystem::path(out).extension().string();
-  if (ext != ".mp4" && ext != ".webm" && ext != ".gif") {
-    throw std::invalid_argument(out + ": unsupported video format '" + ext + "'; one of: .mp4, .webm, .gif");
-  }
-  auto name = [&](int64_t i) { return n == 1 ? out : stem + "_" + std::to_string(i) + ext; };
-  for (int64_t i = 0; i < n; ++i) check_writable(name(i), force);
+  const SampleFiles files(a.at("out"), n, force, kVideoFormats, "video");
   const auto g = sample_clips(a, n);
   VideoWriteOptions o;
   o.fps = g.fps;
   o.crf = int(a.value("crf", int64_t(18)));
   o.preset = a.value("preset", std::string("medium"));
   o.force = force;
-  for (int64_t i = 0; i < n; ++i) write_video(name(i), g.frames[i], o);
-  std::cout << "wrote " << n << (n == 1 ? " clip to " + out : " clips as " + stem + "_N" + ext) << " (" << g.frames.size(1)
+  for (int64_t i = 0; i < n; ++i) write_video(files[i], g.frames[i], o);
+  std::cout << "wrote " << n << (n == 1 ? " clip to " : " clips as ") << files.written() << " (" << g.frames.size(1)
             << " frames at " << g.fps << " fps; " << std::fixed << std::setprecision(2) << g.seconds << " s)\n";
 }
 

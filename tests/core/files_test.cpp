@@ -41,6 +41,39 @@ TEST(WriteFileAtomic, NamesTheFileWhenTheDirectoryIsMissing) {
   }
 }
 
+TEST(SampleFiles, NumbersItemsChecksTheFormatInAnyCaseAndEveryPathBeforeWork) {
+  const auto dir = std::filesystem::temp_directory_path() / "diffuse_sample_files_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::vector<std::string> formats = {".png", ".jpg"};
+  const auto out = (dir / "x.PNG").string();
+  const SampleFiles one(out, 1, false, formats, "image");
+  EXPECT_FALSE(one.numbered());
+  EXPECT_EQ(one.size(), 1);
+  EXPECT_EQ(one[0], out);
+  EXPECT_EQ(one.format(), ".png");
+  EXPECT_EQ(one.written(), out);
+  const SampleFiles many(out, 3, false, formats, "image");
+  EXPECT_EQ(many.size(), 3);
+  EXPECT_EQ(many[2], (dir / "x_2.PNG").string());
+  EXPECT_EQ(many.written(), (dir / "x_N.PNG").string());
+  const SampleFiles always(out, 1, false, formats, "image", SampleFiles::Numbering::kAlways);
+  EXPECT_EQ(always[0], (dir / "x_0.PNG").string());
+  const SampleFiles single(out, 5, false, formats, "image", SampleFiles::Numbering::kOne);
+  EXPECT_EQ(single.size(), 1);
+  EXPECT_EQ(single[0], out);
+  test::expect_throw_containing([&] { SampleFiles((dir / "x.bmp").string(), 1, false, formats, "image"); },
+                                "x.bmp: unsupported image format '.bmp'; one of: .png, .jpg");
+  test::expect_throw_containing([&] { SampleFiles((dir / "x").string(), 1, false, formats, "image"); },
+                                "unsupported image format ''");
+  // The second of three numbered files exists: refused before anything is written, unless --force.
+  write_file_atomic((dir / "x_1.PNG").string(), "kept", false);
+  test::expect_throw_containing([&] { SampleFiles(out, 3, false, formats, "image"); }, "x_1.PNG: exists; pass --force to overwrite");
+  EXPECT_NO_THROW(SampleFiles(out, 3, true, formats, "image"));
+  EXPECT_EQ(slurp((dir / "x_1.PNG").string()), "kept");
+  test::expect_throw_containing([&] { SampleFiles((dir / "no" / "x.png").string(), 1, false, formats, "image"); }, "no folder");
+}
+
 TEST(ReadJsonFile, NamesTheFileAndTheProblem) {
   const auto path = (std::filesystem::temp_directory_path() / "diffuse_bad.json").string();
   { std::ofstream(path) << "{ not json"; }
