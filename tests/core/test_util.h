@@ -25,13 +25,13 @@ inline double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
 }
 
-// Expects f() to throw a std::exception whose message contains `part`.
-template <class F>
+// Expects f() to throw an E (a std::exception unless named) whose message contains `part`.
+template <class E = std::exception, class F>
 void expect_throw_containing(F&& f, const std::string& part) {
   try {
     f();
     ADD_FAILURE() << "no exception; expected one containing: " << part;
-  } catch (const std::exception& e) {
+  } catch (const E& e) {
     EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << "message: " << e.what();
   }
 }
