@@ -54,8 +54,10 @@ torch::Tensor sample_batches(const SampleRequest& r, const std::function<torch::
 
 torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
   validate(r);  // before the schedule, for the request's own messages
-  const auto sigmas = make_sigmas(r.schedule, r.steps, r.schedule_options);
-  const auto step_targets = discrete_step_targets(r.schedule, r.steps, r.schedule_options);
+  ScheduleOptions so = r.schedule_options;
+  so.round_timesteps = so.round_timesteps || r.sampler == "ddim" || r.sampler == "ddpm";  // as diffusers' DDIM and DDPM
+  const auto sigmas = make_sigmas(r.schedule, r.steps, so);
+  const auto step_targets = discrete_step_targets(r.schedule, r.steps, so);
   return sample_batches(r, [&](const SampleBatch& batch) {
     const int64_t start = batch.start, b = batch.size;
     std::vector<int64_t> shape = {b};

@@ -99,12 +99,15 @@ Plan plan_diffusers(const Json& run, const torch::Tensor& table) {
       p.sigmas.push_back(sigma_of_t(timesteps[size_t(i)]));
       p.sigma_t.push_back({p.sigmas.back(), timesteps[size_t(i)]});
     }
+    // DDPM steps to the next timestep and from the last to alpha 1 (previous_timestep); DDIM
+    // steps from t to t - T // n, which is not the next timestep when n does not divide T with
+    // trailing or linspace spacing, and from there below 0 to its final alpha. At linspace
+    // spacing that final alpha can be the last timestep's own (a step of length zero), so the
+    // grid ends at 0 and the targets say where the steps land.
     const double prev = timesteps.back() - double(T / n);
-    p.sigmas.push_back(prev >= 0 ? sigma_of_t(prev) : final_sigma);
-    // Each step lands on t - T // n (diffusers' prev_timestep), which is not the next recorded
-    // timestep when n does not divide T with trailing or linspace spacing.
+    p.sigmas.push_back(sched == "DDIMScheduler" && prev >= 0 ? sigma_of_t(prev) : 0.0);
     bool differs = false;
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = 0; sched == "DDIMScheduler" && i < n; ++i) {
       const double to = timesteps[size_t(i)] - double(T / n);
       p.opts.step_targets.push_back(to >= 0 ? sigma_of_t(to) : final_sigma);
       differs = differs || p.opts.step_targets.back() != p.sigmas[size_t(i + 1)];

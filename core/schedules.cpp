@@ -319,7 +319,7 @@ torch::Tensor make_sigmas(const std::string& name, int64_t n, const ScheduleOpti
                   ? o.alphas_cumprod
                   : alphas_cumprod_from_betas(make_betas(BetaSchedule::kScaledLinear));
     const auto table = sigmas_from_alphas_cumprod(ac);
-    const auto t = spaced_timesteps(table.size(0), n, spacing, o.steps_offset, false);
+    const auto t = spaced_timesteps(table.size(0), n, spacing, o.steps_offset, o.round_timesteps);
     sigmas = append_zero(timesteps_to_sigmas(table, t));
   } else if (name == "flow") {
     sigmas = flow_to_sigmas(flow_times(n, o.shift));
@@ -338,7 +338,7 @@ std::vector<double> discrete_step_targets(const std::string& name, int64_t n, co
   const auto ac = o.alphas_cumprod.defined() ? o.alphas_cumprod : alphas_cumprod_from_betas(make_betas(BetaSchedule::kScaledLinear));
   const auto table = sigmas_from_alphas_cumprod(ac);
   const int64_t T = table.size(0);
-  const auto t = to_vector(spaced_timesteps(T, n, spacing_from_name(name.substr(9)), o.steps_offset, false));
+  const auto t = to_vector(spaced_timesteps(T, n, spacing_from_name(name.substr(9)), o.steps_offset, o.round_timesteps));
   std::vector<double> targets;
   bool differs = false;
   for (int64_t i = 0; i < n; ++i) {

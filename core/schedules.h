@@ -84,6 +84,9 @@ struct ScheduleOptions {
   torch::Tensor alphas_cumprod;
   int64_t steps_offset = 0;
   bool final_sigma_min = false;  // end at sigma_min instead of 0 (diffusers final_sigmas_type)
+  // discrete-linspace at whole timesteps, as diffusers' DDIM and DDPM round them (its Euler
+  // family keeps them fractional); the engine sets it for the ddim and ddpm samplers.
+  bool round_timesteps = false;
 };
 
 struct ScheduleInfo {
@@ -95,10 +98,11 @@ const std::vector<ScheduleInfo>& schedules();
 // n < 1, sigma_min >= sigma_max, rho <= 0 or shift <= 0.
 torch::Tensor make_sigmas(const std::string& name, int64_t n, const ScheduleOptions& o = {});
 
-// Where diffusers' DDIM and DDPM steps land on the grid make_sigmas(name, n, o) gives: for the
-// discrete-* schedules, step i goes from timestep t_i to t_i - T // n (the grid's final sigma once
-// that is below 0), which is not the next timestep when the spacing is trailing or linspace and n
-// does not divide T. Empty for other schedules, or when every target is the next grid sigma.
+// Where diffusers' DDIM steps land on the grid make_sigmas(name, n, o) gives: for the discrete-*
+// schedules, step i goes from timestep t_i to t_i - T // n (the grid's final sigma once that is
+// below 0), which is not the next timestep when the spacing is trailing or linspace and n does not
+// divide T. (Its DDPM steps to the next timestep.) Empty for other schedules, or when every target
+// is the next grid sigma.
 std::vector<double> discrete_step_targets(const std::string& name, int64_t n, const ScheduleOptions& o = {});
 
 }  // namespace diffuse

@@ -47,24 +47,24 @@ torch::Tensor sample_ddim(const Denoiser& denoise, torch::Tensor x, const torch:
 
 torch::Tensor sample_ddpm(const Denoiser& denoise, torch::Tensor x, const torch::Tensor& sigmas_t,
                           NoiseSource& noise, const SamplerOptions& o) {
+  // diffusers' DDPMScheduler steps to the next timestep (previous_timestep), whatever the
+  // spacing: step_targets, which are DDIM's, do not apply.
   const auto sigmas = to_vector(sigmas_t);
-  check_step_targets(o, sigmas.size());
   for (int64_t i = 0; i + 1 < int64_t(sigmas.size()); ++i) {
     const double s = sigmas[i], s_next = sigmas[i + 1];
-    const double s_to = o.step_targets.empty() ? s_next : o.step_targets[size_t(i)];  // where the step lands
     const auto x0 = denoise_at(denoise, x, s, o);
-    const double ac_t = 1.0 / (1.0 + s * s), ac_prev = 1.0 / (1.0 + s_to * s_to);
-    const double beta_prod_t = s * s / (1.0 + s * s), beta_prod_prev = s_to * s_to / (1.0 + s_to * s_to);
+    const double ac_t = 1.0 / (1.0 + s * s), ac_prev = 1.0 / (1.0 + s_next * s_next);
+    const double beta_prod_t = s * s / (1.0 + s * s), beta_prod_prev = s_next * s_next / (1.0 + s_next * s_next);
     const double alpha_t = ac_t / ac_prev;
-    const double beta_t = (s * s - s_to * s_to) / (1.0 + s * s);  // 1 - alpha_t
+    const double beta_t = (s * s - s_next * s_next) / (1.0 + s * s);  // 1 - alpha_t
     const double c_x0 = std::sqrt(ac_prev) * beta_t / beta_prod_t;
     const double c_xt = std::sqrt(alpha_t) * beta_prod_prev / beta_prod_t;
     auto x_vp = c_x0 * x0 + c_xt * (x * std::sqrt(ac_t));
-    if (s_to > 0) {
+    if (s_next > 0) {
       const double variance = std::max(beta_prod_prev / beta_prod_t * beta_t, 1e-20);
       x_vp = x_vp + std::sqrt(variance) * noise.draw(x);
     }
-    x = s_to == s_next ? x_vp / std::sqrt(ac_prev) : x_vp * std::sqrt(1.0 + s_next * s_next);
+    x = x_vp / std::sqrt(ac_prev);
     step_done(x, i, s_next, o);
   }
   return x;

@@ -29,11 +29,11 @@ struct SamplerOptions {
   std::string algorithm = "dpmsolver++";
   // diffusers' lower_order_final: below 15 steps, the last steps drop to lower order.
   bool lower_order_final = true;
-  // ddim, ddpm: the sigma step i lands on when it is not sigmas[i + 1]. diffusers' DDIM and DDPM
-  // step from timestep t to t - T // n whatever the next timestep of the grid is, then evaluate the
-  // model at that next timestep with the state unchanged in VP terms; with trailing or linspace
-  // spacing and n not dividing T the two differ (discrete_step_targets in schedules.h). Empty: the
-  // next grid sigma.
+  // ddim: the sigma step i lands on when it is not sigmas[i + 1]. diffusers' DDIM steps from
+  // timestep t to t - T // n whatever the next timestep of the grid is, then evaluates the model at
+  // that next timestep with the state unchanged in VP terms; with trailing or linspace spacing and
+  // n not dividing T the two differ (discrete_step_targets in schedules.h). Empty: the next grid
+  // sigma. (diffusers' DDPM steps to the next timestep: ddpm ignores them.)
   std::vector<double> step_targets;
   // Called after every step with the step index, the new state and the sigma it sits at.
   std::function<void(int64_t step, const torch::Tensor& x, double sigma)> callback;

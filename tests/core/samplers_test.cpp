@@ -192,9 +192,10 @@ class ListNoise : public NoiseSource {
 };
 
 // diffusers' DDIMScheduler.step and DDPMScheduler.step (epsilon prediction, set_alpha_to_one,
-// fixed_small variance), written out as the library does it, in VP terms: each step goes from t
-// to prev_t = t - T // n whatever the next timestep is. diffuse's ddim and ddpm on the same
-// discrete-* grid must land on the same states to 1e-10 for every spacing and for step counts
+// fixed_small variance), written out as the library does it, in VP terms: DDIM goes from t to
+// prev_t = t - T // n whatever the next timestep is, DDPM to the next timestep (its
+// previous_timestep); both round linspace timesteps to integers. diffuse's ddim and ddpm on the
+// same discrete-* grid must land on the same states to 1e-10 for every spacing and for step counts
 // that do not divide the 1,000 training timesteps.
 TEST(DiffusersSteps, DdimAndDdpmMatchTheLibraryForEverySpacingAndStepCount) {
   const auto g = GaussianMixture::toy2d();
@@ -203,10 +204,10 @@ TEST(DiffusersSteps, DdimAndDdpmMatchTheLibraryForEverySpacingAndStepCount) {
   const auto acv = [&](double t) { return t >= 0 ? ac[int64_t(t)].item<double>() : 1.0; };
   auto gen = at::detail::createCPUGenerator(3);
   const auto start = torch::randn({16, 2}, gen, torch::kFloat64);
-  for (const std::string spacing : {"trailing", "leading"}) {
+  for (const std::string spacing : {"trailing", "leading", "linspace"}) {
     for (const int64_t n : {6, 10, 13, 30}) {
       const std::string schedule = "discrete-" + spacing;
-      const auto t = vec(spaced_timesteps(T, n, spacing_from_name(spacing), 0, false));
+      const auto t = vec(spaced_timesteps(T, n, spacing_from_name(spacing), 0, true));
       std::vector<torch::Tensor> noise;
       for (int64_t i = 0; i < n; ++i) noise.push_back(torch::randn({16, 2}, gen, torch::kFloat64));
       for (const std::string sampler : {"ddim", "ddpm"}) {
@@ -214,7 +215,8 @@ TEST(DiffusersSteps, DdimAndDdpmMatchTheLibraryForEverySpacingAndStepCount) {
         auto x = start.clone();
         std::vector<torch::Tensor> states;
         for (int64_t i = 0; i < n; ++i) {
-          const double a_t = acv(t[size_t(i)]), prev = t[size_t(i)] - double(T / n), a_prev = acv(prev);
+          const double next = i + 1 < n ? t[size_t(i + 1)] : -1.0;
+          const double a_t = acv(t[size_t(i)]), prev = sampler == "ddim" ? t[size_t(i)] - double(T / n) : next, a_prev = acv(prev);
           const auto x0 = g.posterior_mean(x, std::sqrt(a_t), std::sqrt(1 - a_t));
           const auto eps = (x - std::sqrt(a_t) * x0) / std::sqrt(1 - a_t);
           if (sampler == "ddim") {
@@ -228,10 +230,13 @@ TEST(DiffusersSteps, DdimAndDdpmMatchTheLibraryForEverySpacingAndStepCount) {
           states.push_back(x);
         }
         // diffuse: the same grid and targets through the registry sampler, on VE states.
-        const auto sigmas = make_sigmas(schedule, n);
+        // (The engine rounds linspace timesteps for ddim and ddpm and passes both the targets.)
+        ScheduleOptions so;
+        so.round_timesteps = true;
+        const auto sigmas = make_sigmas(schedule, n, so);
         SamplerOptions o;
-        o.step_targets = discrete_step_targets(schedule, n);
-        EXPECT_EQ(o.step_targets.empty(), spacing == "leading" || T % n == 0) << spacing << " " << n;
+        o.step_targets = discrete_step_targets(schedule, n, so);
+        EXPECT_EQ(o.step_targets.empty(), spacing == "leading" || (spacing == "trailing" && T % n == 0)) << spacing << " " << n;
         double err = 0;
         const auto sv = vec(sigmas);
         o.callback = [&](int64_t i, const torch::Tensor& xs, double s) {
