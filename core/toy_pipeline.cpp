@@ -12,7 +12,6 @@
 #include "core/files.h"
 #include "core/toy.h"
 #include "core/train/checkpoint.h"
-#include "core/train/grad_sync.h"
 
 namespace diffuse {
 namespace {
@@ -21,7 +20,6 @@ void train(const Json& a) {
   const auto& m = find_modality("toy");
   const std::string out = a.at("out"), resume = a.value("resume", std::string());
   check_run_folder(a);
-  if (process_grad_sync()->rank() == 0 && a.value("force", false) && resume.empty()) std::filesystem::remove(out + "/log.jsonl");
   const TrainOptions o = train_options_from_args(a, {{"steps", 3000}, {"batch", 256}, {"lr", 2e-3}, {"warmup", 200}, {"null_label", 4},
                                                      {"log_every", 250}, {"preview_every", 1000}});
   Json recipe = resume.empty() ? default_toy_recipe() : load_model_checkpoint(resume, "toy", "mlp").recipe;

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "core/files.h"
+
 namespace diffuse {
 namespace {
 
@@ -27,10 +29,23 @@ class Preview : public TrainCallback {
   int64_t every_;
 };
 
+// The log of a run that starts at `first_step`: a run from step 0 starts a new one; a resumed
+// run keeps the lines up to its checkpoint's step (those after it, from a run stopped past its
+// last checkpoint, are done again) and appends.
 class LogFile : public TrainCallback {
  public:
-  explicit LogFile(const std::string& path) : path_(path), out_(path, std::ios::app) {
-    if (!out_) throw std::runtime_error(path + ": cannot open the training log for appending");
+  LogFile(const std::string& path, int64_t first_step) : path_(path) {
+    std::string kept;
+    if (first_step > 0) {
+      std::ifstream in(path);
+      for (std::string line; std::getline(in, line);) {
+        const Json j = Json::parse(line, nullptr, false);
+        if (!j.is_discarded() && j.is_object() && j.value("step", int64_t(0)) <= first_step) kept += line + "\n";
+      }
+      write_file_atomic(path, kept, true);
+    }
+    out_.open(path, first_step > 0 ? std::ios::app : std::ios::trunc);
+    if (!out_) throw std::runtime_error(path + ": cannot open the training log for writing");
   }
   void on_step(StepEnd& e) override {
     if (!e.log_now) return;
@@ -83,7 +98,9 @@ class Checkpoints : public TrainCallback {
 std::unique_ptr<TrainCallback> preview_callback(std::function<Json(int64_t)> preview, int64_t every) {
   return std::make_unique<Preview>(std::move(preview), every);
 }
-std::unique_ptr<TrainCallback> log_file_callback(const std::string& path) { return std::make_unique<LogFile>(path); }
+std::unique_ptr<TrainCallback> log_file_callback(const std::string& path, int64_t first_step) {
+  return std::make_unique<LogFile>(path, first_step);
+}
 std::unique_ptr<TrainCallback> progress_callback(bool terminal) { return std::make_unique<Progress>(terminal); }
 std::unique_ptr<TrainCallback> checkpoint_callback(std::function<void()> save, int64_t every) {
   return std::make_unique<Checkpoints>(std::move(save), every);

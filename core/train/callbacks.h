@@ -28,8 +28,9 @@ class TrainCallback {
 
 // Adds preview(step) as line["preview"] on log steps that are multiples of `every`.
 std::unique_ptr<TrainCallback> preview_callback(std::function<Json(int64_t step)> preview, int64_t every);
-// Appends each log line to `path` (flushed, so a stopped run keeps its log).
-std::unique_ptr<TrainCallback> log_file_callback(const std::string& path);
+// Writes each log line to `path` (flushed, so a stopped run keeps its log). A run from step 0
+// starts a new log; a run resumed at `first_step` keeps the lines up to that step and appends.
+std::unique_ptr<TrainCallback> log_file_callback(const std::string& path, int64_t first_step);
 // A progress bar on a terminal (redrawn at most every 0.1 s), one line per log step otherwise.
 std::unique_ptr<TrainCallback> progress_callback(bool terminal);
 // Whether step `step` of a run that stops at `until` writes a checkpoint: every `every` steps

@@ -220,7 +220,7 @@ void Trainer::run(const TrainData& data, int64_t until) {
     if (preview && o_.preview_every > 0) preview_first = preview_callback(preview, o_.preview_every);
     if (!o_.out_dir.empty()) {
       std::filesystem::create_directories(o_.out_dir);
-      builtin.push_back(log_file_callback(o_.out_dir + "/log.jsonl"));
+      builtin.push_back(log_file_callback(o_.out_dir + "/log.jsonl", step_));
     }
     builtin.push_back(progress_callback(::isatty(2)));
     if (!o_.out_dir.empty()) {

@@ -81,6 +81,36 @@ TEST(Trainer, ResumeIsBitIdentical) {
   EXPECT_EQ(a.data_index, b.data_index);
 }
 
+std::vector<int64_t> logged_steps(const std::string& path) {
+  std::vector<int64_t> steps;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) steps.push_back(Json::parse(line).at("step").get<int64_t>());
+  return steps;
+}
+
+// A run from step 0 (--force over an old run) starts a new log.jsonl; a resumed run keeps the
+// lines up to its checkpoint's step, drops those a stopped run wrote after it, and appends.
+TEST(Trainer, LogStartsAnewAtStepZeroAndResumesAtTheCheckpointStep) {
+  const auto data = find_modality("toy").dataset({{"n", 200}, {"seed", 3}});
+  const auto dir = temp_dir("log");
+  auto o = small_options();
+  o.log_every = 10;
+  o.out_dir = dir;
+  o.checkpoint_every = 1000;
+  auto first = make_run(o);
+  first.trainer->run(data, 20);
+  first.trainer->save(dir + "/half.safetensors", false);
+  first.trainer->run(data, 40);
+  EXPECT_EQ(logged_steps(dir + "/log.jsonl"), (std::vector<int64_t>{10, 20, 30, 40}));
+  auto resumed = make_run(o);
+  resumed.trainer->resume(dir + "/half.safetensors");
+  resumed.trainer->run(data);
+  EXPECT_EQ(logged_steps(dir + "/log.jsonl"), (std::vector<int64_t>{10, 20, 30, 40}));
+  auto again = make_run(o);  // from step 0 into the same folder
+  again.trainer->run(data, 20);
+  EXPECT_EQ(logged_steps(dir + "/log.jsonl"), (std::vector<int64_t>{10, 20}));
+}
+
 TEST(Trainer, EveryConditionFieldReachesTheLossWithItsItems) {
   // Each item's condition rows carry its own index, so the loss sees which rows it was given.
   const int64_t n = 50;
