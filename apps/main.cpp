@@ -6,6 +6,7 @@
 
 #include "apps/cli.h"
 #include "core/errors.h"
+#include "core/files.h"
 #include "core/json.h"
 #include "core/system.h"
 
@@ -14,6 +15,8 @@ int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) then fails the write with EFBIG, which the writers report,
   // instead of killing the process half-way through a file.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Ctrl-C (or a kill) while a file is being written leaves no temporary behind.
+  diffuse::remove_temporaries_on_signal();
   CLI::App app{
       "diffuse: diffusion models for images, video, audio and molecules, in C++ on libtorch.\n"
       "\n"

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -82,8 +83,64 @@ void commit_temp_file(const std::string& tmp, const std::string& path, int64_t m
   guard.release();
 }
 
+namespace {
+
+// The temporaries being written, for a signal handler: fixed slots that it reads with only
+// lock-free atomics and unlink(2), both async-signal-safe. A path too long for a slot, or a
+// write beyond the slots, is still removed on errors, only not on a signal.
+constexpr int kSlots = 64;
+constexpr size_t kSlotPath = 4096;
+struct TempSlot {
+  std::atomic<int> state{0};  // 0 free, 1 being filled, 2 holds a path
+  char path[kSlotPath];
+};
+TempSlot g_temp_slots[kSlots];
+
+int hold_temp(const std::string& path) {
+  if (path.size() >= kSlotPath) return -1;
+  for (int i = 0; i < kSlots; ++i) {
+    int expected = 0;
+    if (!g_temp_slots[i].state.compare_exchange_strong(expected, 1)) continue;
+    std::memcpy(g_temp_slots[i].path, path.c_str(), path.size() + 1);
+    g_temp_slots[i].state.store(2);
+    return i;
+  }
+  return -1;
+}
+
+void drop_temp(int slot) {
+  if (slot >= 0) g_temp_slots[slot].state.store(0);
+}
+
+extern "C" void remove_temporaries_and_reraise(int sig) {
+  for (auto& slot : g_temp_slots) {
+    if (slot.state.load() == 2) ::unlink(slot.path);
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+}  // namespace
+
+TempFileGuard::TempFileGuard(std::string path) : path_(std::move(path)), slot_(hold_temp(path_)) {}
+
+void TempFileGuard::release() {
+  drop_temp(slot_);
+  slot_ = -1;
+  path_.clear();
+}
+
 TempFileGuard::~TempFileGuard() {
   if (!path_.empty()) ::unlink(path_.c_str());
+  drop_temp(slot_);
+}
+
+void remove_temporaries_on_signal() {
+  static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs lock-free atomics");
+  struct sigaction sa {};
+  sa.sa_handler = remove_temporaries_and_reraise;
+  sigemptyset(&sa.sa_mask);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes, bool force) {

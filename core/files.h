@@ -48,18 +48,24 @@ std::string temp_path_for(const std::string& path);
 // `path` and the reason.
 void commit_temp_file(const std::string& tmp, const std::string& path, int64_t min_bytes = 1);
 
-// Removes its file when destroyed unless release()d: a temporary file never outlives an error.
+// Removes its file when destroyed unless release()d: a temporary file never outlives an error,
+// nor an interrupt once remove_temporaries_on_signal() is installed.
 class TempFileGuard {
  public:
-  explicit TempFileGuard(std::string path) : path_(std::move(path)) {}
+  explicit TempFileGuard(std::string path);
   ~TempFileGuard();
-  void release() { path_.clear(); }
+  void release();
   TempFileGuard(const TempFileGuard&) = delete;
   TempFileGuard& operator=(const TempFileGuard&) = delete;
 
  private:
   std::string path_;
+  int slot_ = -1;  // its entry in the list a signal handler removes
 };
+
+// Installs handlers for SIGINT, SIGTERM and SIGHUP that remove every temporary file a live
+// TempFileGuard holds, then end the process by the same signal (main calls it once).
+void remove_temporaries_on_signal();
 
 // The whole file as bytes; throws naming the file when it cannot be read.
 std::string read_file(const std::string& path);

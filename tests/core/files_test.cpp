@@ -1,6 +1,11 @@
 // Atomic writes never overwrite without force and leave no temporary files.
 #include "core/files.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -30,6 +35,34 @@ TEST(WriteFileAtomic, RefusesToOverwriteWithoutForce) {
   write_file_atomic(path, "third", true);
   EXPECT_EQ(slurp(path), "third");
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1);  // no temporaries left
+}
+
+// An interrupt while a file is being written removes its temporary (a released one, already
+// renamed into place, is not touched) and still ends the process by that signal.
+TEST(TempFileGuard, AnInterruptRemovesTheTemporariesBeingWritten) {
+  const auto dir = std::filesystem::temp_directory_path() / "diffuse_files_signal_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::string writing = (dir / ".out.tmp-1.png").string(), done = (dir / "done.png").string();
+  const std::string writing_copy = writing, done_copy = done;
+  for (const int sig : {SIGINT, SIGTERM}) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {  // the child makes no allocation: the strings were built before the fork
+      remove_temporaries_on_signal();
+      TempFileGuard live(std::move(writing)), released(std::move(done));
+      ::close(::open(writing_copy.c_str(), O_WRONLY | O_CREAT, 0644));
+      ::close(::open(done_copy.c_str(), O_WRONLY | O_CREAT, 0644));
+      released.release();
+      ::raise(sig);
+      ::_exit(3);  // not reached when the handler ends the process by the signal
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << "status " << status;
+    EXPECT_FALSE(std::filesystem::exists(writing_copy)) << "signal " << sig;
+    EXPECT_TRUE(std::filesystem::exists(done_copy)) << "signal " << sig;
+  }
 }
 
 TEST(WriteFileAtomic, NamesTheFileWhenTheDirectoryIsMissing) {
