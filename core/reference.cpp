@@ -147,10 +147,13 @@ Plan plan_diffusers(const Json& run, const torch::Tensor& table) {
     }
     p.opts.lower_order_final = cfg.value("lower_order_final", true);
     from_scheduler_sigmas();
-  } else if (sched == "FlowMatchEulerDiscreteScheduler") {
-    p.sampler = "flow_euler";
+  } else if (sched == "FlowMatchEulerDiscreteScheduler" || sched == "FlowMatchHeunDiscreteScheduler") {
+    p.sampler = sched == "FlowMatchEulerDiscreteScheduler" ? "flow_euler" : "flow_heun";
     p.space = Space::kFlow;
-    for (double t : to_doubles(run.at("scheduler_sigmas"))) p.sigmas.push_back(t < 1.0 ? std::min(t / (1.0 - t), kSigmaInfinity) : kSigmaInfinity);
+    for (double t : to_doubles(run.at("scheduler_sigmas"))) {
+      const double s = t < 1.0 ? std::min(t / (1.0 - t), kSigmaInfinity) : kSigmaInfinity;
+      if (p.sigmas.empty() || s != p.sigmas.back()) p.sigmas.push_back(s);  // Heun repeats sigmas
+    }
   } else {
     p.skip = "no diffuse sampler replays " + sched;
   }

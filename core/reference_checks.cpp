@@ -89,7 +89,7 @@ std::string check_recorded_schedule(const Json& run, const Json& file) {
   const int64_t n = run.at("set_timesteps").at("num_inference_steps").get<int64_t>();
   const int64_t T = cfg.value("num_train_timesteps", 1000);
   const auto t = to_doubles(run.at("timesteps"));
-  const bool heun = sched == "HeunDiscreteScheduler";
+  const bool heun = sched == "HeunDiscreteScheduler" || sched == "FlowMatchHeunDiscreteScheduler";
   if (int64_t(t.size()) != (heun ? 2 * n - 1 : n)) {
     return "set_timesteps asks for " + std::to_string(n) + " steps, the run records " + std::to_string(t.size()) + " timesteps";
   }

@@ -186,6 +186,7 @@ SCHEDULER_FILES = {
     "LMSDiscreteScheduler": "lms_discrete", "DPMSolverMultistepScheduler": "dpmsolver_multistep",
     "DPMSolverSinglestepScheduler": "dpmsolver_singlestep", "UniPCMultistepScheduler": "unipc_multistep",
     "DEISMultistepScheduler": "deis_multistep", "FlowMatchEulerDiscreteScheduler": "flow_match_euler_discrete",
+    "FlowMatchHeunDiscreteScheduler": "flow_match_heun_discrete",
 }
 
 
@@ -327,8 +328,9 @@ def main():
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--out", help="the file to write")
     p.add_argument("--check", action="store_true", help="compare every run with the template (use with the template's steps)")
-    p.add_argument("--spacings", action="store_true",
-                   help="also run the first run of each diffusers scheduler with each other timestep_spacing (NAME_leading, ...)")
+    p.add_argument("--more", action="store_true",
+                   help="also run the first run of each diffusers scheduler with each other timestep_spacing (NAME_leading, ...), "
+                        "and flow matching with FlowMatchHeunDiscreteScheduler")
     a = p.parse_args()
     with open(a.template) as f:
         template = json.load(f)
@@ -341,7 +343,10 @@ def main():
     out["num_inference_steps"] = a.steps
     out["runs"], out["errors"] = {}, {}
     runs = dict(template["runs"])
-    if a.spacings:
+    if a.more:
+        for name, run in template["runs"].items():
+            if run["scheduler"] == "FlowMatchEulerDiscreteScheduler":
+                runs[name.replace("euler", "heun")] = dict(run, scheduler="FlowMatchHeunDiscreteScheduler")
         seen = set()
         for name, run in template["runs"].items():
             spacing = run["resolved_config"].get("timestep_spacing")
