@@ -15,6 +15,9 @@ struct ClipOptions {
   std::string vae;
 };
 
+// --vae, or the shipped image VAE when it is not given.
+std::string vae_or_shipped(const ClipOptions& o) { return o.vae.empty() ? shipped_model_path("fashion-mnist/vae.safetensors") : o.vae; }
+
 void add_clip_options(CLI::App& c, ClipOptions& o) {
   c.add_option("--vae", o.vae, "the image VAE whose per-frame latents the model learns (default: the shipped one)")->check(CLI::ExistingFile);
   c.add_option("--frames", o.frames, "frames per Moving Fashion-MNIST clip")->capture_default_str()->check(positive_number());
@@ -83,7 +86,7 @@ PipelineCommands video_plugin() {
       if (o->depth) model["depth"] = o->depth;
       if (!o->attention.empty()) model["attention"] = o->attention;
       if (!o->anchor_frame.empty()) model["anchor_frame"] = o->anchor_frame == "on";
-      return Json{{"data", data}, {"model", model}, {"init", o->init}, {"vae", o->clips.vae}, {"data_n", o->clips.data_n}};
+      return Json{{"data", data}, {"model", model}, {"init", o->init}, {"vae", vae_or_shipped(o->clips)}, {"data_n", o->clips.data_n}};
     };
   };
   p.sample_options = [](CLI::App& c) -> std::function<Json()> {
@@ -135,7 +138,7 @@ PipelineCommands video_decoder_plugin() {
   p.train_options = [](CLI::App& c) -> std::function<Json()> {
     auto o = std::make_shared<ClipOptions>();
     add_clip_options(c, *o);
-    return [o] { return Json{{"data", {{"frames", o->frames}, {"items", o->items}}}, {"vae", o->vae}, {"data_n", o->data_n}}; };
+    return [o] { return Json{{"data", {{"frames", o->frames}, {"items", o->items}}}, {"vae", vae_or_shipped(*o)}, {"data_n", o->data_n}}; };
   };
   return p;
 }

@@ -160,6 +160,17 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
 
 // Frame-rate conditioning: a fine-tune from a model without it (--init) learns clips filmed at
 // several rates; sample and eval condition on --fps within that range and refuse outside it.
+// `--vae` defaults to the shipped image VAE, as its help says (it used to be refused).
+TEST(CliVideo, TrainWithoutVaeUsesTheShippedOne) {
+  if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  const diffuse::test::TempDir tmp("cli_video_vae");
+  const auto r = run("train video --frames 8 --steps 1 --batch 2 --data-n 2 --out " + tmp.path + "/dit");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto recipe = diffuse::load_checkpoint(tmp.path + "/dit/checkpoint.safetensors").recipe;
+  EXPECT_EQ(std::filesystem::weakly_canonical(recipe.at("vae").get<std::string>()),
+            std::filesystem::weakly_canonical(DIFFUSE_SOURCE_DIR "/models/fashion-mnist/vae.safetensors"));
+}
+
 TEST(CliVideo, FpsConditionedFineTuneSamplesAndScoresAtTheRatesItLearned) {
   if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
   const diffuse::test::TempDir tmp("cli_video_fps");
