@@ -191,6 +191,7 @@ void write_video(const std::string& path, const torch::Tensor& frames_in, const 
     avformat_free_context(c);
   });
   auto fail = [&](const std::string& what, int e) { throw std::runtime_error(path + ": " + what + " (" + av_error(e) + ")"); };
+  oc->flags |= AVFMT_FLAG_BITEXACT;  // no random segment ID (WebM) or library version: a file is a function of its frames
   AVStream* st = avformat_new_stream(oc, nullptr);
   CodecContext enc;
   enc.ctx = avcodec_alloc_context3(codec);
@@ -213,6 +214,9 @@ void write_video(const std::string& path, const torch::Tensor& frames_in, const 
   if (!gif) av_dict_set(&opts, "crf", std::to_string(o.crf).c_str(), 0);
   if (std::string(codec_name) == "libx264") {
     av_dict_set(&opts, "preset", o.preset.c_str(), 0);
+    // x264's AVX-512 code reads memory it did not write: the same frames gave different files
+    // with the heap's state (the output path, the thread count). Up to AVX2 they do not.
+    av_dict_set(&opts, "x264-params", "asm=AVX2", 0);
   } else if (!gif) {
     av_dict_set(&opts, "b", "0", 0);  // VP9 constant quality mode
   }
