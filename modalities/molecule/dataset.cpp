@@ -92,7 +92,10 @@ MoleculeDataset load_molecule_data(const Json& data, const CodecConfig& c) {
             << ds.test.size() << " test";
   for (const auto& [why, n] : ds.dropped) std::cerr << "; dropped " << n << " (" << why << ")";
   std::cerr << "\n";
-  if (ds.train.empty()) throw std::runtime_error("no training molecules left after filtering");
+  if (ds.train.empty()) {
+    throw std::runtime_error(from + ": no training molecules left (" + std::to_string(ds.read) + " read, " + std::to_string(ds.train.size() + ds.test.size()) +
+                             " kept; the reasons above); expected molecules of the vocabulary's elements, one fragment each");
+  }
   return ds;
 }
 

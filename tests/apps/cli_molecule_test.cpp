@@ -160,6 +160,10 @@ TEST(CliMolecule, TrainsOnTheUsersFileAndReportsWhatItDropped) {
   r = run("train molecule --data " + tmp.path + "/run --steps 2 --out " + tmp.path + "/run2");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("--data " + tmp.path + "/run: a folder without .sdf, .smi or .csv files"), std::string::npos) << r.out;
+  std::ofstream(tmp.path + "/junk.smi") << "not-a-smiles\n[Xe]\n";  // nothing the codec keeps
+  r = run("train molecule --data " + tmp.path + "/junk.smi --steps 2 --out " + tmp.path + "/run3");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find(tmp.path + "/junk.smi: no training molecules left (2 read, 0 kept"), std::string::npos) << r.out;
 }
 
 }  // namespace
