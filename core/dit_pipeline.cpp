@@ -52,7 +52,7 @@ ConditionalDenoiser with_known_values(ConditionalDenoiser model) {
   };
 }
 
-SampleRequest sample_request(const Json& a, const Json& recipe) {
+SampleRequest sample_request(const Json& a, const Json& recipe, double default_cfg) {
   SampleRequest r;
   r.seed = a.value("seed", uint64_t(0));
   r.batch = a.value("batch", int64_t(64));
@@ -62,7 +62,7 @@ SampleRequest sample_request(const Json& a, const Json& recipe) {
   const Json sampling = recipe.value("sampling", Json::object());
   r.schedule_options.sigma_min = sampling.value("sigma_min", 0.002);
   r.schedule_options.sigma_max = sampling.value("sigma_max", 80.0);
-  r.guidance.scale = a.value("cfg", 3.0);
+  r.guidance.scale = a.value("cfg", default_cfg);
   r.guidance.rescale = a.value("cfg_rescale", 0.0);
   if (a.contains("eta")) r.sampler_options.eta = a.at("eta").get<double>();
   r.options = r.options.device(parse_device(a.value("device", std::string("cpu"))));

@@ -33,10 +33,11 @@ ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_gui
 // model fills in the rest (a scaffold's atoms, a video's first frame). Without frames: unchanged.
 ConditionalDenoiser with_known_values(ConditionalDenoiser model);
 
-// seed, batch, sampler, steps, schedule, cfg, cfg_rescale, eta, device, precision from the CLI's JSON; the sigma
-// range from recipe.sampling; a per-batch counter on stderr when it is a terminal. item_shape, n
-// and labels are the caller's.
-SampleRequest sample_request(const Json& args, const Json& recipe);
+// seed, batch, sampler, steps, schedule, cfg (default_cfg when not given), cfg_rescale, eta,
+// device, precision from the CLI's JSON; the sigma range from recipe.sampling; a progress bar on
+// stderr when it is a terminal. item_shape, n and the conditions are the caller's. Every
+// pipeline's request starts here (the toy's and the molecules' too).
+SampleRequest sample_request(const Json& args, const Json& recipe, double default_cfg = 3.0);
 
 // A DiT checkpoint made ready to sample n items of `modality`: its DiT (EMA weights unless
 // args.raw_weights) on the request's device, and the request from the CLI's options with the

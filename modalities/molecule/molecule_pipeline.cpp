@@ -320,9 +320,8 @@ GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
     out.atoms.push_back(atoms);
     out.labels.push_back(fixed_label.empty() ? bins[k] : fixed_label[size_t(i)]);
   }
-  SampleRequest r = sample_request(a, recipe);
+  SampleRequest r = sample_request(a, recipe, 1.0);
   net->to(r.options.device());
-  r.guidance.scale = a.value("cfg", 1.0);
   r.item_shape = {codec.max_atoms * codec.node_features() + codec.max_atoms * codec.max_atoms * CodecConfig::kEdgeTypes};
   r.n = n;
   r.null_label = int64_t(out.class_names.size());
