@@ -140,7 +140,11 @@ void remove_temporaries_on_signal() {
   struct sigaction sa {};
   sa.sa_handler = remove_temporaries_and_reraise;
   sigemptyset(&sa.sa_mask);
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old {};
+    // A signal the process was started to ignore (nohup, a background job) stays ignored.
+    if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler != SIG_IGN) ::sigaction(sig, &sa, nullptr);
+  }
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes, bool force) {

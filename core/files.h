@@ -64,7 +64,8 @@ class TempFileGuard {
 };
 
 // Installs handlers for SIGINT, SIGTERM and SIGHUP that remove every temporary file a live
-// TempFileGuard holds, then end the process by the same signal (main calls it once).
+// TempFileGuard holds, then end the process by the same signal (main calls it once). A signal
+// that is ignored when it is called (nohup's SIGHUP) stays ignored.
 void remove_temporaries_on_signal();
 
 // The whole file as bytes; throws naming the file when it cannot be read.

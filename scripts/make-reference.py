@@ -15,13 +15,12 @@ with N steps, and writes a file of the same schema for `diffuse check-reference`
 Needs Debian's python3-torch, python3-numpy and python3-scipy (k-diffusion's LMS integrates its
 coefficients with scipy). As the shared files were made: the library files are loaded as they are,
 with stub modules for diffusers' configuration_utils, utils and scheduling_utils and for
-k-diffusion's utils, torchsde, torchdiffeq and tqdm; diffusers' modules see torch.float32 and
-np.float32 as float64 (the algorithm is unchanged, the numbers are float64-exact). Run with
---steps 10 to check the script against its template (`--check`).
+k-diffusion's utils, torchsde, torchdiffeq and tqdm; in diffusers' source text torch.float32 and
+np.float32 are replaced by float64 as it is loaded (the algorithm is unchanged, the numbers are
+float64-exact). Run at the template's own step count with `--check` to compare every run with it.
 """
 import argparse
 import enum
-import importlib.util
 import inspect
 import json
 import math
@@ -219,7 +218,7 @@ def floats(t):
     return [float(v) for v in torch.as_tensor(t).flatten()]
 
 
-def run_diffusers(root, template, run, mix, noise, steps):
+def run_diffusers(root, run, mix, noise, steps):
     cls = diffusers_class(root, run["scheduler"])
     s = cls(**run["constructor_kwargs"])
     s.set_timesteps(steps)
@@ -364,7 +363,7 @@ def main():
     for name, run in runs.items():
         try:
             if run["library"] == "huggingface/diffusers":
-                out["runs"][name] = run_diffusers(root, template, run, mix, noise, a.steps)
+                out["runs"][name] = run_diffusers(root, run, mix, noise, a.steps)
             else:
                 out["runs"][name] = run_kdiffusion(K, root, run, mix, noise, a.steps)
         except Exception as e:  # recorded, as the shared files do

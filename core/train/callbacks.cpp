@@ -40,7 +40,9 @@ class LogFile : public TrainCallback {
       std::ifstream in(path);
       for (std::string line; std::getline(in, line);) {
         const Json j = Json::parse(line, nullptr, false);
-        if (!j.is_discarded() && j.is_object() && j.value("step", int64_t(0)) <= first_step) kept += line + "\n";
+        if (j.is_object() && j.contains("step") && j.at("step").is_number_integer() && j.at("step").get<int64_t>() <= first_step) {
+          kept += line + "\n";
+        }
       }
       write_file_atomic(path, kept, true);
     }

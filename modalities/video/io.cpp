@@ -19,6 +19,7 @@ extern "C" {
 #include <stdexcept>
 
 #include "core/files.h"
+#include "core/precision.h"
 
 namespace diffuse::video {
 namespace {
@@ -215,8 +216,9 @@ void write_video(const std::string& path, const torch::Tensor& frames_in, const 
   if (std::string(codec_name) == "libx264") {
     av_dict_set(&opts, "preset", o.preset.c_str(), 0);
     // x264's AVX-512 code reads memory it did not write: the same frames gave different files
-    // with the heap's state (the output path, the thread count). Up to AVX2 they do not.
-    av_dict_set(&opts, "x264-params", "asm=AVX2", 0);
+    // with the heap's state (the output path, the thread count). Up to AVX2 they do not. (x264
+    // takes the named set as it is, so only a CPU with AVX-512, which has AVX2, is told.)
+    if (cpu_isa().avx512f) av_dict_set(&opts, "x264-params", "asm=AVX2", 0);
   } else if (!gif) {
     av_dict_set(&opts, "b", "0", 0);  // VP9 constant quality mode
   }

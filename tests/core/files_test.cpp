@@ -63,6 +63,17 @@ TEST(TempFileGuard, AnInterruptRemovesTheTemporariesBeingWritten) {
     EXPECT_FALSE(std::filesystem::exists(writing_copy)) << "signal " << sig;
     EXPECT_TRUE(std::filesystem::exists(done_copy)) << "signal " << sig;
   }
+  const pid_t pid = ::fork();  // a signal the process was started to ignore (nohup) stays ignored
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::signal(SIGHUP, SIG_IGN);
+    remove_temporaries_on_signal();
+    ::raise(SIGHUP);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
 }
 
 TEST(WriteFileAtomic, NamesTheFileWhenTheDirectoryIsMissing) {
