@@ -69,7 +69,9 @@ TEST_P(EverySampler, EngineReportsProgressAfterEveryStepOfEveryBatch) {
   ASSERT_GE(calls.size(), size_t(3 * r.steps)) << GetParam();
   for (size_t i = 0; i < calls.size(); ++i) {
     EXPECT_EQ(calls[i].second, r.n * r.steps);
-    if (i > 0) EXPECT_GE(calls[i].first, calls[i - 1].first) << GetParam();
+    if (i > 0) {
+      EXPECT_GE(calls[i].first, calls[i - 1].first) << GetParam();
+    }
   }
   EXPECT_EQ(calls.back().first, r.n * r.steps);
   EXPECT_EQ(calls[size_t(r.steps) - 1].first, 2 * r.steps) << GetParam();  // the first batch's last step
