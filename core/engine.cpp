@@ -55,7 +55,7 @@ torch::Tensor sample_batches(const SampleRequest& r, const std::function<torch::
 torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
   validate(r);  // before the schedule, for the request's own messages
   ScheduleOptions so = r.schedule_options;
-  so.round_timesteps = so.round_timesteps || r.sampler == "ddim" || r.sampler == "ddpm";  // as diffusers' DDIM and DDPM
+  so.round_timesteps = so.round_timesteps || find_sampler(r.sampler).whole_timesteps;
   const auto sigmas = make_sigmas(r.schedule, r.steps, so);
   const auto step_targets = discrete_step_targets(r.schedule, r.steps, so);
   return sample_batches(r, [&](const SampleBatch& batch) {

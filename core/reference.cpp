@@ -82,18 +82,20 @@ Plan plan_diffusers(const Json& run, const torch::Tensor& table) {
   const int64_t n = int64_t(timesteps.size());
   const int64_t T = cfg.value("num_train_timesteps", 1000);
   const auto sigma_of_t = [&](double t) { return t_to_sigma(table, t); };
+  const auto add_grid_sigma = [&](double s) {
+    if (p.sigmas.empty() || s != p.sigmas.back()) p.sigmas.push_back(s);  // Heun repeats sigmas
+  };
   auto from_scheduler_sigmas = [&]() {
     const auto s = to_doubles(run.at("scheduler_sigmas"));
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (p.sigmas.empty() || s[i] != p.sigmas.back()) p.sigmas.push_back(s[i]);  // Heun repeats sigmas
-    }
+    for (const double v : s) add_grid_sigma(v);
     const auto calls = to_doubles(run.at("model_call_timesteps"));
     for (size_t i = 0; i < calls.size() && i < s.size(); ++i) p.sigma_t.push_back({s[i], calls[i]});
   };
   if (sched == "DDIMScheduler" || sched == "DDPMScheduler") {
-    p.sampler = sched == "DDIMScheduler" ? "ddim" : "ddpm";
+    const bool ddim = sched == "DDIMScheduler";
+    p.sampler = ddim ? "ddim" : "ddpm";
     p.space = Space::kVp;
-    const double final_sigma = sched == "DDIMScheduler" && !cfg.value("set_alpha_to_one", true)
+    const double final_sigma = ddim && !cfg.value("set_alpha_to_one", true)
                                    ? std::min(table[0].item<double>(), kSigmaInfinity) : 0.0;
     for (int64_t i = 0; i < n; ++i) {
       p.sigmas.push_back(sigma_of_t(timesteps[size_t(i)]));
@@ -105,9 +107,9 @@ Plan plan_diffusers(const Json& run, const torch::Tensor& table) {
     // spacing that final alpha can be the last timestep's own (a step of length zero), so the
     // grid ends at 0 and the targets say where the steps land.
     const double prev = timesteps.back() - double(T / n);
-    p.sigmas.push_back(sched == "DDIMScheduler" && prev >= 0 ? sigma_of_t(prev) : 0.0);
+    p.sigmas.push_back(ddim && prev >= 0 ? sigma_of_t(prev) : 0.0);
     bool differs = false;
-    for (int64_t i = 0; sched == "DDIMScheduler" && i < n; ++i) {
+    for (int64_t i = 0; ddim && i < n; ++i) {
       const double to = timesteps[size_t(i)] - double(T / n);
       p.opts.step_targets.push_back(to >= 0 ? sigma_of_t(to) : final_sigma);
       differs = differs || p.opts.step_targets.back() != p.sigmas[size_t(i + 1)];
@@ -150,10 +152,7 @@ Plan plan_diffusers(const Json& run, const torch::Tensor& table) {
   } else if (sched == "FlowMatchEulerDiscreteScheduler" || sched == "FlowMatchHeunDiscreteScheduler") {
     p.sampler = sched == "FlowMatchEulerDiscreteScheduler" ? "flow_euler" : "flow_heun";
     p.space = Space::kFlow;
-    for (double t : to_doubles(run.at("scheduler_sigmas"))) {
-      const double s = t < 1.0 ? std::min(t / (1.0 - t), kSigmaInfinity) : kSigmaInfinity;
-      if (p.sigmas.empty() || s != p.sigmas.back()) p.sigmas.push_back(s);  // Heun repeats sigmas
-    }
+    for (double t : to_doubles(run.at("scheduler_sigmas"))) add_grid_sigma(t < 1.0 ? std::min(t / (1.0 - t), kSigmaInfinity) : kSigmaInfinity);
   } else {
     p.skip = "no diffuse sampler replays " + sched;
   }

@@ -85,7 +85,7 @@ struct ScheduleOptions {
   int64_t steps_offset = 0;
   bool final_sigma_min = false;  // end at sigma_min instead of 0 (diffusers final_sigmas_type)
   // discrete-linspace at whole timesteps, as diffusers' DDIM and DDPM round them (its Euler
-  // family keeps them fractional); the engine sets it for the ddim and ddpm samplers.
+  // family keeps them fractional); the engine sets it for samplers with SamplerInfo::whole_timesteps.
   bool round_timesteps = false;
 };
 

@@ -50,6 +50,9 @@ struct SamplerInfo {
   std::string description;
   bool stochastic;  // draws noise at its default options
   int order;        // convergence order of the deterministic solver (0 for SDE samplers)
+  // Runs the discrete-linspace schedule at whole timesteps, as diffusers' DDIM and DDPM round
+  // them (ScheduleOptions::round_timesteps; its Euler family keeps them fractional).
+  bool whole_timesteps = false;
 };
 
 const std::vector<SamplerInfo>& samplers();
