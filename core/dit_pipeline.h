@@ -52,6 +52,9 @@ struct DitSampling {
   std::vector<std::string> classes;
   std::vector<int64_t> labels;
   double sigma_data = 1.0;  // the objective's
+  ConditionalDenoiser denoiser;  // the model's, as the generic pipeline's loader made it (core/pipeline.h)
+  // A sampler of the model's own (a discrete molecule model's), run instead of the engine's.
+  std::function<torch::Tensor(const SampleRequest&)> sampler;
 };
 DitSampling prepare_dit_sampling(const Json& args, const std::string& modality, int64_t n,
                                  const std::function<void(Json& recipe)>& edit = {});

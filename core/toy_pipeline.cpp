@@ -1,5 +1,5 @@
-// The toy modality's train, sample and eval: the same pipeline commands and option hooks as every
-// other modality, registered by the core itself.
+// The toy modality's train, sample and eval: the generic pipeline (core/pipeline.h) with the toy's
+// own backbone, and the same option hooks as every other modality, registered by the core itself.
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -10,67 +10,104 @@
 #include "core/dit_pipeline.h"
 #include "core/engine.h"
 #include "core/files.h"
+#include "core/pipeline.h"
 #include "core/toy.h"
 #include "core/train/checkpoint.h"
 
 namespace diffuse {
 namespace {
 
-void train(const Json& a) {
-  const auto& m = find_modality("toy");
-  const std::string out = a.at("out"), resume = a.value("resume", std::string());
-  check_run_folder(a);
-  const TrainOptions o = train_options_from_args(a, {{"steps", 3000}, {"batch", 256}, {"lr", 2e-3}, {"warmup", 200}, {"null_label", 4},
-                                                     {"log_every", 250}, {"preview_every", 1000}});
-  Json recipe = resume.empty() ? default_toy_recipe() : load_model_checkpoint(resume, "toy", "mlp").recipe;
-  recipe.erase("train");
-  auto model = make_toy_model(recipe);
-  Trainer trainer(model.net.ptr(), toy_forward(model), recipe, o, model.objective);
-  if (!resume.empty()) trainer.resume(resume);
-  // Preview: 2000 samples from the EMA weights (10 Heun steps), scored by the modality's metrics.
-  auto preview_model = make_toy_model(recipe);
-  preview_model.net->to(parse_device(o.device));
-  trainer.preview = [&](int64_t) {
-    trainer.load_ema_into(*preview_model.net);
-    SampleRequest r;
-    r.item_shape = {2};
-    r.n = 2000;
-    r.batch = 2000;
-    r.sampler = "heun";
-    r.steps = 10;
-    r.schedule_options.sigma_min = recipe["sampling"].value("sigma_min", 0.002);
-    r.schedule_options.sigma_max = recipe["sampling"].value("sigma_max", 80.0);
-    r.options = r.options.device(parse_device(o.device));
-    return m.metrics({sample(toy_denoiser(preview_model), r).cpu(), {}});
-  };
-  const auto data = m.dataset({{"n", a.value("data_n", int64_t(20000))}, {"seed", o.seed}});
-  trainer.run(data);
-  std::cout << "checkpoint: " << out << "/checkpoint.safetensors\nlog: " << out << "/log.jsonl\n";
-}
+// The toy through the generic pipeline: its own backbone (an MLP), data, CSV files and preview.
+class ToyPipeline : public DiffusionModality {
+ public:
+  std::string name() const override { return "toy"; }
+  std::string model_type() const override { return "mlp"; }
 
-void sample_cmd(const Json& a) {
-  const auto& m = find_modality("toy");
-  const std::string out = a.at("out"), checkpoint = a.value("checkpoint", std::string());
-  const bool force = a.value("force", false);
-  if (checkpoint.empty()) throw std::invalid_argument("--checkpoint is required for modality toy");
-  if (std::filesystem::path(out).extension() != ".csv") {
-    throw std::invalid_argument("--out " + out + ": toy samples are written as CSV; expected a .csv file");
+  Json new_recipe(const Json&) const override { return default_toy_recipe(); }
+
+  TrainData training_set(Json&, const Json& a, bool) const override {
+    const auto seed = train_options_from_args(a, train_defaults()).seed;
+    return toy().dataset({{"n", a.value("data_n", int64_t(20000))}, {"seed", seed}});
   }
-  check_writable(out, force);
-  const auto ck = load_model_checkpoint(checkpoint, "toy", "mlp");
-  auto model = make_toy_model(ck.recipe);
-  load_for_inference(*model.net, ck, checkpoint, a.value("raw_weights", false));
-  SampleRequest r = sample_request(a, ck.recipe, 1.0);
-  model.net->to(r.options.device());
-  r.item_shape = {2};
-  r.n = a.value("n", r.n);
-  r.null_label = int64_t(m.class_names().size());
-  const std::string label = a.value("label", std::string());
-  if (!label.empty()) r.condition.labels = torch::full({r.n}, resolve_class(m, label), torch::kLong);
-  const auto x = sample(toy_denoiser(model), r).cpu();
-  m.save(m.decode(x), r.condition.labels, out, force);
-  std::cout << "wrote " << r.n << " samples to " << out << "\n";
-}
+
+  Json train_defaults() const override {
+    return {{"steps", 3000}, {"batch", 256}, {"lr", 2e-3}, {"warmup", 200}, {"null_label", 4}, {"log_every", 250}, {"preview_every", 1000}};
+  }
+
+  // The MLP, previewed by 2000 samples from the EMA weights (10 Heun steps) scored by the toy's metrics.
+  void fit(const Json& a, const Json& recipe, const TrainData& data, const Json& defaults) const override {
+    const TrainOptions o = train_options_from_args(a, defaults);
+    auto model = make_toy_model(recipe);
+    Trainer trainer(model.net.ptr(), toy_forward(model), recipe, o, model.objective);
+    if (const std::string resume = a.value("resume", std::string()); !resume.empty()) trainer.resume(resume);
+    auto preview_model = make_toy_model(recipe);
+    preview_model.net->to(parse_device(o.device));
+    trainer.preview = [&](int64_t) {
+      trainer.load_ema_into(*preview_model.net);
+      SampleRequest r;
+      r.item_shape = {2};
+      r.n = 2000;
+      r.batch = 2000;
+      r.sampler = "heun";
+      r.steps = 10;
+      r.schedule_options.sigma_min = recipe["sampling"].value("sigma_min", 0.002);
+      r.schedule_options.sigma_max = recipe["sampling"].value("sigma_max", 80.0);
+      r.options = r.options.device(parse_device(o.device));
+      return toy().metrics({sample(toy_denoiser(preview_model), r).cpu(), {}});
+    };
+    trainer.run(data);
+    const std::string out = a.at("out");
+    std::cout << "checkpoint: " << out << "/checkpoint.safetensors\nlog: " << out << "/log.jsonl\n";
+  }
+
+  // Unconditional unless args.label names a component; CFG 1 unless args.cfg.
+  DitSampling load(const Json& a, int64_t n) const override {
+    const std::string checkpoint = a.value("checkpoint", std::string());
+    if (checkpoint.empty()) throw std::invalid_argument("--checkpoint is required for modality toy");
+    DitSampling s;
+    s.checkpoint = load_model_checkpoint(checkpoint, "toy", "mlp");
+    auto model = make_toy_model(s.checkpoint.recipe);
+    load_for_inference(*model.net, s.checkpoint, checkpoint, a.value("raw_weights", false));
+    SampleRequest& r = s.request;
+    r = sample_request(a, s.checkpoint.recipe, 1.0);
+    model.net->to(r.options.device());
+    r.item_shape = {2};
+    r.n = n;
+    s.classes = toy().class_names();
+    r.null_label = int64_t(s.classes.size());
+    if (const std::string label = a.value("label", std::string()); !label.empty()) {
+      s.labels.assign(size_t(n), resolve_class(toy(), label));
+      r.condition.labels = torch::tensor(s.labels, torch::kLong);
+    }
+    s.denoiser = toy_denoiser(model);
+    return s;
+  }
+
+  Decoder decoder(const DitSampling&, const Json&) const override {
+    return [](const torch::Tensor& z, Generated& out) { out.data = toy().decode(z); };
+  }
+
+  std::vector<std::string> formats() const override { return {".csv"}; }
+
+  SampleFiles output_files(const Json& a, int64_t n) const override {
+    const std::string out = a.at("out");
+    if (std::filesystem::path(out).extension() != ".csv") {
+      throw std::invalid_argument("--out " + out + ": toy samples are written as CSV; expected a .csv file");
+    }
+    return SampleFiles(out, n, a.value("force", false), formats(), name(), SampleFiles::Numbering::kOne);
+  }
+
+  void save(const Generated& g, const SampleFiles& files, const Json& a) const override {
+    const auto labels = g.labels.empty() ? torch::Tensor() : torch::tensor(g.labels, torch::kLong);
+    toy().save(g.data, labels, files[0], a.value("force", false));
+    std::cout << "wrote " << g.data.size(0) << " samples to " << files[0] << "\n";
+  }
+
+ private:
+  static const Modality& toy() { return find_modality("toy"); }
+};
+
+const ToyPipeline kToy;
 
 void eval(const Json& a) {
   const auto& m = find_modality("toy");
@@ -87,7 +124,7 @@ void eval(const Json& a) {
 }  // namespace
 
 PipelineCommands toy_pipeline() {
-  PipelineCommands p{train, sample_cmd, eval, nullptr};
+  PipelineCommands p{[](const Json& a) { train_pipeline(kToy, a); }, [](const Json& a) { sample_pipeline(kToy, a); }, eval, nullptr};
   p.summary = "2-D Gaussian mixture with 4 labelled components (no data files; samples as CSV)";
   p.train_options = [](CLI::App& c) -> std::function<Json()> {
     auto n = std::make_shared<int64_t>(20000);

@@ -30,9 +30,17 @@ run sample molecule --n 20 --seed 5 --out "$dir/molecules.sdf" --force > /dev/nu
 run sample molecule --n 20 --seed 5 --repair --out "$dir/molecules.smi" --force > /dev/null
 run train toy --steps 200 --out "$dir/toy" --force > /dev/null
 run sample toy --checkpoint "$dir/toy/checkpoint.safetensors" --n 500 --seed 5 --out "$dir/toy.csv" --force > /dev/null
+# A few steps of each modality's training (the checkpoints record their run folder, so compare two
+# runs written to the same DIR, or their tensors): the same data, encoding and first updates.
+run train image --vae models/fashion-mnist/vae.safetensors --data-n 256 --steps 4 --batch 32 --out "$dir/train-image" --force > /dev/null
+run train audio --data-n 64 --steps 4 --batch 16 --out "$dir/train-audio" --force > /dev/null
+run train audio --resume "$dir/train-audio/checkpoint.safetensors" --steps 6 --out "$dir/train-audio-resumed" --force > /dev/null
+run train molecule --data-n 64 --steps 3 --batch 16 --out "$dir/train-molecule" --force > /dev/null
+run train video --data-n 8 --frames 8 --steps 2 --batch 4 --out "$dir/train-video" --force > /dev/null
 
 {
-  (cd "$dir" && sha256sum image*.png grid.png audio*.wav video.mp4 molecules.sdf molecules.smi toy.csv toy/checkpoint.safetensors)
+  (cd "$dir" && sha256sum image*.png grid.png audio*.wav video.mp4 molecules.sdf molecules.smi toy.csv toy/checkpoint.safetensors \
+    train-image/checkpoint.safetensors train-audio/checkpoint.safetensors train-audio-resumed/checkpoint.safetensors train-video/checkpoint.safetensors train-molecule/checkpoint.safetensors)
   echo "eval toy: $(run eval toy "$dir/toy.csv" --json | figures)"
   echo "eval image: $(run eval image models/fashion-mnist/dit.safetensors --n-per-class 3 --steps 10 --json | figures)"
   echo "eval audio: $(run eval audio models/spoken-digits/dit.safetensors --n-per-class 2 --steps 10 --json | figures)"

@@ -2,7 +2,6 @@
 #include "modalities/audio/audio_pipeline.h"
 
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -12,6 +11,7 @@
 #include <sstream>
 
 #include "core/dit_pipeline.h"
+#include "core/pipeline.h"
 #include "core/files.h"
 #include "core/metrics.h"
 #include "core/report.h"
@@ -25,83 +25,6 @@
 
 namespace diffuse::audio {
 namespace {
-
-constexpr int64_t kBatch = 256;  // items per chunk for spectrograms and the classifier
-
-// The recipe's dataset: {"dataset": "spoken-digits"} or {"dataset": "folder", "dir", "on_bad"}.
-SpokenDigits load_data(const Json& data, int64_t rate, int64_t samples) {
-  const std::string kind = data.value("dataset", std::string("spoken-digits"));
-  if (kind == "spoken-digits") return load_spoken_digits(data);
-  if (kind == "instrument-notes") {  // every fourth pitch held out
-    InstrumentNotesOptions o;
-    o.per_pitch = data.value("per_pitch", int64_t(2));
-    o.samples = samples;
-    const auto all = generate_instrument_notes(o);
-    const int64_t pitches = o.pitch_max - o.pitch_min + 1;
-    const auto idx = torch::arange(all.waves.size(0), torch::kLong);
-    const auto test = ((idx / o.per_pitch) % pitches) % 4 == 0;
-    auto split = [&](const torch::Tensor& mask) {
-      const auto i = torch::nonzero(mask).flatten();
-      return AudioDataset{all.waves.index_select(0, i), all.labels.index_select(0, i), all.class_names, all.rate};
-    };
-    return {split(~test), split(test)};
-  }
-  if (kind != "folder") {
-    throw std::invalid_argument("unknown audio dataset '" + kind + "'; one of: spoken-digits, instrument-notes, folder");
-  }
-  const std::string dir = json_at(data, "dir", "data").get<std::string>();
-  const std::string on_bad = data.value("on_bad", std::string("skip"));
-  if (on_bad != "skip" && on_bad != "fail") throw std::invalid_argument("on_bad must be skip or fail, got '" + on_bad + "'");
-  std::vector<BadAudio> bad;
-  auto ds = load_audio_folder(dir, rate, samples, on_bad == "skip", &bad);
-  for (const auto& b : bad) std::cerr << "skipped " << b.reason << "\n";
-  std::cerr << dir << ": " << ds.waves.size(0) << " clips in " << ds.class_names.size() << " classes";
-  if (!bad.empty()) std::cerr << "; " << bad.size() << " unreadable file(s) skipped";
-  std::cerr << "\n";
-  return {ds, ds};  // a folder has one split: it is its own held-out set
-}
-
-torch::Tensor mels_of(const torch::Tensor& waves, const MelConfig& c) {
-  torch::NoGradGuard g;
-  std::vector<torch::Tensor> out;
-  for (int64_t s = 0; s < waves.size(0); s += kBatch) out.push_back(log_mel(waves.slice(0, s, s + kBatch), c));
-  return torch::cat(out);
-}
-
-// Griffin-Lim decoding of normalised log-mels in chunks.
-torch::Tensor decode(const torch::Tensor& mels, const MelConfig& c, int64_t samples, int64_t iterations) {
-  torch::NoGradGuard g;
-  std::vector<torch::Tensor> out;
-  for (int64_t s = 0; s < mels.size(0); s += 64) {
-    out.push_back(griffin_lim(mel_to_magnitude(mels.slice(0, s, s + 64), c), c, samples, iterations));
-  }
-  return torch::cat(out);
-}
-
-// The command's dataset: spoken digits unless `data` (from --data and friends) says otherwise.
-Json data_spec_from(const Json& a) {
-  Json spec = {{"dataset", "spoken-digits"}};
-  const Json given = a.value("data", Json::object());
-  for (const auto& [k, v] : given.items()) spec[k] = v;
-  return spec;
-}
-
-// Vocoder decoding of normalised log-mels (under `mel`) in chunks.
-torch::Tensor vocode(Vocoder& v, const torch::Tensor& mels, const MelConfig& mel, int64_t samples) {
-  torch::NoGradGuard g;
-  std::vector<torch::Tensor> out;
-  for (int64_t s = 0; s < mels.size(0); s += 64) out.push_back(v->forward(renormalise(mels.slice(0, s, s + 64), mel, v->mel()), samples));
-  return torch::cat(out);
-}
-
-// Mel settings with the normalisation fitted to data (global mean and std of the log-mel).
-MelConfig fitted_mel(const torch::Tensor& waves) {
-  MelConfig c;
-  const auto m = mels_of(waves.slice(0, 0, std::min<int64_t>(2000, waves.size(0))), c);
-  c.mean = m.mean().item<double>();
-  c.std = m.std().item<double>();
-  return c;
-}
 
 // The DiT sees the frames padded with silence to a multiple of its patch (63 -> 64 for 1 s).
 constexpr int64_t kFramePatch = 2;
@@ -133,36 +56,7 @@ Json default_recipe(const MelConfig& mel, int64_t samples, const std::vector<std
           {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
 }
 
-void train(const Json& a) {
-  check_run_folder(a);
-  const std::string resume = a.value("resume", std::string());
-  Json recipe;
-  if (!resume.empty()) recipe = load_model_checkpoint(resume, "audio", "dit").recipe;
-  const Json data_spec = resume.empty() ? data_spec_from(a) : recipe.at("data");
-  const int64_t samples = resume.empty() ? int64_t(std::lround(a.value("seconds", 1.0) * 16000)) : recipe.at("samples").get<int64_t>();
-  auto data = load_data(data_spec, 16000, samples).train;
-  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
-    data.waves = data.waves.slice(0, 0, n);
-    data.labels = data.labels.slice(0, 0, n);
-  }
-  if (resume.empty()) {
-    recipe = default_recipe(fitted_mel(data.waves), samples, data.class_names);
-    recipe["data"] = data_spec;
-  }
-  recipe.erase("train");
-  const auto mel = mel_config_from_json(recipe.at("mel"));
-  const auto frames = mels_of(data.waves, mel);
-  const auto x = pad_frames(frames, mel, recipe["model"]["config"]["input_size"][0].get<int64_t>());
-  std::cerr << "training on " << x.size(0) << " clips as log-mel " << x.sizes().slice(1) << "\n";
-  const int64_t classes = int64_t(recipe.at("classes").size());
-  train_dit(a, recipe, x, {data.labels},
-            {{"steps", 2000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 200},
-             {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", classes}});
-}
-
-}  // namespace
-
-static std::string vocoder_path(const std::string& choice, const std::string& checkpoint) {
+std::string vocoder_path(const std::string& choice, const std::string& checkpoint) {
   if (choice == "griffin-lim") return {};
   if (choice != "auto") {
     if (!std::filesystem::exists(choice)) throw std::invalid_argument("--decoder " + choice + ": no such vocoder checkpoint (or say griffin-lim or auto)");
@@ -172,169 +66,124 @@ static std::string vocoder_path(const std::string& choice, const std::string& ch
   return std::filesystem::exists(beside) ? beside.string() : std::string();
 }
 
-GeneratedAudio sample_audio(const Json& a, int64_t n) {
-  const std::string path = a.at("checkpoint");
-  auto s = prepare_dit_sampling(a, "audio", n);
-  const auto& recipe = s.checkpoint.recipe;
-  const auto mel = mel_config_from_json(recipe.at("mel"));
-  const int64_t samples = recipe.at("samples").get<int64_t>();
-  if (a.contains("seconds") && a.at("seconds").get<double>() > 0) {
-    const double want = a.at("seconds").get<double>(), have = double(samples) / double(mel.sample_rate);
-    if (std::abs(want - have) > 0.5 / double(mel.sample_rate) * double(mel.hop)) {
-      std::ostringstream msg;
-      msg << "--seconds " << want << ": this model generates " << std::fixed << std::setprecision(3) << have
-          << " s clips (its DiT has " << s.net->config().input_size[0] << " frame positions)";
-      throw std::invalid_argument(msg.str());
+class AudioModality : public DiffusionModality {
+ public:
+  std::string name() const override { return "audio"; }
+
+  // The data spec and clip length; the rest of the recipe is fitted to the data (training_set).
+  Json new_recipe(const Json& a) const override {
+    return {{"modality", "audio"}, {"data", audio_data_spec(a)}, {"samples", int64_t(std::lround(a.value("seconds", 1.0) * 16000))}};
+  }
+
+  TrainData training_set(Json& recipe, const Json& a, bool fresh) const override {
+    const int64_t samples = recipe.at("samples").get<int64_t>();
+    auto data = load_audio_data(recipe.at("data"), 16000, samples).train;
+    if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
+      data.waves = data.waves.slice(0, 0, n);
+      data.labels = data.labels.slice(0, 0, n);
     }
+    if (fresh) {  // the mel normalisation and the classes from the data
+      const Json spec = recipe.at("data");
+      recipe = default_recipe(fitted_mel(data.waves), samples, data.class_names);
+      recipe["data"] = spec;
+    }
+    const auto mel = mel_config_from_json(recipe.at("mel"));
+    const auto frames = log_mels(data.waves, mel);
+    const auto x = pad_frames(frames, mel, recipe["model"]["config"]["input_size"][0].get<int64_t>());
+    std::cerr << "training on " << x.size(0) << " clips as log-mel " << x.sizes().slice(1) << "\n";
+    return {x, {data.labels}};
   }
-  GeneratedAudio out;
-  out.class_names = s.classes;
-  out.rate = mel.sample_rate;
-  out.labels = s.labels;
-  const auto t0 = std::chrono::steady_clock::now();
-  out.mels = sample(dit_denoiser(s.net, s.sigma_data, 0.0, s.request.precision), s.request).cpu().slice(2, 0, mel.frames(samples));
-  const auto vocoder = vocoder_path(a.value("decoder", std::string("auto")), path);
-  if (vocoder.empty()) {
-    out.waves = decode(out.mels, mel, samples, recipe.at("decoder").value("iterations", int64_t(64)));
-    out.decoder = "griffin-lim";
-  } else {
+
+  Json train_defaults() const override {
+    return {{"steps", 2000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 200},
+            {"checkpoint_every", 250}, {"cond_dropout", 0.1}};
+  }
+
+  void prepare(DitSampling& s, const Json& a, Generated& out) const override {
+    const auto& recipe = s.checkpoint.recipe;
+    const auto mel = mel_config_from_json(recipe.at("mel"));
+    const int64_t samples = recipe.at("samples").get<int64_t>();
+    if (a.contains("seconds") && a.at("seconds").get<double>() > 0) {
+      const double want = a.at("seconds").get<double>(), have = double(samples) / double(mel.sample_rate);
+      if (std::abs(want - have) > 0.5 / double(mel.sample_rate) * double(mel.hop)) {
+        std::ostringstream msg;
+        msg << "--seconds " << want << ": this model generates " << std::fixed << std::setprecision(3) << have
+            << " s clips (its DiT has " << s.net->config().input_size[0] << " frame positions)";
+        throw std::invalid_argument(msg.str());
+      }
+    }
+    out.info["rate"] = mel.sample_rate;
+  }
+
+  // The vocoder beside the checkpoint (or --decoder's), else Griffin-Lim; the DiT's padding frames
+  // are cut first, and `latents` keeps the clip's own normalised log-mel frames.
+  Decoder decoder(const DitSampling& s, const Json& a) const override {
+    const auto& recipe = s.checkpoint.recipe;
+    const auto mel = mel_config_from_json(recipe.at("mel"));
+    const int64_t samples = recipe.at("samples").get<int64_t>();
+    const auto vocoder = vocoder_path(a.value("decoder", std::string("auto")), a.at("checkpoint"));
+    if (vocoder.empty()) {
+      const int64_t iterations = recipe.at("decoder").value("iterations", int64_t(64));
+      return [mel, samples, iterations](const torch::Tensor& z, Generated& out) {
+        out.latents = z.slice(2, 0, mel.frames(samples));
+        out.data = griffin_lim_decode(out.latents, mel, samples, iterations);
+        out.info["decoder"] = "griffin-lim";
+      };
+    }
     auto v = load_vocoder(vocoder);
-    out.waves = vocode(v, out.mels, mel, samples);
-    out.decoder = vocoder;
+    return [v, mel, samples, vocoder](const torch::Tensor& z, Generated& out) mutable {
+      out.latents = z.slice(2, 0, mel.frames(samples));
+      out.data = vocode(v, out.latents, mel, samples);
+      out.info["decoder"] = vocoder;
+    };
   }
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  std::unique_ptr<Evaluator> evaluator(const Json& a, int64_t) const override;
+  int64_t eval_per_class() const override { return 50; }
+
+  std::vector<std::string> formats() const override { return kAudioFormats; }
+
+  SampleFiles output_files(const Json& a, int64_t n) const override {
+    sample_format_from_string(a.value("format", std::string("pcm16")));  // refused before any work
+    return DiffusionModality::output_files(a, n);
+  }
+
+  void save(const Generated& g, const SampleFiles& files, const Json& a) const override {
+    AudioWriteOptions o;
+    o.format = sample_format_from_string(a.value("format", std::string("pcm16")));
+    o.normalize = a.value("normalize", false);
+    o.force = a.value("force", false);
+    const int64_t n = g.data.size(0), rate = g.info.at("rate").get<int64_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      const auto rep = write_audio(files[i], g.data[i], rate, o);
+      if (rep.protected_from_clipping) {
+        std::cerr << files[i] << ": peak " << rep.peak << " above full scale; scaled by " << rep.gain << " instead of clipping\n";
+      }
+    }
+    const double audio_s = double(n) * double(g.data.size(1)) / double(rate);
+    std::cout << "wrote " << n << (n == 1 ? " clip to " : " clips as ") << files.written() << " (" << std::fixed
+              << std::setprecision(2) << audio_s << " s of audio in " << g.sample_seconds + g.decode_seconds << " s)\n";
+  }
+};
+
+const AudioModality kAudio;
+
+}  // namespace
+
+GeneratedAudio sample_audio(const Json& a, int64_t n) {
+  const auto g = generate(kAudio, a, n);
+  GeneratedAudio out;
+  out.waves = g.data;
+  out.mels = g.latents;
+  out.labels = g.labels;
+  out.class_names = g.classes;
+  out.rate = g.info.at("rate").get<int64_t>();
+  out.seconds = g.sample_seconds + g.decode_seconds;
+  out.decoder = g.info.at("decoder").get<std::string>();
   return out;
 }
 
 namespace {
-
-void sample_cmd(const Json& a) {
-  const bool force = a.value("force", false);
-  const int64_t n = a.value("n", int64_t(1));
-  AudioWriteOptions o;
-  o.format = sample_format_from_string(a.value("format", std::string("pcm16")));
-  o.normalize = a.value("normalize", false);
-  o.force = force;
-  const SampleFiles files(a.at("out"), n, force, kAudioFormats, "audio");
-  const auto g = sample_audio(a, n);
-  int64_t protected_count = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const auto rep = write_audio(files[i], g.waves[i], g.rate, o);
-    if (rep.protected_from_clipping) {
-      ++protected_count;
-      std::cerr << files[i] << ": peak " << rep.peak << " above full scale; scaled by " << rep.gain << " instead of clipping\n";
-    }
-  }
-  const double audio_s = double(n) * double(g.waves.size(1)) / double(g.rate);
-  std::cout << "wrote " << n << (n == 1 ? " clip to " : " clips as ") << files.written() << " (" << std::fixed
-            << std::setprecision(2) << audio_s << " s of audio in " << g.seconds << " s)\n";
-}
-
-MelClassifier load_classifier(const std::string& path) {
-  const auto ck = load_checkpoint(path);
-  if (json_at(ck.recipe, "model", path).value("type", std::string()) != "mel-classifier") {
-    throw std::runtime_error(path + ": not an audio classifier checkpoint (model.type is not 'mel-classifier')");
-  }
-  MelClassifier c(int64_t(ck.recipe.at("classes").size()));
-  load_for_inference(*c, ck, path);
-  return c;
-}
-
-// Logits and features of waveforms under the classifier's own mel settings.
-std::pair<torch::Tensor, torch::Tensor> classify(MelClassifier& c, const MelConfig& mel, const torch::Tensor& waves) {
-  torch::NoGradGuard g;
-  std::vector<torch::Tensor> logits, feats;
-  for (int64_t s = 0; s < waves.size(0); s += kBatch) {
-    const auto m = log_mel(waves.slice(0, s, s + kBatch), mel);
-    const auto f = c->features(m);
-    feats.push_back(f);
-    logits.push_back(c->forward(m));
-  }
-  return {torch::cat(logits), torch::cat(feats)};
-}
-
-void train_classifier(const Json& a) {
-  check_run_folder(a);
-  const std::string out = a.at("out");
-  const Json data_spec = data_spec_from(a);
-  if (data_spec.value("dataset", std::string()) != "spoken-digits") {
-    throw std::invalid_argument("the audio classifier trains on the spoken digits (its held-out split is the eval reference)");
-  }
-  auto sd = load_spoken_digits(data_spec);
-  auto data = sd.train;
-  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
-    data.waves = data.waves.slice(0, 0, n);
-    data.labels = data.labels.slice(0, 0, n);
-  }
-  const auto mel = fitted_mel(data.waves);
-  const auto x = mels_of(data.waves, mel);
-  const TrainOptions o = train_options_from_args(a, {{"steps", 2000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99},
-                                                     {"log_every", 250}, {"cond_dropout", 0.0}});
-  MelClassifier net(10);
-  TrainLoss loss = [net](const torch::Tensor& m, const Condition& c, at::Generator& gen) mutable {
-    // Augmentation: a random shift in time of up to 8 frames per clip (silence fills in).
-    const auto shifts = torch::randint(-8, 9, {m.size(0)}, gen, torch::kLong);
-    auto shifted = m.clone();
-    const double floor = m.min().item<double>();
-    for (int64_t i = 0; i < m.size(0); ++i) {
-      const int64_t s = shifts[i].item<int64_t>();
-      shifted[i] = torch::roll(m[i], s, 1);
-      if (s > 0) shifted[i].slice(1, 0, s).fill_(floor);
-      if (s < 0) shifted[i].slice(1, m.size(2) + s).fill_(floor);
-    }
-    return torch::nn::functional::cross_entropy(net->forward(shifted), c.labels,
-                                                torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-  };
-  Json recipe = {{"modality", "audio"}, {"model", {{"type", "mel-classifier"}}}, {"mel", to_json(mel)}, {"classes", digit_names()},
-                 {"data", data_spec}};
-  Trainer trainer(net.ptr(), loss, recipe, o);
-  if (!a.value("resume", std::string()).empty()) trainer.resume(a.at("resume"));
-  trainer.run({x, {data.labels}});
-  MelClassifier ema(10);
-  trainer.load_ema_into(*ema);
-  ema->eval();
-  const auto [logits, f] = classify(ema, mel, sd.test.waves);
-  const double acc = (logits.argmax(1) == sd.test.labels).to(torch::kFloat64).mean().item<double>();
-  std::cout << "held-out accuracy: " << std::fixed << std::setprecision(4) << acc << " on " << sd.test.waves.size(0)
-            << " clips of unseen voice variants\ncheckpoint: " << out << "/checkpoint.safetensors\n";
-}
-
-void train_vocoder(const Json& a) {
-  check_run_folder(a);
-  const std::string out = a.at("out");
-  const Json data_spec = data_spec_from(a);
-  auto sd = load_data(data_spec, 16000, 16000);
-  auto data = sd.train;
-  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) data.waves = data.waves.slice(0, 0, n);
-  const auto mel = fitted_mel(data.waves);
-  const TrainOptions o = train_options_from_args(a, {{"steps", 3000}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
-                                                     {"log_every", 100}, {"checkpoint_every", 250}, {"cond_dropout", 0.0}});
-  const VocoderConfig config;
-  Vocoder net(config, mel);
-  TrainLoss loss = [net, mel](const torch::Tensor& w, const Condition&, at::Generator& gen) mutable {
-    // Random gain in [0.3, 1] so the decoder does not learn one loudness.
-    const auto wave = w * (0.3 + 0.7 * torch::rand({w.size(0), 1}, gen));
-    torch::Tensor target;
-    {
-      torch::NoGradGuard ng;
-      target = log_mel(wave, mel);
-    }
-    const auto est = net->forward(target, wave.size(1));
-    return multi_resolution_stft_loss(wave, est) + (log_mel(est, mel) - target).abs().flatten(1).mean(1);
-  };
-  Json recipe = {{"modality", "audio"}, {"model", {{"type", "vocoder"}, {"config", to_json(config)}}}, {"mel", to_json(mel)},
-                 {"samples", data.waves.size(1)}, {"data", data_spec}};
-  Trainer trainer(net.ptr(), loss, recipe, o);
-  if (!a.value("resume", std::string()).empty()) trainer.resume(a.at("resume"));
-  trainer.run({data.waves, {data.labels}});
-  Vocoder ema(config, mel);
-  trainer.load_ema_into(*ema);
-  ema->eval();
-  const auto test = sd.test.waves.slice(0, 0, 256);
-  const auto rt = vocode(ema, mels_of(test, mel), mel, test.size(1));
-  std::cout << "held-out spectral convergence: " << std::fixed << std::setprecision(4) << spectral_convergence(test, rt, mel).mean().item<double>()
-            << " on " << test.size(0) << " clips\ncheckpoint: " << out << "/checkpoint.safetensors\n";
-}
 
 // Accuracy, inception score, FD and k-NN precision/recall against held-out real clips, plus the
 // fraction of silent clips (peak below 1% of full scale) and of clipped samples (|x| >= 0.999).
@@ -349,71 +198,78 @@ Json score(MelClassifier& c, const MelConfig& mel, const torch::Tensor& real_fea
           {"clipped_fraction", (waves.abs() >= 0.999).to(torch::kFloat64).mean().item<double>()}};
 }
 
-void eval(const Json& a) {
-  // A wrong checkpoint is refused before the real data is loaded and scored.
-  if (const std::string ck = a.value("checkpoint", std::string()); !ck.empty()) load_model_checkpoint(ck, "audio", "dit");
-  auto clf = load_classifier(a.at("classifier"));
-  const auto ck = load_checkpoint(a.at("classifier"));
-  const auto cmel = mel_config_from_json(ck.recipe.at("mel"));
-  auto sd = load_spoken_digits(ck.recipe.value("data", Json{{"dataset", "spoken-digits"}}));
-  const auto& test = sd.test;
-  const auto [real_logits, real_f] = classify(clf, cmel, test.waves);
-  Json j = {{"classifier", a.at("classifier")}, {"held_out_clips", test.waves.size(0)}};
-  if (a.value("calibrate", false)) {
+// The judge of `eval audio`: the evaluation classifier on the spoken digits' held-out clips.
+class AudioEvaluator : public Evaluator {
+ public:
+  explicit AudioEvaluator(const Json& a) : file_(a.at("classifier")), clf_(load_mel_classifier(file_)) {
+    const auto ck = load_checkpoint(file_);
+    cmel_ = mel_config_from_json(ck.recipe.at("mel"));
+    test_ = load_spoken_digits(ck.recipe.value("data", Json{{"dataset", "spoken-digits"}})).test;
+    real_f_ = classify(clf_, cmel_, test_.waves).second;
+  }
+
+  Json describe() const override { return {{"classifier", file_}, {"held_out_clips", test_.waves.size(0)}}; }
+
+  Json calibration(const Json& a) const override {
+    Json j;
+    auto& clf = clf_;
+    const auto& cmel = cmel_;
+    const auto& test = test_;
+    const auto& real_f = real_f_;
     // Half the held-out clips against the other half, the Griffin-Lim round trip, white noise.
     const int64_t h = test.waves.size(0) / 2;
     at::Generator split_gen = at::detail::createCPUGenerator(1);  // the same halves every run
     const auto idx = torch::randperm(test.waves.size(0), split_gen);
     const auto first = idx.slice(0, 0, h), second = idx.slice(0, h);
     const auto real_half = real_f.index_select(0, second);
-    j["real_held_out"] = score(clf, cmel, real_half, test.waves.index_select(0, first), test.labels.index_select(0, first));
+    j["real_held_out"] = audio::score(clf, cmel, real_half, test.waves.index_select(0, first), test.labels.index_select(0, first));
     MelConfig gl;  // the Griffin-Lim round trip at the default settings
     const auto w = test.waves.index_select(0, first);
     const auto t0 = std::chrono::steady_clock::now();
-    const auto rt = decode(mels_of(w, gl), gl, w.size(1), 64);
+    const auto rt = griffin_lim_decode(log_mels(w, gl), gl, w.size(1), 64);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    j["griffin_lim_round_trip"] = score(clf, cmel, real_half, rt, test.labels.index_select(0, first));
+    j["griffin_lim_round_trip"] = audio::score(clf, cmel, real_half, rt, test.labels.index_select(0, first));
     j["griffin_lim_round_trip"]["spectral_convergence"] = spectral_convergence(w, rt, gl).mean().item<double>();
     j["griffin_lim_round_trip"]["seconds_per_audio_second"] = secs / (double(w.numel()) / double(gl.sample_rate));
     if (const auto vp = a.value("vocoder", std::string()); !vp.empty()) {
       auto v = load_vocoder(vp);
       const auto t1 = std::chrono::steady_clock::now();
-      const auto vr = vocode(v, mels_of(w, v->mel()), v->mel(), w.size(1));
+      const auto vr = vocode(v, log_mels(w, v->mel()), v->mel(), w.size(1));
       const double vsecs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-      j["vocoder_round_trip"] = score(clf, cmel, real_half, vr, test.labels.index_select(0, first));
+      j["vocoder_round_trip"] = audio::score(clf, cmel, real_half, vr, test.labels.index_select(0, first));
       j["vocoder_round_trip"]["spectral_convergence"] = spectral_convergence(w, vr, gl).mean().item<double>();
       j["vocoder_round_trip"]["seconds_per_audio_second"] = vsecs / (double(w.numel()) / double(gl.sample_rate));
       j["vocoder_round_trip"]["vocoder"] = vp;
     }
     at::Generator gen = at::detail::createCPUGenerator(0);
     const auto noise = torch::rand(w.sizes(), gen) - 0.5;
-    j["white_noise"] = score(clf, cmel, real_half, noise, test.labels.index_select(0, first));
+    j["white_noise"] = audio::score(clf, cmel, real_half, noise, test.labels.index_select(0, first));
+    return j;
   }
-  if (!a.value("checkpoint", std::string()).empty()) {
-    const std::string path = a.at("checkpoint");
-    const int64_t per_class = a.value("n_per_class", int64_t(50));
-    const int64_t classes = int64_t(load_checkpoint(path).recipe.at("classes").size());
-    Json sa = a;
-    sa.erase("label");  // cycle through the classes
-    const auto g = sample_audio(sa, per_class * classes);
-    auto s = score(clf, cmel, real_f, g.waves, torch::tensor(g.labels, torch::kLong));
-    const double audio_s = double(g.waves.numel()) / double(g.rate);
-    s["checkpoint"] = path;
-    s["sampler"] = a.value("sampler", std::string("dpmpp_2m"));
-    s["steps"] = a.value("steps", int64_t(20));
-    s["cfg"] = a.value("cfg", 3.0);
-    s["seconds"] = g.seconds;
-    s["seconds_per_audio_second"] = g.seconds / audio_s;
-    s["decoder"] = g.decoder;
-    j["samples"] = s;
+
+  Json score(const Generated& g, const Json& a) const override {
+    auto s = audio::score(clf_, cmel_, real_f_, g.data, torch::tensor(g.labels, torch::kLong));
+    const double seconds = g.sample_seconds + g.decode_seconds;
+    s["seconds_per_audio_second"] = seconds / (double(g.data.numel()) / double(g.info.at("rate").get<int64_t>()));
+    s["decoder"] = g.info.at("decoder");
+    return s;
   }
-  std::cout << j.dump(2) << "\n";
-}
+
+ private:
+  std::string file_;
+  mutable MelClassifier clf_;
+  MelConfig cmel_;
+  AudioDataset test_;
+  torch::Tensor real_f_;
+};
+
+std::unique_ptr<Evaluator> AudioModality::evaluator(const Json& a, int64_t) const { return std::make_unique<AudioEvaluator>(a); }
 
 }  // namespace
 
-PipelineCommands audio_pipeline() { return {train, sample_cmd, eval, nullptr}; }
-PipelineCommands audio_classifier_pipeline() { return {train_classifier, nullptr, nullptr, nullptr}; }
-PipelineCommands audio_vocoder_pipeline() { return {train_vocoder, nullptr, nullptr, nullptr}; }
+PipelineCommands audio_pipeline() {
+  return {[](const Json& a) { train_pipeline(kAudio, a); }, [](const Json& a) { sample_pipeline(kAudio, a); },
+          [](const Json& a) { eval_pipeline(kAudio, a); }, nullptr};
+}
 
 }  // namespace diffuse::audio

@@ -7,6 +7,11 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/types.h>
 
+#include <string>
+#include <utility>
+
+#include "modalities/audio/spectrogram.h"
+
 namespace diffuse::audio {
 
 class MelClassifierImpl : public torch::nn::Module {
@@ -20,5 +25,10 @@ class MelClassifierImpl : public torch::nn::Module {
   torch::nn::Linear fc_{nullptr}, head_{nullptr};
 };
 TORCH_MODULE(MelClassifier);
+
+// The classifier of a checkpoint (model.type mel-classifier), refused naming the file otherwise.
+MelClassifier load_mel_classifier(const std::string& path);
+// Logits and features of waveforms (N, T) under the classifier's own mel settings `mel`.
+std::pair<torch::Tensor, torch::Tensor> classify(MelClassifier& c, const MelConfig& mel, const torch::Tensor& waves);
 
 }  // namespace diffuse::audio

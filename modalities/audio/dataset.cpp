@@ -263,4 +263,45 @@ AudioDataset generate_instrument_notes(const InstrumentNotesOptions& o) {
   return ds;
 }
 
+// The recipe's dataset: {"dataset": "spoken-digits"} or {"dataset": "folder", "dir", "on_bad"}.
+SpokenDigits load_audio_data(const Json& data, int64_t rate, int64_t samples) {
+  const std::string kind = data.value("dataset", std::string("spoken-digits"));
+  if (kind == "spoken-digits") return load_spoken_digits(data);
+  if (kind == "instrument-notes") {  // every fourth pitch held out
+    InstrumentNotesOptions o;
+    o.per_pitch = data.value("per_pitch", int64_t(2));
+    o.samples = samples;
+    const auto all = generate_instrument_notes(o);
+    const int64_t pitches = o.pitch_max - o.pitch_min + 1;
+    const auto idx = torch::arange(all.waves.size(0), torch::kLong);
+    const auto test = ((idx / o.per_pitch) % pitches) % 4 == 0;
+    auto split = [&](const torch::Tensor& mask) {
+      const auto i = torch::nonzero(mask).flatten();
+      return AudioDataset{all.waves.index_select(0, i), all.labels.index_select(0, i), all.class_names, all.rate};
+    };
+    return {split(~test), split(test)};
+  }
+  if (kind != "folder") {
+    throw std::invalid_argument("unknown audio dataset '" + kind + "'; one of: spoken-digits, instrument-notes, folder");
+  }
+  const std::string dir = json_at(data, "dir", "data").get<std::string>();
+  const std::string on_bad = data.value("on_bad", std::string("skip"));
+  if (on_bad != "skip" && on_bad != "fail") throw std::invalid_argument("on_bad must be skip or fail, got '" + on_bad + "'");
+  std::vector<BadAudio> bad;
+  auto ds = load_audio_folder(dir, rate, samples, on_bad == "skip", &bad);
+  for (const auto& b : bad) std::cerr << "skipped " << b.reason << "\n";
+  std::cerr << dir << ": " << ds.waves.size(0) << " clips in " << ds.class_names.size() << " classes";
+  if (!bad.empty()) std::cerr << "; " << bad.size() << " unreadable file(s) skipped";
+  std::cerr << "\n";
+  return {ds, ds};  // a folder has one split: it is its own held-out set
+}
+
+// A command's dataset: spoken digits unless `data` (from --data and friends) says otherwise.
+Json audio_data_spec(const Json& a) {
+  Json spec = {{"dataset", "spoken-digits"}};
+  const Json given = a.value("data", Json::object());
+  for (const auto& [k, v] : given.items()) spec[k] = v;
+  return spec;
+}
+
 }  // namespace diffuse::audio

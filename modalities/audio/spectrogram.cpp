@@ -2,6 +2,7 @@
 #include "modalities/audio/spectrogram.h"
 
 #include <torch/torch.h>
+#include <vector>
 
 #include <cmath>
 
@@ -99,6 +100,32 @@ torch::Tensor griffin_lim(const torch::Tensor& magnitude, const MelConfig& c, in
 torch::Tensor spectral_convergence(const torch::Tensor& reference, const torch::Tensor& estimate, const MelConfig& c) {
   const auto a = stft(reference, c).abs(), b = stft(estimate, c).abs();
   return (a - b).flatten(1).norm(2, 1) / a.flatten(1).norm(2, 1).clamp_min(1e-12);
+}
+
+torch::Tensor log_mels(const torch::Tensor& waves, const MelConfig& c) {
+  torch::NoGradGuard g;
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < waves.size(0); s += 256) out.push_back(log_mel(waves.slice(0, s, s + 256), c));
+  return torch::cat(out);
+}
+
+// Griffin-Lim decoding of normalised log-mels in chunks.
+torch::Tensor griffin_lim_decode(const torch::Tensor& mels, const MelConfig& c, int64_t samples, int64_t iterations) {
+  torch::NoGradGuard g;
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < mels.size(0); s += 64) {
+    out.push_back(griffin_lim(mel_to_magnitude(mels.slice(0, s, s + 64), c), c, samples, iterations));
+  }
+  return torch::cat(out);
+}
+
+// Mel settings with the normalisation fitted to data (global mean and std of the log-mel).
+MelConfig fitted_mel(const torch::Tensor& waves) {
+  MelConfig c;
+  const auto m = log_mels(waves.slice(0, 0, std::min<int64_t>(2000, waves.size(0))), c);
+  c.mean = m.mean().item<double>();
+  c.std = m.std().item<double>();
+  return c;
 }
 
 }  // namespace diffuse::audio

@@ -38,4 +38,11 @@ torch::Tensor griffin_lim(const torch::Tensor& magnitude, const MelConfig& c, in
 // Spectral convergence ||S_ref| - |S_est||_F / ||S_ref||_F of the STFT magnitudes, per item (N,).
 torch::Tensor spectral_convergence(const torch::Tensor& reference, const torch::Tensor& estimate, const MelConfig& c);
 
+// Normalised log-mels of many waveforms (N, T), in chunks, without gradients.
+torch::Tensor log_mels(const torch::Tensor& waves, const MelConfig& c);
+// Griffin-Lim decoding of normalised log-mels (N, n_mels, frames) to `samples`, in chunks.
+torch::Tensor griffin_lim_decode(const torch::Tensor& mels, const MelConfig& c, int64_t samples, int64_t iterations);
+// Mel settings with the normalisation fitted to data (global mean and std of the log-mel).
+MelConfig fitted_mel(const torch::Tensor& waves);
+
 }  // namespace diffuse::audio

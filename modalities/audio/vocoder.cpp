@@ -102,4 +102,12 @@ torch::Tensor renormalise(const torch::Tensor& log_mel, const MelConfig& from, c
   return (log_mel * from.std + from.mean - to.mean) / to.std;
 }
 
+// Vocoder decoding of normalised log-mels (under `mel`) in chunks.
+torch::Tensor vocode(Vocoder& v, const torch::Tensor& mels, const MelConfig& mel, int64_t samples) {
+  torch::NoGradGuard g;
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < mels.size(0); s += 64) out.push_back(v->forward(renormalise(mels.slice(0, s, s + 64), mel, v->mel()), samples));
+  return torch::cat(out);
+}
+
 }  // namespace diffuse::audio

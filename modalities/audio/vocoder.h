@@ -53,4 +53,7 @@ Vocoder load_vocoder(const std::string& path);
 // the vocoder's fitted mean/std may differ); the mel filters themselves must agree (throws).
 torch::Tensor renormalise(const torch::Tensor& log_mel, const MelConfig& from, const MelConfig& to);
 
+// Vocoder decoding of normalised log-mels (under `mel`) to `samples`, in chunks.
+torch::Tensor vocode(Vocoder& v, const torch::Tensor& mels, const MelConfig& mel, int64_t samples);
+
 }  // namespace diffuse::audio

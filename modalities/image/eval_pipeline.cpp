@@ -8,6 +8,7 @@
 #include <iomanip>
 #include <iostream>
 
+#include "core/dit_pipeline.h"
 #include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
 #include "modalities/image/classifier.h"
@@ -32,10 +33,8 @@ double accuracy_of(Classifier& c, const torch::Tensor& images, const torch::Tens
 }
 
 void train_classifier(const Json& a) {
+  check_run_folder(a);
   const std::string out = a.at("out");
-  if (!a.value("force", false) && a.value("resume", std::string()).empty() && std::filesystem::exists(out + "/checkpoint.safetensors")) {
-    throw std::runtime_error(out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
-  }
   auto data = load_fashion_mnist("train");
   if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
     data.images = data.images.slice(0, 0, n);
@@ -62,52 +61,55 @@ void train_classifier(const Json& a) {
             << "\ncheckpoint: " << out << "/checkpoint.safetensors\n";
 }
 
-void eval_image(const Json& a) {
-  // A wrong checkpoint is refused before the real data is loaded and scored.
-  if (const std::string ck = a.value("checkpoint", std::string()); !ck.empty()) load_model_checkpoint(ck, "image", "dit");
-  auto clf = load_classifier(a.at("classifier"));
-  const auto test = load_fashion_mnist("test");
-  const auto real = features_of(clf, test.images);
-  Json j = {{"classifier", a.at("classifier")}, {"classifier_test_accuracy", accuracy_of(clf, test.images, test.labels)}};
-  if (a.value("calibrate", false)) {
+// The judge of `eval image`: the evaluation classifier's features of the Fashion-MNIST test set.
+class ImageEvaluator : public Evaluator {
+ public:
+  explicit ImageEvaluator(const Json& a)
+      : file_(a.at("classifier")), clf_(load_classifier(file_)), test_(load_fashion_mnist("test")), real_(features_of(clf_, test_.images)) {}
+
+  Json describe() const override {
+    return {{"classifier", file_}, {"classifier_test_accuracy", accuracy_of(clf_, test_.images, test_.labels)}};
+  }
+
+  Json calibration(const Json& a) const override {
+    Json j;
     const auto train = load_fashion_mnist("train");
     const auto tr = train.images.slice(0, 0, 10000);
-    const auto f_train = features_of(clf, tr);
-    const auto [p, r] = precision_recall(real.slice(0, 0, 5000), f_train.slice(0, 0, 5000));
-    j["real_train_vs_test"] = {{"fd", frechet_distance(f_train, real)}, {"precision", p}, {"recall", r}};
+    const auto f_train = features_of(clf_, tr);
+    const auto [p, r] = precision_recall(real_.slice(0, 0, 5000), f_train.slice(0, 0, 5000));
+    j["real_train_vs_test"] = {{"fd", frechet_distance(f_train, real_)}, {"precision", p}, {"recall", r}};
     // Trivial baselines: each image replaced by its class's mean training image; uniform noise.
     std::vector<torch::Tensor> means;
     for (int64_t c = 0; c < 10; ++c) means.push_back(train.images.index({train.labels == c}).mean(0));
-    const auto mean_imgs = torch::stack(means).index_select(0, test.labels);
-    const auto f_mean = features_of(clf, mean_imgs);
-    const auto [pm, rm] = precision_recall(real.slice(0, 0, 5000), f_mean.slice(0, 0, 5000));
-    j["class_mean_images"] = {{"fd", frechet_distance(f_mean, real)}, {"accuracy", accuracy_of(clf, mean_imgs, test.labels)},
+    const auto mean_imgs = torch::stack(means).index_select(0, test_.labels);
+    const auto f_mean = features_of(clf_, mean_imgs);
+    const auto [pm, rm] = precision_recall(real_.slice(0, 0, 5000), f_mean.slice(0, 0, 5000));
+    j["class_mean_images"] = {{"fd", frechet_distance(f_mean, real_)}, {"accuracy", accuracy_of(clf_, mean_imgs, test_.labels)},
                               {"precision", pm}, {"recall", rm}};
     const auto noise = torch::rand({10000, 1, 28, 28});
-    j["uniform_noise"] = {{"fd", frechet_distance(features_of(clf, noise), real)}};
+    j["uniform_noise"] = {{"fd", frechet_distance(features_of(clf_, noise), real_)}};
+    return j;
   }
-  if (a.contains("checkpoint") && !a.at("checkpoint").get<std::string>().empty()) {
-    // Conditional samples through the image pipeline's sampler into a temporary grid-less batch.
-    const int64_t per_class = a.value("n_per_class", int64_t(100));
-    const auto t0 = std::chrono::steady_clock::now();
-    Json sa = a;
-    sa.erase("label");  // cycle through the classes: item i has label i % 10
-    const auto samples = sample_images(sa, per_class * 10);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const auto lab = torch::arange(per_class * 10, torch::kLong) % 10;
-    const auto f = features_of(clf, samples);
-    const auto [p, r] = precision_recall(real.slice(0, 0, std::min<int64_t>(5000, f.size(0) * 5)), f);
-    j["samples"] = {{"checkpoint", a.at("checkpoint")}, {"n", samples.size(0)}, {"sampler", a.value("sampler", std::string("dpmpp_2m"))},
-                    {"steps", a.value("steps", int64_t(20))}, {"cfg", a.value("cfg", 3.0)},
-                    {"accuracy", accuracy_of(clf, samples, lab)}, {"fd", frechet_distance(f, real)},
-                    {"precision", p}, {"recall", r}, {"seconds", secs}, {"images_per_second", double(samples.size(0)) / secs}};
+
+  Json score(const Generated& g, const Json& a) const override {
+    const auto& samples = g.data;
+    const auto f = features_of(clf_, samples);
+    const auto [p, r] = precision_recall(real_.slice(0, 0, std::min<int64_t>(5000, f.size(0) * 5)), f);
+    return {{"n", samples.size(0)}, {"accuracy", accuracy_of(clf_, samples, torch::tensor(g.labels, torch::kLong))},
+            {"fd", frechet_distance(f, real_)}, {"precision", p}, {"recall", r},
+            {"images_per_second", double(samples.size(0)) / (g.sample_seconds + g.decode_seconds)}};
   }
-  std::cout << j.dump(2) << "\n";  // nested figures: JSON is also the text form
-}
+
+ private:
+  std::string file_;
+  mutable Classifier clf_;
+  ImageDataset test_;
+  torch::Tensor real_;
+};
 
 }  // namespace
 
 PipelineCommands classifier_pipeline() { return {train_classifier, nullptr, nullptr}; }
-PipelineCommands image_eval_pipeline() { return {nullptr, nullptr, eval_image}; }
+std::unique_ptr<Evaluator> image_evaluator(const Json& args) { return std::make_unique<ImageEvaluator>(args); }
 
 }  // namespace diffuse::image

@@ -2,12 +2,16 @@
 // of a latent-diffusion model's conditional samples (accuracy, Frechet distance, precision/recall,
 // seconds) with calibration points (real test vs train, and trivial baselines).
 #pragma once
+#include <memory>
+
 #include "core/modality.h"
+#include "core/pipeline.h"
 
 namespace diffuse::image {
 
 PipelineCommands classifier_pipeline();
-// eval only: sampling goes through the image pipeline's sampler.
-PipelineCommands image_eval_pipeline();
+// The judge of `eval image` (args.classifier): accuracy, Frechet distance and precision/recall of
+// the classifier's features against the Fashion-MNIST test set.
+std::unique_ptr<Evaluator> image_evaluator(const Json& args);
 
 }  // namespace diffuse::image

@@ -2,7 +2,6 @@
 #include "modalities/image/image_pipeline.h"
 
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include "core/device.h"
 #include "core/dit.h"
 #include "core/dit_pipeline.h"
+#include "core/pipeline.h"
 #include "core/engine.h"
 #include "core/files.h"
 #include "core/objectives.h"
@@ -20,6 +20,7 @@
 #include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
 #include "modalities/image/dataset.h"
+#include "modalities/image/eval_pipeline.h"
 #include "modalities/image/io.h"
 #include "modalities/image/vae.h"
 
@@ -49,108 +50,113 @@ Json default_image_recipe(const std::string& vae_path, bool pixel) {
           {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
 }
 
+class ImageModality : public DiffusionModality {
+ public:
+  std::string name() const override { return "image"; }
+
+  Json new_recipe(const Json& a) const override {
+    Json recipe = default_image_recipe(a.value("vae", std::string()), a.value("pixel", false));
+    const Json given = a.value("data", Json::object());  // items() of a temporary would dangle
+    for (const auto& [k, v] : given.items()) recipe["data"][k] = v;
+    return recipe;
+  }
+
+  TrainData training_set(Json& recipe, const Json& a, bool fresh) const override {
+    const bool pixel = recipe.value("pixel", false);
+    const std::string vae_path = recipe.at("vae");
+    if (!pixel && vae_path.empty()) {
+      throw std::invalid_argument("train image needs --vae CHECKPOINT (a VAE from `diffuse train vae`) or --pixel");
+    }
+    auto data = load_image_data(recipe["data"], "train");
+    if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
+      data.images = data.images.slice(0, 0, n);
+      data.labels = data.labels.slice(0, 0, n);
+    }
+    if (recipe["data"].value("flip", false)) {  // mirrored copies, encoded like the originals
+      data.images = torch::cat({data.images, data.images.flip({3})});
+      data.labels = torch::cat({data.labels, data.labels});
+    }
+    torch::Tensor x;
+    if (pixel) {
+      x = data.images * 2.0 - 1.0;
+    } else {  // encode the training set once (posterior means, scaled)
+      auto vae = load_vae(vae_path);
+      std::vector<torch::Tensor> zs;
+      torch::NoGradGuard g;
+      for (int64_t s = 0; s < data.images.size(0); s += 1000) zs.push_back(vae->encode(data.images.slice(0, s, s + 1000)));
+      x = torch::cat(zs);
+      std::cerr << "encoded " << x.size(0) << " images to latents " << x.sizes().slice(1) << " (std " << x.std().item<double>() << ")\n";
+    }
+    if (fresh) {  // fit the model to the data
+      auto& c = recipe["model"]["config"];
+      c["in_channels"] = x.size(1);
+      c["input_size"] = {x.size(2), x.size(3)};
+      c["num_classes"] = int64_t(data.class_names.size());
+      recipe["classes"] = data.class_names;
+    }
+    return {x, {data.labels}};
+  }
+
+  Json train_defaults() const override {
+    return {{"steps", 2500}, {"batch", 128}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 200},
+            {"checkpoint_every", 500}, {"cond_dropout", 0.1}};
+  }
+
+  Decoder decoder(const DitSampling& s, const Json& a) const override {
+    const auto& recipe = s.checkpoint.recipe;
+    if (recipe.value("pixel", false)) return [](const torch::Tensor& z, Generated& out) { out.data = ((z + 1.0) * 0.5).clamp(0.0, 1.0); };
+    auto vae = load_vae(resolve_beside(recipe.at("vae"), a.at("checkpoint")));
+    return [vae](const torch::Tensor& z, Generated& out) mutable {
+      std::vector<torch::Tensor> parts;
+      for (int64_t s = 0; s < z.size(0); s += 500) parts.push_back(vae->decode(z.slice(0, s, s + 500)));
+      out.data = torch::cat(parts);
+    };
+  }
+
+  std::unique_ptr<Evaluator> evaluator(const Json& a, int64_t) const override { return image_evaluator(a); }
+
+  std::vector<std::string> formats() const override { return kImageFormats; }
+
+  SampleFiles output_files(const Json& a, int64_t n) const override {
+    return SampleFiles(a.at("out"), n, a.value("force", false), kImageFormats, "image",
+                       a.value("grid", false) ? SampleFiles::Numbering::kOne : SampleFiles::Numbering::kAlways);
+  }
+
+  void save(const Generated& g, const SampleFiles& files, const Json& a) const override {
+    const bool force = a.value("force", false);
+    const int64_t n = g.data.size(0);
+    if (a.value("grid", false)) {
+      std::vector<std::string> names;
+      for (const auto k : g.labels) names.push_back(g.classes[size_t(k)]);
+      const int64_t columns = a.value("columns", int64_t(std::min<int64_t>(n, 10)));
+      const auto grid = a.value("labelled", false) ? make_labelled_grid(g.data, columns, names, a.value("scale", int64_t(1)))
+                                                   : make_grid(g.data, columns, 2, 0.0);
+      write_image(files[0], grid, {8, 95, force});
+      std::cout << "wrote a grid of " << n << " images to " << files.written() << "\n";
+    } else {
+      for (int64_t i = 0; i < n; ++i) write_image(files[i], g.data[i], {8, 95, force});
+      std::cout << "wrote " << n << " images as " << files.written() << "\n";
+    }
+  }
+};
+
+const ImageModality kImage;
+
 }  // namespace
 
 torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
-  auto s = prepare_dit_sampling(a, "image", n);
-  const auto& recipe = s.checkpoint.recipe;
-  const bool pixel = recipe.value("pixel", false);
-  Vae vae{nullptr};
-  if (!pixel) vae = load_vae(resolve_beside(recipe.at("vae"), a.at("checkpoint")));
-  if (info) for (const auto k : s.labels) info->labels.push_back(s.classes[size_t(k)]);
-  auto denoise = dit_denoiser(s.net, s.sigma_data, 0.0, s.request.precision);
+  const auto g = generate(kImage, a, n);
   if (info) {
-    denoise = [denoise, info](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) {
-      ++info->forwards;
-      info->forward_items += x.size(0);
-      return denoise(x, sigma, c);
-    };
+    for (const auto k : g.labels) info->labels.push_back(g.classes[size_t(k)]);
+    info->forwards += g.forwards;
+    info->forward_items += g.forward_items;
+    info->sample_seconds += g.sample_seconds;
+    info->decode_seconds += g.decode_seconds;
   }
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto z = sample(denoise, s.request).cpu();
-  const auto t1 = std::chrono::steady_clock::now();
-  torch::NoGradGuard g;
-  torch::Tensor images;
-  if (pixel) {
-    images = ((z + 1.0) * 0.5).clamp(0.0, 1.0);
-  } else {
-    std::vector<torch::Tensor> parts;
-    for (int64_t s = 0; s < z.size(0); s += 500) parts.push_back(vae->decode(z.slice(0, s, s + 500)));
-    images = torch::cat(parts);
-  }
-  if (info) {
-    info->sample_seconds += std::chrono::duration<double>(t1 - t0).count();
-    info->decode_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-  }
-  return images;
+  return g.data;
 }
 
 namespace {
-
-void train(const Json& a) {
-  check_run_folder(a);
-  const std::string resume = a.value("resume", std::string());
-  const Json resumed = resume.empty() ? Json() : load_model_checkpoint(resume, "image", "dit").recipe;
-  const bool pixel = resume.empty() ? a.value("pixel", false) : resumed.value("pixel", false);
-  Json recipe = resume.empty() ? default_image_recipe(a.value("vae", std::string()), pixel) : resumed;
-  recipe.erase("train");
-  const Json given_data = a.value("data", Json::object());
-  if (resume.empty()) for (const auto& [k, v] : given_data.items()) recipe["data"][k] = v;
-  const std::string vae_path = recipe.at("vae");
-  if (!pixel && vae_path.empty()) {
-    throw std::invalid_argument("train image needs --vae CHECKPOINT (a VAE from `diffuse train vae`) or --pixel");
-  }
-  auto data = load_image_data(recipe["data"], "train");
-  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
-    data.images = data.images.slice(0, 0, n);
-    data.labels = data.labels.slice(0, 0, n);
-  }
-  if (recipe["data"].value("flip", false)) {  // mirrored copies, encoded like the originals
-    data.images = torch::cat({data.images, data.images.flip({3})});
-    data.labels = torch::cat({data.labels, data.labels});
-  }
-  torch::Tensor x;
-  if (pixel) {
-    x = data.images * 2.0 - 1.0;
-  } else {  // encode the training set once (posterior means, scaled)
-    auto vae = load_vae(vae_path);
-    std::vector<torch::Tensor> zs;
-    torch::NoGradGuard g;
-    for (int64_t s = 0; s < data.images.size(0); s += 1000) zs.push_back(vae->encode(data.images.slice(0, s, s + 1000)));
-    x = torch::cat(zs);
-    std::cerr << "encoded " << x.size(0) << " images to latents " << x.sizes().slice(1) << " (std " << x.std().item<double>() << ")\n";
-  }
-  if (resume.empty()) {  // fit the model to the data
-    auto& c = recipe["model"]["config"];
-    c["in_channels"] = x.size(1);
-    c["input_size"] = {x.size(2), x.size(3)};
-    c["num_classes"] = int64_t(data.class_names.size());
-    recipe["classes"] = data.class_names;
-  }
-  const int64_t num_classes = recipe["model"]["config"].at("num_classes").get<int64_t>();
-  train_dit(a, recipe, x, {data.labels},
-            {{"steps", 2500}, {"batch", 128}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 200},
-             {"checkpoint_every", 500}, {"cond_dropout", 0.1}, {"null_label", num_classes}});
-}
-
-void sample_cmd(const Json& a) {
-  const bool force = a.value("force", false), grid = a.value("grid", false);
-  const int64_t n = a.value("n", int64_t(16));
-  const SampleFiles files(a.at("out"), n, force, kImageFormats, "image",
-                          grid ? SampleFiles::Numbering::kOne : SampleFiles::Numbering::kAlways);
-  SampleInfo info;
-  const auto images = sample_images(a, n, &info);
-  if (grid) {
-    const int64_t columns = a.value("columns", int64_t(std::min<int64_t>(n, 10)));
-    const auto g = a.value("labelled", false) ? make_labelled_grid(images, columns, info.labels, a.value("scale", int64_t(1)))
-                                              : make_grid(images, columns, 2, 0.0);
-    write_image(files[0], g, {8, 95, force});
-    std::cout << "wrote a grid of " << n << " images to " << files.written() << "\n";
-  } else {
-    for (int64_t i = 0; i < n; ++i) write_image(files[i], images[i], {8, 95, force});
-    std::cout << "wrote " << n << " images as " << files.written() << "\n";
-  }
-}
 
 // Wall time of sampling n images (after a warm-up run of a few), with the network's calls and
 // achieved GFLOP/s against the GEMM rate measured in the same run.
@@ -207,6 +213,9 @@ std::string image_report_section(const std::string& dir) {
   return html.empty() ? "" : "<h2>Images</h2>\n" + html;
 }
 
-PipelineCommands image_pipeline() { return {train, sample_cmd, nullptr, bench}; }
+PipelineCommands image_pipeline() {
+  return {[](const Json& a) { train_pipeline(kImage, a); }, [](const Json& a) { sample_pipeline(kImage, a); },
+          [](const Json& a) { eval_pipeline(kImage, a); }, bench};
+}
 
 }  // namespace diffuse::image

@@ -75,7 +75,6 @@ PipelineCommands vae_plugin() {
 
 PipelineCommands image_plugin() {
   auto p = image_pipeline();
-  p.eval = image_eval_pipeline().eval;
   p.summary = "a class-conditional DiT on the VAE's latents (latent diffusion), PNG/JPEG/EXR/TIFF files or grids";
   p.shipped = "fashion-mnist/dit.safetensors";
   p.train_options = [](CLI::App& c) -> std::function<Json()> {

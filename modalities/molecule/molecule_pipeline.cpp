@@ -16,6 +16,7 @@
 
 #include "core/denoiser.h"
 #include "core/dit_pipeline.h"
+#include "core/pipeline.h"
 #include "core/engine.h"
 #include "core/files.h"
 #include "core/graph_dit.h"
@@ -146,97 +147,19 @@ GraphDiT load_graph_dit(const Checkpoint& ck, const std::string& path, bool raw)
   return net;
 }
 
-void train(const Json& a) {
-  check_run_folder(a);
-  const std::string resume = a.value("resume", std::string());
-  const std::string kind = a.value("objective", std::string("discrete"));
-  if (kind != "discrete" && kind != "categorical" && kind != "regression") {
-    throw std::invalid_argument("--objective " + kind + ": one of discrete, categorical, regression");
-  }
-  Json recipe = resume.empty() ? default_recipe(CodecConfig{}, kind) : load_model_checkpoint(resume, "molecule", "graph-dit").recipe;
-  recipe.erase("train");
-  if (const Json given = a.value("data", Json::object()); given.contains("files")) {
-    if (!resume.empty()) throw std::invalid_argument("--data: a resumed run keeps its training data (" + recipe.at("data").dump() + ")");
-    recipe["data"] = {{"dataset", "files"}, {"files", molecule_files(given.at("files").get<std::vector<std::string>>())}};
-  }
-  const auto codec = codec_config_from_json(recipe.at("codec"));
-  auto ds = load_molecule_data(recipe.at("data"), codec);
-  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0 && n < int64_t(ds.train.size())) ds.train.resize(size_t(n));
-  std::vector<torch::Tensor> xs;
-  std::vector<int64_t> labels, counts;
-  for (const auto& s : ds.train) {
-    const auto g = encode(s, codec);
-    xs.push_back(pack(g));
-    labels.push_back(logp_bin(properties(s).logp));
-    counts.push_back(g.mask.sum().item<int64_t>());
-  }
-  // The heavy-atom histogram and logP bins of the training set: what sampling draws from.
-  recipe["atom_counts"] = counts;
-  recipe["atom_labels"] = labels;
-  const auto x = torch::stack(xs);
-  const auto mask = first_n_mask(torch::tensor(counts), codec.max_atoms);
-  if (discrete(recipe) && !recipe.at("discrete").contains("marginals")) {
-    const auto clean = unpack(x + 0.5, codec);
-    recipe["discrete"]["marginals"] = to_json(graph_marginals(clean.nodes, clean.edges, mask, codec));
-  }
-  GraphDiT net(graph_dit_config_from_json(recipe.at("model").at("config")));
-  const TrainOptions o = train_options_from_args(a, {{"steps", 3000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
-                                                     {"log_every", 100}, {"checkpoint_every", 250}, {"cond_dropout", 0.1},
-                                                     {"null_label", int64_t(logp_classes().size())}});
-  const auto objective = objective_from_json(recipe.at("objective"));
-  TrainForward forward = [net, codec](const torch::Tensor& x_in, const torch::Tensor& t, const Condition& c) mutable {
-    const auto u = unpack(x_in, codec);
-    const auto [n, e] = net->forward(u.nodes, u.edges, c.mask, t.to(torch::kFloat32), c.labels);
-    return torch::cat({n.flatten(1), e.flatten(1)}, 1);
-  };
-  const double edge_weight = categorical(recipe) ? recipe.at("categorical").value("edge_weight", 5.0) : 0.0;
-  TrainLoss ce = [net, codec, objective, edge_weight](const torch::Tensor& x0, const Condition& c, at::Generator& gen) mutable {
-    const auto draw = sample_sigmas(x0.size(0), objective, gen);
-    const auto noise = torch::randn(x0.sizes(), gen, torch::kFloat64).to(x0.options());
-    const auto ex = make_example(x0, noise, draw, objective);
-    const auto& mask = c.mask;
-    const auto u = unpack(ex.input, codec);
-    const auto [n, e] = net->forward(u.nodes, u.edges, mask, ex.time.to(torch::kFloat32), c.labels);
-    const auto t = unpack(x0 + 0.5, codec);
-    return graph_cross_entropy(n, e, t.nodes, t.edges, mask, codec, edge_weight);
-  };
-  // Discrete: a graph drawn from q(x_t | x_0) at t ~ U(0, 1), and cross-entropy against the clean graph.
-  const double discrete_edge_weight = discrete(recipe) ? recipe.at("discrete").value("edge_weight", 5.0) : 0.0;
-  const auto marginals = discrete(recipe) ? marginals_from_json(recipe.at("discrete").at("marginals")) : Marginals{};
-  TrainLoss digress = [net, codec, marginals, discrete_edge_weight](const torch::Tensor& x0, const Condition& c, at::Generator& gen) mutable {
-    const auto& mask = c.mask;
-    const auto t = torch::rand({x0.size(0)}, gen, torch::kFloat64);
-    const auto clean = unpack(x0 + 0.5, codec);
-    const auto [noisy_nodes, noisy_edges] = noise_graphs(clean.nodes, clean.edges, mask, t, marginals, codec,
-                                                         draw_uniforms(x0.size(0), codec.max_atoms, gen));
-    const auto [n, e] = net->forward(noisy_nodes - 0.5, noisy_edges - 0.5, mask,
-                                     (t * kDiscreteTimeScale).to(torch::kFloat32).to(x0.device()), c.labels);
-    return graph_cross_entropy(n, e, clean.nodes, clean.edges, mask, codec, discrete_edge_weight);
-  };
-  std::unique_ptr<Trainer> trainer_owner = discrete(recipe)      ? std::make_unique<Trainer>(net.ptr(), digress, recipe, o)
-                                           : categorical(recipe) ? std::make_unique<Trainer>(net.ptr(), ce, recipe, o)
-                                                                 : std::make_unique<Trainer>(net.ptr(), forward, recipe, o, objective);
-  Trainer& trainer = *trainer_owner;
-  if (!resume.empty()) trainer.resume(resume);
-  std::cerr << "training on " << x.size(0) << " molecular graphs (" << codec.max_atoms << " atoms max)\n";
-  Condition cond{torch::tensor(labels, torch::kLong)};
-  cond.mask = mask;
-  trainer.run({x, cond});
-  std::cout << "checkpoint: " << a.at("out").get<std::string>() << "/checkpoint.safetensors\n";
-}
-
 // The discrete reverse process for the request's graphs (condition.mask, condition.labels) through
 // the engine's batching: graph i draws from its own generator seeded seed + i, so it does not
 // depend on the batch. CFG mixes the conditional and unconditional log-probabilities of each
-// variable. known: a scaffold's packed values (NaN where free), or undefined. bond_probs receives
-// the last step's predicted bond probabilities (N, M, M, 4), for the valence repair to rank bonds by.
-Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecConfig& codec, const SampleRequest& r,
-                                const torch::Tensor& known, torch::Tensor& bond_probs) {
+// variable. known: a scaffold's packed values (NaN where free), or undefined. Returns the packed
+// graphs (N, F) followed by the last step's predicted bond probabilities (N, M * M * 4), for the
+// valence repair to rank bonds by.
+torch::Tensor sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecConfig& codec, const SampleRequest& r,
+                                     const torch::Tensor& known) {
   const auto marginals = marginals_from_json(recipe.at("discrete").at("marginals"));
   const int64_t E = int64_t(codec.elements.size()), M = codec.max_atoms;
   const double scale = r.guidance.scale;
   const auto device = r.options.device();
-  const auto packed = sample_batches(r, [&](const SampleBatch& b) {
+  return sample_batches(r, [&](const SampleBatch& b) {
     const auto& mask = b.cond.mask;
     GraphLogits logits = [&](const torch::Tensor& nd, const torch::Tensor& ed, const torch::Tensor& t) {
       const auto time = (t * kDiscreteTimeScale).to(torch::kFloat32).to(device);
@@ -275,139 +198,222 @@ Unpacked sample_discrete_graphs(GraphDiT net, const Json& recipe, const CodecCon
     // The packed graphs (as unpack() reads them), then the bond probabilities (all float32).
     return torch::cat({nd.flatten(1) - 0.5, ed.flatten(1) - 0.5, pe.flatten(1)}, 1).cpu();
   });
-  const int64_t graph = r.item_shape.at(0);
-  bond_probs = packed.slice(1, graph).view({r.n, M, M, CodecConfig::kEdgeTypes});
-  return unpack(packed.slice(1, 0, graph), codec);
 }
+
+// The graph DiT's regression, categorical or discrete (DiGress) objective.
+std::string objective_kind(const Json& a) {
+  const std::string kind = a.value("objective", std::string("discrete"));
+  if (kind != "discrete" && kind != "categorical" && kind != "regression") {
+    throw std::invalid_argument("--objective " + kind + ": one of discrete, categorical, regression");
+  }
+  return kind;
+}
+
+// Molecules through the generic pipeline: a graph DiT of their own, drawn sizes and logP bins,
+// scaffold inpainting, a discrete sampler for discrete models, RDKit decoding and SDF files.
+class MoleculeModality : public DiffusionModality {
+ public:
+  std::string name() const override { return "molecule"; }
+  std::string model_type() const override { return "graph-dit"; }
+
+  Json new_recipe(const Json& a) const override { return default_recipe(CodecConfig{}, objective_kind(a)); }
+
+  void adapt_recipe(Json& recipe, const Json& a, const std::string& from) const override {
+    objective_kind(a);
+    if (const Json given = a.value("data", Json::object()); given.contains("files")) {
+      if (!from.empty()) throw std::invalid_argument("--data: a resumed run keeps its training data (" + recipe.at("data").dump() + ")");
+      recipe["data"] = {{"dataset", "files"}, {"files", molecule_files(given.at("files").get<std::vector<std::string>>())}};
+    }
+  }
+
+  TrainData training_set(Json& recipe, const Json& a, bool) const override {
+    const auto codec = codec_config_from_json(recipe.at("codec"));
+    auto ds = load_molecule_data(recipe.at("data"), codec);
+    if (const int64_t n = a.value("data_n", int64_t(0)); n > 0 && n < int64_t(ds.train.size())) ds.train.resize(size_t(n));
+    std::vector<torch::Tensor> xs;
+    std::vector<int64_t> labels, counts;
+    for (const auto& s : ds.train) {
+      const auto g = encode(s, codec);
+      xs.push_back(pack(g));
+      labels.push_back(logp_bin(properties(s).logp));
+      counts.push_back(g.mask.sum().item<int64_t>());
+    }
+    // The heavy-atom histogram and logP bins of the training set: what sampling draws from.
+    recipe["atom_counts"] = counts;
+    recipe["atom_labels"] = labels;
+    const auto x = torch::stack(xs);
+    const auto mask = first_n_mask(torch::tensor(counts), codec.max_atoms);
+    if (discrete(recipe) && !recipe.at("discrete").contains("marginals")) {
+      const auto clean = unpack(x + 0.5, codec);
+      recipe["discrete"]["marginals"] = to_json(graph_marginals(clean.nodes, clean.edges, mask, codec));
+    }
+    std::cerr << "training on " << x.size(0) << " molecular graphs (" << codec.max_atoms << " atoms max)\n";
+    Condition cond{torch::tensor(labels, torch::kLong)};
+    cond.mask = mask;
+    return {x, cond};
+  }
+
+  Json train_defaults() const override {
+    return {{"steps", 3000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
+            {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", int64_t(logp_classes().size())}};
+  }
+
+  void fit(const Json& a, const Json& recipe, const TrainData& data, const Json& defaults) const override {
+    const auto codec = codec_config_from_json(recipe.at("codec"));
+    GraphDiT net(graph_dit_config_from_json(recipe.at("model").at("config")));
+    const TrainOptions o = train_options_from_args(a, defaults);
+    const auto objective = objective_from_json(recipe.at("objective"));
+    TrainForward forward = [net, codec](const torch::Tensor& x_in, const torch::Tensor& t, const Condition& c) mutable {
+      const auto u = unpack(x_in, codec);
+      const auto [n, e] = net->forward(u.nodes, u.edges, c.mask, t.to(torch::kFloat32), c.labels);
+      return torch::cat({n.flatten(1), e.flatten(1)}, 1);
+    };
+    const double edge_weight = categorical(recipe) ? recipe.at("categorical").value("edge_weight", 5.0) : 0.0;
+    TrainLoss ce = [net, codec, objective, edge_weight](const torch::Tensor& x0, const Condition& c, at::Generator& gen) mutable {
+      const auto draw = sample_sigmas(x0.size(0), objective, gen);
+      const auto noise = torch::randn(x0.sizes(), gen, torch::kFloat64).to(x0.options());
+      const auto ex = make_example(x0, noise, draw, objective);
+      const auto& mask = c.mask;
+      const auto u = unpack(ex.input, codec);
+      const auto [n, e] = net->forward(u.nodes, u.edges, mask, ex.time.to(torch::kFloat32), c.labels);
+      const auto t = unpack(x0 + 0.5, codec);
+      return graph_cross_entropy(n, e, t.nodes, t.edges, mask, codec, edge_weight);
+    };
+    // Discrete: a graph drawn from q(x_t | x_0) at t ~ U(0, 1), and cross-entropy against the clean graph.
+    const double discrete_edge_weight = discrete(recipe) ? recipe.at("discrete").value("edge_weight", 5.0) : 0.0;
+    const auto marginals = discrete(recipe) ? marginals_from_json(recipe.at("discrete").at("marginals")) : Marginals{};
+    TrainLoss digress = [net, codec, marginals, discrete_edge_weight](const torch::Tensor& x0, const Condition& c, at::Generator& gen) mutable {
+      const auto& mask = c.mask;
+      const auto t = torch::rand({x0.size(0)}, gen, torch::kFloat64);
+      const auto clean = unpack(x0 + 0.5, codec);
+      const auto [noisy_nodes, noisy_edges] = noise_graphs(clean.nodes, clean.edges, mask, t, marginals, codec,
+                                                           draw_uniforms(x0.size(0), codec.max_atoms, gen));
+      const auto [n, e] = net->forward(noisy_nodes - 0.5, noisy_edges - 0.5, mask,
+                                       (t * kDiscreteTimeScale).to(torch::kFloat32).to(x0.device()), c.labels);
+      return graph_cross_entropy(n, e, clean.nodes, clean.edges, mask, codec, discrete_edge_weight);
+    };
+    std::unique_ptr<Trainer> trainer_owner = discrete(recipe)      ? std::make_unique<Trainer>(net.ptr(), digress, recipe, o)
+                                             : categorical(recipe) ? std::make_unique<Trainer>(net.ptr(), ce, recipe, o)
+                                                                   : std::make_unique<Trainer>(net.ptr(), forward, recipe, o, objective);
+    Trainer& trainer = *trainer_owner;
+    if (const std::string resume = a.value("resume", std::string()); !resume.empty()) trainer.resume(resume);
+    trainer.run(data);
+    std::cout << "checkpoint: " << a.at("out").get<std::string>() << "/checkpoint.safetensors\n";
+  }
+
+  // Item i draws a training molecule's (atom count, logP bin) from a generator seeded by seed + i
+  // (args.atoms and args.label fix them); a scaffold's atoms are known values (inpainting).
+  DitSampling load(const Json& a, int64_t n) const override {
+    const std::string path = a.at("checkpoint");
+    DitSampling s;
+    s.checkpoint = load_checkpoint(path);
+    const auto& recipe = s.checkpoint.recipe;
+    auto net = load_graph_dit(s.checkpoint, path, a.value("raw_weights", false));
+    const auto codec = codec_config_from_json(recipe.at("codec"));
+    s.classes = recipe.at("classes").get<std::vector<std::string>>();
+    const auto counts = recipe.at("atom_counts").get<std::vector<int64_t>>();
+    const auto bins = recipe.at("atom_labels").get<std::vector<int64_t>>();
+    const std::string label = a.value("label", std::string());
+    const int64_t fixed_atoms = a.value("atoms", int64_t(0));
+    if (fixed_atoms < 0 || fixed_atoms > codec.max_atoms) {
+      throw std::invalid_argument("--atoms " + std::to_string(fixed_atoms) + ": this model holds 1.." + std::to_string(codec.max_atoms) + " heavy atoms");
+    }
+    const uint64_t seed = a.value("seed", uint64_t(0));
+    std::vector<int64_t> fixed_label;
+    if (!label.empty() && label != "data") fixed_label = resolve_labels(label, n, s.classes);
+    const std::string scaffold = a.value("scaffold", std::string());
+    torch::Tensor known;
+    const int64_t scaffold_atoms = scaffold.empty() ? 0 : scaffold_known(scaffold, codec, known);
+    if (scaffold_atoms > 0 && fixed_atoms > 0 && fixed_atoms < scaffold_atoms) {
+      throw std::invalid_argument("--atoms " + std::to_string(fixed_atoms) + " is fewer than the scaffold's " + std::to_string(scaffold_atoms) + " heavy atoms");
+    }
+    if (scaffold_atoms >= codec.max_atoms) {
+      throw std::invalid_argument("--scaffold '" + scaffold + "' has " + std::to_string(scaffold_atoms) + " heavy atoms; this model holds at most " +
+                                  std::to_string(codec.max_atoms) + ", leaving no room to grow");
+    }
+    std::vector<int64_t> atoms;
+    for (int64_t i = 0; i < n; ++i) {
+      std::mt19937_64 rng(seed + uint64_t(i));
+      size_t k = size_t(rng() % counts.size());
+      for (int tries = 0; counts[k] <= scaffold_atoms && fixed_atoms == 0 && tries < 1000; ++tries) k = size_t(rng() % counts.size());
+      atoms.push_back(fixed_atoms > 0 ? fixed_atoms : std::max(counts[k], std::min(scaffold_atoms + 1, codec.max_atoms)));
+      s.labels.push_back(fixed_label.empty() ? bins[k] : fixed_label[size_t(i)]);
+    }
+    SampleRequest& r = s.request;
+    r = sample_request(a, recipe, 1.0);
+    net->to(r.options.device());
+    r.item_shape = {codec.max_atoms * codec.node_features() + codec.max_atoms * codec.max_atoms * CodecConfig::kEdgeTypes};
+    r.n = n;
+    r.null_label = int64_t(s.classes.size());
+    r.condition.labels = torch::tensor(s.labels, torch::kLong);
+    r.condition.mask = first_n_mask(torch::tensor(atoms), codec.max_atoms);
+    if (known.defined()) r.condition.frames = known.unsqueeze(0).expand({n, known.size(0)}).contiguous();
+    if (discrete(recipe)) {
+      r.steps = a.value("steps", recipe.at("discrete").value("sampling_steps", int64_t(100)));
+      s.sampler = [net, recipe, codec, known](const SampleRequest& request) {
+        return sample_discrete_graphs(net, recipe, codec, request, known);
+      };
+    } else {
+      s.sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
+      s.denoiser = with_known_values(graph_denoiser(net, codec, s.sigma_data, categorical(recipe), r.precision));  // scaffold inpainting
+    }
+    return s;
+  }
+
+  // RDKit molecules (optionally valence-repaired, ranking bonds by a discrete model's last bond
+  // probabilities), in Generated::info: smiles ("" = invalid), valid, connected, repaired,
+  // has_scaffold, atoms, sampler, steps.
+  Decoder decoder(const DitSampling& s, const Json& a) const override {
+    const auto codec = codec_config_from_json(s.checkpoint.recipe.at("codec"));
+    const auto mask = s.request.condition.mask;
+    const bool repair = a.value("repair", false), own_sampler = bool(s.sampler);
+    const std::string scaffold = a.value("scaffold", std::string());
+    const auto counts = mask.sum(1).to(torch::kLong).contiguous();
+    const std::vector<int64_t> atoms(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel());
+    const Json info = {{"atoms", atoms}, {"sampler", own_sampler ? "discrete" : s.request.sampler}, {"steps", s.request.steps}};
+    return [codec, mask, repair, scaffold, info](const torch::Tensor& z, Generated& out) {
+      const int64_t graph = codec.max_atoms * codec.node_features() + codec.max_atoms * codec.max_atoms * CodecConfig::kEdgeTypes;
+      const auto u = unpack(z.slice(1, 0, graph), codec);
+      const auto bond_probs = z.size(1) > graph ? z.slice(1, graph).view({z.size(0), codec.max_atoms, codec.max_atoms, CodecConfig::kEdgeTypes})
+                                                : torch::Tensor();
+      out.info = info;
+      for (int64_t i = 0; i < z.size(0); ++i) {
+        const auto d = decode(u.nodes[i], u.edges[i], mask[i], codec, repair, bond_probs.defined() ? bond_probs[i] : torch::Tensor());
+        out.info["smiles"].push_back(d.valid ? d.smiles : std::string());
+        out.info["valid"].push_back(d.valid);
+        out.info["connected"].push_back(d.valid && d.connected);
+        out.info["repaired"].push_back(d.repaired);
+        if (!scaffold.empty()) out.info["has_scaffold"].push_back(d.valid && has_substructure(d.smiles, scaffold));
+      }
+    };
+  }
+
+  // Its sample command writes rounds of draws (sample_molecules_command), not one generate's.
+};
+
+const MoleculeModality kMolecule;
 
 }  // namespace
 
 GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
-  const std::string path = a.at("checkpoint");
-  const auto ck = load_checkpoint(path);
-  const auto& recipe = ck.recipe;
-  auto net = load_graph_dit(ck, path, a.value("raw_weights", false));
-  const auto codec = codec_config_from_json(recipe.at("codec"));
+  const auto g = generate(kMolecule, a, n);
   GeneratedMolecules out;
-  out.class_names = recipe.at("classes").get<std::vector<std::string>>();
-  const auto counts = recipe.at("atom_counts").get<std::vector<int64_t>>();
-  const auto bins = recipe.at("atom_labels").get<std::vector<int64_t>>();
-  const std::string label = a.value("label", std::string());
-  const int64_t fixed_atoms = a.value("atoms", int64_t(0));
-  if (fixed_atoms < 0 || fixed_atoms > codec.max_atoms) {
-    throw std::invalid_argument("--atoms " + std::to_string(fixed_atoms) + ": this model holds 1.." + std::to_string(codec.max_atoms) + " heavy atoms");
-  }
-  const uint64_t seed = a.value("seed", uint64_t(0));
-  std::vector<int64_t> fixed_label;
-  if (!label.empty() && label != "data") fixed_label = resolve_labels(label, n, out.class_names);
-  const std::string scaffold = a.value("scaffold", std::string());
-  torch::Tensor known;
-  const int64_t scaffold_atoms = scaffold.empty() ? 0 : scaffold_known(scaffold, codec, known);
-  if (scaffold_atoms > 0 && fixed_atoms > 0 && fixed_atoms < scaffold_atoms) {
-    throw std::invalid_argument("--atoms " + std::to_string(fixed_atoms) + " is fewer than the scaffold's " + std::to_string(scaffold_atoms) + " heavy atoms");
-  }
-  if (scaffold_atoms >= codec.max_atoms) {
-    throw std::invalid_argument("--scaffold '" + scaffold + "' has " + std::to_string(scaffold_atoms) + " heavy atoms; this model holds at most " +
-                                std::to_string(codec.max_atoms) + ", leaving no room to grow");
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    // Item i draws a training molecule's (atom count, logP bin) from a generator seeded by seed + i;
-    // with a scaffold, only molecules larger than it.
-    std::mt19937_64 rng(seed + uint64_t(i));
-    size_t k = size_t(rng() % counts.size());
-    for (int tries = 0; counts[k] <= scaffold_atoms && fixed_atoms == 0 && tries < 1000; ++tries) k = size_t(rng() % counts.size());
-    const int64_t atoms = fixed_atoms > 0 ? fixed_atoms : std::max(counts[k], std::min(scaffold_atoms + 1, codec.max_atoms));
-    out.atoms.push_back(atoms);
-    out.labels.push_back(fixed_label.empty() ? bins[k] : fixed_label[size_t(i)]);
-  }
-  SampleRequest r = sample_request(a, recipe, 1.0);
-  net->to(r.options.device());
-  r.item_shape = {codec.max_atoms * codec.node_features() + codec.max_atoms * codec.max_atoms * CodecConfig::kEdgeTypes};
-  r.n = n;
-  r.null_label = int64_t(out.class_names.size());
-  r.condition.labels = torch::tensor(out.labels, torch::kLong);
-  r.condition.mask = first_n_mask(torch::tensor(out.atoms), codec.max_atoms);
-  if (known.defined()) r.condition.frames = known.unsqueeze(0).expand({n, known.size(0)}).contiguous();
-  const auto t0 = std::chrono::steady_clock::now();
-  Unpacked u;
-  torch::Tensor bond_probs;  // the discrete sampler's last prediction; undefined for the continuous ones
-  if (discrete(recipe)) {
-    r.steps = a.value("steps", recipe.at("discrete").value("sampling_steps", int64_t(100)));
-    u = sample_discrete_graphs(net, recipe, codec, r, known, bond_probs);
-    out.sampler = "discrete";
-  } else {
-    const double sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
-    const auto x = sample(with_known_values(graph_denoiser(net, codec, sigma_data, categorical(recipe), r.precision)), r).cpu();  // scaffold inpainting
-    u = unpack(x, codec);
-    out.sampler = r.sampler;
-  }
-  out.steps = r.steps;
-  const bool repair = a.value("repair", false);
-  for (int64_t i = 0; i < n; ++i) {
-    const auto d = decode(u.nodes[i], u.edges[i], r.condition.mask[i], codec, repair, bond_probs.defined() ? bond_probs[i] : torch::Tensor());
-    out.smiles.push_back(d.valid ? d.smiles : std::string());
-    out.valid.push_back(d.valid);
-    out.connected.push_back(d.valid && d.connected);
-    out.repaired.push_back(d.repaired);
-    if (!scaffold.empty()) out.has_scaffold.push_back(d.valid && has_substructure(d.smiles, scaffold));
-  }
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.class_names = g.classes;
+  out.labels = g.labels;
+  out.atoms = g.info.at("atoms").get<std::vector<int64_t>>();
+  out.sampler = g.info.at("sampler");
+  out.steps = g.info.at("steps");
+  out.smiles = g.info.at("smiles").get<std::vector<std::string>>();
+  out.valid = g.info.at("valid").get<std::vector<bool>>();
+  out.connected = g.info.at("connected").get<std::vector<bool>>();
+  out.repaired = g.info.at("repaired").get<std::vector<bool>>();
+  out.has_scaffold = g.info.value("has_scaffold", std::vector<bool>());
+  out.seconds = g.sample_seconds + g.decode_seconds;
   return out;
 }
 
-namespace {
-
-void sample_cmd(const Json& a) {
-  const std::string out = a.at("out");
-  const bool force = a.value("force", false);
-  const SampleFiles files(out, 1, force, {".sdf", ".smi"}, "molecule", SampleFiles::Numbering::kOne);
-  const int64_t n = a.value("n", int64_t(100));
-  // --n-valid N: draw rounds of samples (seeds continue where the last round stopped) until N are
-  // valid, and write exactly those N; at most 20 N draws.
-  const int64_t want_valid = a.value("n_valid", int64_t(0));
-  std::vector<SdfRecord> records;
-  std::string smi;
-  const uint64_t seed = a.value("seed", uint64_t(0));
-  int64_t drawn = 0, with_scaffold = 0;
-  double seconds = 0;
-  bool scaffold = false;
-  do {
-    const int64_t round = want_valid > 0 ? std::max<int64_t>(16, (want_valid - int64_t(records.size())) * 5 / 4) : n;
-    Json ra = a;
-    ra["seed"] = seed + uint64_t(drawn);
-    const auto g = sample_molecules(ra, round);
-    seconds += g.seconds;
-    scaffold = !g.has_scaffold.empty();
-    for (int64_t i = 0; i < round; ++i) {
-      const uint64_t item_seed = seed + uint64_t(drawn + i);
-      if (g.smiles[size_t(i)].empty() || (want_valid > 0 && int64_t(records.size()) == want_valid)) continue;
-      records.push_back({g.smiles[size_t(i)], {{"seed", std::to_string(item_seed)}, {"requested", g.class_names[size_t(g.labels[size_t(i)])]},
-                                                {"connected", g.connected[size_t(i)] ? "1" : "0"}, {"repaired", g.repaired[size_t(i)] ? "1" : "0"}}});
-      if (scaffold) {
-        records.back().fields["has_scaffold"] = g.has_scaffold[size_t(i)] ? "1" : "0";
-        with_scaffold += g.has_scaffold[size_t(i)] ? 1 : 0;
-      }
-      smi += g.smiles[size_t(i)] + "\t" + std::to_string(item_seed) + "\n";
-    }
-    drawn += round;
-    if (want_valid > 0 && int64_t(records.size()) < want_valid && drawn >= 20 * want_valid) {
-      throw std::runtime_error("--n-valid " + std::to_string(want_valid) + ": only " + std::to_string(records.size()) + " valid molecules in " +
-                               std::to_string(drawn) + " samples; nothing written");
-    }
-  } while (want_valid > 0 && int64_t(records.size()) < want_valid);
-  if (files.format() == ".smi") {
-    write_file_atomic(out, smi, force);
-  } else {
-    const auto rep = write_sdf(out, records, int(seed), force);
-    std::cout << rep.embedded_3d << " with 3-D coordinates, " << rep.flat_2d << " flagged 2-D (embedding failed)\n";
-  }
-  std::cout << "wrote " << records.size() << " valid molecules of " << drawn << " sampled to " << out << " (" << std::fixed << std::setprecision(1)
-            << double(drawn) / seconds << " molecules/s)\n";
-  if (scaffold) std::cout << with_scaffold << " of " << records.size() << " contain the scaffold " << a.at("scaffold").get<std::string>() << "\n";
+PipelineCommands molecule_pipeline() {
+  return {[](const Json& a) { train_pipeline(kMolecule, a); }, sample_molecules_command, eval_molecules, nullptr};
 }
-
-}  // namespace
-
-PipelineCommands molecule_pipeline() { return {train, sample_cmd, eval_molecules, nullptr}; }
 
 }  // namespace diffuse::molecule

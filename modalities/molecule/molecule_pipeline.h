@@ -11,6 +11,9 @@ namespace diffuse::molecule {
 
 PipelineCommands molecule_pipeline();
 
+// The files `sample molecule` writes.
+inline const std::vector<std::string> kMoleculeFormats = {".sdf", ".smi"};
+
 struct GeneratedMolecules {
   std::vector<std::string> smiles;    // canonical SMILES of valid molecules, "" for invalid ones
   std::vector<bool> valid, connected, repaired;
@@ -27,6 +30,11 @@ struct GeneratedMolecules {
 // discrete model redraws them from the forward process each step). A discrete model ignores the
 // sampler option and runs its ancestral sampler for `steps` steps (default: recipe.discrete.sampling_steps, 100).
 GeneratedMolecules sample_molecules(const Json& args, int64_t n);
+
+// `diffuse sample molecule`: args.n draws (or, with args.n_valid, rounds of draws whose seeds
+// continue where the last round stopped, until that many are valid; at most 20 x as many draws),
+// the valid ones written to args.out (.sdf with 3-D coordinates, or .smi), each with its seed.
+void sample_molecules_command(const Json& args);
 
 // The report's molecule section: for each .sdf in dir, a count and RDKit depictions of the first
 // molecules with SMILES, QED, logP and whether they have 3-D coordinates.

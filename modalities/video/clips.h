@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/json.h"
+#include "core/pipeline.h"
 #include "modalities/image/vae.h"
 #include "modalities/video/moving.h"
 #include "modalities/video/temporal_decoder.h"
@@ -30,7 +31,9 @@ torch::Tensor fps_vector(const torch::Tensor& fps, double native);
 std::string beside_decoder(const std::string& model);
 TemporalDecoder temporal_decoder_for(const std::string& spec, const std::string& model, const std::string& model_vae);
 
-// `diffuse eval video`: samples and real clips scored with the image classifier (see video_pipeline.h).
-void eval_clips(const Json& args);
+// The judge of `eval video` (args.classifier, args.fps): generated and real clips scored with the
+// image classifier on tracked crops (see video_pipeline.h), against `per_class` x 10 real clips
+// (at least 200).
+std::unique_ptr<Evaluator> video_evaluator(const Json& args, int64_t per_class);
 
 }  // namespace diffuse::video

@@ -124,70 +124,78 @@ Json score(image::Classifier& clf, const torch::Tensor& real_features, const tor
 
 }  // namespace
 
-void eval_clips(const Json& a) {
-  // A wrong checkpoint is refused before the real data is loaded and scored.
-  if (const std::string ck = a.value("checkpoint", std::string()); !ck.empty()) load_model_checkpoint(ck, "video", "dit");
-  auto clf = image::load_classifier(a.at("classifier"));
-  const auto test = image::load_fashion_mnist("test");
-  MovingOptions m;
-  const double fps = a.value("fps", 0.0);
-  if (!a.value("checkpoint", std::string()).empty()) {
-    const auto recipe = load_checkpoint(a.at("checkpoint")).recipe;
-    m = moving_options(recipe.at("data"), 2);
-    if (fps > 0 && !fps_conditioned(recipe) && fps != recipe.value("fps", 8.0)) {
-      throw std::invalid_argument("--fps " + format_number(fps) + ": " + a.at("checkpoint").get<std::string>() +
-                                  " is not conditioned on the frame rate (its items move as at " + format_number(recipe.value("fps", 8.0)) + " fps)");
+namespace {
+
+// The judge of `eval video`: the image classifier on tracked crops of real Moving Fashion-MNIST
+// clips made from the test set at the frame rate asked for (--fps), so that speeds compare.
+class VideoEvaluator : public Evaluator {
+ public:
+  VideoEvaluator(const Json& a, int64_t per_class) : file_(a.at("classifier")), clf_(image::load_classifier(file_)) {
+    test_ = image::load_fashion_mnist("test");
+    const double fps = a.value("fps", 0.0);
+    if (!a.value("checkpoint", std::string()).empty()) {
+      const auto recipe = load_checkpoint(a.at("checkpoint")).recipe;
+      m_ = moving_options(recipe.at("data"), 2);
+      if (fps > 0 && !fps_conditioned(recipe) && fps != recipe.value("fps", 8.0)) {
+        throw std::invalid_argument("--fps " + format_number(fps) + ": " + a.at("checkpoint").get<std::string>() +
+                                    " is not conditioned on the frame rate (its items move as at " + format_number(recipe.value("fps", 8.0)) + " fps)");
+      }
     }
-  }
-  m.seed = 2;
-  // The real clips are filmed at the frame rate asked for (--fps), so that speeds compare.
-  m.fps.clear();
-  if (fps > 0) m.fps = {fps};
-  const int64_t per_class = a.value("n_per_class", int64_t(20));
-  const auto real = moving_fashion_mnist(test.images, test.labels, std::max<int64_t>(200, per_class * 10), m);
-  const auto [rc, rcrops] = track_objects(real.clips);
-  torch::Tensor real_f;
-  {
+    m_.seed = 2;
+    m_.fps.clear();
+    if (fps > 0) m_.fps = {fps};
+    const auto real = moving_fashion_mnist(test_.images, test_.labels, std::max<int64_t>(200, per_class * 10), m_);
+    real_clips_ = real.clips.size(0);
+    const auto [rc, rcrops] = track_objects(real.clips);
     torch::NoGradGuard g;
     std::vector<torch::Tensor> f;
     const auto flat = rcrops.flatten(0, 1);
-    for (int64_t s = 0; s < flat.size(0); s += 1000) f.push_back(clf->features(flat.slice(0, s, s + 1000)));
-    real_f = torch::cat(f);
+    for (int64_t s = 0; s < flat.size(0); s += 1000) f.push_back(clf_->features(flat.slice(0, s, s + 1000)));
+    real_f_ = torch::cat(f);
   }
-  Json j = {{"classifier", a.at("classifier")}, {"real_clips", real.clips.size(0)}, {"real_fps", m.fps.empty() ? m.native_fps : m.fps[0]}};
-  if (a.value("calibrate", false)) {
-    // Fresh real clips (other seed), the same clips with frames shuffled, and static clips.
+
+  Json describe() const override {
+    return {{"classifier", file_}, {"real_clips", real_clips_}, {"real_fps", m_.fps.empty() ? m_.native_fps : m_.fps[0]}};
+  }
+
+  // Fresh real clips (other seed), the same clips with frames shuffled, static clips, and clips
+  // whose item is swapped for another of its class every frame.
+  Json calibration(const Json& a) const override {
+    Json j;
+    MovingOptions m = m_;
     m.seed = 3;
-    const auto other = moving_fashion_mnist(test.images, test.labels, 200, m);
+    const auto other = moving_fashion_mnist(test_.images, test_.labels, 200, m);
     const auto lab = other.labels.select(1, 0);
-    j["real"] = score(clf, real_f, other.clips, lab);
+    j["real"] = video::score(clf_, real_f_, other.clips, lab);
     at::Generator gen = at::detail::createCPUGenerator(0);
     std::vector<torch::Tensor> shuffled;
     for (int64_t i = 0; i < other.clips.size(0); ++i) shuffled.push_back(other.clips[i].index_select(0, torch::randperm(m.frames, gen)));
-    j["frame_shuffled"] = score(clf, real_f, torch::stack(shuffled), lab);
-    j["static"] = score(clf, real_f, other.clips.slice(1, 0, 1).expand_as(other.clips).contiguous(), lab);
-    j["items_swapped"] = score(clf, real_f, swap_items(other.clips, lab, gen), lab);
+    j["frame_shuffled"] = video::score(clf_, real_f_, torch::stack(shuffled), lab);
+    j["static"] = video::score(clf_, real_f_, other.clips.slice(1, 0, 1).expand_as(other.clips).contiguous(), lab);
+    j["items_swapped"] = video::score(clf_, real_f_, swap_items(other.clips, lab, gen), lab);
+    return j;
   }
-  if (!a.value("checkpoint", std::string()).empty()) {
-    Json sa = a;
-    sa.erase("label");
-    const auto g = sample_clips(sa, per_class * 10);
-    auto s = score(clf, real_f, g.frames, torch::tensor(g.labels, torch::kLong));
-    s["checkpoint"] = a.at("checkpoint");
-    s["sampler"] = a.value("sampler", std::string("dpmpp_2m"));
-    s["steps"] = a.value("steps", int64_t(20));
-    s["cfg"] = a.value("cfg", 3.0);
+
+  Json score(const Generated& g, const Json& a) const override {
+    auto s = video::score(clf_, real_f_, g.data, torch::tensor(g.labels, torch::kLong));
     s["temporal_guidance"] = a.value("temporal_guidance", 0.0);
-    s["anchor_frame"] = g.anchor_frame;
-    s["fps"] = g.fps;
-    s["fps_conditioned"] = g.fps_conditioned;
-    s["decoder"] = g.decoder;
-    s["seconds"] = g.seconds;
-    s["seconds_per_clip"] = g.seconds / double(g.frames.size(0));
-    j["samples"] = s;
+    for (const auto* key : {"anchor_frame", "fps", "fps_conditioned", "decoder"}) s[key] = g.info.at(key);
+    s["seconds_per_clip"] = (g.sample_seconds + g.decode_seconds) / double(g.data.size(0));
+    return s;
   }
-  std::cout << j.dump(2) << "\n";
-}
+
+ private:
+  std::string file_;
+  mutable image::Classifier clf_;
+  image::ImageDataset test_;
+  MovingOptions m_;
+  int64_t real_clips_ = 0;
+  torch::Tensor real_f_;
+};
+
+}  // namespace
+
+std::unique_ptr<Evaluator> video_evaluator(const Json& args, int64_t per_class) { return std::make_unique<VideoEvaluator>(args, per_class); }
 
 std::string video_report_section(const std::string& dir) {
   const auto files = files_with_extension(dir, {".mp4", ".webm"});

@@ -2,7 +2,6 @@
 #include "modalities/video/video_pipeline.h"
 
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include <limits>
 
 #include "core/dit_pipeline.h"
+#include "core/pipeline.h"
 #include "core/report.h"
 #include "core/safetensors.h"
 #include "core/files.h"
@@ -111,213 +111,251 @@ std::pair<torch::Tensor, torch::Tensor> frame_sets(const torch::Tensor& z, const
   return {torch::cat(sets).contiguous(), torch::cat(set_labels)};
 }
 
-void train(const Json& a) {
-  check_run_folder(a);
-  const std::string resume = a.value("resume", std::string()), init = a.value("init", std::string());
-  const std::string from = resume.empty() ? init : resume;
-  Json recipe;
-  if (!from.empty()) {
-    recipe = load_model_checkpoint(from, "video", "dit").recipe;
-    recipe["vae"] = resolve_beside(recipe.at("vae"), from);  // a shipped model names its VAE beside itself
-    // Factorised and hybrid models, with or without the anchor frame, have the same weights: a
-    // resume may switch between them.
-    const Json model = a.value("model", Json::object());
-    const std::pair<const char*, const char*> switches[] = {{"attention", "--attention"}, {"anchor_frame", "--anchor-frame"}};
-    for (const auto& [key, flag] : switches) {
-      if (!model.contains(key)) continue;
-      auto& config = recipe.at("model").at("config");
-      const std::string was = config.value("attention", std::string("full"));
-      if (was != "factorized" && was != "hybrid") {
-        throw std::invalid_argument(std::string(flag) + ": " + from + " has " + was + " attention, which cannot switch to " +
-                                    model.at(key).dump());
-      }
-      config[key] = model.at(key);
-    }
-  } else {
+class VideoModality : public DiffusionModality {
+ public:
+  std::string name() const override { return "video"; }
+
+  Json new_recipe(const Json& a) const override {
     const std::string vae_path = a.value("vae", std::string());
     if (vae_path.empty()) throw std::invalid_argument("train video needs --vae CHECKPOINT (the image modality's VAE)");
     Json data = {{"frames", 16}, {"size", 64}, {"items", 1}};
-    const Json given = a.value("data", Json::object());
+    const Json given = a.value("data", Json::object());  // items() of a temporary would dangle
     for (const auto& [k, v] : given.items()) data[k] = v;
-    recipe = default_recipe(vae_path, image::load_vae(vae_path), moving_options(data, 0), a.value("model", Json::object()));
+    Json recipe = default_recipe(vae_path, image::load_vae(vae_path), moving_options(data, 0), a.value("model", Json::object()));
     if (data.value("dataset", std::string()) == "folder") recipe["data"] = data;
+    return recipe;
   }
-  if (const Json given = a.value("data", Json::object()); given.contains("frame_sets")) {  // also on a resume
-    const double share = given.at("frame_sets").get<double>();
-    if (!(share >= 0 && share < 1)) {
-      throw std::invalid_argument("--frame-sets " + std::to_string(share) + ": must be in [0, 1) (the share of training items)");
+
+  void adapt_recipe(Json& recipe, const Json& a, const std::string& from) const override {
+    const std::string resume = a.value("resume", std::string());
+    if (!from.empty()) {
+      recipe["vae"] = resolve_beside(recipe.at("vae"), from);  // a shipped model names its VAE beside itself
+      // Factorised and hybrid models, with or without the anchor frame, have the same weights: a
+      // resume may switch between them.
+      const Json model = a.value("model", Json::object());
+      const std::pair<const char*, const char*> switches[] = {{"attention", "--attention"}, {"anchor_frame", "--anchor-frame"}};
+      for (const auto& [key, flag] : switches) {
+        if (!model.contains(key)) continue;
+        auto& config = recipe.at("model").at("config");
+        const std::string was = config.value("attention", std::string("full"));
+        if (was != "factorized" && was != "hybrid") {
+          throw std::invalid_argument(std::string(flag) + ": " + from + " has " + was + " attention, which cannot switch to " +
+                                      model.at(key).dump());
+        }
+        config[key] = model.at(key);
+      }
     }
-    recipe["data"]["frame_sets"] = share;
-  }
-  if (const Json given = a.value("data", Json::object()); given.contains("fps")) {
-    // Frame-rate conditioning adds a condition vector, so it starts a run or a fine-tune (--init),
-    // never a resume.
-    const auto fps = given.at("fps").get<std::vector<double>>();
-    std::string list;
-    for (const double f : fps) {
-      list += (list.empty() ? "" : " ") + format_number(f);
-      if (!(f >= 0.5 && f <= 120)) throw std::invalid_argument("--fps-choices: " + format_number(f) + " is not a frame rate in [0.5, 120]");
+    if (const Json given = a.value("data", Json::object()); given.contains("frame_sets")) {  // also on a resume
+      const double share = given.at("frame_sets").get<double>();
+      if (!(share >= 0 && share < 1)) {
+        throw std::invalid_argument("--frame-sets " + std::to_string(share) + ": must be in [0, 1) (the share of training items)");
+      }
+      recipe["data"]["frame_sets"] = share;
     }
-    if (fps.size() < 2) throw std::invalid_argument("--fps-choices " + list + ": give two or more frame rates to condition on");
-    if (!resume.empty() && recipe.at("data").value("fps", std::vector<double>()) != fps) {
-      throw std::invalid_argument("--fps-choices " + list + ": a resume keeps the run's frame rates; start a fine-tune with --init instead");
+    if (const Json given = a.value("data", Json::object()); given.contains("fps")) {
+      // Frame-rate conditioning adds a condition vector, so it starts a run or a fine-tune (--init),
+      // never a resume.
+      const auto fps = given.at("fps").get<std::vector<double>>();
+      std::string list;
+      for (const double f : fps) {
+        list += (list.empty() ? "" : " ") + format_number(f);
+        if (!(f >= 0.5 && f <= 120)) throw std::invalid_argument("--fps-choices: " + format_number(f) + " is not a frame rate in [0.5, 120]");
+      }
+      if (fps.size() < 2) throw std::invalid_argument("--fps-choices " + list + ": give two or more frame rates to condition on");
+      if (!resume.empty() && recipe.at("data").value("fps", std::vector<double>()) != fps) {
+        throw std::invalid_argument("--fps-choices " + list + ": a resume keeps the run's frame rates; start a fine-tune with --init instead");
+      }
+      if (recipe.at("data").value("dataset", std::string()) == "folder") {
+        throw std::invalid_argument("--fps-choices: Moving Fashion-MNIST only (a video folder's clips are decoded at one rate)");
+      }
+      auto& config = recipe.at("model").at("config");
+      if (config.value("cond_dim", int64_t(0)) != 0 && !fps_conditioned(recipe)) {
+        throw std::invalid_argument("--fps-choices: " + from + " already has a condition vector of another kind");
+      }
+      config["cond_dim"] = 1;
+      recipe["data"]["fps"] = fps;
     }
-    if (recipe.at("data").value("dataset", std::string()) == "folder") {
-      throw std::invalid_argument("--fps-choices: Moving Fashion-MNIST only (a video folder's clips are decoded at one rate)");
+  }
+
+  TrainData training_set(Json& recipe, const Json& a, bool fresh) const override {
+    const std::string resume = a.value("resume", std::string()), init = a.value("init", std::string());
+    const std::string from = resume.empty() ? init : resume;
+    auto vae = image::load_vae(recipe.at("vae"));
+    const Json& data = recipe.at("data");
+    torch::Tensor clips, labels, fps;
+    if (data.value("dataset", std::string()) == "folder") {  // DIR/<class>/<videos>, gray, at the model's size
+      const auto f = load_video_folder(data.at("dir"), data.value("frames", int64_t(16)), data.value("size", int64_t(64)),
+                                       data.value("size", int64_t(64)), data.value("on_bad", std::string("skip")) == "skip");
+      for (const auto& [file, why] : f.bad) std::cerr << "skipped " << why << "\n";
+      clips = f.clips.mean(2, true);
+      labels = f.labels;
+      if (resume.empty()) {
+        recipe["classes"] = f.class_names;
+        recipe["model"]["config"]["num_classes"] = int64_t(f.class_names.size());
+      }
+    } else {
+      const auto fm = image::load_fashion_mnist("train");
+      const int64_t n = a.value("data_n", int64_t(0)) > 0 ? a.value("data_n", int64_t(0)) : 6000;
+      const auto mv = moving_fashion_mnist(fm.images, fm.labels, n, moving_options(data, 1));
+      clips = mv.clips;
+      labels = mv.labels.select(1, 0);
+      fps = mv.fps;
     }
-    auto& config = recipe.at("model").at("config");
-    if (config.value("cond_dim", int64_t(0)) != 0 && !fps_conditioned(recipe)) {
-      throw std::invalid_argument("--fps-choices: " + from + " already has a condition vector of another kind");
+    // The key: data spec, clip count, a fingerprint of the frames (a folder's files may change) and the VAE file.
+    Json spec = data;
+    spec.erase("frame_sets");  // drawn from the cached latents, so not part of the key
+    const std::string key = spec.dump() + " n=" + std::to_string(clips.size(0)) + " frames=" +
+                            std::to_string(clips.sum().item<double>()) + "/" + std::to_string(clips.norm().item<double>()) +
+                            " vae=" + recipe.at("vae").get<std::string>() + " " +
+                            std::to_string(std::hash<std::string>{}(read_file(recipe.at("vae"))));
+    auto z = cached_latents(a.at("out"), from, key, [&] { return encode_clips(vae, clips); });
+    std::cerr << "latents of " << clips.size(0) << " clips: " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
+    const bool folder = data.value("dataset", std::string()) == "folder";
+    torch::Tensor vectors;
+    if (fps_conditioned(recipe)) {
+      vectors = fps_vector(fps, recipe.value("fps", 8.0));
+      std::cerr << "frame rates:";
+      for (const double f : data.at("fps").get<std::vector<double>>()) std::cerr << " " << f << " (" << (fps == f).sum().item<int64_t>() << " clips)";
+      std::cerr << "\n";
     }
-    config["cond_dim"] = 1;
-    recipe["data"]["fps"] = fps;
-  }
-  recipe.erase("train");
-  auto vae = image::load_vae(recipe.at("vae"));
-  const Json& data = recipe.at("data");
-  torch::Tensor clips, labels, fps;
-  if (data.value("dataset", std::string()) == "folder") {  // DIR/<class>/<videos>, gray, at the model's size
-    const auto f = load_video_folder(data.at("dir"), data.value("frames", int64_t(16)), data.value("size", int64_t(64)),
-                                     data.value("size", int64_t(64)), data.value("on_bad", std::string("skip")) == "skip");
-    for (const auto& [file, why] : f.bad) std::cerr << "skipped " << why << "\n";
-    clips = f.clips.mean(2, true);
-    labels = f.labels;
-    if (resume.empty()) {
-      recipe["classes"] = f.class_names;
-      recipe["model"]["config"]["num_classes"] = int64_t(f.class_names.size());
+    if (data.value("time_reverse", !folder)) {  // a bouncing clip played backwards is another valid clip
+      z = torch::cat({z, z.flip(2)});
+      labels = torch::cat({labels, labels});
+      if (vectors.defined()) vectors = torch::cat({vectors, vectors});
     }
-  } else {
-    const auto fm = image::load_fashion_mnist("train");
-    const int64_t n = a.value("data_n", int64_t(0)) > 0 ? a.value("data_n", int64_t(0)) : 6000;
-    const auto mv = moving_fashion_mnist(fm.images, fm.labels, n, moving_options(data, 1));
-    clips = mv.clips;
-    labels = mv.labels.select(1, 0);
-    fps = mv.fps;
+    torch::Tensor independent;
+    if (const double share = data.value("frame_sets", 0.0); share > 0) {
+      const auto count = int64_t(std::llround(share / (1 - share) * double(z.size(0))));
+      auto [sets, set_labels] = frame_sets(z, labels, count);
+      std::cerr << sets.size(0) << " frame sets (" << z.size(2) << " frames of one class from different clips, "
+                << "temporal attention off) beside " << z.size(0) << " clips\n";
+      independent = torch::cat({torch::zeros({z.size(0)}, torch::kBool), torch::ones({sets.size(0)}, torch::kBool)});
+      z = torch::cat({z, sets});
+      labels = torch::cat({labels, set_labels});
+      // A stack of unrelated frames has no frame rate: the null vector.
+      if (vectors.defined()) vectors = torch::cat({vectors, torch::full({sets.size(0), 1}, std::numeric_limits<float>::quiet_NaN())});
+    }
+    Condition cond{labels};
+    if (vectors.defined()) cond.vectors = vectors.to(torch::kFloat32);
+    cond.independent = independent;
+    return {z, cond};
   }
-  // The key: data spec, clip count, a fingerprint of the frames (a folder's files may change) and the VAE file.
-  Json spec = data;
-  spec.erase("frame_sets");  // drawn from the cached latents, so not part of the key
-  const std::string key = spec.dump() + " n=" + std::to_string(clips.size(0)) + " frames=" +
-                          std::to_string(clips.sum().item<double>()) + "/" + std::to_string(clips.norm().item<double>()) +
-                          " vae=" + recipe.at("vae").get<std::string>() + " " +
-                          std::to_string(std::hash<std::string>{}(read_file(recipe.at("vae"))));
-  auto z = cached_latents(a.at("out"), from, key, [&] { return encode_clips(vae, clips); });
-  std::cerr << "latents of " << clips.size(0) << " clips: " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
-  const bool folder = data.value("dataset", std::string()) == "folder";
-  torch::Tensor vectors;
-  if (fps_conditioned(recipe)) {
-    vectors = fps_vector(fps, recipe.value("fps", 8.0));
-    std::cerr << "frame rates:";
-    for (const double f : data.at("fps").get<std::vector<double>>()) std::cerr << " " << f << " (" << (fps == f).sum().item<int64_t>() << " clips)";
-    std::cerr << "\n";
+
+  Json train_defaults() const override {
+    return {{"steps", 3500}, {"batch", 8}, {"lr", 6e-4}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
+            {"checkpoint_every", 250}, {"cond_dropout", 0.1}};
   }
-  if (data.value("time_reverse", !folder)) {  // a bouncing clip played backwards is another valid clip
-    z = torch::cat({z, z.flip(2)});
-    labels = torch::cat({labels, labels});
-    if (vectors.defined()) vectors = torch::cat({vectors, vectors});
+
+  void edit_recipe(Json& recipe, const Json& a) const override {
+    if (a.contains("anchor_frame")) recipe["model"]["config"]["anchor_frame"] = a.at("anchor_frame");  // no extra weights
   }
-  const int64_t classes = recipe.at("model").at("config").at("num_classes").get<int64_t>();
-  torch::Tensor independent;
-  if (const double share = data.value("frame_sets", 0.0); share > 0) {
-    const auto count = int64_t(std::llround(share / (1 - share) * double(z.size(0))));
-    auto [sets, set_labels] = frame_sets(z, labels, count);
-    std::cerr << sets.size(0) << " frame sets (" << z.size(2) << " frames of one class from different clips, "
-              << "temporal attention off) beside " << z.size(0) << " clips\n";
-    independent = torch::cat({torch::zeros({z.size(0)}, torch::kBool), torch::ones({sets.size(0)}, torch::kBool)});
-    z = torch::cat({z, sets});
-    labels = torch::cat({labels, set_labels});
-    // A stack of unrelated frames has no frame rate: the null vector.
-    if (vectors.defined()) vectors = torch::cat({vectors, torch::full({sets.size(0), 1}, std::numeric_limits<float>::quiet_NaN())});
+
+  void prepare(DitSampling& s, const Json& a, Generated& out) const override {
+    const auto& recipe = s.checkpoint.recipe;
+    const auto& c = s.net->config();
+    SampleRequest& r = s.request;
+    const int64_t n = r.n;
+    if (a.contains("frames") && a.at("frames").get<int64_t>() > 0 && a.at("frames").get<int64_t>() != c.input_size[0]) {
+      throw std::invalid_argument("--frames " + std::to_string(a.at("frames").get<int64_t>()) + ": this model generates " +
+                                  std::to_string(c.input_size[0]) + "-frame clips");
+    }
+    const double fps = a.value("fps", 0.0) > 0 ? a.value("fps", 0.0) : recipe.value("fps", 8.0);
+    out.info = {{"fps", fps}, {"anchor_frame", c.anchor_frame}, {"fps_conditioned", fps_conditioned(recipe)}};
+    if (fps_conditioned(recipe)) {  // the frame rate sets how far items move per frame
+      const auto trained = recipe.at("data").at("fps").get<std::vector<double>>();
+      const auto [lo, hi] = std::minmax_element(trained.begin(), trained.end());
+      if (fps < *lo - 1e-9 || fps > *hi + 1e-9) {
+        throw std::invalid_argument("--fps " + format_number(fps) + ": this model was trained at " + format_number(*lo) + " to " +
+                                    format_number(*hi) + " fps");
+      }
+      r.condition.vectors = fps_vector(torch::full({n}, fps, torch::kFloat64), recipe.value("fps", 8.0));
+    }
+    r.batch = std::min<int64_t>(r.batch, 16);
+    if (const std::string first = a.value("first_frame", std::string()); !first.empty()) {
+      // Image-to-video without training for it: the frame's latent is known at t = 0 and every
+      // sampler inpaints the rest of the clip around it.
+      const int64_t side = recipe.at("data").value("size", int64_t(64));
+      // An image no larger than the canvas (a 28 x 28 item) is centred on black, a larger one resized.
+      auto img = image::to_channels(image::read_image(first), 1).unsqueeze(0);
+      if (img.size(2) <= side && img.size(3) <= side) {
+        const int64_t top = (side - img.size(2)) / 2, left = (side - img.size(3)) / 2;
+        img = torch::constant_pad_nd(img, {left, side - img.size(3) - left, top, side - img.size(2) - top}, 0);
+      } else {
+        img = image::resize(img, side, side);
+      }
+      torch::Tensor z0;
+      {
+        torch::NoGradGuard g;
+        z0 = image::load_vae(resolve_beside(recipe.at("vae"), a.at("checkpoint")))->encode(img)[0];  // (C, s, s)
+      }
+      auto known = torch::full(r.item_shape, std::numeric_limits<float>::quiet_NaN());
+      known.select(1, 0).copy_(z0);
+      r.condition.frames = known.unsqueeze(0).expand({n, -1, -1, -1, -1}).contiguous();
+    }
   }
-  Condition cond{labels};
-  if (vectors.defined()) cond.vectors = vectors.to(torch::kFloat32);
-  cond.independent = independent;
-  train_dit(a, recipe, z, cond,
-            {{"steps", 3500}, {"batch", 8}, {"lr", 6e-4}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
-             {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", classes}});
-}
+
+  ConditionalDenoiser denoiser(const DitSampling& s, const Json& a) const override {
+    return with_known_values(dit_denoiser(s.net, s.sigma_data, a.value("temporal_guidance", 0.0), s.request.precision));
+  }
+
+  // The temporal decoder beside the checkpoint (or --decoder's), else the image VAE frame by frame.
+  Decoder decoder(const DitSampling& s, const Json& a) const override {
+    const std::string path = a.at("checkpoint"), choice = a.value("decoder", std::string("auto"));
+    const std::string vae_path = resolve_beside(s.checkpoint.recipe.at("vae"), path);
+    auto temporal = temporal_decoder_for(choice, path, vae_path);
+    if (temporal) {
+      const std::string name = choice == "auto" ? beside_decoder(path) : choice;
+      return [temporal, name](const torch::Tensor& z, Generated& out) mutable {
+        out.data = temporal->decode(z);
+        out.info["decoder"] = name;
+      };
+    }
+    auto vae = image::load_vae(vae_path);
+    return [vae](const torch::Tensor& z, Generated& out) mutable {
+      out.data = decode_clips(vae, z);
+      out.info["decoder"] = "per-frame";
+    };
+  }
+
+  std::unique_ptr<Evaluator> evaluator(const Json& a, int64_t per_class) const override { return video_evaluator(a, per_class); }
+  int64_t eval_per_class() const override { return 20; }
+
+  std::vector<std::string> formats() const override { return kVideoFormats; }
+
+  void save(const Generated& g, const SampleFiles& files, const Json& a) const override {
+    VideoWriteOptions o;
+    o.fps = g.info.at("fps").get<double>();
+    o.crf = int(a.value("crf", int64_t(18)));
+    o.preset = a.value("preset", std::string("medium"));
+    o.force = a.value("force", false);
+    const int64_t n = g.data.size(0);
+    for (int64_t i = 0; i < n; ++i) write_video(files[i], g.data[i], o);
+    std::cout << "wrote " << n << (n == 1 ? " clip to " : " clips as ") << files.written() << " (" << g.data.size(1)
+              << " frames at " << o.fps << " fps; " << std::fixed << std::setprecision(2) << g.sample_seconds + g.decode_seconds << " s)\n";
+  }
+};
+
+const VideoModality kVideo;
 
 }  // namespace
 
 GeneratedClips sample_clips(const Json& a, int64_t n) {
-  const std::string path = a.at("checkpoint");
-  auto s = prepare_dit_sampling(a, "video", n, [&](Json& recipe) {
-    if (a.contains("anchor_frame")) recipe["model"]["config"]["anchor_frame"] = a.at("anchor_frame");  // no extra weights
-  });
-  const auto& recipe = s.checkpoint.recipe;
-  auto vae = image::load_vae(resolve_beside(recipe.at("vae"), path));
-  const auto& c = s.net->config();
-  SampleRequest& r = s.request;
-  if (a.contains("frames") && a.at("frames").get<int64_t>() > 0 && a.at("frames").get<int64_t>() != c.input_size[0]) {
-    throw std::invalid_argument("--frames " + std::to_string(a.at("frames").get<int64_t>()) + ": this model generates " +
-                                std::to_string(c.input_size[0]) + "-frame clips");
-  }
+  const auto g = generate(kVideo, a, n);
   GeneratedClips out;
-  out.anchor_frame = c.anchor_frame;
-  out.fps_conditioned = fps_conditioned(recipe);
-  out.class_names = s.classes;
-  out.fps = a.value("fps", 0.0) > 0 ? a.value("fps", 0.0) : recipe.value("fps", 8.0);
-  if (fps_conditioned(recipe)) {  // the frame rate sets how far items move per frame
-    const auto trained = recipe.at("data").at("fps").get<std::vector<double>>();
-    const auto [lo, hi] = std::minmax_element(trained.begin(), trained.end());
-    if (out.fps < *lo - 1e-9 || out.fps > *hi + 1e-9) {
-      throw std::invalid_argument("--fps " + format_number(out.fps) + ": this model was trained at " + format_number(*lo) + " to " +
-                                  format_number(*hi) + " fps");
-    }
-    r.condition.vectors = fps_vector(torch::full({n}, out.fps, torch::kFloat64), recipe.value("fps", 8.0));
-  }
-  r.batch = std::min<int64_t>(r.batch, 16);
-  out.labels = s.labels;
-  if (const std::string first = a.value("first_frame", std::string()); !first.empty()) {
-    // Image-to-video without training for it: the frame's latent is known at t = 0 and every
-    // sampler inpaints the rest of the clip around it.
-    const int64_t side = recipe.at("data").value("size", int64_t(64));
-    // An image no larger than the canvas (a 28 x 28 item) is centred on black, a larger one resized.
-    auto img = image::to_channels(image::read_image(first), 1).unsqueeze(0);
-    if (img.size(2) <= side && img.size(3) <= side) {
-      const int64_t top = (side - img.size(2)) / 2, left = (side - img.size(3)) / 2;
-      img = torch::constant_pad_nd(img, {left, side - img.size(3) - left, top, side - img.size(2) - top}, 0);
-    } else {
-      img = image::resize(img, side, side);
-    }
-    torch::Tensor z0;
-    {
-      torch::NoGradGuard g;
-      z0 = vae->encode(img)[0];  // (C, s, s)
-    }
-    auto known = torch::full(r.item_shape, std::numeric_limits<float>::quiet_NaN());
-    known.select(1, 0).copy_(z0);
-    r.condition.frames = known.unsqueeze(0).expand({n, -1, -1, -1, -1}).contiguous();
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  auto temporal = temporal_decoder_for(a.value("decoder", std::string("auto")), path, resolve_beside(recipe.at("vae"), path));
-  const auto z = sample(with_known_values(dit_denoiser(s.net, s.sigma_data, a.value("temporal_guidance", 0.0), r.precision)), r).cpu();
-  out.frames = temporal ? temporal->decode(z) : decode_clips(vae, z);
-  out.decoder = temporal ? a.value("decoder", std::string("auto")) == "auto" ? beside_decoder(path) : a.at("decoder").get<std::string>()
-                         : "per-frame";
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.frames = g.data;
+  out.labels = g.labels;
+  out.class_names = g.classes;
+  out.fps = g.info.at("fps").get<double>();
+  out.seconds = g.sample_seconds + g.decode_seconds;
+  out.anchor_frame = g.info.at("anchor_frame").get<bool>();
+  out.decoder = g.info.at("decoder").get<std::string>();
+  out.fps_conditioned = g.info.at("fps_conditioned").get<bool>();
   return out;
 }
 
-namespace {
-
-void sample_cmd(const Json& a) {
-  const bool force = a.value("force", false);
-  const int64_t n = a.value("n", int64_t(1));
-  const SampleFiles files(a.at("out"), n, force, kVideoFormats, "video");
-  const auto g = sample_clips(a, n);
-  VideoWriteOptions o;
-  o.fps = g.fps;
-  o.crf = int(a.value("crf", int64_t(18)));
-  o.preset = a.value("preset", std::string("medium"));
-  o.force = force;
-  for (int64_t i = 0; i < n; ++i) write_video(files[i], g.frames[i], o);
-  std::cout << "wrote " << n << (n == 1 ? " clip to " : " clips as ") << files.written() << " (" << g.frames.size(1)
-            << " frames at " << g.fps << " fps; " << std::fixed << std::setprecision(2) << g.seconds << " s)\n";
+PipelineCommands video_pipeline() {
+  return {[](const Json& a) { train_pipeline(kVideo, a); }, [](const Json& a) { sample_pipeline(kVideo, a); },
+          [](const Json& a) { eval_pipeline(kVideo, a); }, nullptr};
 }
-
-}  // namespace
-
-PipelineCommands video_pipeline() { return {train, sample_cmd, eval_clips, nullptr}; }
 
 }  // namespace diffuse::video

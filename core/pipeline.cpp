@@ -1,0 +1,113 @@
+// The generic diffusion pipeline (see pipeline.h).
+#include "core/pipeline.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <iostream>
+#include <stdexcept>
+
+#include "core/engine.h"
+#include "core/train/checkpoint.h"
+
+namespace diffuse {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+void DiffusionModality::fit(const Json& args, const Json& recipe, const TrainData& data, const Json& defaults) const {
+  train_dit(args, recipe, data.x, data.cond, defaults);
+}
+
+DitSampling DiffusionModality::load(const Json& args, int64_t n) const {
+  auto s = prepare_dit_sampling(args, name(), n, [&](Json& recipe) { edit_recipe(recipe, args); });
+  s.denoiser = dit_denoiser(s.net, s.sigma_data, 0.0, s.request.precision);
+  return s;
+}
+
+SampleFiles DiffusionModality::output_files(const Json& args, int64_t n) const {
+  return SampleFiles(args.at("out"), n, args.value("force", false), formats(), name());
+}
+
+void DiffusionModality::save(const Generated&, const SampleFiles&, const Json&) const {
+  throw std::logic_error("sample " + name() + " writes its files through a command of its own");
+}
+
+void train_pipeline(const DiffusionModality& m, const Json& args) {
+  check_run_folder(args);
+  const std::string resume = args.value("resume", std::string()), init = args.value("init", std::string());
+  const std::string from = resume.empty() ? init : resume;
+  Json recipe = from.empty() ? m.new_recipe(args) : load_model_checkpoint(from, m.name(), m.model_type()).recipe;
+  m.adapt_recipe(recipe, args, from);
+  recipe.erase("train");  // the run's options are its own, recorded again by the trainer
+  const auto data = m.training_set(recipe, args, from.empty());
+  Json defaults = m.train_defaults();
+  if (!defaults.contains("null_label")) defaults["null_label"] = recipe.at("model").at("config").at("num_classes").get<int64_t>();
+  m.fit(args, recipe, data, defaults);
+}
+
+Generated generate(const DiffusionModality& m, const Json& args, int64_t n) {
+  auto s = m.load(args, n);
+  Generated out;
+  out.labels = s.labels;
+  out.classes = s.classes;
+  m.prepare(s, args, out);
+  out.sampler = s.request.sampler;
+  out.steps = s.request.steps;
+  out.cfg = s.request.guidance.scale;
+  const auto decode = m.decoder(s, args);
+  const auto model = m.denoiser(s, args);
+  const ConditionalDenoiser counted = [&](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) {
+    ++out.forwards;
+    out.forward_items += x.size(0);
+    return model(x, sigma, c);
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  out.latents = (s.sampler ? s.sampler(s.request) : sample(counted, s.request)).cpu();
+  out.sample_seconds = seconds_since(t0);
+  const auto t1 = std::chrono::steady_clock::now();
+  {
+    torch::NoGradGuard no_grad;
+    decode(out.latents, out);
+  }
+  out.decode_seconds = seconds_since(t1);
+  return out;
+}
+
+void eval_pipeline(const DiffusionModality& m, const Json& args) {
+  const std::string checkpoint = args.value("checkpoint", std::string());
+  int64_t classes = 0;
+  if (!checkpoint.empty()) {  // a wrong checkpoint is refused before the real data is loaded and scored
+    classes = int64_t(json_at(load_model_checkpoint(checkpoint, m.name(), m.model_type()).recipe, "classes", checkpoint).size());
+  }
+  const int64_t per_class = args.value("n_per_class", m.eval_per_class());
+  const auto judge = m.evaluator(args, per_class);
+  if (!judge) throw std::invalid_argument("eval " + m.name() + ": this modality has no evaluator");
+  Json j = judge->describe();
+  if (args.value("calibrate", false)) j.update(judge->calibration(args));
+  if (!checkpoint.empty()) {
+    Json sa = args;
+    sa.erase("label");  // cycle through the classes: item i has class i % classes
+    const auto g = generate(m, sa, per_class * classes);
+    Json s = judge->score(g, args);
+    s["checkpoint"] = checkpoint;
+    s["sampler"] = g.sampler;
+    s["steps"] = g.steps;
+    s["cfg"] = g.cfg;
+    s["seconds"] = g.sample_seconds + g.decode_seconds;
+    j["samples"] = s;
+  }
+  std::cout << j.dump(2) << "\n";
+}
+
+void sample_pipeline(const DiffusionModality& m, const Json& args) {
+  const int64_t n = args.value("n", int64_t(1));
+  const auto files = m.output_files(args, n);  // refused before any work
+  m.save(generate(m, args, n), files, args);
+}
+
+}  // namespace diffuse

@@ -1,0 +1,107 @@
+// `diffuse train audio-classifier` and `diffuse train vocoder`: the models around the spectrogram
+// DiT, the judge of `eval audio` and the learned decoder of its samples.
+#include <torch/torch.h>
+
+#include <iomanip>
+#include <iostream>
+
+#include "core/dit_pipeline.h"
+#include "core/train/trainer.h"
+#include "modalities/audio/audio_pipeline.h"
+#include "modalities/audio/classifier.h"
+#include "modalities/audio/dataset.h"
+#include "modalities/audio/spectrogram.h"
+#include "modalities/audio/vocoder.h"
+
+namespace diffuse::audio {
+namespace {
+
+void train_classifier(const Json& a) {
+  check_run_folder(a);
+  const std::string out = a.at("out");
+  const Json data_spec = audio_data_spec(a);
+  if (data_spec.value("dataset", std::string()) != "spoken-digits") {
+    throw std::invalid_argument("the audio classifier trains on the spoken digits (its held-out split is the eval reference)");
+  }
+  auto sd = load_spoken_digits(data_spec);
+  auto data = sd.train;
+  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
+    data.waves = data.waves.slice(0, 0, n);
+    data.labels = data.labels.slice(0, 0, n);
+  }
+  const auto mel = fitted_mel(data.waves);
+  const auto x = log_mels(data.waves, mel);
+  const TrainOptions o = train_options_from_args(a, {{"steps", 2000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99},
+                                                     {"log_every", 250}, {"cond_dropout", 0.0}});
+  MelClassifier net(10);
+  TrainLoss loss = [net](const torch::Tensor& m, const Condition& c, at::Generator& gen) mutable {
+    // Augmentation: a random shift in time of up to 8 frames per clip (silence fills in).
+    const auto shifts = torch::randint(-8, 9, {m.size(0)}, gen, torch::kLong);
+    auto shifted = m.clone();
+    const double floor = m.min().item<double>();
+    for (int64_t i = 0; i < m.size(0); ++i) {
+      const int64_t s = shifts[i].item<int64_t>();
+      shifted[i] = torch::roll(m[i], s, 1);
+      if (s > 0) shifted[i].slice(1, 0, s).fill_(floor);
+      if (s < 0) shifted[i].slice(1, m.size(2) + s).fill_(floor);
+    }
+    return torch::nn::functional::cross_entropy(net->forward(shifted), c.labels,
+                                                torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  };
+  Json recipe = {{"modality", "audio"}, {"model", {{"type", "mel-classifier"}}}, {"mel", to_json(mel)}, {"classes", digit_names()},
+                 {"data", data_spec}};
+  Trainer trainer(net.ptr(), loss, recipe, o);
+  if (!a.value("resume", std::string()).empty()) trainer.resume(a.at("resume"));
+  trainer.run({x, {data.labels}});
+  MelClassifier ema(10);
+  trainer.load_ema_into(*ema);
+  ema->eval();
+  const auto [logits, f] = classify(ema, mel, sd.test.waves);
+  const double acc = (logits.argmax(1) == sd.test.labels).to(torch::kFloat64).mean().item<double>();
+  std::cout << "held-out accuracy: " << std::fixed << std::setprecision(4) << acc << " on " << sd.test.waves.size(0)
+            << " clips of unseen voice variants\ncheckpoint: " << out << "/checkpoint.safetensors\n";
+}
+
+void train_vocoder(const Json& a) {
+  check_run_folder(a);
+  const std::string out = a.at("out");
+  const Json data_spec = audio_data_spec(a);
+  auto sd = load_audio_data(data_spec, 16000, 16000);
+  auto data = sd.train;
+  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) data.waves = data.waves.slice(0, 0, n);
+  const auto mel = fitted_mel(data.waves);
+  const TrainOptions o = train_options_from_args(a, {{"steps", 3000}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
+                                                     {"log_every", 100}, {"checkpoint_every", 250}, {"cond_dropout", 0.0}});
+  const VocoderConfig config;
+  Vocoder net(config, mel);
+  TrainLoss loss = [net, mel](const torch::Tensor& w, const Condition&, at::Generator& gen) mutable {
+    // Random gain in [0.3, 1] so the decoder does not learn one loudness.
+    const auto wave = w * (0.3 + 0.7 * torch::rand({w.size(0), 1}, gen));
+    torch::Tensor target;
+    {
+      torch::NoGradGuard ng;
+      target = log_mel(wave, mel);
+    }
+    const auto est = net->forward(target, wave.size(1));
+    return multi_resolution_stft_loss(wave, est) + (log_mel(est, mel) - target).abs().flatten(1).mean(1);
+  };
+  Json recipe = {{"modality", "audio"}, {"model", {{"type", "vocoder"}, {"config", to_json(config)}}}, {"mel", to_json(mel)},
+                 {"samples", data.waves.size(1)}, {"data", data_spec}};
+  Trainer trainer(net.ptr(), loss, recipe, o);
+  if (!a.value("resume", std::string()).empty()) trainer.resume(a.at("resume"));
+  trainer.run({data.waves, {data.labels}});
+  Vocoder ema(config, mel);
+  trainer.load_ema_into(*ema);
+  ema->eval();
+  const auto test = sd.test.waves.slice(0, 0, 256);
+  const auto rt = vocode(ema, log_mels(test, mel), mel, test.size(1));
+  std::cout << "held-out spectral convergence: " << std::fixed << std::setprecision(4) << spectral_convergence(test, rt, mel).mean().item<double>()
+            << " on " << test.size(0) << " clips\ncheckpoint: " << out << "/checkpoint.safetensors\n";
+}
+
+}  // namespace
+
+PipelineCommands audio_classifier_pipeline() { return {train_classifier, nullptr, nullptr, nullptr}; }
+PipelineCommands audio_vocoder_pipeline() { return {train_vocoder, nullptr, nullptr, nullptr}; }
+
+}  // namespace diffuse::audio

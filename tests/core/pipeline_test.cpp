@@ -1,0 +1,204 @@
+// The generic pipeline (core/pipeline.h) through a modality defined here: "blobs", 1-D items of
+// 2 channels x 8 positions whose sign is their class. It checks what the pipeline promises every
+// modality: the run folder, resume, the recipe fitted once, per-item seeds whatever the batch,
+// the decoder built before sampling, output files checked before any work, and eval's JSON.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "core/objectives.h"
+#include "core/pipeline.h"
+#include "core/train/checkpoint.h"
+#include "test_util.h"
+
+namespace diffuse {
+namespace {
+
+struct Calls {
+  int training_sets = 0, fresh_sets = 0, decoders = 0, decodes = 0, saves = 0;
+};
+
+class Blobs : public DiffusionModality {
+ public:
+  explicit Blobs(Calls& calls, std::string name = "blobs") : calls_(calls), name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+
+  Json new_recipe(const Json& a) const override {
+    DiTConfig d;
+    d.input_size = {8};
+    d.patch = {2};
+    d.in_channels = 2;
+    d.learn_sigma = false;
+    d.hidden = 24;
+    d.depth = 1;
+    d.heads = 2;
+    d.num_classes = 0;  // fitted to the data
+    ObjectiveOptions o;
+    o.kind = ModelKind::kEdm;
+    o.sampling = SigmaSampling::kLogNormal;
+    o.weighting = LossWeighting::kEdm;
+    o.sigma_data = 1.0;
+    return {{"modality", name_}, {"model", {{"type", "dit"}, {"config", to_json(d)}}}, {"objective", to_json(o)},
+            {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
+  }
+
+  TrainData training_set(Json& recipe, const Json& a, bool fresh) const override {
+    ++calls_.training_sets;
+    const auto labels = torch::arange(64, torch::kLong) % 2;
+    const auto x = (1.0 - 2.0 * labels.to(torch::kFloat32)).view({64, 1, 1}).expand({64, 2, 8}).contiguous();
+    if (fresh) {
+      ++calls_.fresh_sets;
+      recipe["model"]["config"]["num_classes"] = 2;
+      recipe["classes"] = {"plus", "minus"};
+    }
+    return {x, {labels}};
+  }
+
+  Json train_defaults() const override {
+    return {{"steps", 3}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 0}, {"log_every", 1}, {"cond_dropout", 0.1}};
+  }
+
+  Decoder decoder(const DitSampling& s, const Json& a) const override {
+    ++calls_.decoders;
+    if (a.value("decoder", std::string()) == "missing") throw std::invalid_argument("--decoder missing: no such decoder");
+    return [this](const torch::Tensor& z, Generated& out) {
+      ++calls_.decodes;
+      EXPECT_FALSE(torch::GradMode::is_enabled());
+      out.data = z.mean({1, 2});  // one number per item: its sign is its class
+    };
+  }
+
+  std::unique_ptr<Evaluator> evaluator(const Json& a, int64_t per_class) const override;
+  int64_t eval_per_class() const override { return 3; }
+
+  std::vector<std::string> formats() const override { return {".txt"}; }
+
+  void save(const Generated& g, const SampleFiles& files, const Json& a) const override {
+    ++calls_.saves;
+    for (int64_t i = 0; i < g.data.size(0); ++i) std::ofstream(files[i]) << g.data[i].item<double>() << "\n";
+  }
+
+ private:
+  Calls& calls_;
+  std::string name_;
+};
+
+class SignJudge : public Evaluator {
+ public:
+  Json describe() const override { return {{"judge", "sign"}}; }
+  Json calibration(const Json& a) const override { return {{"real", {{"accuracy", 1.0}}}}; }
+  Json score(const Generated& g, const Json& a) const override {
+    const auto predicted = (g.data < 0).to(torch::kLong);
+    return {{"n", g.data.size(0)},
+            {"accuracy", (predicted == torch::tensor(g.labels, torch::kLong)).to(torch::kFloat64).mean().item<double>()},
+            {"labels", g.labels}};
+  }
+};
+
+std::unique_ptr<Evaluator> Blobs::evaluator(const Json& a, int64_t) const { return std::make_unique<SignJudge>(); }
+
+struct PipelineTest : ::testing::Test {
+  void SetUp() override {
+    dir = (std::filesystem::temp_directory_path() / ("diffuse_pipeline_" + std::to_string(::getpid()))).string();
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  // A trained blobs model (steps and seed as given), its checkpoint's path.
+  std::string trained(Blobs& m, const std::string& name, int64_t steps = 3) {
+    train_pipeline(m, {{"out", dir + "/" + name}, {"train", {{"steps", steps}}}});
+    return dir + "/" + name + "/checkpoint.safetensors";
+  }
+  std::string dir;
+  Calls calls;
+};
+
+TEST_F(PipelineTest, TrainFitsANewRecipeOnceRefusesAnOldRunAndResumes) {
+  Blobs m(calls);
+  const auto path = trained(m, "run");
+  auto ck = load_checkpoint(path);
+  EXPECT_EQ(ck.recipe.at("modality"), "blobs");
+  EXPECT_EQ(ck.recipe.at("model").at("config").at("num_classes"), 2);
+  EXPECT_EQ(ck.step, 3);
+  EXPECT_EQ(calls.fresh_sets, 1);
+  // The null label comes from the fitted model's classes.
+  EXPECT_EQ(ck.recipe.at("train").at("null_label"), 2);
+  test::expect_throw_containing<std::runtime_error>([&] { trained(m, "run"); }, "checkpoint.safetensors exists; pass --resume it, or --force");
+  train_pipeline(m, {{"out", dir + "/run"}, {"resume", path}, {"train", {{"steps", 5}}}});
+  EXPECT_EQ(calls.training_sets, 2);
+  EXPECT_EQ(calls.fresh_sets, 1);  // a resume keeps the recipe it was fitted with
+  EXPECT_EQ(load_checkpoint(path).step, 5);
+  // A checkpoint of another modality is refused naming both.
+  Calls other_calls;
+  Blobs other(other_calls, "other");
+  test::expect_throw_containing([&] { train_pipeline(other, {{"out", dir + "/x"}, {"resume", path}}); }, "a blobs 'dit' model, expected an other 'dit' model");
+}
+
+TEST_F(PipelineTest, GenerateIsAFunctionOfTheSeedAndBuildsTheDecoderBeforeSampling) {
+  Blobs m(calls);
+  const auto path = trained(m, "run");
+  const Json a = {{"checkpoint", path}, {"seed", 7}, {"steps", 4}, {"sampler", "euler"}, {"batch", 64}};
+  const auto g = generate(m, a, 5);
+  EXPECT_EQ(g.labels, (std::vector<int64_t>{0, 1, 0, 1, 0}));  // cycling through the classes
+  EXPECT_EQ(g.classes, (std::vector<std::string>{"plus", "minus"}));
+  EXPECT_EQ(g.latents.sizes(), (torch::IntArrayRef{5, 2, 8}));
+  EXPECT_EQ(g.data.sizes(), (torch::IntArrayRef{5}));
+  EXPECT_EQ(g.forwards, 4);             // one call per Euler step: CFG batches cond and uncond together
+  EXPECT_EQ(g.forward_items, 4 * 2 * 5);
+  EXPECT_EQ(calls.decodes, 1);
+  Json small = a;
+  small["batch"] = 2;
+  EXPECT_LE(test::max_abs(generate(m, small, 5).latents, g.latents), 1e-5);  // batch shapes round differently
+  Json minus = a;
+  minus["label"] = "minus";
+  const auto m7 = generate(m, minus, 3);
+  EXPECT_EQ(m7.labels, (std::vector<int64_t>{1, 1, 1}));
+  minus["seed"] = 8;
+  EXPECT_LE(test::max_abs(generate(m, minus, 2).latents, m7.latents.slice(0, 1, 3)), 1e-5) << "item i has seed + i";
+  // A decoder that cannot be built stops the command before the network runs.
+  Json missing = a;
+  missing["decoder"] = "missing";
+  const int decodes = calls.decodes;
+  test::expect_throw_containing<std::invalid_argument>([&] { generate(m, missing, 2); }, "--decoder missing");
+  EXPECT_EQ(calls.decodes, decodes);
+}
+
+TEST_F(PipelineTest, SampleChecksItsFilesBeforeAnyWorkAndEvalPrintsTheJudgesFigures) {
+  Blobs m(calls);
+  const auto path = trained(m, "run");
+  const Json a = {{"checkpoint", path}, {"out", dir + "/s.txt"}, {"n", 3}, {"steps", 3}, {"sampler", "euler"}};
+  sample_pipeline(m, a);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(std::filesystem::exists(dir + "/s_" + std::to_string(i) + ".txt"));
+  const int decoders = calls.decoders;
+  test::expect_throw_containing<std::runtime_error>([&] { sample_pipeline(m, a); }, "s_0.txt: exists; pass --force");
+  Json bad = a;
+  bad["out"] = dir + "/s.png";
+  test::expect_throw_containing<std::invalid_argument>([&] { sample_pipeline(m, bad); }, "unsupported blobs format '.png'; one of: .txt");
+  EXPECT_EQ(calls.decoders, decoders) << "no work before the files were checked";
+  EXPECT_EQ(calls.saves, 1);
+
+  testing::internal::CaptureStdout();
+  eval_pipeline(m, {{"checkpoint", path}, {"calibrate", true}, {"steps", 3}, {"sampler", "euler"}, {"cfg", 2.0}});
+  const auto j = Json::parse(testing::internal::GetCapturedStdout());
+  EXPECT_EQ(j.at("judge"), "sign");
+  EXPECT_EQ(j.at("real").at("accuracy"), 1.0);
+  const auto& s = j.at("samples");
+  EXPECT_EQ(s.at("n"), 6);  // eval_per_class 3 x 2 classes
+  EXPECT_EQ(s.at("labels"), Json({0, 1, 0, 1, 0, 1}));
+  EXPECT_EQ(s.at("checkpoint"), path);
+  EXPECT_EQ(s.at("sampler"), "euler");
+  EXPECT_EQ(s.at("steps"), 3);
+  EXPECT_EQ(s.at("cfg"), 2.0);
+  EXPECT_GE(s.at("seconds").get<double>(), 0.0);
+  // Another modality's checkpoint is refused before the judge loads anything.
+  Calls other_calls;
+  Blobs other(other_calls, "other");
+  test::expect_throw_containing([&] { eval_pipeline(other, {{"checkpoint", path}}); }, "expected an other 'dit' model");
+}
+
+}  // namespace
+}  // namespace diffuse
