@@ -55,6 +55,7 @@ struct DitSampling {
   ConditionalDenoiser denoiser;  // the model's, as the generic pipeline's loader made it (core/pipeline.h)
   // A sampler of the model's own (a discrete molecule model's), run instead of the engine's.
   std::function<torch::Tensor(const SampleRequest&)> sampler;
+  std::string sampler_name;  // that sampler's name in reports ("discrete")
 };
 DitSampling prepare_dit_sampling(const Json& args, const std::string& modality, int64_t n,
                                  const std::function<void(Json& recipe)>& edit = {});

@@ -56,7 +56,7 @@ Generated generate(const DiffusionModality& m, const Json& args, int64_t n) {
   out.labels = s.labels;
   out.classes = s.classes;
   m.prepare(s, args, out);
-  out.sampler = s.request.sampler;
+  out.sampler = s.sampler ? s.sampler_name : s.request.sampler;
   out.steps = s.request.steps;
   out.cfg = s.request.guidance.scale;
   const auto decode = m.decoder(s, args);
@@ -92,7 +92,7 @@ void eval_pipeline(const DiffusionModality& m, const Json& args) {
   if (!checkpoint.empty()) {
     Json sa = args;
     sa.erase("label");  // cycle through the classes: item i has class i % classes
-    const auto g = generate(m, sa, per_class * classes);
+    const auto g = generate(m, sa, m.eval_samples(per_class, classes));
     Json s = judge->score(g, args);
     s["checkpoint"] = checkpoint;
     s["sampler"] = g.sampler;

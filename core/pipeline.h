@@ -97,6 +97,8 @@ class DiffusionModality {
   virtual std::unique_ptr<Evaluator> evaluator(const Json& args, int64_t per_class) const { return nullptr; }
   // Samples per class when args.n_per_class is not given.
   virtual int64_t eval_per_class() const { return 100; }
+  // The samples eval scores for `per_class` samples per class of a model with `classes` classes.
+  virtual int64_t eval_samples(int64_t per_class, int64_t classes) const { return per_class * classes; }
 
   // ---- files (for sample_pipeline; a modality whose sample command is its own, such as the
   // molecules' rounds of draws until enough are valid, may leave them)

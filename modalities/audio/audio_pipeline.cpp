@@ -170,18 +170,7 @@ const AudioModality kAudio;
 
 }  // namespace
 
-GeneratedAudio sample_audio(const Json& a, int64_t n) {
-  const auto g = generate(kAudio, a, n);
-  GeneratedAudio out;
-  out.waves = g.data;
-  out.mels = g.latents;
-  out.labels = g.labels;
-  out.class_names = g.classes;
-  out.rate = g.info.at("rate").get<int64_t>();
-  out.seconds = g.sample_seconds + g.decode_seconds;
-  out.decoder = g.info.at("decoder").get<std::string>();
-  return out;
-}
+Generated sample_audio(const Json& a, int64_t n) { return generate(kAudio, a, n); }
 
 namespace {
 

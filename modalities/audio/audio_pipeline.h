@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/modality.h"
+#include "core/pipeline.h"
 
 namespace diffuse::audio {
 
@@ -19,18 +20,11 @@ PipelineCommands audio_vocoder_pipeline();  // train only: the learned decoder
 // log-mel spectrogram drawn as SVG.
 std::string audio_report_section(const std::string& dir);
 
-struct GeneratedAudio {
-  torch::Tensor waves;      // (n, T) at `rate`
-  torch::Tensor mels;       // (n, n_mels, frames), normalised
-  std::vector<int64_t> labels;
-  std::vector<std::string> class_names;
-  int64_t rate = 16000;
-  double seconds = 0;       // wall time of sampling and decoding
-  std::string decoder;      // "griffin-lim" or the vocoder checkpoint used
-};
-// Samples n clips from a checkpoint; options as the CLI's (label, seed, sampler, steps, cfg, ...;
-// decoder: "auto" (default: vocoder.safetensors beside the checkpoint when there is one, else
-// Griffin-Lim), "griffin-lim", or a vocoder checkpoint).
-GeneratedAudio sample_audio(const Json& args, int64_t n);
+// Samples n clips from a checkpoint through the generic pipeline; options as the CLI's (label,
+// seed, sampler, steps, cfg, ...; decoder: "auto" (default: vocoder.safetensors beside the
+// checkpoint when there is one, else Griffin-Lim), "griffin-lim", or a vocoder checkpoint).
+// data: (n, T) waveforms; latents: the sampled normalised log-mels (n, n_mels, frames); info:
+// rate, decoder.
+Generated sample_audio(const Json& args, int64_t n);
 
 }  // namespace diffuse::audio

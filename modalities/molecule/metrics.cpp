@@ -1,21 +1,21 @@
 // Molecule metrics: validity, uniqueness, novelty, property distances and set similarities of
-// generated molecules against held-out ones, and `diffuse eval molecule` with its calibration rows.
+// generated molecules against held-out ones, and the judge of `diffuse eval molecule` with its
+// calibration rows.
 #include "modalities/molecule/metrics.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
-#include <iostream>
 #include <map>
 #include <random>
 #include <set>
 
+#include "core/pipeline.h"
 #include "core/train/checkpoint.h"
 #include "modalities/molecule/chem.h"
 #include "modalities/molecule/codec.h"
 #include "modalities/molecule/dataset.h"
-#include "modalities/molecule/molecule_pipeline.h"
 #include "modalities/molecule/similarity.h"
 
 namespace diffuse::molecule {
@@ -39,7 +39,7 @@ namespace {
 // Validity, uniqueness, novelty against `train`; Wasserstein-1 distances of the property
 // distributions, mean QED and the MOSES set similarities (internal diversity, nearest neighbour,
 // scaffolds, fragments) against `reference`, for SMILES ("" = invalid).
-Json score(const std::vector<std::string>& smiles, const std::vector<bool>& connected, const std::vector<std::string>& train,
+Json score_smiles(const std::vector<std::string>& smiles, const std::vector<bool>& connected, const std::vector<std::string>& train,
            const std::vector<std::string>& reference) {
   const std::set<std::string> train_set(train.begin(), train.end());
   std::vector<std::string> valid;
@@ -80,27 +80,31 @@ Json score(const std::vector<std::string>& smiles, const std::vector<bool>& conn
   return j;
 }
 
-}  // namespace
-
-void eval_molecules(const Json& a) {
-  Json j = Json::object();
-  CodecConfig codec;
-  Json data = {{"dataset", "rdkit-data"}};
-  if (!a.value("checkpoint", std::string()).empty()) {
-    const auto ck = load_model_checkpoint(a.at("checkpoint"), "molecule", "graph-dit");
-    codec = codec_config_from_json(ck.recipe.at("codec"));
-    data = ck.recipe.at("data");
+// The judge of `eval molecule`: the checkpoint's data (or rdkit-data) split as it trained, its
+// held-out molecules the reference. --calibrate adds held-out vs train (the floor) and held-out
+// molecules with one random bond order changed each (a corrupted baseline).
+class MoleculeEvaluator : public Evaluator {
+ public:
+  explicit MoleculeEvaluator(const Json& a) {
+    Json data = {{"dataset", "rdkit-data"}};
+    if (!a.value("checkpoint", std::string()).empty()) {
+      const auto ck = load_model_checkpoint(a.at("checkpoint"), "molecule", "graph-dit");
+      codec_ = codec_config_from_json(ck.recipe.at("codec"));
+      data = ck.recipe.at("data");
+    }
+    ds_ = load_molecule_data(data, codec_);
   }
-  const auto ds = load_molecule_data(data, codec);
-  if (a.value("calibrate", false)) {
-    // The floor: test molecules against train (novel by construction; W1 between the splits). A
-    // corrupted baseline: test molecules with one random bond order changed each (W1 to test).
-    j["test_vs_train"] = score(ds.test, std::vector<bool>(ds.test.size(), true), ds.train, ds.train);
+
+  Json describe() const override { return {{"reference", {{"train", ds_.train.size()}, {"held_out", ds_.test.size()}}}}; }
+
+  Json calibration(const Json&) const override {
+    Json j;
+    j["test_vs_train"] = score_smiles(ds_.test, std::vector<bool>(ds_.test.size(), true), ds_.train, ds_.train);
     std::mt19937_64 rng(0);
     std::vector<std::string> corrupted;
     std::vector<bool> conn;
-    for (const auto& s : ds.test) {
-      auto g = encode(s, codec);
+    for (const auto& s : ds_.test) {
+      auto g = encode(s, codec_);
       const int64_t atoms = g.mask.sum().item<int64_t>();
       const int64_t p = int64_t(rng() % uint64_t(atoms)), q = int64_t(rng() % uint64_t(atoms));
       if (p != q) {
@@ -110,39 +114,43 @@ void eval_molecules(const Json& a) {
           g.edges[i][k][o] = 1.0;
         }
       }
-      const auto d = decode(g.nodes, g.edges, g.mask, codec);
+      const auto d = decode(g.nodes, g.edges, g.mask, codec_);
       corrupted.push_back(d.valid ? d.smiles : std::string());
       conn.push_back(d.valid && d.connected);
     }
-    j["corrupted_test"] = score(corrupted, conn, ds.train, ds.test);
+    j["corrupted_test"] = score_smiles(corrupted, conn, ds_.train, ds_.test);
+    return j;
   }
-  if (!a.value("checkpoint", std::string()).empty()) {
-    const int64_t n = a.value("n_per_class", int64_t(100)) * 10;
-    Json sa = a;
-    sa.erase("label");
-    auto g = sample_molecules(sa, n);
-    auto s = score(g.smiles, g.connected, ds.train, ds.test);
+
+  // Generated::info as the molecule decoder fills it (smiles, connected, repaired).
+  Json score(const Generated& g, const Json&) const override {
+    const auto smiles = g.info.at("smiles").get<std::vector<std::string>>();
+    Json s = score_smiles(smiles, g.info.at("connected").get<std::vector<bool>>(), ds_.train, ds_.test);
     int64_t repaired = 0;
-    for (bool r : g.repaired) repaired += r ? 1 : 0;
+    for (bool r : g.info.at("repaired").get<std::vector<bool>>()) repaired += r ? 1 : 0;
     s["repaired"] = repaired;
-    s["sampler"] = g.sampler;
-    s["steps"] = g.steps;
-    s["seconds"] = g.seconds;
-    s["molecules_per_second"] = double(n) / g.seconds;
+    s["molecules_per_second"] = double(smiles.size()) / (g.sample_seconds + g.decode_seconds);
     // Conditioning: mean logP of valid samples per requested bin.
     Json per_bin = Json::object();
-    for (size_t b = 0; b < g.class_names.size(); ++b) {
+    for (size_t b = 0; b < g.classes.size(); ++b) {
       double sum = 0;
       int64_t count = 0;
-      for (size_t i = 0; i < g.smiles.size(); ++i) {
-        if (g.labels[i] == int64_t(b) && !g.smiles[i].empty()) sum += properties(g.smiles[i]).logp, ++count;
+      for (size_t i = 0; i < smiles.size(); ++i) {
+        if (g.labels[i] == int64_t(b) && !smiles[i].empty()) sum += properties(smiles[i]).logp, ++count;
       }
-      if (count) per_bin[g.class_names[b]] = {{"mean_logp", sum / double(count)}, {"valid", count}};
+      if (count) per_bin[g.classes[b]] = {{"mean_logp", sum / double(count)}, {"valid", count}};
     }
     s["logp_by_requested_bin"] = per_bin;
-    j["samples"] = s;
+    return s;
   }
-  std::cout << j.dump(2) << "\n";
-}
+
+ private:
+  CodecConfig codec_;
+  MoleculeDataset ds_;
+};
+
+}  // namespace
+
+std::unique_ptr<Evaluator> molecule_evaluator(const Json& args) { return std::make_unique<MoleculeEvaluator>(args); }
 
 }  // namespace diffuse::molecule

@@ -1,18 +1,20 @@
-// Molecule metrics and `diffuse eval molecule`.
+// Molecule metrics and the judge of `diffuse eval molecule`.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/json.h"
+#include "core/pipeline.h"
 
 namespace diffuse::molecule {
 
 // Wasserstein-1 distance between two 1-D samples (sorted quantile matching).
 double wasserstein1(std::vector<double> a, std::vector<double> b);
 
-// `diffuse eval molecule [CHECKPOINT]`: samples of the checkpoint scored against its data's
-// held-out split (validity, uniqueness, novelty, property W1, MOSES similarities, logP per
-// requested bin); --calibrate adds held-out vs train and one-bond-edited held-out molecules.
-void eval_molecules(const Json& args);
+// The judge of `diffuse eval molecule [CHECKPOINT]`: samples of the checkpoint scored against its
+// data's held-out split (validity, uniqueness, novelty, property W1, MOSES similarities, logP per
+// requested bin); its calibration rows are held-out vs train and one-bond-edited held-out molecules.
+std::unique_ptr<Evaluator> molecule_evaluator(const Json& args);
 
 }  // namespace diffuse::molecule

@@ -353,6 +353,7 @@ class MoleculeModality : public DiffusionModality {
       s.sampler = [net, recipe, codec, known](const SampleRequest& request) {
         return sample_discrete_graphs(net, recipe, codec, request, known);
       };
+      s.sampler_name = "discrete";
     } else {
       s.sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
       s.denoiser = with_known_values(graph_denoiser(net, codec, s.sigma_data, categorical(recipe), r.precision));  // scaffold inpainting
@@ -362,15 +363,15 @@ class MoleculeModality : public DiffusionModality {
 
   // RDKit molecules (optionally valence-repaired, ranking bonds by a discrete model's last bond
   // probabilities), in Generated::info: smiles ("" = invalid), valid, connected, repaired,
-  // has_scaffold, atoms, sampler, steps.
+  // has_scaffold, atoms.
   Decoder decoder(const DitSampling& s, const Json& a) const override {
     const auto codec = codec_config_from_json(s.checkpoint.recipe.at("codec"));
     const auto mask = s.request.condition.mask;
-    const bool repair = a.value("repair", false), own_sampler = bool(s.sampler);
+    const bool repair = a.value("repair", false);
     const std::string scaffold = a.value("scaffold", std::string());
     const auto counts = mask.sum(1).to(torch::kLong).contiguous();
     const std::vector<int64_t> atoms(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel());
-    const Json info = {{"atoms", atoms}, {"sampler", own_sampler ? "discrete" : s.request.sampler}, {"steps", s.request.steps}};
+    const Json info = {{"atoms", atoms}};
     return [codec, mask, repair, scaffold, info](const torch::Tensor& z, Generated& out) {
       const int64_t graph = codec.max_atoms * codec.node_features() + codec.max_atoms * codec.max_atoms * CodecConfig::kEdgeTypes;
       const auto u = unpack(z.slice(1, 0, graph), codec);
@@ -388,6 +389,9 @@ class MoleculeModality : public DiffusionModality {
     };
   }
 
+  std::unique_ptr<Evaluator> evaluator(const Json& a, int64_t) const override { return molecule_evaluator(a); }
+  // --n-per-class counts tenths of the samples: the logP bins are drawn from the training mix.
+  int64_t eval_samples(int64_t per_class, int64_t) const override { return per_class * 10; }
   // Its sample command writes rounds of draws (sample_molecules_command), not one generate's.
 };
 
@@ -395,25 +399,11 @@ const MoleculeModality kMolecule;
 
 }  // namespace
 
-GeneratedMolecules sample_molecules(const Json& a, int64_t n) {
-  const auto g = generate(kMolecule, a, n);
-  GeneratedMolecules out;
-  out.class_names = g.classes;
-  out.labels = g.labels;
-  out.atoms = g.info.at("atoms").get<std::vector<int64_t>>();
-  out.sampler = g.info.at("sampler");
-  out.steps = g.info.at("steps");
-  out.smiles = g.info.at("smiles").get<std::vector<std::string>>();
-  out.valid = g.info.at("valid").get<std::vector<bool>>();
-  out.connected = g.info.at("connected").get<std::vector<bool>>();
-  out.repaired = g.info.at("repaired").get<std::vector<bool>>();
-  out.has_scaffold = g.info.value("has_scaffold", std::vector<bool>());
-  out.seconds = g.sample_seconds + g.decode_seconds;
-  return out;
-}
+Generated sample_molecules(const Json& a, int64_t n) { return generate(kMolecule, a, n); }
 
 PipelineCommands molecule_pipeline() {
-  return {[](const Json& a) { train_pipeline(kMolecule, a); }, sample_molecules_command, eval_molecules, nullptr};
+  return {[](const Json& a) { train_pipeline(kMolecule, a); }, sample_molecules_command,
+          [](const Json& a) { eval_pipeline(kMolecule, a); }, nullptr};
 }
 
 }  // namespace diffuse::molecule

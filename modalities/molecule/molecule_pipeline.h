@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/modality.h"
+#include "core/pipeline.h"
 
 namespace diffuse::molecule {
 
@@ -14,22 +15,15 @@ PipelineCommands molecule_pipeline();
 // The files `sample molecule` writes.
 inline const std::vector<std::string> kMoleculeFormats = {".sdf", ".smi"};
 
-struct GeneratedMolecules {
-  std::vector<std::string> smiles;    // canonical SMILES of valid molecules, "" for invalid ones
-  std::vector<bool> valid, connected, repaired;
-  std::vector<int64_t> labels, atoms;  // requested logP bin and heavy-atom count per sample
-  std::vector<std::string> class_names;
-  std::vector<bool> has_scaffold;      // with a scaffold: the sample contains it (RDKit substructure match)
-  std::string sampler;                 // the registry sampler, or "discrete" for a discrete model's own
-  int64_t steps = 0;                   // the sampler's steps
-  double seconds = 0;
-};
-// args: checkpoint, seed, sampler options, label ("" or "data": the training mix), atoms (0: drawn
-// from the training set), repair, scaffold (SMILES kept fixed in atoms 0..k-1 while the rest is
-// inpainted: the denoiser's prediction is replaced by the scaffold's one-hot values there; a
-// discrete model redraws them from the forward process each step). A discrete model ignores the
-// sampler option and runs its ancestral sampler for `steps` steps (default: recipe.discrete.sampling_steps, 100).
-GeneratedMolecules sample_molecules(const Json& args, int64_t n);
+// n molecules through the generic pipeline. args: checkpoint, seed, sampler options, label ("" or
+// "data": the training mix), atoms (0: drawn from the training set), repair, scaffold (SMILES kept
+// fixed in atoms 0..k-1 while the rest is inpainted: the denoiser's prediction is replaced by the
+// scaffold's one-hot values there; a discrete model redraws them from the forward process each
+// step). A discrete model ignores the sampler option and runs its ancestral sampler ("discrete")
+// for `steps` steps (default: recipe.discrete.sampling_steps, 100). Generated::info holds per
+// item smiles (canonical, "" for invalid ones), valid, connected, repaired, atoms (heavy atoms)
+// and, with a scaffold, has_scaffold (an RDKit substructure match).
+Generated sample_molecules(const Json& args, int64_t n);
 
 // `diffuse sample molecule`: args.n draws (or, with args.n_valid, rounds of draws whose seeds
 // continue where the last round stopped, until that many are valid; at most 20 x as many draws),

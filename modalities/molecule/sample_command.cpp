@@ -28,18 +28,21 @@ void sample_molecules_command(const Json& a) {
     Json ra = a;
     ra["seed"] = seed + uint64_t(drawn);
     const auto g = sample_molecules(ra, round);
-    seconds += g.seconds;
-    scaffold = !g.has_scaffold.empty();
+    seconds += g.sample_seconds + g.decode_seconds;
+    const auto smiles = g.info.at("smiles").get<std::vector<std::string>>();
+    const auto connected = g.info.at("connected").get<std::vector<bool>>(), repaired = g.info.at("repaired").get<std::vector<bool>>();
+    const auto has_scaffold = g.info.value("has_scaffold", std::vector<bool>());
+    scaffold = !has_scaffold.empty();
     for (int64_t i = 0; i < round; ++i) {
       const uint64_t item_seed = seed + uint64_t(drawn + i);
-      if (g.smiles[size_t(i)].empty() || (want_valid > 0 && int64_t(records.size()) == want_valid)) continue;
-      records.push_back({g.smiles[size_t(i)], {{"seed", std::to_string(item_seed)}, {"requested", g.class_names[size_t(g.labels[size_t(i)])]},
-                                                {"connected", g.connected[size_t(i)] ? "1" : "0"}, {"repaired", g.repaired[size_t(i)] ? "1" : "0"}}});
+      if (smiles[size_t(i)].empty() || (want_valid > 0 && int64_t(records.size()) == want_valid)) continue;
+      records.push_back({smiles[size_t(i)], {{"seed", std::to_string(item_seed)}, {"requested", g.classes[size_t(g.labels[size_t(i)])]},
+                                                {"connected", connected[size_t(i)] ? "1" : "0"}, {"repaired", repaired[size_t(i)] ? "1" : "0"}}});
       if (scaffold) {
-        records.back().fields["has_scaffold"] = g.has_scaffold[size_t(i)] ? "1" : "0";
-        with_scaffold += g.has_scaffold[size_t(i)] ? 1 : 0;
+        records.back().fields["has_scaffold"] = has_scaffold[size_t(i)] ? "1" : "0";
+        with_scaffold += has_scaffold[size_t(i)] ? 1 : 0;
       }
-      smi += g.smiles[size_t(i)] + "\t" + std::to_string(item_seed) + "\n";
+      smi += smiles[size_t(i)] + "\t" + std::to_string(item_seed) + "\n";
     }
     drawn += round;
     if (want_valid > 0 && int64_t(records.size()) < want_valid && drawn >= 20 * want_valid) {

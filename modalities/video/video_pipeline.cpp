@@ -339,19 +339,7 @@ const VideoModality kVideo;
 
 }  // namespace
 
-GeneratedClips sample_clips(const Json& a, int64_t n) {
-  const auto g = generate(kVideo, a, n);
-  GeneratedClips out;
-  out.frames = g.data;
-  out.labels = g.labels;
-  out.class_names = g.classes;
-  out.fps = g.info.at("fps").get<double>();
-  out.seconds = g.sample_seconds + g.decode_seconds;
-  out.anchor_frame = g.info.at("anchor_frame").get<bool>();
-  out.decoder = g.info.at("decoder").get<std::string>();
-  out.fps_conditioned = g.info.at("fps_conditioned").get<bool>();
-  return out;
-}
+Generated sample_clips(const Json& a, int64_t n) { return generate(kVideo, a, n); }
 
 PipelineCommands video_pipeline() {
   return {[](const Json& a) { train_pipeline(kVideo, a); }, [](const Json& a) { sample_pipeline(kVideo, a); },

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/modality.h"
+#include "core/pipeline.h"
 
 namespace diffuse::video {
 
@@ -17,16 +18,10 @@ PipelineCommands video_decoder_pipeline();  // `diffuse train video-decoder` (se
 // `diffuse report`: every MP4/WebM directly in `dir`, embedded, with a contact sheet of its frames.
 std::string video_report_section(const std::string& dir);
 
-struct GeneratedClips {
-  torch::Tensor frames;  // (n, T, 1, H, W) in [0, 1]
-  std::vector<int64_t> labels;
-  std::vector<std::string> class_names;
-  double fps = 8, seconds = 0;
-  bool anchor_frame = false;  // whether the model ran with cross-frame attention to the first frame
-  std::string decoder = "per-frame";  // per-frame (the image VAE) or the temporal decoder's file
-  bool fps_conditioned = false;  // whether `fps` conditioned the model (else it only sets the file's rate)
-};
-GeneratedClips sample_clips(const Json& args, int64_t n);
+// n clips through the generic pipeline. data: (n, T, 1, H, W) in [0, 1]; info: fps, anchor_frame
+// (cross-frame attention to the first frame), decoder ("per-frame" or the temporal decoder's
+// file), fps_conditioned (whether fps conditioned the model or only sets the file's rate).
+Generated sample_clips(const Json& args, int64_t n);
 
 // Per-clip object tracks: the intensity-weighted centroid of each frame (y, x), and a 28 x 28 crop
 // around it. frames (n, T, 1, H, W) -> centroids (n, T, 2), crops (n, T, 1, 28, 28).

@@ -354,13 +354,13 @@ TEST(VideoPipeline, ClipsRoundTripThroughTheFrameCodecAndSampleFromTheSeedInAnyB
 
   Json a = {{"checkpoint", path}, {"seed", 5}, {"steps", 2}, {"label", "2"}, {"batch", 2}, {"decoder", "per-frame"}};
   const auto g = sample_clips(a, 2);
-  ASSERT_EQ(g.frames.sizes(), (std::vector<int64_t>{2, 16, 1, 64, 64}));
+  ASSERT_EQ(g.data.sizes(), (std::vector<int64_t>{2, 16, 1, 64, 64}));
   EXPECT_EQ(g.labels, (std::vector<int64_t>{2, 2}));
-  EXPECT_EQ(g.decoder, "per-frame");
-  EXPECT_EQ(g.fps, 8.0);
+  EXPECT_EQ(g.info.at("decoder"), "per-frame");
+  EXPECT_EQ(g.info.at("fps").get<double>(), 8.0);
   a["batch"] = 1;
   const auto one = sample_clips(a, 1);
-  const double mse = (one.frames[0] - g.frames[0]).pow(2).mean().item<double>();
+  const double mse = (one.data[0] - g.data[0]).pow(2).mean().item<double>();
   EXPECT_LT(mse, 1e-6) << "batch 1 against batch 2: mean squared difference " << mse;
   a["frames"] = 8;
   test::expect_throw_containing<std::invalid_argument>([&] { sample_clips(a, 1); }, "--frames 8: this model generates 16-frame clips");
