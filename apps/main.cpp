@@ -12,6 +12,8 @@
 
 
 int main(int argc, char** argv) {
+  // Freed tensors stay with the process for the next step instead of coming back page by page.
+  diffuse::keep_freed_memory();
   // A file-size limit (ulimit -f) then fails the write with EFBIG, which the writers report,
   // instead of killing the process half-way through a file.
   std::signal(SIGXFSZ, SIG_IGN);

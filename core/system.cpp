@@ -3,6 +3,9 @@
 
 #include <ATen/Version.h>
 #include <dlfcn.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <torch/cuda.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -52,6 +55,15 @@ GemmMeasurement measure_gemm(int64_t n, double min_seconds, const std::string& d
 }
 
 int hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+bool keep_freed_memory() {
+#if defined(__GLIBC__)
+  // -1 disables trimming (mallopt(3)); without mmap, large blocks come from the heap and are reused.
+  return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, -1) == 1;
+#else
+  return false;
+#endif
+}
 
 int set_threads(int n) {
   if (n <= 0) {
