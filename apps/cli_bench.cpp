@@ -129,7 +129,8 @@ void add_bench_pipelines(CLI::App& bench) {
                                          "network calls (CFG is one batched call per step), GFLOP/s against GEMM\n"
                                          "Example: diffuse bench " + name + " --n 64 --steps 20 --sampler dpmpp_2m --cfg 3");
     struct Args {
-      std::string checkpoint, sampler = "dpmpp_2m", device = "cpu", precision = "fp32";
+      std::string checkpoint, sampler = "dpmpp_2m", device = "cpu";
+      std::vector<std::string> precisions = {"fp32"};
       int64_t n = 64, steps = 20, batch = 64;
       double cfg = 3.0;
       uint64_t seed = 0;
@@ -144,14 +145,15 @@ void add_bench_pipelines(CLI::App& bench) {
     m->add_option("--batch", a->batch, "samples per forward batch")->capture_default_str()->check(positive_number());
     m->add_option("--seed", a->seed, "seed")->capture_default_str()->check(seed_number());
     m->add_option("--device", a->device, "cpu, cuda or cuda:N: where the network runs")->capture_default_str();
-    m->add_option("--precision", a->precision, "fp32, bf16 or auto: the network's compute type")->capture_default_str();
+    m->add_option("--precision", a->precisions, "fp32, bf16 or auto: the network's compute type (a list: each is measured against\n"
+                                                "the GEMM rate of its own type, in the same run)")->capture_default_str()->delimiter(',');
     m->add_flag("--json", a->json, "print JSON");
     const PipelineCommands* pipeline = &p;
     m->callback([a, pipeline] {
-      resolve_precision(a->precision, parse_device(a->device));
+      for (const auto& p : a->precisions) resolve_precision(p, parse_device(a->device));
       pipeline->bench({{"checkpoint", a->checkpoint.empty() ? shipped_model_path(pipeline->shipped) : a->checkpoint}, {"n", a->n},
                        {"steps", a->steps}, {"sampler", a->sampler}, {"cfg", a->cfg}, {"batch", a->batch}, {"seed", a->seed},
-                       {"json", a->json}, {"label", "all"}, {"device", a->device}, {"precision", a->precision}});
+                       {"json", a->json}, {"label", "all"}, {"device", a->device}, {"precisions", a->precisions}});
     });
   }
 }

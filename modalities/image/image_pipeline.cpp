@@ -158,39 +158,48 @@ torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
 
 namespace {
 
-// Wall time of sampling n images (after a warm-up run of a few), with the network's calls and
-// achieved GFLOP/s against the GEMM rate measured in the same run.
+// Wall time of sampling n images (after a warm-up run of a few) in each of args.precisions, with
+// the network's calls and achieved GFLOP/s against the GEMM rate of that precision, measured in
+// the same run.
 void bench(const Json& a) {
   const int64_t n = a.value("n", int64_t(64));
-  Json warm = a;
-  sample_images(warm, std::min<int64_t>(n, 4));
-  // The GEMM rate of the precision the DiT runs in, measured in the same run.
-  const auto precision = resolve_precision(a.value("precision", std::string("fp32")), parse_device(a.value("device", std::string("cpu"))));
-  const auto gemm = measure_gemm(1024, 0.5, a.value("device", std::string("cpu")), precision == Precision::kBf16);
-  SampleInfo info;
-  const auto t0 = std::chrono::steady_clock::now();
-  sample_images(a, n, &info);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string device = a.value("device", std::string("cpu"));
   const auto ck = load_checkpoint(a.at("checkpoint"));
   const auto cfg = dit_config_from_json(ck.recipe["model"]["config"]);
-  const double gflops = 2.0 * dit_forward_macs(cfg) * double(info.forward_items) / info.sample_seconds * 1e-9;
+  Json rows = Json::array();
+  for (const std::string name : a.at("precisions")) {
+    const auto precision = resolve_precision(name, parse_device(device));
+    Json run = a;
+    run["precision"] = precision_name(precision);
+    sample_images(run, std::min<int64_t>(n, 4));
+    const auto gemm = measure_gemm(1024, 0.5, device, precision == Precision::kBf16);
+    SampleInfo info;
+    const auto t0 = std::chrono::steady_clock::now();
+    sample_images(run, n, &info);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double gflops = 2.0 * dit_forward_macs(cfg) * double(info.forward_items) / info.sample_seconds * 1e-9;
+    rows.push_back({{"precision", precision_name(precision)}, {"seconds", secs}, {"images_per_second", double(n) / secs},
+                    {"sample_seconds", info.sample_seconds}, {"decode_seconds", info.decode_seconds}, {"network_calls", info.forwards},
+                    {"network_items", info.forward_items}, {"dit_gflops", gflops}, {"gemm_gflops", gemm.gflops},
+                    {"fraction_of_gemm", gflops / gemm.gflops}});
+  }
   const Json j = {{"benchmark", "image"}, {"checkpoint", a.at("checkpoint")}, {"n", n},
                   {"sampler", a.value("sampler", std::string("dpmpp_2m"))}, {"steps", a.value("steps", int64_t(20))},
-                  {"cfg", a.value("cfg", 3.0)}, {"batch", a.value("batch", int64_t(64))}, {"threads", torch::get_num_threads()},
-                  {"seconds", secs}, {"images_per_second", double(n) / secs}, {"sample_seconds", info.sample_seconds},
-                  {"decode_seconds", info.decode_seconds}, {"network_calls", info.forwards},
-                  {"network_items", info.forward_items}, {"precision", precision_name(precision)}, {"dit_gflops", gflops}, {"gemm_gflops", gemm.gflops},
-                  {"fraction_of_gemm", gflops / gemm.gflops}};
+                  {"cfg", a.value("cfg", 3.0)}, {"batch", a.value("batch", int64_t(64))}, {"threads", torch::get_num_threads()}, {"rows", rows}};
   if (a.value("json", false)) {
     std::cout << j.dump(2) << "\n";
     return;
   }
   std::cout << std::fixed << std::setprecision(2) << n << " images, " << j["steps"] << " steps of " << j["sampler"].get<std::string>()
-            << ", CFG " << j["cfg"] << ": " << secs << " s (" << double(n) / secs << " images/s; sampling " << info.sample_seconds
-            << " s, VAE decode " << info.decode_seconds << " s)\n"
-            << "network calls: " << info.forwards << " (" << info.forward_items << " items; CFG batches cond + uncond)\n"
-            << "DiT: " << std::setprecision(1) << gflops << " GFLOP/s = " << 100.0 * gflops / gemm.gflops << "% of the "
-            << gemm.gflops << " GFLOP/s " << precision_name(precision) << " GEMM rate, " << torch::get_num_threads() << " threads\n";
+            << ", CFG " << j["cfg"] << ", " << torch::get_num_threads() << " threads\n";
+  for (const auto& r : rows) {
+    std::cout << r["precision"].get<std::string>() << ": " << r["seconds"].get<double>() << " s (" << r["images_per_second"].get<double>()
+              << " images/s; sampling " << r["sample_seconds"].get<double>() << " s, VAE decode " << r["decode_seconds"].get<double>()
+              << " s); network calls: " << r["network_calls"] << " (" << r["network_items"] << " items; CFG batches cond + uncond)\n"
+              << "  DiT: " << std::setprecision(1) << r["dit_gflops"].get<double>() << " GFLOP/s = " << 100.0 * r["fraction_of_gemm"].get<double>()
+              << "% of the " << r["gemm_gflops"].get<double>() << " GFLOP/s " << r["precision"].get<std::string>() << " GEMM rate\n"
+              << std::setprecision(2);
+  }
 }
 
 }  // namespace

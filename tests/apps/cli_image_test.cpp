@@ -44,12 +44,19 @@ TEST(CliImage, VaeDitSampleEvalRoundTrip) {
   EXPECT_EQ(j.at("samples").at("n").get<int>(), 20);
   EXPECT_TRUE(j.at("samples").contains("fd"));
   // Speed benchmark: with CFG, one batched network call per step (dpmpp_2m: one per step).
-  r = run("bench image --checkpoint " + ck + " --n 4 --steps 3 --cfg 3 --json");
+  // Both precisions in one run, each against the GEMM rate of its own type.
+  r = run("bench image --checkpoint " + ck + " --n 4 --steps 3 --cfg 3 --precision fp32,bf16 --json");
   ASSERT_EQ(r.code, 0) << r.out;
   const auto b = diffuse::Json::parse(r.out);
-  EXPECT_EQ(b.at("network_calls").get<int>(), 3);
-  EXPECT_EQ(b.at("network_items").get<int>(), 3 * 2 * 4);
-  EXPECT_GT(b.at("images_per_second").get<double>(), 0.0);
+  ASSERT_EQ(b.at("rows").size(), 2u);
+  for (const auto& row : b.at("rows")) {
+    EXPECT_EQ(row.at("network_calls").get<int>(), 3);
+    EXPECT_EQ(row.at("network_items").get<int>(), 3 * 2 * 4);
+    EXPECT_GT(row.at("images_per_second").get<double>(), 0.0);
+    EXPECT_GT(row.at("fraction_of_gemm").get<double>(), 0.0);
+  }
+  EXPECT_EQ(b.at("rows")[0].at("precision"), "fp32");
+  EXPECT_EQ(b.at("rows")[1].at("precision"), "bf16");
   // Labelled grid, pixel-space training, and an image folder with a broken file.
   r = run("sample image --checkpoint " + ck + " --class rows --columns 2 --n 4 --steps 2 --grid --labelled --scale 2 --out " + d + "/rows.png");
   ASSERT_EQ(r.code, 0) << r.out;
