@@ -10,6 +10,7 @@
 #include "apps/bench_samplers.h"
 #include "core/device.h"
 #include "core/precision.h"
+#include "core/profile.h"
 #include "core/dit.h"
 #include "core/system.h"
 #include "apps/cli.h"
@@ -43,7 +44,7 @@ void add_bench_model(CLI::App& bench) {
   auto presets = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"dit-s/2"});
   auto batches = std::make_shared<std::vector<int64_t>>(std::vector<int64_t>{1, 4, 16});
   auto passes = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"forward", "forward+backward"});
-  auto json = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false), profile = std::make_shared<bool>(false);
   auto device = std::make_shared<std::string>("cpu");
   auto precisions = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"fp32"});
   m->add_option("--device", *device, "cpu, cuda or cuda:N")->capture_default_str();
@@ -54,7 +55,9 @@ void add_bench_model(CLI::App& bench) {
   m->add_option("--pass", *passes, "forward, forward+backward")->delimiter(',')->capture_default_str()
       ->check(CLI::IsMember({"forward", "forward+backward"}));
   m->add_flag("--json", *json, "print JSON");
-  m->callback([presets, batches, passes, json, device, precisions] {
+  m->add_flag("--profile", *profile, "after each row's timing, one more pass under libtorch's profiler: the operators\n"
+                                     "that took the most self time (JSON: every operator)");
+  m->callback([presets, batches, passes, json, device, precisions, profile] {
     const auto dev = parse_device(*device);
     std::vector<Precision> kinds;
     for (const auto& p : *precisions) kinds.push_back(resolve_precision(p, dev));
@@ -82,7 +85,7 @@ void add_bench_model(CLI::App& bench) {
         for (const auto kind : kinds) {
           for (const auto& pass : *passes) {
             const bool backward = pass == "forward+backward";
-            const double secs = best_seconds([&] {
+            const auto pass_once = [&] {
               if (backward) {
                 model->zero_grad();
                 torch::Tensor out;
@@ -97,18 +100,34 @@ void add_bench_model(CLI::App& bench) {
                 model->forward(x, t, y);
               }
               synchronize(*device);
-            });
+            };
+            const double secs = best_seconds(pass_once);
             // Forward: 2 FLOPs per multiply-accumulate; backward costs two forwards (the usual 3x).
             const double flops = 2.0 * dit_forward_macs(c) * double(b) * (backward ? 3.0 : 1.0);
             const double gflops = flops / secs * 1e-9;
             const double peak = kind == Precision::kBf16 ? gemm_bf16.gflops : gemm.gflops;  // the GEMM rate of the same type
-            rows.push_back({{"preset", p}, {"batch", b}, {"pass", pass}, {"precision", precision_name(kind)}, {"seconds", secs},
-                            {"gflops", gflops}, {"gemm_gflops", peak}, {"fraction_of_gemm", gflops / peak}, {"threads", torch::get_num_threads()}});
+            Json row = {{"preset", p}, {"batch", b}, {"pass", pass}, {"precision", precision_name(kind)}, {"seconds", secs},
+                        {"gflops", gflops}, {"gemm_gflops", peak}, {"fraction_of_gemm", gflops / peak}, {"threads", torch::get_num_threads()}};
             if (!*json) {
               std::cout << std::left << std::setw(12) << p << std::right << std::setw(7) << b << std::setw(18) << pass << std::setw(10)
                         << precision_name(kind) << std::setw(12) << std::setprecision(4) << secs << std::setw(12) << std::setprecision(1)
                         << gflops << std::setw(11) << std::setprecision(1) << 100.0 * gflops / peak << "%\n";
             }
+            if (*profile) {
+              profile_ops(pass_once);  // the profiler's own records settle in memory first
+              const auto ops = profile_ops(pass_once);
+              double total = 0;
+              for (const auto& o : ops) total += o.self_ms;
+              row["profile"] = Json::array();
+              for (size_t i = 0; i < ops.size(); ++i) {
+                row["profile"].push_back({{"op", ops[i].name}, {"self_ms", ops[i].self_ms}, {"calls", ops[i].calls}, {"share", ops[i].self_ms / total}});
+                if (!*json && i < 12) {
+                  std::cout << "    " << std::left << std::setw(34) << ops[i].name << std::right << std::setw(10) << std::setprecision(1)
+                            << ops[i].self_ms << " ms" << std::setw(7) << 100.0 * ops[i].self_ms / total << "%" << std::setw(7) << ops[i].calls << " calls\n";
+                }
+              }
+            }
+            rows.push_back(row);
           }
         }
       }

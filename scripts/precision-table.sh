@@ -4,8 +4,8 @@
 # difference is compared with). Markdown rows per modality; the JSON stays in $out.
 # Usage: [DIFFUSE="build/apps/diffuse --threads 1"] [MODALITIES="image audio video molecule"]
 #        scripts/precision-table.sh [out-dir]
-# Sizes: image and audio 1,000 samples (100 per class), video 100 clips (10 per class), molecules
-# 1,000 draws; each evaluation samples with the eval defaults (dpmpp_2m, 20 steps, CFG 3; the
+# Sizes: image and audio 1,000 samples (100 per class), video 50 clips (5 per class), molecules
+# 500 draws; each evaluation samples with the eval defaults (dpmpp_2m, 20 steps, CFG 3; the
 # molecule model's own discrete sampler, 100 steps).
 set -euo pipefail
 source "$(dirname "$0")/table-lib.sh"
@@ -13,7 +13,7 @@ out=${1:-out/precision-table}
 modalities=${MODALITIES:-"image audio video molecule"}
 declare -A model=([image]=models/fashion-mnist/dit.safetensors [audio]=models/spoken-digits/dit.safetensors
                   [video]=models/moving-fashion-mnist/dit.safetensors [molecule]=models/rdkit-data/graph-dit.safetensors)
-declare -A per_class=([image]=100 [audio]=100 [video]=10 [molecule]=100)
+declare -A per_class=([image]=100 [audio]=100 [video]=5 [molecule]=50)
 # The figures each judge is read by (jq paths under .samples).
 declare -A figures=([image]="accuracy fd precision recall" [audio]="accuracy fd inception_score"
                     [video]="class_consistency feature_consistency frame_accuracy smoothness_px"

@@ -1,6 +1,12 @@
 // Threads, BLAS detection and the GEMM measurement.
 #include "core/system.h"
 
+#include <cstdlib>
+#include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <torch/torch.h>
 
 #include "tests/core/test_util.h"
@@ -39,3 +45,23 @@ TEST(BlasDescription, ReadsALinkedInBlasFromTheBuildConfig) {
 
 }  // namespace
 }  // namespace diffuse
+
+#if defined(__GLIBC__)
+// After keep_freed_memory, a block far above glibc's largest mmap threshold (32 MB) comes from the
+// heap, not from mmap, and freeing it leaves it in the process for the next one (no trim).
+TEST(KeepFreedMemory, LargeBlocksComeFromTheHeapAndStayAfterFree) {
+  ASSERT_TRUE(diffuse::keep_freed_memory());
+  const size_t big = size_t(96) << 20;
+  const size_t mapped = mallinfo2().hblkhd;  // blocks mmapped before (static initialisation)
+  void* p = std::malloc(big);
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 1, big);
+  EXPECT_EQ(mallinfo2().hblkhd, mapped) << "the block was mmapped";
+  std::free(p);
+  const auto after = mallinfo2();
+  EXPECT_GE(after.fordblks, big) << "the freed block went back to the OS";
+  void* q = std::malloc(big);
+  EXPECT_EQ(q, p) << "the next block of that size did not reuse the freed one";
+  std::free(q);
+}
+#endif
