@@ -61,8 +61,9 @@ TEST(Precision, Bf16DenoiserIsCloseToFp32AndReturnsFp32) {
   EXPECT_FALSE(at::autocast::is_cpu_enabled());  // and the guard switched autocast off again
 }
 
-// A bf16 sample is still a function of its seed: the same items in batches of 1, 2 and 5.
-TEST(Precision, Bf16SamplesDoNotDependOnTheBatch) {
+// A bf16 sample is still a function of its seed: the same items in batches of 1, 2 and 5, on one
+// thread and on two.
+TEST(Precision, Bf16SamplesDoNotDependOnTheBatchOrThreads) {
   auto net = small_dit();
   SampleRequest r;
   r.item_shape = {4, 8, 8};
@@ -74,12 +75,17 @@ TEST(Precision, Bf16SamplesDoNotDependOnTheBatch) {
   r.guidance.scale = 2.0;
   r.precision = Precision::kBf16;
   torch::Tensor first;
-  for (const int64_t batch : {1, 2, 5}) {
-    r.batch = batch;
-    const auto out = sample(dit_denoiser(net, 1.0, 0.0, r.precision), r);
-    if (!first.defined()) first = out;
-    EXPECT_TRUE(torch::equal(out, first)) << "batch " << batch << ": max diff " << (out - first).abs().max().item<double>();
+  const int before = torch::get_num_threads();
+  for (const int threads : {1, 2}) {
+    torch::set_num_threads(threads);
+    for (const int64_t batch : {1, 2, 5}) {
+      r.batch = batch;
+      const auto out = sample(dit_denoiser(net, 1.0, 0.0, r.precision), r);
+      if (!first.defined()) first = out;
+      EXPECT_TRUE(torch::equal(out, first)) << threads << " threads, batch " << batch << ": max diff " << (out - first).abs().max().item<double>();
+    }
   }
+  torch::set_num_threads(before);
 }
 
 }  // namespace
