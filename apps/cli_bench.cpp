@@ -46,7 +46,7 @@ void add_bench_model(CLI::App& bench) {
   auto passes = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"forward", "forward+backward"});
   auto json = std::make_shared<bool>(false), profile = std::make_shared<bool>(false);
   auto device = std::make_shared<std::string>("cpu");
-  auto precisions = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"fp32"});
+  auto precisions = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"fp32", "bf16"});
   m->add_option("--device", *device, "cpu, cuda or cuda:N")->capture_default_str();
   m->add_option("--precision", *precisions, "fp32, bf16, auto (a list: each is measured against the GEMM rate of its own type)")
       ->delimiter(',')->capture_default_str();
@@ -149,7 +149,7 @@ void add_bench_pipelines(CLI::App& bench) {
                                          "Example: diffuse bench " + name + " --n 64 --steps 20 --sampler dpmpp_2m --cfg 3");
     struct Args {
       std::string checkpoint, sampler = "dpmpp_2m", device = "cpu";
-      std::vector<std::string> precisions = {"fp32"};
+      std::vector<std::string> precisions = {"fp32", "bf16"};
       int64_t n = 64, steps = 20, batch = 64;
       double cfg = 3.0;
       uint64_t seed = 0;

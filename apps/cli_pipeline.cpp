@@ -105,7 +105,7 @@ Json train_args(const CLI::App& c, TrainCommon& t, const std::string&) {
 
 // ---- sample: the options of every sampler
 struct SampleCommon {
-  std::string checkpoint, out, label, device = "cpu", precision = "fp32", sampler = "dpmpp_2m", schedule = "karras";
+  std::string checkpoint, out, label, device = "cpu", precision = kDefaultSamplePrecision, sampler = "dpmpp_2m", schedule = "karras";
   int64_t n = 1, batch = 64, steps = 20;
   uint64_t seed = 0;
   double cfg = 1.0, rescale = 0.0, eta = -1.0;
@@ -129,7 +129,7 @@ void add_sample_common(CLI::App& c, SampleCommon& s, const std::string& shipped)
   c.add_flag("--raw-weights", s.raw_weights, "use the raw weights instead of the EMA");
   c.add_option("--device", s.device, "cpu, cuda or cuda:N: where the denoiser runs (refused when this libtorch cannot use it)")->capture_default_str();
   c.add_option("--precision", s.precision, "fp32, bf16 (autocast: bf16 matrix products, fp32 statistics and sampler state) or\n"
-                                           "auto (bf16 where the CPU has AVX512_BF16/AMX or on CUDA)")->capture_default_str();
+                                           "auto (bf16 where the CPU has AVX512_BF16/AMX or on CUDA, else fp32)")->capture_default_str();
   c.add_flag("--force", s.force, "overwrite --out");
 }
 
@@ -147,7 +147,7 @@ Json sample_args(const CLI::App& c, SampleCommon& s, const std::string& shipped)
 
 // ---- eval: the options of every evaluation
 struct EvalCommon {
-  std::string file, sampler = "dpmpp_2m", device = "cpu", precision = "fp32";
+  std::string file, sampler = "dpmpp_2m", device = "cpu", precision = kDefaultSamplePrecision;
   int64_t steps = 20, n_per_class = 100;
   uint64_t seed = 0;
   double cfg = 3.0;

@@ -66,7 +66,7 @@ SampleRequest sample_request(const Json& a, const Json& recipe, double default_c
   r.guidance.rescale = a.value("cfg_rescale", 0.0);
   if (a.contains("eta")) r.sampler_options.eta = a.at("eta").get<double>();
   r.options = r.options.device(parse_device(a.value("device", std::string("cpu"))));
-  r.precision = resolve_precision(a.value("precision", std::string("fp32")), r.options.device());
+  r.precision = resolve_precision(a.value("precision", std::string(kDefaultSamplePrecision)), r.options.device());
   // A bar with the fraction done and the time left, on a terminal only.
   const auto t0 = std::chrono::steady_clock::now();
   r.progress = [t0, last = -1](int64_t done, int64_t total) mutable {
