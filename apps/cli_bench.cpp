@@ -56,7 +56,7 @@ void add_bench_model(CLI::App& bench) {
       ->check(CLI::IsMember({"forward", "forward+backward"}));
   m->add_flag("--json", *json, "print JSON");
   m->add_flag("--profile", *profile, "after each row's timing, one more pass under libtorch's profiler: the operators\n"
-                                     "that took the most self time (JSON: every operator)");
+                                     "that took the most self CPU time (JSON: every operator; on CUDA the launches)");
   m->callback([presets, batches, passes, json, device, precisions, profile] {
     const auto dev = parse_device(*device);
     std::vector<Precision> kinds;
