@@ -80,12 +80,14 @@ Generated generate(const DiffusionModality& m, const Json& args, int64_t n) {
 
 void eval_pipeline(const DiffusionModality& m, const Json& args) {
   const std::string checkpoint = args.value("checkpoint", std::string());
+  Json recipe;  // null without a checkpoint
   int64_t classes = 0;
   if (!checkpoint.empty()) {  // a wrong checkpoint is refused before the real data is loaded and scored
-    classes = int64_t(json_at(load_model_checkpoint(checkpoint, m.name(), m.model_type()).recipe, "classes", checkpoint).size());
+    recipe = load_model_checkpoint(checkpoint, m.name(), m.model_type()).recipe;
+    classes = int64_t(json_at(recipe, "classes", checkpoint).size());
   }
   const int64_t per_class = args.value("n_per_class", m.eval_per_class());
-  const auto judge = m.evaluator(args, per_class);
+  const auto judge = m.evaluator(args, recipe, per_class);
   if (!judge) throw std::invalid_argument("eval " + m.name() + ": this modality has no evaluator");
   Json j = judge->describe();
   if (args.value("calibrate", false)) j.update(judge->calibration(args));

@@ -93,8 +93,9 @@ class DiffusionModality {
 
   // ---- eval
   // The judge, with its reference data loaded; `per_class` samples per class will be scored.
+  // `recipe`: the recipe of args.checkpoint as eval checked it, null without a checkpoint.
   // Default: none (the modality has no `eval`).
-  virtual std::unique_ptr<Evaluator> evaluator(const Json& args, int64_t per_class) const { return nullptr; }
+  virtual std::unique_ptr<Evaluator> evaluator(const Json& args, const Json& recipe, int64_t per_class) const { return nullptr; }
   // Samples per class when args.n_per_class is not given.
   virtual int64_t eval_per_class() const { return 100; }
   // The samples eval scores for `per_class` samples per class of a model with `classes` classes.

@@ -138,7 +138,7 @@ class AudioModality : public DiffusionModality {
     };
   }
 
-  std::unique_ptr<Evaluator> evaluator(const Json& a, int64_t) const override;
+  std::unique_ptr<Evaluator> evaluator(const Json& a, const Json&, int64_t) const override;
   int64_t eval_per_class() const override { return 50; }
 
   std::vector<std::string> formats() const override { return kAudioFormats; }
@@ -252,7 +252,7 @@ class AudioEvaluator : public Evaluator {
   torch::Tensor real_f_;
 };
 
-std::unique_ptr<Evaluator> AudioModality::evaluator(const Json& a, int64_t) const { return std::make_unique<AudioEvaluator>(a); }
+std::unique_ptr<Evaluator> AudioModality::evaluator(const Json& a, const Json&, int64_t) const { return std::make_unique<AudioEvaluator>(a); }
 
 }  // namespace
 

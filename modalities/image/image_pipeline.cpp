@@ -113,7 +113,7 @@ class ImageModality : public DiffusionModality {
     };
   }
 
-  std::unique_ptr<Evaluator> evaluator(const Json& a, int64_t) const override { return image_evaluator(a); }
+  std::unique_ptr<Evaluator> evaluator(const Json& a, const Json&, int64_t) const override { return image_evaluator(a); }
 
   std::vector<std::string> formats() const override { return kImageFormats; }
 

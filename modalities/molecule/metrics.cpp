@@ -12,7 +12,6 @@
 #include <set>
 
 #include "core/pipeline.h"
-#include "core/train/checkpoint.h"
 #include "modalities/molecule/chem.h"
 #include "modalities/molecule/codec.h"
 #include "modalities/molecule/dataset.h"
@@ -40,7 +39,7 @@ namespace {
 // distributions, mean QED and the MOSES set similarities (internal diversity, nearest neighbour,
 // scaffolds, fragments) against `reference`, for SMILES ("" = invalid).
 Json score_smiles(const std::vector<std::string>& smiles, const std::vector<bool>& connected, const std::vector<std::string>& train,
-           const std::vector<std::string>& reference) {
+                  const std::vector<std::string>& reference) {
   const std::set<std::string> train_set(train.begin(), train.end());
   std::vector<std::string> valid;
   int64_t n_connected = 0;
@@ -85,12 +84,11 @@ Json score_smiles(const std::vector<std::string>& smiles, const std::vector<bool
 // molecules with one random bond order changed each (a corrupted baseline).
 class MoleculeEvaluator : public Evaluator {
  public:
-  explicit MoleculeEvaluator(const Json& a) {
+  explicit MoleculeEvaluator(const Json& recipe) {
     Json data = {{"dataset", "rdkit-data"}};
-    if (!a.value("checkpoint", std::string()).empty()) {
-      const auto ck = load_model_checkpoint(a.at("checkpoint"), "molecule", "graph-dit");
-      codec_ = codec_config_from_json(ck.recipe.at("codec"));
-      data = ck.recipe.at("data");
+    if (!recipe.is_null()) {
+      codec_ = codec_config_from_json(recipe.at("codec"));
+      data = recipe.at("data");
     }
     ds_ = load_molecule_data(data, codec_);
   }
@@ -151,6 +149,6 @@ class MoleculeEvaluator : public Evaluator {
 
 }  // namespace
 
-std::unique_ptr<Evaluator> molecule_evaluator(const Json& args) { return std::make_unique<MoleculeEvaluator>(args); }
+std::unique_ptr<Evaluator> molecule_evaluator(const Json& recipe) { return std::make_unique<MoleculeEvaluator>(recipe); }
 
 }  // namespace diffuse::molecule

@@ -389,7 +389,7 @@ class MoleculeModality : public DiffusionModality {
     };
   }
 
-  std::unique_ptr<Evaluator> evaluator(const Json& a, int64_t) const override { return molecule_evaluator(a); }
+  std::unique_ptr<Evaluator> evaluator(const Json&, const Json& recipe, int64_t) const override { return molecule_evaluator(recipe); }
   // --n-per-class counts tenths of the samples: the logP bins are drawn from the training mix.
   int64_t eval_samples(int64_t per_class, int64_t) const override { return per_class * 10; }
   // Its sample command writes rounds of draws (sample_molecules_command), not one generate's.

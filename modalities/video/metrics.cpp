@@ -130,11 +130,10 @@ namespace {
 // clips made from the test set at the frame rate asked for (--fps), so that speeds compare.
 class VideoEvaluator : public Evaluator {
  public:
-  VideoEvaluator(const Json& a, int64_t per_class) : file_(a.at("classifier")), clf_(image::load_classifier(file_)) {
+  VideoEvaluator(const Json& a, const Json& recipe, int64_t per_class) : file_(a.at("classifier")), clf_(image::load_classifier(file_)) {
     test_ = image::load_fashion_mnist("test");
     const double fps = a.value("fps", 0.0);
-    if (!a.value("checkpoint", std::string()).empty()) {
-      const auto recipe = load_checkpoint(a.at("checkpoint")).recipe;
+    if (!recipe.is_null()) {
       m_ = moving_options(recipe.at("data"), 2);
       if (fps > 0 && !fps_conditioned(recipe) && fps != recipe.value("fps", 8.0)) {
         throw std::invalid_argument("--fps " + format_number(fps) + ": " + a.at("checkpoint").get<std::string>() +
@@ -195,7 +194,9 @@ class VideoEvaluator : public Evaluator {
 
 }  // namespace
 
-std::unique_ptr<Evaluator> video_evaluator(const Json& args, int64_t per_class) { return std::make_unique<VideoEvaluator>(args, per_class); }
+std::unique_ptr<Evaluator> video_evaluator(const Json& args, const Json& recipe, int64_t per_class) {
+  return std::make_unique<VideoEvaluator>(args, recipe, per_class);
+}
 
 std::string video_report_section(const std::string& dir) {
   const auto files = files_with_extension(dir, {".mp4", ".webm"});

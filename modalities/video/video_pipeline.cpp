@@ -317,7 +317,9 @@ class VideoModality : public DiffusionModality {
     };
   }
 
-  std::unique_ptr<Evaluator> evaluator(const Json& a, int64_t per_class) const override { return video_evaluator(a, per_class); }
+  std::unique_ptr<Evaluator> evaluator(const Json& a, const Json& recipe, int64_t per_class) const override {
+    return video_evaluator(a, recipe, per_class);
+  }
   int64_t eval_per_class() const override { return 20; }
 
   std::vector<std::string> formats() const override { return kVideoFormats; }

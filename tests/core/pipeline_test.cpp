@@ -72,7 +72,7 @@ class Blobs : public DiffusionModality {
     };
   }
 
-  std::unique_ptr<Evaluator> evaluator(const Json& a, int64_t per_class) const override;
+  std::unique_ptr<Evaluator> evaluator(const Json& a, const Json& recipe, int64_t per_class) const override;
   int64_t eval_per_class() const override { return 3; }
 
   std::vector<std::string> formats() const override { return {".txt"}; }
@@ -99,7 +99,7 @@ class SignJudge : public Evaluator {
   }
 };
 
-std::unique_ptr<Evaluator> Blobs::evaluator(const Json& a, int64_t) const { return std::make_unique<SignJudge>(); }
+std::unique_ptr<Evaluator> Blobs::evaluator(const Json& a, const Json&, int64_t) const { return std::make_unique<SignJudge>(); }
 
 struct PipelineTest : ::testing::Test {
   void SetUp() override {
