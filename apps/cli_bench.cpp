@@ -147,32 +147,28 @@ void add_bench_pipelines(CLI::App& bench) {
     auto* m = bench.add_subcommand(name, "sampling speed of " + name + " (" + p.summary + "): wall time and samples/s for n samples,\n"
                                          "network calls (CFG is one batched call per step), GFLOP/s against GEMM\n"
                                          "Example: diffuse bench " + name + " --n 64 --steps 20 --sampler dpmpp_2m --cfg 3");
-    struct Args {
-      std::string checkpoint, sampler = "dpmpp_2m", device = "cpu";
-      std::vector<std::string> precisions = {"fp32", "bf16"};
-      int64_t n = 64, steps = 20, batch = 64;
-      double cfg = 3.0;
-      uint64_t seed = 0;
-      bool json = false;
-    };
-    auto a = std::make_shared<Args>();
-    m->add_option("--checkpoint", a->checkpoint, "checkpoint (default: models/" + p.shipped + ")")->check(CLI::ExistingFile);
-    m->add_option("--n", a->n, "samples")->capture_default_str()->check(number_in(0, double(kMaxSamples), true, "a sample count from 1 to 10000000"));
-    m->add_option("--steps", a->steps, "sampler steps")->capture_default_str()->check(positive_number());
-    m->add_option("--sampler", a->sampler, "sampler")->capture_default_str();
-    m->add_option("--cfg", a->cfg, "guidance scale")->capture_default_str()->check(number_in(0, 100, false, "a guidance scale in [0, 100]"));
-    m->add_option("--batch", a->batch, "samples per forward batch")->capture_default_str()->check(positive_number());
-    m->add_option("--seed", a->seed, "seed")->capture_default_str()->check(seed_number());
-    m->add_option("--device", a->device, "cpu, cuda or cuda:N: where the network runs")->capture_default_str();
+    auto a = std::make_shared<BenchArgs>();
+    auto& r = a->sampling;
+    r.n = 64;
+    r.steps = kDefaultSampleSteps;
+    r.cfg = 3.0;
+    m->add_option("--checkpoint", r.checkpoint, "checkpoint (default: models/" + p.shipped + ")")->check(CLI::ExistingFile);
+    m->add_option("--n", r.n, "samples")->capture_default_str()->check(number_in(0, double(kMaxSamples), true, "a sample count from 1 to 10000000"));
+    m->add_option("--steps", *r.steps, "sampler steps")->capture_default_str()->check(positive_number());
+    m->add_option("--sampler", r.sampler, "sampler")->capture_default_str();
+    m->add_option("--cfg", *r.cfg, "guidance scale")->capture_default_str()->check(number_in(0, 100, false, "a guidance scale in [0, 100]"));
+    m->add_option("--batch", r.batch, "samples per forward batch")->capture_default_str()->check(positive_number());
+    m->add_option("--seed", r.seed, "seed")->capture_default_str()->check(seed_number());
+    m->add_option("--device", r.device, "cpu, cuda or cuda:N: where the network runs")->capture_default_str();
     m->add_option("--precision", a->precisions, "fp32, bf16 or auto: the network's compute type (a list: each is measured against\n"
                                                 "the GEMM rate of its own type, in the same run)")->capture_default_str()->delimiter(',');
     m->add_flag("--json", a->json, "print JSON");
     const PipelineCommands* pipeline = &p;
     m->callback([a, pipeline] {
-      for (const auto& p : a->precisions) resolve_precision(p, parse_device(a->device));
-      pipeline->bench({{"checkpoint", a->checkpoint.empty() ? shipped_model_path(pipeline->shipped) : a->checkpoint}, {"n", a->n},
-                       {"steps", a->steps}, {"sampler", a->sampler}, {"cfg", a->cfg}, {"batch", a->batch}, {"seed", a->seed},
-                       {"json", a->json}, {"label", "all"}, {"device", a->device}, {"precisions", a->precisions}});
+      for (const auto& p : a->precisions) resolve_precision(p, parse_device(a->sampling.device));
+      BenchArgs b = *a;
+      if (b.sampling.checkpoint.empty()) b.sampling.checkpoint = shipped_model_path(pipeline->shipped);
+      pipeline->bench(b);
     });
   }
 }

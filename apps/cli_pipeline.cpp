@@ -23,21 +23,17 @@ const CLI::Validator kGuidanceScale = number_in(0, 100, false, "a guidance scale
 
 bool given(const CLI::App& c, const char* flag) { return c.get_option(flag)->count() > 0; }
 
-Json merged(Json a, const std::function<Json()>& plugin) {
-  if (plugin) a.update(plugin());  // the plugin's keys over the shared ones
-  return a;
-}
-
-// ---- train: the options of every trainer
-struct TrainCommon {
-  std::string out = "runs/toy", resume, precision, dist_backend;
+// ---- train: the options of every trainer, bound to TrainArgs (core/args.h) and to the trainer's
+// TrainOptions, of which only those given override the modality's
+struct TrainCommand {
+  TrainArgs args;
   TrainOptions train;
+  std::string precision, dist_backend;
   double dist_timeout = 300;
-  bool force = false;
 };
 
-void add_train_common(CLI::App& c, TrainCommon& t, const std::string&) {
-  c.add_option("--out", t.out, "run folder: log.jsonl and checkpoint.safetensors")->capture_default_str();
+void add_train_common(CLI::App& c, TrainCommand& t, const std::string&) {
+  c.add_option("--out", t.args.out, "run folder: log.jsonl and checkpoint.safetensors")->capture_default_str();
   c.add_option("--steps", t.train.steps, "optimizer steps")->check(positive_number());
   c.add_option("--batch", t.train.batch, "items per micro-batch (over all ranks of a data-parallel run)")->check(positive_number());
   c.add_option("--grad-accum", t.train.grad_accum, "micro-batches per step")->capture_default_str()->check(positive_number());
@@ -52,8 +48,8 @@ void add_train_common(CLI::App& c, TrainCommon& t, const std::string&) {
   c.add_option("--log-every", t.train.log_every, "steps between log.jsonl lines")->check(positive_number());
   c.add_option("--preview-every", t.train.preview_every, "steps between preview samples scored in log.jsonl (0: off)");
   c.add_option("--checkpoint-every", t.train.checkpoint_every, "steps between checkpoints (0: at the end)");
-  c.add_option("--resume", t.resume, "continue from this checkpoint")->check(CLI::ExistingFile);
-  c.add_flag("--force", t.force, "reuse an existing run folder");
+  c.add_option("--resume", t.args.resume, "continue from this checkpoint")->check(CLI::ExistingFile);
+  c.add_flag("--force", t.args.force, "reuse an existing run folder");
   c.add_option("--dist-backend", t.dist_backend, "data-parallel runs (launched by torchrun or srun): gloo (default on CPU) or\n"
                                                   "nccl (default on CUDA when built with -DDIFFUSE_WITH_NCCL=ON)")->check(CLI::IsMember({"gloo", "nccl"}));
   c.add_option("--dist-timeout", t.dist_timeout, "data-parallel runs: seconds to wait for the other ranks (rendezvous, each\n"
@@ -62,7 +58,7 @@ void add_train_common(CLI::App& c, TrainCommon& t, const std::string&) {
 }
 
 // The trainer's arguments; joins the process group of a data-parallel launch first.
-Json train_args(const CLI::App& c, TrainCommon& t, const std::string&) {
+TrainArgs train_args(const CLI::App& c, TrainCommand& t, const std::string&) {
   parse_device(t.train.device);  // before any data is read or rendered
   bool device_changed = false;
   // Under torchrun or srun: join the process group; each Trainer then averages its gradients
@@ -91,90 +87,89 @@ Json train_args(const CLI::App& c, TrainCommon& t, const std::string&) {
   // each process seeds at random: seed it, so a run is a function of --seed.
   torch::manual_seed(t.train.seed);
   // Only the options given on the command line override the pipeline's own defaults.
-  static const std::vector<std::pair<const char*, const char*>> keys = {
-      {"--steps", "steps"}, {"--batch", "batch"}, {"--grad-accum", "grad_accum"}, {"--lr", "lr"},
-      {"--warmup", "warmup"}, {"--ema", "ema_decay"}, {"--seed", "seed"}, {"--device", "device"},
-      {"--autocast", "autocast"}, {"--precision", "autocast"}, {"--checkpoint-every", "checkpoint_every"},
-      {"--preview-every", "preview_every"}, {"--log-every", "log_every"}};
-  const Json all = to_json(t.train);
-  Json train = Json::object();
-  for (const auto& [flag, key] : keys) if (given(c, flag)) train[key] = all.at(key);
-  if (device_changed) train["device"] = t.train.device;
-  return {{"out", t.out}, {"resume", t.resume}, {"force", t.force}, {"train", train}};
-}
-
-// ---- sample: the options of every sampler
-struct SampleCommon {
-  std::string checkpoint, out, label, device = "cpu", precision = kDefaultSamplePrecision, sampler = "dpmpp_2m", schedule = "karras";
-  int64_t n = 1, batch = 64, steps = 20;
-  uint64_t seed = 0;
-  double cfg = 1.0, rescale = 0.0, eta = -1.0;
-  bool force = false, raw_weights = false;
-};
-
-void add_sample_common(CLI::App& c, SampleCommon& s, const std::string& shipped) {
-  c.add_option("--checkpoint", s.checkpoint, shipped.empty() ? "trained checkpoint" : "trained checkpoint (default: models/" + shipped + ")")
-      ->check(CLI::ExistingFile);
-  c.add_option("--out", s.out, "output file")->required();
-  c.add_option("--n", s.n, "samples")->capture_default_str()->check(number_in(0, double(kMaxSamples), true, "a sample count from 1 to 10000000"));
-  c.add_option("--seed", s.seed, "seed of sample 0 (sample i uses seed + i)")->capture_default_str()->check(seed_number());
-  c.add_option("--batch", s.batch, "samples per forward batch")->capture_default_str()->check(positive_number());
-  c.add_option("--sampler", s.sampler, "any of `diffuse info`'s samplers")->capture_default_str();
-  c.add_option("--steps", s.steps, "sampler steps (a discrete molecule model: its recipe's, 100)")->capture_default_str()->check(positive_number());
-  c.add_option("--schedule", s.schedule, "sigma schedule")->capture_default_str();
-  c.add_option("--label,--class", s.label, "class name or index (default: unconditional)");
-  c.add_option("--cfg", s.cfg, "classifier-free guidance scale (default: the model's, e.g. 3)")->check(kGuidanceScale);
-  c.add_option("--cfg-rescale", s.rescale, "guidance rescale in [0, 1]")->capture_default_str()->check(number_in(0, 1, false, "a number in [0, 1]"));
-  c.add_option("--eta", s.eta, "noise of ancestral/SDE samplers (default per sampler)")->check(number_in(0, 100, false, "a number in [0, 100]"));
-  c.add_flag("--raw-weights", s.raw_weights, "use the raw weights instead of the EMA");
-  c.add_option("--device", s.device, "cpu, cuda or cuda:N: where the denoiser runs (refused when this libtorch cannot use it)")->capture_default_str();
-  c.add_option("--precision", s.precision, "fp32, bf16 (autocast: bf16 matrix products, fp32 statistics and sampler state) or\n"
-                                           "auto (bf16 where the CPU has AVX512_BF16/AMX or on CUDA, else fp32)")->capture_default_str();
-  c.add_flag("--force", s.force, "overwrite --out");
-}
-
-Json sample_args(const CLI::App& c, SampleCommon& s, const std::string& shipped) {
-  resolve_precision(s.precision, parse_device(s.device));
-  const std::string checkpoint = !s.checkpoint.empty() || shipped.empty() ? s.checkpoint : shipped_model_path(shipped);
-  Json a = {{"checkpoint", checkpoint}, {"out", s.out}, {"n", s.n}, {"seed", s.seed}, {"batch", s.batch}, {"sampler", s.sampler},
-            {"schedule", s.schedule}, {"label", s.label}, {"cfg_rescale", s.rescale}, {"force", s.force},
-            {"raw_weights", s.raw_weights}, {"device", s.device}, {"precision", s.precision}};
-  if (given(c, "--eta")) a["eta"] = s.eta;
-  if (given(c, "--cfg")) a["cfg"] = s.cfg;        // else the pipeline's default
-  if (given(c, "--steps")) a["steps"] = s.steps;  // else 20, or the model's own
+  TrainArgs a = t.args;
+  const auto& o = t.train;
+  if (given(c, "--steps")) a.steps = o.steps;
+  if (given(c, "--batch")) a.batch = o.batch;
+  if (given(c, "--grad-accum")) a.grad_accum = o.grad_accum;
+  if (given(c, "--lr")) a.lr = o.lr;
+  if (given(c, "--warmup")) a.warmup = o.warmup;
+  if (given(c, "--ema")) a.ema_decay = o.ema_decay;
+  if (given(c, "--seed")) a.seed = o.seed;
+  if (given(c, "--device") || device_changed) a.device = o.device;
+  if (given(c, "--autocast") || given(c, "--precision")) a.autocast = o.autocast;
+  if (given(c, "--checkpoint-every")) a.checkpoint_every = o.checkpoint_every;
+  if (given(c, "--preview-every")) a.preview_every = o.preview_every;
+  if (given(c, "--log-every")) a.log_every = o.log_every;
   return a;
 }
 
-// ---- eval: the options of every evaluation
-struct EvalCommon {
-  std::string file, sampler = "dpmpp_2m", device = "cpu", precision = kDefaultSamplePrecision;
-  int64_t steps = 20, n_per_class = 100;
-  uint64_t seed = 0;
-  double cfg = 3.0;
-  bool json = false, calibrate = false;
+// ---- sample: the options of every sampler, bound to SampleArgs (core/args.h); the optional ones
+// (steps, cfg, eta) are set only when given
+struct SampleCommand {
+  SampleArgs args;
+  int64_t steps = kDefaultSampleSteps;
+  double cfg = 1.0, eta = -1.0;
 };
 
-void add_eval_common(CLI::App& c, EvalCommon& e, const std::string& shipped) {
-  c.add_option("file", e.file, shipped.empty() ? "samples written by diffuse sample, or a checkpoint"
-                                               : "the checkpoint whose samples are scored (none: --calibrate alone)")->check(CLI::ExistingFile);
-  c.add_flag("--json", e.json, "print JSON");
-  c.add_option("--sampler", e.sampler, "sampler")->capture_default_str();
-  c.add_option("--steps", e.steps, "sampler steps")->capture_default_str()->check(positive_number());
-  c.add_option("--cfg", e.cfg, "guidance scale")->capture_default_str()->check(kGuidanceScale);
-  c.add_option("--seed", e.seed, "seed")->capture_default_str()->check(seed_number());
-  c.add_option("--n-per-class", e.n_per_class, "samples per class (molecule: per tenth of the samples)")->capture_default_str()
-      ->check(number_in(0, 100000, true, "a count from 1 to 100000"));
-  c.add_flag("--calibrate", e.calibrate, "also score real data, round trips and trivial baselines");
-  c.add_option("--device", e.device, "cpu, cuda or cuda:N, where the samples' denoiser runs")->capture_default_str();
-  c.add_option("--precision", e.precision, "fp32, bf16 or auto (see sample)")->capture_default_str();
+void add_sample_common(CLI::App& c, SampleCommand& s, const std::string& shipped) {
+  auto& a = s.args;
+  c.add_option("--checkpoint", a.checkpoint, shipped.empty() ? "trained checkpoint" : "trained checkpoint (default: models/" + shipped + ")")
+      ->check(CLI::ExistingFile);
+  c.add_option("--out", a.out, "output file")->required();
+  c.add_option("--n", a.n, "samples")->capture_default_str()->check(number_in(0, double(kMaxSamples), true, "a sample count from 1 to 10000000"));
+  c.add_option("--seed", a.seed, "seed of sample 0 (sample i uses seed + i)")->capture_default_str()->check(seed_number());
+  c.add_option("--batch", a.batch, "samples per forward batch")->capture_default_str()->check(positive_number());
+  c.add_option("--sampler", a.sampler, "any of `diffuse info`'s samplers")->capture_default_str();
+  c.add_option("--steps", s.steps, "sampler steps (a discrete molecule model: its recipe's, 100)")->capture_default_str()->check(positive_number());
+  c.add_option("--schedule", a.schedule, "sigma schedule")->capture_default_str();
+  c.add_option("--label,--class", a.label, "class name or index (default: unconditional)");
+  c.add_option("--cfg", s.cfg, "classifier-free guidance scale (default: the model's, e.g. 3)")->check(kGuidanceScale);
+  c.add_option("--cfg-rescale", a.cfg_rescale, "guidance rescale in [0, 1]")->capture_default_str()->check(number_in(0, 1, false, "a number in [0, 1]"));
+  c.add_option("--eta", s.eta, "noise of ancestral/SDE samplers (default per sampler)")->check(number_in(0, 100, false, "a number in [0, 100]"));
+  c.add_flag("--raw-weights", a.raw_weights, "use the raw weights instead of the EMA");
+  c.add_option("--device", a.device, "cpu, cuda or cuda:N: where the denoiser runs (refused when this libtorch cannot use it)")->capture_default_str();
+  c.add_option("--precision", a.precision, "fp32, bf16 (autocast: bf16 matrix products, fp32 statistics and sampler state) or\n"
+                                           "auto (bf16 where the CPU has AVX512_BF16/AMX or on CUDA, else fp32)")->capture_default_str();
+  c.add_flag("--force", a.force, "overwrite --out");
 }
 
-Json eval_args(const CLI::App& c, EvalCommon& e, const std::string&) {
-  resolve_precision(e.precision, parse_device(e.device));
-  Json a = {{"checkpoint", e.file}, {"json", e.json},
-            {"sampler", e.sampler}, {"cfg", e.cfg}, {"seed", e.seed}, {"n_per_class", e.n_per_class}, {"calibrate", e.calibrate},
-            {"device", e.device}, {"precision", e.precision}};
-  if (given(c, "--steps")) a["steps"] = e.steps;  // else 20, or the model's own
+SampleArgs sample_args(const CLI::App& c, SampleCommand& s, const std::string& shipped) {
+  SampleArgs a = s.args;
+  resolve_precision(a.precision, parse_device(a.device));
+  if (a.checkpoint.empty() && !shipped.empty()) a.checkpoint = shipped_model_path(shipped);
+  if (given(c, "--eta")) a.eta = s.eta;
+  if (given(c, "--cfg")) a.cfg = s.cfg;        // else the pipeline's default
+  if (given(c, "--steps")) a.steps = s.steps;  // else 20, or the model's own
+  return a;
+}
+
+// ---- eval: the options of every evaluation, bound to EvalArgs (core/args.h)
+struct EvalCommand {
+  EvalArgs args;
+  int64_t steps = kDefaultSampleSteps;
+};
+
+void add_eval_common(CLI::App& c, EvalCommand& e, const std::string& shipped) {
+  auto& a = e.args;
+  c.add_option("file", a.checkpoint, shipped.empty() ? "samples written by diffuse sample, or a checkpoint"
+                                                     : "the checkpoint whose samples are scored (none: --calibrate alone)")->check(CLI::ExistingFile);
+  c.add_flag("--json", a.json, "print JSON");
+  c.add_option("--sampler", a.sampler, "sampler")->capture_default_str();
+  c.add_option("--steps", e.steps, "sampler steps")->capture_default_str()->check(positive_number());
+  c.add_option("--cfg", a.cfg, "guidance scale")->capture_default_str()->check(kGuidanceScale);
+  c.add_option("--seed", a.seed, "seed")->capture_default_str()->check(seed_number());
+  c.add_option("--n-per-class", a.n_per_class, "samples per class (molecule: per tenth of the samples)")->capture_default_str()
+      ->check(number_in(0, 100000, true, "a count from 1 to 100000"));
+  c.add_flag("--calibrate", a.calibrate, "also score real data, round trips and trivial baselines");
+  c.add_option("--device", a.device, "cpu, cuda or cuda:N, where the samples' denoiser runs")->capture_default_str();
+  c.add_option("--precision", a.precision, "fp32, bf16 or auto (see sample)")->capture_default_str();
+}
+
+EvalArgs eval_args(const CLI::App& c, EvalCommand& e, const std::string&) {
+  EvalArgs a = e.args;
+  resolve_precision(a.precision, parse_device(a.device));
+  if (given(c, "--steps")) a.steps = e.steps;  // else 20, or the model's own
   return a;
 }
 
@@ -216,19 +211,21 @@ void require_pipeline(CLI::App& verb) {
   });
 }
 
-// `diffuse VERB NAME`: the options every pipeline shares (Common, added by `add`), the plugin's
+// `diffuse VERB NAME`: the options every pipeline shares (Command, added by `add`), the plugin's
 // own, and the command with the arguments of both.
-template <class Common>
-void add_command(CLI::App& verb, const std::string& name, const PipelineCommands& p, const std::function<void(const Json&)>& command,
-                 const AddOptions& options, void (*add)(CLI::App&, Common&, const std::string&),
-                 Json (*args)(const CLI::App&, Common&, const std::string&)) {
+template <class Command, class Args>
+void add_command(CLI::App& verb, const std::string& name, const PipelineCommands& p, const std::function<void(const Args&)>& command,
+                 const AddOptions<Args>& options, void (*add)(CLI::App&, Command&, const std::string&),
+                 Args (*args)(const CLI::App&, Command&, const std::string&)) {
   auto* sub = verb.add_subcommand(name, p.summary)->group("Modalities and models")->allow_extras();
-  auto common = std::make_shared<Common>();
+  auto common = std::make_shared<Command>();
   add(*sub, *common, p.shipped);
-  const auto own = options ? options(*sub) : std::function<Json()>();
+  const auto own = options ? options(*sub) : std::function<void(Args&)>();
   sub->callback([&verb, sub, common, own, command, args, shipped = p.shipped] {
     refuse_extras(verb, *sub);
-    command(merged(args(*sub, *common, shipped), own));
+    Args a = args(*sub, *common, shipped);
+    if (own) own(a);  // the plugin's options struct, and what it sets of the shared ones
+    command(a);
   });
 }
 
@@ -253,9 +250,9 @@ void add_pipeline(CLI::App& app) {
                                           "          diffuse eval image --calibrate\n"
                                           "          diffuse eval audio models/spoken-digits/dit.safetensors --calibrate --json");
   for (const auto& [name, p] : registered_pipelines()) {
-    if (p.train) add_command<TrainCommon>(*train, name, p, p.train, p.train_options, add_train_common, train_args);
-    if (p.sample) add_command<SampleCommon>(*sample_cmd, name, p, p.sample, p.sample_options, add_sample_common, sample_args);
-    if (p.eval) add_command<EvalCommon>(*eval, name, p, p.eval, p.eval_options, add_eval_common, eval_args);
+    if (p.train) add_command<TrainCommand, TrainArgs>(*train, name, p, p.train, p.train_options, add_train_common, train_args);
+    if (p.sample) add_command<SampleCommand, SampleArgs>(*sample_cmd, name, p, p.sample, p.sample_options, add_sample_common, sample_args);
+    if (p.eval) add_command<EvalCommand, EvalArgs>(*eval, name, p, p.eval, p.eval_options, add_eval_common, eval_args);
   }
   for (auto* verb : {train, sample_cmd, eval}) {
     add_compiled_out(*verb);

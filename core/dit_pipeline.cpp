@@ -52,21 +52,21 @@ ConditionalDenoiser with_known_values(ConditionalDenoiser model) {
   };
 }
 
-SampleRequest sample_request(const Json& a, const Json& recipe, double default_cfg) {
+SampleRequest sample_request(const SampleArgs& a, const Json& recipe, double default_cfg) {
   SampleRequest r;
-  r.seed = a.value("seed", uint64_t(0));
-  r.batch = a.value("batch", int64_t(64));
-  r.sampler = a.value("sampler", std::string("dpmpp_2m"));
-  r.steps = a.value("steps", int64_t(20));
-  r.schedule = a.value("schedule", std::string("karras"));
+  r.seed = a.seed;
+  r.batch = a.batch;
+  r.sampler = a.sampler;
+  r.steps = a.steps.value_or(kDefaultSampleSteps);
+  r.schedule = a.schedule;
   const Json sampling = recipe.value("sampling", Json::object());
   r.schedule_options.sigma_min = sampling.value("sigma_min", 0.002);
   r.schedule_options.sigma_max = sampling.value("sigma_max", 80.0);
-  r.guidance.scale = a.value("cfg", default_cfg);
-  r.guidance.rescale = a.value("cfg_rescale", 0.0);
-  if (a.contains("eta")) r.sampler_options.eta = a.at("eta").get<double>();
-  r.options = r.options.device(parse_device(a.value("device", std::string("cpu"))));
-  r.precision = resolve_precision(a.value("precision", std::string(kDefaultSamplePrecision)), r.options.device());
+  r.guidance.scale = a.cfg.value_or(default_cfg);
+  r.guidance.rescale = a.cfg_rescale;
+  if (a.eta) r.sampler_options.eta = *a.eta;
+  r.options = r.options.device(parse_device(a.device));
+  r.precision = resolve_precision(a.precision, r.options.device());
   // A bar with the fraction done and the time left, on a terminal only.
   const auto t0 = std::chrono::steady_clock::now();
   r.progress = [t0, last = -1](int64_t done, int64_t total) mutable {
@@ -83,13 +83,13 @@ SampleRequest sample_request(const Json& a, const Json& recipe, double default_c
   return r;
 }
 
-DitSampling prepare_dit_sampling(const Json& a, const std::string& modality, int64_t n, const std::function<void(Json&)>& edit) {
-  const std::string path = a.at("checkpoint");
+DitSampling prepare_dit_sampling(const SampleArgs& a, const std::string& modality, int64_t n, const std::function<void(Json&)>& edit) {
+  const std::string& path = a.checkpoint;
   DitSampling s;
   s.checkpoint = load_checkpoint(path);
   if (edit) edit(s.checkpoint.recipe);
   const Json& recipe = s.checkpoint.recipe;
-  s.net = load_dit(s.checkpoint, path, modality, a.value("raw_weights", false));
+  s.net = load_dit(s.checkpoint, path, modality, a.raw_weights);
   s.classes = json_at(recipe, "classes", path).get<std::vector<std::string>>();
   s.sigma_data = objective_from_json(recipe.at("objective")).sigma_data;
   auto& r = s.request;
@@ -100,7 +100,7 @@ DitSampling prepare_dit_sampling(const Json& a, const std::string& modality, int
   r.item_shape.insert(r.item_shape.end(), c.input_size.begin(), c.input_size.end());
   r.n = n;
   r.null_label = c.num_classes;
-  s.labels = resolve_labels(a.value("label", std::string()), n, s.classes, a.value("columns", int64_t(10)));
+  s.labels = resolve_labels(a.label, n, s.classes);
   r.condition.labels = torch::tensor(s.labels, torch::kLong);
   return s;
 }
@@ -136,16 +136,15 @@ std::vector<int64_t> resolve_labels(const std::string& label, int64_t n, const s
   return labels;
 }
 
-void check_run_folder(const Json& a) {
-  const std::string out = a.at("out");
-  if (a.value("resume", std::string()).empty() && !a.value("force", false) && std::filesystem::exists(out + "/checkpoint.safetensors")) {
-    throw std::runtime_error(out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
+void check_run_folder(const TrainArgs& a) {
+  if (a.resume.empty() && !a.force && std::filesystem::exists(a.out + "/checkpoint.safetensors")) {
+    throw std::runtime_error(a.out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
   }
 }
 
-void train_dit(const Json& a, const Json& recipe, const torch::Tensor& x, const Condition& cond, Json defaults) {
-  const std::string out = a.at("out"), resume = a.value("resume", std::string()), init = a.value("init", std::string());
-  const TrainOptions o = train_options_from_args(a, std::move(defaults));
+void train_dit(const TrainArgs& a, const Json& recipe, const torch::Tensor& x, const Condition& cond, Json defaults) {
+  const std::string &out = a.out, &resume = a.resume, &init = a.init;
+  const TrainOptions o = train_options(a, std::move(defaults));
   DiT net(dit_config_from_json(recipe.at("model").at("config")));
   if (!init.empty()) {
     if (!resume.empty()) throw std::invalid_argument("--init " + init + ": a run either resumes (--resume) or starts from a model, not both");

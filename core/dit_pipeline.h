@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/args.h"
 #include "core/dit.h"
 #include "core/engine.h"
 #include "core/json.h"
@@ -34,15 +35,15 @@ ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_gui
 ConditionalDenoiser with_known_values(ConditionalDenoiser model);
 
 // seed, batch, sampler, steps, schedule, cfg (default_cfg when not given), cfg_rescale, eta,
-// device, precision from the CLI's JSON; the sigma range from recipe.sampling; a progress bar on
-// stderr when it is a terminal. item_shape, n and the conditions are the caller's. Every
+// device, precision from the sampling options; the sigma range from recipe.sampling; a progress
+// bar on stderr when it is a terminal. item_shape, n and the conditions are the caller's. Every
 // pipeline's request starts here (the toy's and the molecules' too).
-SampleRequest sample_request(const Json& args, const Json& recipe, double default_cfg = 3.0);
+SampleRequest sample_request(const SampleArgs& args, const Json& recipe, double default_cfg = 3.0);
 
 // A DiT checkpoint made ready to sample n items of `modality`: its DiT (EMA weights unless
 // args.raw_weights) on the request's device, and the request from the CLI's options with the
 // item shape (the DiT's channels and input size), n, the null label and the class labels of
-// args.label (resolve_labels, args.columns per row); the caller adds the modality's other
+// args.label (resolve_labels, 10 per row); the caller adds the modality's other
 // conditions. `edit` may change the recipe before the DiT is built (a switch that needs no
 // weights of its own, such as video's --anchor-frame).
 struct DitSampling {
@@ -57,7 +58,7 @@ struct DitSampling {
   std::function<torch::Tensor(const SampleRequest&)> sampler;
   std::string sampler_name;  // that sampler's name in reports ("discrete")
 };
-DitSampling prepare_dit_sampling(const Json& args, const std::string& modality, int64_t n,
+DitSampling prepare_dit_sampling(const SampleArgs& args, const std::string& modality, int64_t n,
                                  const std::function<void(Json& recipe)>& edit = {});
 
 // Labels for n samples: "" or "all" cycles through the classes, "rows" gives one class per row
@@ -67,13 +68,13 @@ std::vector<int64_t> resolve_labels(const std::string& spec, int64_t n, const st
 
 // Trains recipe.model (a DiT) on x with its conditions `cond` (labels; vectors, a NaN row being
 // the null vector; independent: items whose frames are unrelated images, DiTImpl::forward) with
-// the recipe's objective: `defaults` are the TrainOptions the plugin picks, args.train the ones
+// the recipe's objective: `defaults` are the TrainOptions the plugin picks, overridden by the ones
 // given on the command line; args.resume continues a run; args.init starts a new run (fresh
 // optimizer and schedule) from a trained model's EMA weights, where a condition-vector projection
 // the model lacked starts at zero. Writes args.out/checkpoint.safetensors.
-void train_dit(const Json& args, const Json& recipe, const torch::Tensor& x, const Condition& cond, Json defaults);
+void train_dit(const TrainArgs& args, const Json& recipe, const torch::Tensor& x, const Condition& cond, Json defaults);
 
 // Refuses to start over an existing run folder without --force (or --resume).
-void check_run_folder(const Json& args);
+void check_run_folder(const TrainArgs& args);
 
 }  // namespace diffuse

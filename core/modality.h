@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/args.h"
 #include "core/json.h"
 #include "core/train/trainer.h"
 
@@ -40,17 +41,24 @@ class App;
 
 namespace diffuse {
 
-// A plugin's own options for one verb: it registers its typed options struct with CLI11 on
-// `command` (`diffuse VERB NAME`) and returns what, after parsing, turns them into the arguments
-// they add to its command. The CLI adds the options every pipeline shares (core/cli_options.h)
-// and loops over the registered pipelines; it knows no modality by name.
-using AddOptions = std::function<std::function<Json()>(CLI::App& command)>;
+// A plugin's own options for one verb: it registers its typed options struct (derived from
+// PluginOptions, core/args.h) with CLI11 on `command` (`diffuse VERB NAME`) and returns what, after
+// parsing, hands that struct to the command's arguments (`args.own`; it may also check it, or set
+// a shared field such as TrainArgs::init). The CLI adds the options every pipeline shares
+// (core/args.h) and loops over the registered pipelines; it knows no modality by name.
+template <class Args>
+using AddOptions = std::function<std::function<void(Args& args)>(CLI::App& command)>;
 
-// Commands a plugin runs for `diffuse train|sample|eval|bench NAME` (e.g. "vae"), given the
-// parsed command-line options as JSON. Unset entries mean the plugin does not offer that command.
+// Commands a plugin runs for `diffuse train|sample|eval|bench NAME` (e.g. "vae"), given the parsed
+// command-line options. Unset entries mean the plugin does not offer that command.
 struct PipelineCommands {
-  std::function<void(const Json& args)> train, sample, eval, bench;
-  AddOptions train_options, sample_options, eval_options;
+  std::function<void(const TrainArgs&)> train;
+  std::function<void(const SampleArgs&)> sample;
+  std::function<void(const EvalArgs&)> eval;
+  std::function<void(const BenchArgs&)> bench;
+  AddOptions<TrainArgs> train_options;
+  AddOptions<SampleArgs> sample_options;
+  AddOptions<EvalArgs> eval_options;
   std::string summary;  // one line for `diffuse VERB --help`
   std::string shipped;  // the shipped model under models/ that sample and eval use by default ("" = none)
 };

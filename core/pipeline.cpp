@@ -19,28 +19,40 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-void DiffusionModality::fit(const Json& args, const Json& recipe, const TrainData& data, const Json& defaults) const {
+void DiffusionModality::fit(const TrainArgs& args, const Json& recipe, const TrainData& data, const Json& defaults) const {
   train_dit(args, recipe, data.x, data.cond, defaults);
 }
 
-DitSampling DiffusionModality::load(const Json& args, int64_t n) const {
+DitSampling DiffusionModality::load(const SampleArgs& args, int64_t n) const {
   auto s = prepare_dit_sampling(args, name(), n, [&](Json& recipe) { edit_recipe(recipe, args); });
   s.denoiser = dit_denoiser(s.net, s.sigma_data, 0.0, s.request.precision);
   return s;
 }
 
-SampleFiles DiffusionModality::output_files(const Json& args, int64_t n) const {
-  return SampleFiles(args.at("out"), n, args.value("force", false), formats(), name());
+SampleFiles DiffusionModality::output_files(const SampleArgs& args, int64_t n) const {
+  return SampleFiles(args.out, n, args.force, formats(), name());
 }
 
-void DiffusionModality::save(const Generated&, const SampleFiles&, const Json&) const {
+void DiffusionModality::save(const Generated&, const SampleFiles&, const SampleArgs&) const {
   throw std::logic_error("sample " + name() + " writes its files through a command of its own");
 }
 
-void train_pipeline(const DiffusionModality& m, const Json& args) {
+SampleArgs EvalArgs::sampling() const {
+  SampleArgs s;
+  s.checkpoint = checkpoint;
+  s.sampler = sampler;
+  s.steps = steps;
+  s.cfg = cfg;
+  s.seed = seed;
+  s.device = device;
+  s.precision = precision;
+  s.own = own;
+  return s;
+}
+
+void train_pipeline(const DiffusionModality& m, const TrainArgs& args) {
   check_run_folder(args);
-  const std::string resume = args.value("resume", std::string()), init = args.value("init", std::string());
-  const std::string from = resume.empty() ? init : resume;
+  const std::string from = args.resume.empty() ? args.init : args.resume;
   Json recipe = from.empty() ? m.new_recipe(args) : load_model_checkpoint(from, m.name(), m.model_type()).recipe;
   m.adapt_recipe(recipe, args, from);
   recipe.erase("train");  // the run's options are its own, recorded again by the trainer
@@ -50,7 +62,7 @@ void train_pipeline(const DiffusionModality& m, const Json& args) {
   m.fit(args, recipe, data, defaults);
 }
 
-Generated generate(const DiffusionModality& m, const Json& args, int64_t n) {
+Generated generate(const DiffusionModality& m, const SampleArgs& args, int64_t n) {
   auto s = m.load(args, n);
   Generated out;
   out.labels = s.labels;
@@ -78,23 +90,21 @@ Generated generate(const DiffusionModality& m, const Json& args, int64_t n) {
   return out;
 }
 
-void eval_pipeline(const DiffusionModality& m, const Json& args) {
-  const std::string checkpoint = args.value("checkpoint", std::string());
+void eval_pipeline(const DiffusionModality& m, const EvalArgs& args) {
+  const std::string& checkpoint = args.checkpoint;
   Json recipe;  // null without a checkpoint
   int64_t classes = 0;
   if (!checkpoint.empty()) {  // a wrong checkpoint is refused before the real data is loaded and scored
     recipe = load_model_checkpoint(checkpoint, m.name(), m.model_type()).recipe;
     classes = int64_t(json_at(recipe, "classes", checkpoint).size());
   }
-  const int64_t per_class = args.value("n_per_class", m.eval_per_class());
+  const int64_t per_class = args.n_per_class;
   const auto judge = m.evaluator(args, recipe, per_class);
   if (!judge) throw std::invalid_argument("eval " + m.name() + ": this modality has no evaluator");
   Json j = judge->describe();
-  if (args.value("calibrate", false)) j.update(judge->calibration(args));
+  if (args.calibrate) j.update(judge->calibration(args));
   if (!checkpoint.empty()) {
-    Json sa = args;
-    sa.erase("label");  // cycle through the classes: item i has class i % classes
-    const auto g = generate(m, sa, m.eval_samples(per_class, classes));
+    const auto g = generate(m, args.sampling(), m.eval_samples(per_class, classes));  // item i has class i % classes
     Json s = judge->score(g, args);
     s["checkpoint"] = checkpoint;
     s["sampler"] = g.sampler;
@@ -106,10 +116,9 @@ void eval_pipeline(const DiffusionModality& m, const Json& args) {
   std::cout << j.dump(2) << "\n";
 }
 
-void sample_pipeline(const DiffusionModality& m, const Json& args) {
-  const int64_t n = args.value("n", int64_t(1));
-  const auto files = m.output_files(args, n);  // refused before any work
-  m.save(generate(m, args, n), files, args);
+void sample_pipeline(const DiffusionModality& m, const SampleArgs& args) {
+  const auto files = m.output_files(args, args.n);  // refused before any work
+  m.save(generate(m, args, args.n), files, args);
 }
 
 }  // namespace diffuse

@@ -28,6 +28,12 @@ run sample audio --label 4 --n 2 --seed 5 --out "$dir/audio.wav" --force > /dev/
 run sample video --class 2 --seed 5 --out "$dir/video.mp4" --force > /dev/null
 run sample molecule --n 20 --seed 5 --out "$dir/molecules.sdf" --force > /dev/null
 run sample molecule --n 20 --seed 5 --repair --out "$dir/molecules.smi" --force > /dev/null
+# Each plugin's own options reach its pipeline.
+run sample audio --label 4 --n 1 --seed 6 --seconds 1 --decoder griffin-lim --format float --out "$dir/audio-gl.wav" --force > /dev/null
+run sample video --class 2 --seed 6 --fps 4 --crf 20 --decoder per-frame --temporal-guidance 0 --out "$dir/video-fps4.mp4" --force > /dev/null
+run sample molecule --n 6 --seed 7 --atoms 14 --scaffold c1ccccc1 --out "$dir/molecules-scaffold.sdf" --force > /dev/null
+run sample molecule --n 20 --seed 8 --n-valid 5 --out "$dir/molecules-valid.smi" --force > /dev/null
+run sample image --class Sneaker --n 2 --seed 9 --raw-weights --sampler euler --steps 8 --cfg 2 --cfg-rescale 0.5 --schedule exponential --batch 1 --out "$dir/image-opts.png" --force > /dev/null
 run train toy --steps 200 --out "$dir/toy" --force > /dev/null
 run sample toy --checkpoint "$dir/toy/checkpoint.safetensors" --n 500 --seed 5 --out "$dir/toy.csv" --force > /dev/null
 # A few steps of each modality's training (the checkpoints record their run folder, so compare two
@@ -39,7 +45,7 @@ run train molecule --data-n 64 --steps 3 --batch 16 --out "$dir/train-molecule" 
 run train video --data-n 8 --frames 8 --steps 2 --batch 4 --out "$dir/train-video" --force > /dev/null
 
 {
-  (cd "$dir" && sha256sum image*.png grid.png audio*.wav video.mp4 molecules.sdf molecules.smi toy.csv toy/checkpoint.safetensors \
+  (cd "$dir" && sha256sum image*.png grid.png audio*.wav video*.mp4 molecules*.sdf molecules*.smi toy.csv toy/checkpoint.safetensors \
     train-image/checkpoint.safetensors train-audio/checkpoint.safetensors train-audio-resumed/checkpoint.safetensors train-video/checkpoint.safetensors train-molecule/checkpoint.safetensors)
   echo "eval toy: $(run eval toy "$dir/toy.csv" --json | figures)"
   echo "eval image: $(run eval image models/fashion-mnist/dit.safetensors --n-per-class 3 --steps 10 --json | figures)"

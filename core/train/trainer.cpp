@@ -41,11 +41,16 @@ TrainOptions train_options_from_json(const Json& j) {
   return o;
 }
 
-TrainOptions train_options_from_args(const Json& args, Json defaults) {
-  const Json given = args.value("train", Json::object());
-  for (const auto& [k, v] : given.items()) defaults[k] = v;
+TrainOptions train_options(const TrainArgs& a, Json defaults) {
+  const auto given = [&](const char* key, const auto& v) {
+    if (v) defaults[key] = *v;
+  };
+  given("steps", a.steps); given("batch", a.batch); given("grad_accum", a.grad_accum); given("lr", a.lr);
+  given("warmup", a.warmup); given("ema_decay", a.ema_decay); given("seed", a.seed); given("device", a.device);
+  given("autocast", a.autocast); given("checkpoint_every", a.checkpoint_every); given("preview_every", a.preview_every);
+  given("log_every", a.log_every);
   TrainOptions o = train_options_from_json(defaults);
-  o.out_dir = args.value("out", std::string());
+  o.out_dir = a.out;
   return o;
 }
 

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "core/args.h"
 #include "core/condition.h"
 #include "core/json.h"
 #include "core/objectives.h"
@@ -50,9 +51,9 @@ struct TrainOptions {
 Json to_json(const TrainOptions& o);
 TrainOptions train_options_from_json(const Json& j);
 void validate(const TrainOptions& o);  // throws naming the bad value
-// A pipeline's options: its `defaults`, overridden by args.train (the options given on the command
-// line), writing to args.out.
-TrainOptions train_options_from_args(const Json& args, Json defaults);
+// A pipeline's options: its `defaults`, overridden by the options given on the command line,
+// writing to args.out.
+TrainOptions train_options(const TrainArgs& args, Json defaults);
 
 struct TrainData {
   torch::Tensor x;  // (N, ...) training examples in the diffusion space

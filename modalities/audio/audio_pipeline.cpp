@@ -20,6 +20,7 @@
 #include "modalities/audio/classifier.h"
 #include "modalities/audio/dataset.h"
 #include "modalities/audio/io.h"
+#include "modalities/audio/options.h"
 #include "modalities/audio/spectrogram.h"
 #include "modalities/audio/vocoder.h"
 
@@ -71,14 +72,15 @@ class AudioModality : public DiffusionModality {
   std::string name() const override { return "audio"; }
 
   // The data spec and clip length; the rest of the recipe is fitted to the data (training_set).
-  Json new_recipe(const Json& a) const override {
-    return {{"modality", "audio"}, {"data", audio_data_spec(a)}, {"samples", int64_t(std::lround(a.value("seconds", 1.0) * 16000))}};
+  Json new_recipe(const TrainArgs& a) const override {
+    const auto& o = a.options<AudioTrainOptions>();
+    return {{"modality", "audio"}, {"data", o.data.spec()}, {"samples", int64_t(std::lround(o.seconds * 16000))}};
   }
 
-  TrainData training_set(Json& recipe, const Json& a, bool fresh) const override {
+  TrainData training_set(Json& recipe, const TrainArgs& a, bool fresh) const override {
     const int64_t samples = recipe.at("samples").get<int64_t>();
     auto data = load_audio_data(recipe.at("data"), 16000, samples).train;
-    if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
+    if (const int64_t n = a.options<AudioTrainOptions>().data.data_n; n > 0) {
       data.waves = data.waves.slice(0, 0, n);
       data.labels = data.labels.slice(0, 0, n);
     }
@@ -99,12 +101,12 @@ class AudioModality : public DiffusionModality {
             {"checkpoint_every", 250}, {"cond_dropout", 0.1}};
   }
 
-  void prepare(DitSampling& s, const Json& a, Generated& out) const override {
+  void prepare(DitSampling& s, const SampleArgs& a, Generated& out) const override {
     const auto& recipe = s.checkpoint.recipe;
     const auto mel = mel_config_from_json(recipe.at("mel"));
     const int64_t samples = recipe.at("samples").get<int64_t>();
-    if (a.contains("seconds") && a.at("seconds").get<double>() > 0) {
-      const double want = a.at("seconds").get<double>(), have = double(samples) / double(mel.sample_rate);
+    if (const double want = a.options<AudioSampleOptions>().seconds; want > 0) {
+      const double have = double(samples) / double(mel.sample_rate);
       if (std::abs(want - have) > 0.5 / double(mel.sample_rate) * double(mel.hop)) {
         std::ostringstream msg;
         msg << "--seconds " << want << ": this model generates " << std::fixed << std::setprecision(3) << have
@@ -117,11 +119,11 @@ class AudioModality : public DiffusionModality {
 
   // The vocoder beside the checkpoint (or --decoder's), else Griffin-Lim; the DiT's padding frames
   // are cut first, and `latents` keeps the clip's own normalised log-mel frames.
-  Decoder decoder(const DitSampling& s, const Json& a) const override {
+  Decoder decoder(const DitSampling& s, const SampleArgs& a) const override {
     const auto& recipe = s.checkpoint.recipe;
     const auto mel = mel_config_from_json(recipe.at("mel"));
     const int64_t samples = recipe.at("samples").get<int64_t>();
-    const auto vocoder = vocoder_path(a.value("decoder", std::string("auto")), a.at("checkpoint"));
+    const auto vocoder = vocoder_path(a.options<AudioSampleOptions>().decoder, a.checkpoint);
     if (vocoder.empty()) {
       const int64_t iterations = recipe.at("decoder").value("iterations", int64_t(64));
       return [mel, samples, iterations](const torch::Tensor& z, Generated& out) {
@@ -138,21 +140,21 @@ class AudioModality : public DiffusionModality {
     };
   }
 
-  std::unique_ptr<Evaluator> evaluator(const Json& a, const Json&, int64_t) const override;
-  int64_t eval_per_class() const override { return 50; }
+  std::unique_ptr<Evaluator> evaluator(const EvalArgs& a, const Json&, int64_t) const override;
 
   std::vector<std::string> formats() const override { return kAudioFormats; }
 
-  SampleFiles output_files(const Json& a, int64_t n) const override {
-    sample_format_from_string(a.value("format", std::string("pcm16")));  // refused before any work
+  SampleFiles output_files(const SampleArgs& a, int64_t n) const override {
+    sample_format_from_string(a.options<AudioSampleOptions>().format);  // refused before any work
     return DiffusionModality::output_files(a, n);
   }
 
-  void save(const Generated& g, const SampleFiles& files, const Json& a) const override {
+  void save(const Generated& g, const SampleFiles& files, const SampleArgs& a) const override {
+    const auto& own = a.options<AudioSampleOptions>();
     AudioWriteOptions o;
-    o.format = sample_format_from_string(a.value("format", std::string("pcm16")));
-    o.normalize = a.value("normalize", false);
-    o.force = a.value("force", false);
+    o.format = sample_format_from_string(own.format);
+    o.normalize = own.normalize;
+    o.force = a.force;
     const int64_t n = g.data.size(0), rate = g.info.at("rate").get<int64_t>();
     for (int64_t i = 0; i < n; ++i) {
       const auto rep = write_audio(files[i], g.data[i], rate, o);
@@ -170,7 +172,7 @@ const AudioModality kAudio;
 
 }  // namespace
 
-Generated sample_audio(const Json& a, int64_t n) { return generate(kAudio, a, n); }
+Generated sample_audio(const SampleArgs& a, int64_t n) { return generate(kAudio, a, n); }
 
 namespace {
 
@@ -190,7 +192,10 @@ Json score(MelClassifier& c, const MelConfig& mel, const torch::Tensor& real_fea
 // The judge of `eval audio`: the evaluation classifier on the spoken digits' held-out clips.
 class AudioEvaluator : public Evaluator {
  public:
-  explicit AudioEvaluator(const Json& a) : file_(a.at("classifier")), clf_(load_mel_classifier(file_)) {
+  explicit AudioEvaluator(const AudioEvalOptions& o)
+      : file_(o.classifier.empty() ? shipped_model_path("spoken-digits/classifier.safetensors") : o.classifier),
+        clf_(load_mel_classifier(file_)),
+        vocoder_(o.vocoder.empty() ? shipped_vocoder() : o.vocoder) {
     const auto ck = load_checkpoint(file_);
     cmel_ = mel_config_from_json(ck.recipe.at("mel"));
     test_ = load_spoken_digits(ck.recipe.value("data", Json{{"dataset", "spoken-digits"}})).test;
@@ -199,7 +204,7 @@ class AudioEvaluator : public Evaluator {
 
   Json describe() const override { return {{"classifier", file_}, {"held_out_clips", test_.waves.size(0)}}; }
 
-  Json calibration(const Json& a) const override {
+  Json calibration(const EvalArgs&) const override {
     Json j;
     auto& clf = clf_;
     const auto& cmel = cmel_;
@@ -220,7 +225,7 @@ class AudioEvaluator : public Evaluator {
     j["griffin_lim_round_trip"] = audio::score(clf, cmel, real_half, rt, test.labels.index_select(0, first));
     j["griffin_lim_round_trip"]["spectral_convergence"] = spectral_convergence(w, rt, gl).mean().item<double>();
     j["griffin_lim_round_trip"]["seconds_per_audio_second"] = secs / (double(w.numel()) / double(gl.sample_rate));
-    if (const auto vp = a.value("vocoder", std::string()); !vp.empty()) {
+    if (const auto& vp = vocoder_; !vp.empty()) {
       auto v = load_vocoder(vp);
       const auto t1 = std::chrono::steady_clock::now();
       const auto vr = vocode(v, log_mels(w, v->mel()), v->mel(), w.size(1));
@@ -236,7 +241,7 @@ class AudioEvaluator : public Evaluator {
     return j;
   }
 
-  Json score(const Generated& g, const Json& a) const override {
+  Json score(const Generated& g, const EvalArgs&) const override {
     auto s = audio::score(clf_, cmel_, real_f_, g.data, torch::tensor(g.labels, torch::kLong));
     const double seconds = g.sample_seconds + g.decode_seconds;
     s["seconds_per_audio_second"] = seconds / (double(g.data.numel()) / double(g.info.at("rate").get<int64_t>()));
@@ -245,20 +250,32 @@ class AudioEvaluator : public Evaluator {
   }
 
  private:
+  // The vocoder round trip joins --calibrate when one is shipped.
+  static std::string shipped_vocoder() {
+    try {
+      return shipped_model_path("spoken-digits/vocoder.safetensors");
+    } catch (const std::runtime_error&) {
+      return "";
+    }
+  }
+
   std::string file_;
   mutable MelClassifier clf_;
+  std::string vocoder_;
   MelConfig cmel_;
   AudioDataset test_;
   torch::Tensor real_f_;
 };
 
-std::unique_ptr<Evaluator> AudioModality::evaluator(const Json& a, const Json&, int64_t) const { return std::make_unique<AudioEvaluator>(a); }
+std::unique_ptr<Evaluator> AudioModality::evaluator(const EvalArgs& a, const Json&, int64_t) const {
+  return std::make_unique<AudioEvaluator>(a.options<AudioEvalOptions>());
+}
 
 }  // namespace
 
 PipelineCommands audio_pipeline() {
-  return {[](const Json& a) { train_pipeline(kAudio, a); }, [](const Json& a) { sample_pipeline(kAudio, a); },
-          [](const Json& a) { eval_pipeline(kAudio, a); }, nullptr};
+  return {[](const TrainArgs& a) { train_pipeline(kAudio, a); }, [](const SampleArgs& a) { sample_pipeline(kAudio, a); },
+          [](const EvalArgs& a) { eval_pipeline(kAudio, a); }, nullptr};
 }
 
 }  // namespace diffuse::audio

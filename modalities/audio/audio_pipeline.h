@@ -25,6 +25,6 @@ std::string audio_report_section(const std::string& dir);
 // checkpoint when there is one, else Griffin-Lim), "griffin-lim", or a vocoder checkpoint).
 // data: (n, T) waveforms; latents: the sampled normalised log-mels (n, n_mels, frames); info:
 // rate, decoder.
-Generated sample_audio(const Json& args, int64_t n);
+Generated sample_audio(const SampleArgs& args, int64_t n);
 
 }  // namespace diffuse::audio

@@ -296,12 +296,4 @@ SpokenDigits load_audio_data(const Json& data, int64_t rate, int64_t samples) {
   return {ds, ds};  // a folder has one split: it is its own held-out set
 }
 
-// A command's dataset: spoken digits unless `data` (from --data and friends) says otherwise.
-Json audio_data_spec(const Json& a) {
-  Json spec = {{"dataset", "spoken-digits"}};
-  const Json given = a.value("data", Json::object());
-  for (const auto& [k, v] : given.items()) spec[k] = v;
-  return spec;
-}
-
 }  // namespace diffuse::audio

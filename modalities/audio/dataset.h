@@ -77,7 +77,5 @@ AudioDataset generate_instrument_notes(const InstrumentNotesOptions& o);
 // fourth pitch held out) or {"dataset": "folder", "dir", "on_bad"} (its own held-out set), with
 // clips of `samples` at `rate`; skipped files are reported on stderr.
 SpokenDigits load_audio_data(const Json& data, int64_t rate, int64_t samples);
-// A command's dataset spec: spoken digits unless args.data (from --data and friends) says otherwise.
-Json audio_data_spec(const Json& args);
 
 }  // namespace diffuse::audio

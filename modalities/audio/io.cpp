@@ -176,6 +176,9 @@ WriteReport write_audio(const std::string& path, const torch::Tensor& samples, i
   info.format = format;
   SNDFILE* f = sf_open(tmp.c_str(), SFM_WRITE, &info);
   if (!f) throw std::runtime_error(path + ": cannot write (" + sf_strerror(nullptr) + ")");
+  // No PEAK chunk in float files: it holds the time of writing, so the same samples would give
+  // other bytes on every run.
+  sf_command(f, SFC_SET_ADD_PEAK_CHUNK, nullptr, SF_FALSE);
   const sf_count_t frames = x.size(1);
   bool ok = sf_writef_float(f, interleaved.data_ptr<float>(), frames) == frames;
   std::string why = ok ? "" : sf_strerror(f);

@@ -10,28 +10,30 @@
 #include "modalities/audio/audio_pipeline.h"
 #include "modalities/audio/classifier.h"
 #include "modalities/audio/dataset.h"
+#include "modalities/audio/options.h"
 #include "modalities/audio/spectrogram.h"
 #include "modalities/audio/vocoder.h"
 
 namespace diffuse::audio {
 namespace {
 
-void train_classifier(const Json& a) {
+void train_classifier(const TrainArgs& a) {
   check_run_folder(a);
-  const std::string out = a.at("out");
-  const Json data_spec = audio_data_spec(a);
+  const std::string& out = a.out;
+  const auto& own = a.options<AudioDataOptions>();
+  const Json data_spec = own.data.spec();
   if (data_spec.value("dataset", std::string()) != "spoken-digits") {
     throw std::invalid_argument("the audio classifier trains on the spoken digits (its held-out split is the eval reference)");
   }
   auto sd = load_spoken_digits(data_spec);
   auto data = sd.train;
-  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
+  if (const int64_t n = own.data.data_n; n > 0) {
     data.waves = data.waves.slice(0, 0, n);
     data.labels = data.labels.slice(0, 0, n);
   }
   const auto mel = fitted_mel(data.waves);
   const auto x = log_mels(data.waves, mel);
-  const TrainOptions o = train_options_from_args(a, {{"steps", 2000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99},
+  const TrainOptions o = train_options(a, {{"steps", 2000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99},
                                                      {"log_every", 250}, {"cond_dropout", 0.0}});
   MelClassifier net(10);
   TrainLoss loss = [net](const torch::Tensor& m, const Condition& c, at::Generator& gen) mutable {
@@ -51,7 +53,7 @@ void train_classifier(const Json& a) {
   Json recipe = {{"modality", "audio"}, {"model", {{"type", "mel-classifier"}}}, {"mel", to_json(mel)}, {"classes", digit_names()},
                  {"data", data_spec}};
   Trainer trainer(net.ptr(), loss, recipe, o);
-  if (!a.value("resume", std::string()).empty()) trainer.resume(a.at("resume"));
+  if (!a.resume.empty()) trainer.resume(a.resume);
   trainer.run({x, {data.labels}});
   MelClassifier ema(10);
   trainer.load_ema_into(*ema);
@@ -62,15 +64,16 @@ void train_classifier(const Json& a) {
             << " clips of unseen voice variants\ncheckpoint: " << out << "/checkpoint.safetensors\n";
 }
 
-void train_vocoder(const Json& a) {
+void train_vocoder(const TrainArgs& a) {
   check_run_folder(a);
-  const std::string out = a.at("out");
-  const Json data_spec = audio_data_spec(a);
+  const std::string& out = a.out;
+  const auto& own = a.options<AudioDataOptions>();
+  const Json data_spec = own.data.spec();
   auto sd = load_audio_data(data_spec, 16000, 16000);
   auto data = sd.train;
-  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) data.waves = data.waves.slice(0, 0, n);
+  if (const int64_t n = own.data.data_n; n > 0) data.waves = data.waves.slice(0, 0, n);
   const auto mel = fitted_mel(data.waves);
-  const TrainOptions o = train_options_from_args(a, {{"steps", 3000}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
+  const TrainOptions o = train_options(a, {{"steps", 3000}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
                                                      {"log_every", 100}, {"checkpoint_every", 250}, {"cond_dropout", 0.0}});
   const VocoderConfig config;
   Vocoder net(config, mel);
@@ -88,7 +91,7 @@ void train_vocoder(const Json& a) {
   Json recipe = {{"modality", "audio"}, {"model", {{"type", "vocoder"}, {"config", to_json(config)}}}, {"mel", to_json(mel)},
                  {"samples", data.waves.size(1)}, {"data", data_spec}};
   Trainer trainer(net.ptr(), loss, recipe, o);
-  if (!a.value("resume", std::string()).empty()) trainer.resume(a.at("resume"));
+  if (!a.resume.empty()) trainer.resume(a.resume);
   trainer.run({data.waves, {data.labels}});
   Vocoder ema(config, mel);
   trainer.load_ema_into(*ema);

@@ -13,7 +13,9 @@
 #include "core/train/trainer.h"
 #include "modalities/image/classifier.h"
 #include "modalities/image/dataset.h"
+#include "core/files.h"
 #include "modalities/image/image_pipeline.h"
+#include "modalities/image/options.h"
 
 namespace diffuse::image {
 namespace {
@@ -32,15 +34,15 @@ double accuracy_of(Classifier& c, const torch::Tensor& images, const torch::Tens
   return (torch::cat(p) == labels).to(torch::kFloat64).mean().item<double>();
 }
 
-void train_classifier(const Json& a) {
+void train_classifier(const TrainArgs& a) {
   check_run_folder(a);
-  const std::string out = a.at("out");
+  const std::string& out = a.out;
   auto data = load_fashion_mnist("train");
-  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
+  if (const int64_t n = a.options<ClassifierTrainOptions>().data_n; n > 0) {
     data.images = data.images.slice(0, 0, n);
     data.labels = data.labels.slice(0, 0, n);
   }
-  const TrainOptions o = train_options_from_args(a, {{"steps", 3000}, {"batch", 128}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99},
+  const TrainOptions o = train_options(a, {{"steps", 3000}, {"batch", 128}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99},
                                                      {"log_every", 250}, {"cond_dropout", 0.0}});
   Classifier net(10, 1);
   TrainLoss loss = [net](const torch::Tensor& x, const Condition& c, at::Generator& gen) mutable {
@@ -51,7 +53,7 @@ void train_classifier(const Json& a) {
   };
   Json recipe = {{"modality", "image"}, {"model", {{"type", "classifier"}, {"classes", fashion_mnist_classes()}}}};
   Trainer trainer(net.ptr(), loss, recipe, o);
-  if (!a.value("resume", std::string()).empty()) trainer.resume(a.at("resume"));
+  if (!a.resume.empty()) trainer.resume(a.resume);
   trainer.run({data.images, {data.labels}});
   auto ema = Classifier(10, 1);
   trainer.load_ema_into(*ema);
@@ -64,14 +66,14 @@ void train_classifier(const Json& a) {
 // The judge of `eval image`: the evaluation classifier's features of the Fashion-MNIST test set.
 class ImageEvaluator : public Evaluator {
  public:
-  explicit ImageEvaluator(const Json& a)
-      : file_(a.at("classifier")), clf_(load_classifier(file_)), test_(load_fashion_mnist("test")), real_(features_of(clf_, test_.images)) {}
+  explicit ImageEvaluator(const std::string& classifier)
+      : file_(classifier.empty() ? shipped_model_path(kShippedClassifier) : classifier), clf_(load_classifier(file_)), test_(load_fashion_mnist("test")), real_(features_of(clf_, test_.images)) {}
 
   Json describe() const override {
     return {{"classifier", file_}, {"classifier_test_accuracy", accuracy_of(clf_, test_.images, test_.labels)}};
   }
 
-  Json calibration(const Json& a) const override {
+  Json calibration(const EvalArgs&) const override {
     Json j;
     const auto train = load_fashion_mnist("train");
     const auto tr = train.images.slice(0, 0, 10000);
@@ -91,7 +93,7 @@ class ImageEvaluator : public Evaluator {
     return j;
   }
 
-  Json score(const Generated& g, const Json& a) const override {
+  Json score(const Generated& g, const EvalArgs&) const override {
     const auto& samples = g.data;
     const auto f = features_of(clf_, samples);
     const auto [p, r] = precision_recall(real_.slice(0, 0, std::min<int64_t>(5000, f.size(0) * 5)), f);
@@ -110,6 +112,6 @@ class ImageEvaluator : public Evaluator {
 }  // namespace
 
 PipelineCommands classifier_pipeline() { return {train_classifier, nullptr, nullptr}; }
-std::unique_ptr<Evaluator> image_evaluator(const Json& args) { return std::make_unique<ImageEvaluator>(args); }
+std::unique_ptr<Evaluator> image_evaluator(const std::string& classifier) { return std::make_unique<ImageEvaluator>(classifier); }
 
 }  // namespace diffuse::image

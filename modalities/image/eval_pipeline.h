@@ -3,6 +3,7 @@
 // seconds) with calibration points (real test vs train, and trivial baselines).
 #pragma once
 #include <memory>
+#include <string>
 
 #include "core/modality.h"
 #include "core/pipeline.h"
@@ -12,6 +13,7 @@ namespace diffuse::image {
 PipelineCommands classifier_pipeline();
 // The judge of `eval image` (args.classifier): accuracy, Frechet distance and precision/recall of
 // the classifier's features against the Fashion-MNIST test set.
-std::unique_ptr<Evaluator> image_evaluator(const Json& args);
+// The judge of `eval image`: the evaluation classifier `classifier` ("" = the shipped one).
+std::unique_ptr<Evaluator> image_evaluator(const std::string& classifier);
 
 }  // namespace diffuse::image

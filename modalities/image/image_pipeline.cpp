@@ -22,6 +22,7 @@
 #include "modalities/image/dataset.h"
 #include "modalities/image/eval_pipeline.h"
 #include "modalities/image/io.h"
+#include "modalities/image/options.h"
 #include "modalities/image/vae.h"
 
 namespace diffuse::image {
@@ -54,21 +55,22 @@ class ImageModality : public DiffusionModality {
  public:
   std::string name() const override { return "image"; }
 
-  Json new_recipe(const Json& a) const override {
-    Json recipe = default_image_recipe(a.value("vae", std::string()), a.value("pixel", false));
-    const Json given = a.value("data", Json::object());  // items() of a temporary would dangle
+  Json new_recipe(const TrainArgs& a) const override {
+    const auto& o = a.options<ImageTrainOptions>();
+    Json recipe = default_image_recipe(o.vae, o.pixel);
+    const Json given = o.data.spec();  // items() of a temporary would dangle
     for (const auto& [k, v] : given.items()) recipe["data"][k] = v;
     return recipe;
   }
 
-  TrainData training_set(Json& recipe, const Json& a, bool fresh) const override {
+  TrainData training_set(Json& recipe, const TrainArgs& a, bool fresh) const override {
     const bool pixel = recipe.value("pixel", false);
     const std::string vae_path = recipe.at("vae");
     if (!pixel && vae_path.empty()) {
       throw std::invalid_argument("train image needs --vae CHECKPOINT (a VAE from `diffuse train vae`) or --pixel");
     }
     auto data = load_image_data(recipe["data"], "train");
-    if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
+    if (const int64_t n = a.options<ImageTrainOptions>().data.data_n; n > 0) {
       data.images = data.images.slice(0, 0, n);
       data.labels = data.labels.slice(0, 0, n);
     }
@@ -102,10 +104,17 @@ class ImageModality : public DiffusionModality {
             {"checkpoint_every", 500}, {"cond_dropout", 0.1}};
   }
 
-  Decoder decoder(const DitSampling& s, const Json& a) const override {
+  // --class rows: one class per row of the grid's columns.
+  void prepare(DitSampling& s, const SampleArgs& a, Generated& out) const override {
+    if (a.label != "rows") return;
+    s.labels = out.labels = resolve_labels(a.label, s.request.n, s.classes, a.options<ImageSampleOptions>().columns);
+    s.request.condition.labels = torch::tensor(s.labels, torch::kLong);
+  }
+
+  Decoder decoder(const DitSampling& s, const SampleArgs& a) const override {
     const auto& recipe = s.checkpoint.recipe;
     if (recipe.value("pixel", false)) return [](const torch::Tensor& z, Generated& out) { out.data = ((z + 1.0) * 0.5).clamp(0.0, 1.0); };
-    auto vae = load_vae(resolve_beside(recipe.at("vae"), a.at("checkpoint")));
+    auto vae = load_vae(resolve_beside(recipe.at("vae"), a.checkpoint));
     return [vae](const torch::Tensor& z, Generated& out) mutable {
       std::vector<torch::Tensor> parts;
       for (int64_t s = 0; s < z.size(0); s += 500) parts.push_back(vae->decode(z.slice(0, s, s + 500)));
@@ -113,24 +122,25 @@ class ImageModality : public DiffusionModality {
     };
   }
 
-  std::unique_ptr<Evaluator> evaluator(const Json& a, const Json&, int64_t) const override { return image_evaluator(a); }
+  std::unique_ptr<Evaluator> evaluator(const EvalArgs& a, const Json&, int64_t) const override {
+    return image_evaluator(a.options<ImageEvalOptions>().classifier);
+  }
 
   std::vector<std::string> formats() const override { return kImageFormats; }
 
-  SampleFiles output_files(const Json& a, int64_t n) const override {
-    return SampleFiles(a.at("out"), n, a.value("force", false), kImageFormats, "image",
-                       a.value("grid", false) ? SampleFiles::Numbering::kOne : SampleFiles::Numbering::kAlways);
+  SampleFiles output_files(const SampleArgs& a, int64_t n) const override {
+    return SampleFiles(a.out, n, a.force, kImageFormats, "image",
+                       a.options<ImageSampleOptions>().grid ? SampleFiles::Numbering::kOne : SampleFiles::Numbering::kAlways);
   }
 
-  void save(const Generated& g, const SampleFiles& files, const Json& a) const override {
-    const bool force = a.value("force", false);
+  void save(const Generated& g, const SampleFiles& files, const SampleArgs& a) const override {
+    const bool force = a.force;
+    const auto& o = a.options<ImageSampleOptions>();
     const int64_t n = g.data.size(0);
-    if (a.value("grid", false)) {
+    if (o.grid) {
       std::vector<std::string> names;
       for (const auto k : g.labels) names.push_back(g.classes[size_t(k)]);
-      const int64_t columns = a.value("columns", int64_t(std::min<int64_t>(n, 10)));
-      const auto grid = a.value("labelled", false) ? make_labelled_grid(g.data, columns, names, a.value("scale", int64_t(1)))
-                                                   : make_grid(g.data, columns, 2, 0.0);
+      const auto grid = o.labelled ? make_labelled_grid(g.data, o.columns, names, o.scale) : make_grid(g.data, o.columns, 2, 0.0);
       write_image(files[0], grid, {8, 95, force});
       std::cout << "wrote a grid of " << n << " images to " << files.written() << "\n";
     } else {
@@ -144,7 +154,7 @@ const ImageModality kImage;
 
 }  // namespace
 
-torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info) {
+torch::Tensor sample_images(const SampleArgs& a, int64_t n, SampleInfo* info) {
   const auto g = generate(kImage, a, n);
   if (info) {
     for (const auto k : g.labels) info->labels.push_back(g.classes[size_t(k)]);
@@ -161,18 +171,18 @@ namespace {
 // Wall time of sampling n images (after a warm-up run of a few) in each of args.precisions, with
 // the network's calls and achieved GFLOP/s against the GEMM rate of that precision, measured in
 // the same run.
-void bench(const Json& a) {
-  const int64_t n = a.value("n", int64_t(64));
-  const std::string device = a.value("device", std::string("cpu"));
-  const auto ck = load_checkpoint(a.at("checkpoint"));
+void bench(const BenchArgs& b) {
+  const SampleArgs& a = b.sampling;
+  const int64_t n = a.n;
+  const auto ck = load_checkpoint(a.checkpoint);
   const auto cfg = dit_config_from_json(ck.recipe["model"]["config"]);
   Json rows = Json::array();
-  for (const std::string name : a.at("precisions")) {
-    const auto precision = resolve_precision(name, parse_device(device));
-    Json run = a;
-    run["precision"] = precision_name(precision);
+  for (const std::string& name : b.precisions) {
+    const auto precision = resolve_precision(name, parse_device(a.device));
+    SampleArgs run = a;
+    run.precision = precision_name(precision);
     sample_images(run, std::min<int64_t>(n, 4));
-    const auto gemm = measure_gemm(1024, 0.5, device, precision == Precision::kBf16);
+    const auto gemm = measure_gemm(1024, 0.5, a.device, precision == Precision::kBf16);
     SampleInfo info;
     const auto t0 = std::chrono::steady_clock::now();
     sample_images(run, n, &info);
@@ -183,10 +193,10 @@ void bench(const Json& a) {
                     {"network_items", info.forward_items}, {"dit_gflops", gflops}, {"gemm_gflops", gemm.gflops},
                     {"fraction_of_gemm", gflops / gemm.gflops}});
   }
-  const Json j = {{"benchmark", "image"}, {"checkpoint", a.at("checkpoint")}, {"n", n},
-                  {"sampler", a.value("sampler", std::string("dpmpp_2m"))}, {"steps", a.value("steps", int64_t(20))},
-                  {"cfg", a.value("cfg", 3.0)}, {"batch", a.value("batch", int64_t(64))}, {"threads", torch::get_num_threads()}, {"rows", rows}};
-  if (a.value("json", false)) {
+  const Json j = {{"benchmark", "image"}, {"checkpoint", a.checkpoint}, {"n", n},
+                  {"sampler", a.sampler}, {"steps", a.steps.value_or(kDefaultSampleSteps)},
+                  {"cfg", a.cfg.value_or(3.0)}, {"batch", a.batch}, {"threads", torch::get_num_threads()}, {"rows", rows}};
+  if (b.json) {
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -223,8 +233,8 @@ std::string image_report_section(const std::string& dir) {
 }
 
 PipelineCommands image_pipeline() {
-  return {[](const Json& a) { train_pipeline(kImage, a); }, [](const Json& a) { sample_pipeline(kImage, a); },
-          [](const Json& a) { eval_pipeline(kImage, a); }, bench};
+  return {[](const TrainArgs& a) { train_pipeline(kImage, a); }, [](const SampleArgs& a) { sample_pipeline(kImage, a); },
+          [](const EvalArgs& a) { eval_pipeline(kImage, a); }, bench};
 }
 
 }  // namespace diffuse::image

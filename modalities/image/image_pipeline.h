@@ -25,6 +25,6 @@ struct SampleInfo {
   int64_t forward_items = 0;        // items through the network, summed over calls
   double sample_seconds = 0, decode_seconds = 0;
 };
-torch::Tensor sample_images(const Json& a, int64_t n, SampleInfo* info = nullptr);
+torch::Tensor sample_images(const SampleArgs& a, int64_t n, SampleInfo* info = nullptr);
 
 }  // namespace diffuse::image

@@ -1,5 +1,7 @@
 // The image modality's pipelines with their command-line options, as the registry registers them.
 #pragma once
+#include <string>
+
 #include "core/modality.h"
 
 namespace diffuse::image {
@@ -8,6 +10,7 @@ PipelineCommands vae_plugin();         // train vae, eval vae
 PipelineCommands image_plugin();       // train, sample and eval image
 PipelineCommands classifier_plugin();  // train classifier
 // --classifier of an evaluation scored by the image classifier (default: the shipped one).
-AddOptions image_classifier_option();
+// --classifier FILE, the evaluation classifier of `eval image` and `eval video` ("" = the shipped one).
+void add_classifier_option(CLI::App& command, std::string& file);
 
 }  // namespace diffuse::image

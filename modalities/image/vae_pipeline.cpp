@@ -7,9 +7,11 @@
 #include <iomanip>
 #include <iostream>
 
+#include "core/dit_pipeline.h"
 #include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
 #include "modalities/image/dataset.h"
+#include "modalities/image/options.h"
 #include "modalities/image/vae.h"
 
 namespace diffuse::image {
@@ -35,23 +37,21 @@ double latent_scaling(Vae& vae, const torch::Tensor& images) {
   return 1.0 / torch::cat(zs).std().item<double>();
 }
 
-void train(const Json& a) {
-  const std::string out = a.at("out");
-  const std::string resume = a.value("resume", std::string());
-  if (resume.empty() && !a.value("force", false) && std::filesystem::exists(out + "/checkpoint.safetensors")) {
-    throw std::runtime_error(out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
-  }
+void train(const TrainArgs& a) {
+  check_run_folder(a);
+  const std::string &out = a.out, &resume = a.resume;
+  const auto& own = a.options<VaeTrainOptions>();
   Json recipe = resume.empty() ? default_vae_recipe() : load_model_checkpoint(resume, "image", "vae").recipe;
   recipe.erase("train");
-  const Json given_data = a.value("data", Json::object());
+  const Json given_data = own.data.spec();
   if (resume.empty()) for (const auto& [k, v] : given_data.items()) recipe["data"][k] = v;
   auto data = load_image_data(recipe["data"], "train");
   if (resume.empty()) recipe["model"]["config"]["in_channels"] = data.images.size(1);
-  if (const int64_t n = a.value("data_n", int64_t(0)); n > 0) {
+  if (const int64_t n = own.data.data_n; n > 0) {
     data.images = data.images.slice(0, 0, n);
     data.labels = data.labels.slice(0, 0, n);
   }
-  TrainOptions o = train_options_from_args(a, {{"steps", 6000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
+  TrainOptions o = train_options(a, {{"steps", 6000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
                                                {"log_every", 200}, {"checkpoint_every", 1000}});
   o.cond_dropout = 0;
   auto vae = vae_from_recipe(recipe);
@@ -84,14 +84,14 @@ void train(const Json& a) {
   std::cout << "latent scaling factor: " << scale << "\ncheckpoint: " << out << "/checkpoint.safetensors\n";
 }
 
-void eval(const Json& a) {
-  const std::string path = a.at("checkpoint");
+// The reconstruction PSNR of the Fashion-MNIST test images.
+void eval(const EvalArgs& a) {
+  const std::string& path = a.checkpoint;
+  if (path.empty()) throw std::invalid_argument("eval vae needs a VAE checkpoint");
   auto vae = load_vae(path);
-  const Json data = a.value("data", Json::object());
-  const bool folder = data.value("dataset", std::string()) == "folder";
-  const auto test = load_image_data(data, folder ? "train" : "test");
-  const int64_t n = std::min<int64_t>(a.value("n", int64_t(10000)), test.images.size(0));
-  const std::string what = folder ? data.at("dir").get<std::string>() + " images" : "Fashion-MNIST test images";
+  const auto test = load_image_data(Json::object(), "test");
+  const int64_t n = test.images.size(0);
+  const std::string what = "Fashion-MNIST test images";
   torch::NoGradGuard g;
   double sum = 0;
   int64_t count = 0;
@@ -106,7 +106,7 @@ void eval(const Json& a) {
   const Json j = {{"checkpoint", path}, {"images", count}, {"data", what}, {"psnr_db", sum / double(count)},
                   {"latent_shape", {c.z_channels, lh, lw}},
                   {"scaling_factor", c.scaling_factor}};
-  if (a.value("json", false)) {
+  if (a.json) {
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << "VAE reconstruction PSNR on " << count << " " << what << ": " << std::fixed << std::setprecision(2)

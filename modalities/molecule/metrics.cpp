@@ -95,7 +95,7 @@ class MoleculeEvaluator : public Evaluator {
 
   Json describe() const override { return {{"reference", {{"train", ds_.train.size()}, {"held_out", ds_.test.size()}}}}; }
 
-  Json calibration(const Json&) const override {
+  Json calibration(const EvalArgs&) const override {
     Json j;
     j["test_vs_train"] = score_smiles(ds_.test, std::vector<bool>(ds_.test.size(), true), ds_.train, ds_.train);
     std::mt19937_64 rng(0);
@@ -121,7 +121,7 @@ class MoleculeEvaluator : public Evaluator {
   }
 
   // Generated::info as the molecule decoder fills it (smiles, connected, repaired).
-  Json score(const Generated& g, const Json&) const override {
+  Json score(const Generated& g, const EvalArgs&) const override {
     const auto smiles = g.info.at("smiles").get<std::vector<std::string>>();
     Json s = score_smiles(smiles, g.info.at("connected").get<std::vector<bool>>(), ds_.train, ds_.test);
     int64_t repaired = 0;

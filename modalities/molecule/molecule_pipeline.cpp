@@ -28,6 +28,7 @@
 #include "modalities/molecule/dataset.h"
 #include "modalities/molecule/discrete.h"
 #include "modalities/molecule/metrics.h"
+#include "modalities/molecule/options.h"
 #include "modalities/molecule/similarity.h"
 
 namespace diffuse::molecule {
@@ -201,8 +202,8 @@ torch::Tensor sample_discrete_graphs(GraphDiT net, const Json& recipe, const Cod
 }
 
 // The graph DiT's regression, categorical or discrete (DiGress) objective.
-std::string objective_kind(const Json& a) {
-  const std::string kind = a.value("objective", std::string("discrete"));
+std::string objective_kind(const TrainArgs& a) {
+  const std::string& kind = a.options<MoleculeTrainOptions>().objective;
   if (kind != "discrete" && kind != "categorical" && kind != "regression") {
     throw std::invalid_argument("--objective " + kind + ": one of discrete, categorical, regression");
   }
@@ -216,20 +217,20 @@ class MoleculeModality : public DiffusionModality {
   std::string name() const override { return "molecule"; }
   std::string model_type() const override { return "graph-dit"; }
 
-  Json new_recipe(const Json& a) const override { return default_recipe(CodecConfig{}, objective_kind(a)); }
+  Json new_recipe(const TrainArgs& a) const override { return default_recipe(CodecConfig{}, objective_kind(a)); }
 
-  void adapt_recipe(Json& recipe, const Json& a, const std::string& from) const override {
+  void adapt_recipe(Json& recipe, const TrainArgs& a, const std::string& from) const override {
     objective_kind(a);
-    if (const Json given = a.value("data", Json::object()); given.contains("files")) {
+    if (const std::string& data = a.options<MoleculeTrainOptions>().data; !data.empty()) {
       if (!from.empty()) throw std::invalid_argument("--data: a resumed run keeps its training data (" + recipe.at("data").dump() + ")");
-      recipe["data"] = {{"dataset", "files"}, {"files", molecule_files(given.at("files").get<std::vector<std::string>>())}};
+      recipe["data"] = {{"dataset", "files"}, {"files", molecule_files({data})}};
     }
   }
 
-  TrainData training_set(Json& recipe, const Json& a, bool) const override {
+  TrainData training_set(Json& recipe, const TrainArgs& a, bool) const override {
     const auto codec = codec_config_from_json(recipe.at("codec"));
     auto ds = load_molecule_data(recipe.at("data"), codec);
-    if (const int64_t n = a.value("data_n", int64_t(0)); n > 0 && n < int64_t(ds.train.size())) ds.train.resize(size_t(n));
+    if (const int64_t n = a.options<MoleculeTrainOptions>().data_n; n > 0 && n < int64_t(ds.train.size())) ds.train.resize(size_t(n));
     std::vector<torch::Tensor> xs;
     std::vector<int64_t> labels, counts;
     for (const auto& s : ds.train) {
@@ -258,10 +259,10 @@ class MoleculeModality : public DiffusionModality {
             {"checkpoint_every", 250}, {"cond_dropout", 0.1}, {"null_label", int64_t(logp_classes().size())}};
   }
 
-  void fit(const Json& a, const Json& recipe, const TrainData& data, const Json& defaults) const override {
+  void fit(const TrainArgs& a, const Json& recipe, const TrainData& data, const Json& defaults) const override {
     const auto codec = codec_config_from_json(recipe.at("codec"));
     GraphDiT net(graph_dit_config_from_json(recipe.at("model").at("config")));
-    const TrainOptions o = train_options_from_args(a, defaults);
+    const TrainOptions o = train_options(a, defaults);
     const auto objective = objective_from_json(recipe.at("objective"));
     TrainForward forward = [net, codec](const torch::Tensor& x_in, const torch::Tensor& t, const Condition& c) mutable {
       const auto u = unpack(x_in, codec);
@@ -296,32 +297,33 @@ class MoleculeModality : public DiffusionModality {
                                              : categorical(recipe) ? std::make_unique<Trainer>(net.ptr(), ce, recipe, o)
                                                                    : std::make_unique<Trainer>(net.ptr(), forward, recipe, o, objective);
     Trainer& trainer = *trainer_owner;
-    if (const std::string resume = a.value("resume", std::string()); !resume.empty()) trainer.resume(resume);
+    if (!a.resume.empty()) trainer.resume(a.resume);
     trainer.run(data);
-    std::cout << "checkpoint: " << a.at("out").get<std::string>() << "/checkpoint.safetensors\n";
+    std::cout << "checkpoint: " << a.out << "/checkpoint.safetensors\n";
   }
 
   // Item i draws a training molecule's (atom count, logP bin) from a generator seeded by seed + i
   // (args.atoms and args.label fix them); a scaffold's atoms are known values (inpainting).
-  DitSampling load(const Json& a, int64_t n) const override {
-    const std::string path = a.at("checkpoint");
+  DitSampling load(const SampleArgs& a, int64_t n) const override {
+    const std::string& path = a.checkpoint;
+    const auto& o = a.options<MoleculeSampleOptions>();
     DitSampling s;
     s.checkpoint = load_checkpoint(path);
     const auto& recipe = s.checkpoint.recipe;
-    auto net = load_graph_dit(s.checkpoint, path, a.value("raw_weights", false));
+    auto net = load_graph_dit(s.checkpoint, path, a.raw_weights);
     const auto codec = codec_config_from_json(recipe.at("codec"));
     s.classes = recipe.at("classes").get<std::vector<std::string>>();
     const auto counts = recipe.at("atom_counts").get<std::vector<int64_t>>();
     const auto bins = recipe.at("atom_labels").get<std::vector<int64_t>>();
-    const std::string label = a.value("label", std::string());
-    const int64_t fixed_atoms = a.value("atoms", int64_t(0));
+    const std::string& label = a.label;
+    const int64_t fixed_atoms = o.atoms;
     if (fixed_atoms < 0 || fixed_atoms > codec.max_atoms) {
       throw std::invalid_argument("--atoms " + std::to_string(fixed_atoms) + ": this model holds 1.." + std::to_string(codec.max_atoms) + " heavy atoms");
     }
-    const uint64_t seed = a.value("seed", uint64_t(0));
+    const uint64_t seed = a.seed;
     std::vector<int64_t> fixed_label;
     if (!label.empty() && label != "data") fixed_label = resolve_labels(label, n, s.classes);
-    const std::string scaffold = a.value("scaffold", std::string());
+    const std::string& scaffold = o.scaffold;
     torch::Tensor known;
     const int64_t scaffold_atoms = scaffold.empty() ? 0 : scaffold_known(scaffold, codec, known);
     if (scaffold_atoms > 0 && fixed_atoms > 0 && fixed_atoms < scaffold_atoms) {
@@ -349,7 +351,7 @@ class MoleculeModality : public DiffusionModality {
     r.condition.mask = first_n_mask(torch::tensor(atoms), codec.max_atoms);
     if (known.defined()) r.condition.frames = known.unsqueeze(0).expand({n, known.size(0)}).contiguous();
     if (discrete(recipe)) {
-      r.steps = a.value("steps", recipe.at("discrete").value("sampling_steps", int64_t(100)));
+      r.steps = a.steps.value_or(recipe.at("discrete").value("sampling_steps", int64_t(100)));
       s.sampler = [net, recipe, codec, known](const SampleRequest& request) {
         return sample_discrete_graphs(net, recipe, codec, request, known);
       };
@@ -364,11 +366,11 @@ class MoleculeModality : public DiffusionModality {
   // RDKit molecules (optionally valence-repaired, ranking bonds by a discrete model's last bond
   // probabilities), in Generated::info: smiles ("" = invalid), valid, connected, repaired,
   // has_scaffold, atoms.
-  Decoder decoder(const DitSampling& s, const Json& a) const override {
+  Decoder decoder(const DitSampling& s, const SampleArgs& a) const override {
     const auto codec = codec_config_from_json(s.checkpoint.recipe.at("codec"));
     const auto mask = s.request.condition.mask;
-    const bool repair = a.value("repair", false);
-    const std::string scaffold = a.value("scaffold", std::string());
+    const bool repair = a.options<MoleculeSampleOptions>().repair;
+    const std::string scaffold = a.options<MoleculeSampleOptions>().scaffold;
     const auto counts = mask.sum(1).to(torch::kLong).contiguous();
     const std::vector<int64_t> atoms(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel());
     const Json info = {{"atoms", atoms}};
@@ -389,7 +391,7 @@ class MoleculeModality : public DiffusionModality {
     };
   }
 
-  std::unique_ptr<Evaluator> evaluator(const Json&, const Json& recipe, int64_t) const override { return molecule_evaluator(recipe); }
+  std::unique_ptr<Evaluator> evaluator(const EvalArgs&, const Json& recipe, int64_t) const override { return molecule_evaluator(recipe); }
   // --n-per-class counts tenths of the samples: the logP bins are drawn from the training mix.
   int64_t eval_samples(int64_t per_class, int64_t) const override { return per_class * 10; }
   // Its sample command writes rounds of draws (sample_molecules_command), not one generate's.
@@ -399,11 +401,11 @@ const MoleculeModality kMolecule;
 
 }  // namespace
 
-Generated sample_molecules(const Json& a, int64_t n) { return generate(kMolecule, a, n); }
+Generated sample_molecules(const SampleArgs& a, int64_t n) { return generate(kMolecule, a, n); }
 
 PipelineCommands molecule_pipeline() {
-  return {[](const Json& a) { train_pipeline(kMolecule, a); }, sample_molecules_command,
-          [](const Json& a) { eval_pipeline(kMolecule, a); }, nullptr};
+  return {[](const TrainArgs& a) { train_pipeline(kMolecule, a); }, sample_molecules_command,
+          [](const EvalArgs& a) { eval_pipeline(kMolecule, a); }, nullptr};
 }
 
 }  // namespace diffuse::molecule

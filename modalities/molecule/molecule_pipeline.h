@@ -23,12 +23,12 @@ inline const std::vector<std::string> kMoleculeFormats = {".sdf", ".smi"};
 // for `steps` steps (default: recipe.discrete.sampling_steps, 100). Generated::info holds per
 // item smiles (canonical, "" for invalid ones), valid, connected, repaired, atoms (heavy atoms)
 // and, with a scaffold, has_scaffold (an RDKit substructure match).
-Generated sample_molecules(const Json& args, int64_t n);
+Generated sample_molecules(const SampleArgs& args, int64_t n);
 
 // `diffuse sample molecule`: args.n draws (or, with args.n_valid, rounds of draws whose seeds
 // continue where the last round stopped, until that many are valid; at most 20 x as many draws),
 // the valid ones written to args.out (.sdf with 3-D coordinates, or .smi), each with its seed.
-void sample_molecules_command(const Json& args);
+void sample_molecules_command(const SampleArgs& args);
 
 // The report's molecule section: for each .sdf in dir, a count and RDKit depictions of the first
 // molecules with SMILES, QED, logP and whether they have 3-D coordinates.

@@ -6,27 +6,28 @@
 #include "core/files.h"
 #include "modalities/molecule/chem.h"
 #include "modalities/molecule/molecule_pipeline.h"
+#include "modalities/molecule/options.h"
 
 namespace diffuse::molecule {
 
-void sample_molecules_command(const Json& a) {
-  const std::string out = a.at("out");
-  const bool force = a.value("force", false);
+void sample_molecules_command(const SampleArgs& a) {
+  const std::string& out = a.out;
+  const bool force = a.force;
   const SampleFiles files(out, 1, force, kMoleculeFormats, "molecule", SampleFiles::Numbering::kOne);
-  const int64_t n = a.value("n", int64_t(100));
+  const int64_t n = a.n;
   // --n-valid N: draw rounds of samples (seeds continue where the last round stopped) until N are
   // valid, and write exactly those N; at most 20 N draws.
-  const int64_t want_valid = a.value("n_valid", int64_t(0));
+  const int64_t want_valid = a.options<MoleculeSampleOptions>().n_valid;
   std::vector<SdfRecord> records;
   std::string smi;
-  const uint64_t seed = a.value("seed", uint64_t(0));
+  const uint64_t seed = a.seed;
   int64_t drawn = 0, with_scaffold = 0;
   double seconds = 0;
   bool scaffold = false;
   do {
     const int64_t round = want_valid > 0 ? std::max<int64_t>(16, (want_valid - int64_t(records.size())) * 5 / 4) : n;
-    Json ra = a;
-    ra["seed"] = seed + uint64_t(drawn);
+    SampleArgs ra = a;
+    ra.seed = seed + uint64_t(drawn);
     const auto g = sample_molecules(ra, round);
     seconds += g.sample_seconds + g.decode_seconds;
     const auto smiles = g.info.at("smiles").get<std::vector<std::string>>();
@@ -58,7 +59,7 @@ void sample_molecules_command(const Json& a) {
   }
   std::cout << "wrote " << records.size() << " valid molecules of " << drawn << " sampled to " << out << " (" << std::fixed << std::setprecision(1)
             << double(drawn) / seconds << " molecules/s)\n";
-  if (scaffold) std::cout << with_scaffold << " of " << records.size() << " contain the scaffold " << a.at("scaffold").get<std::string>() << "\n";
+  if (scaffold) std::cout << with_scaffold << " of " << records.size() << " contain the scaffold " << a.options<MoleculeSampleOptions>().scaffold << "\n";
 }
 
 }  // namespace diffuse::molecule

@@ -34,6 +34,6 @@ TemporalDecoder temporal_decoder_for(const std::string& spec, const std::string&
 // The judge of `eval video` (args.classifier, args.fps; the checkpoint's recipe, null without
 // one): generated and real clips scored with the image classifier on tracked crops (see
 // video_pipeline.h), against `per_class` x 10 real clips (at least 200).
-std::unique_ptr<Evaluator> video_evaluator(const Json& args, const Json& recipe, int64_t per_class);
+std::unique_ptr<Evaluator> video_evaluator(const EvalArgs& args, const Json& recipe, int64_t per_class);
 
 }  // namespace diffuse::video

@@ -26,6 +26,7 @@
 #include "modalities/image/vae.h"
 #include "modalities/video/io.h"
 #include "modalities/video/moving.h"
+#include "modalities/video/options.h"
 #include "modalities/video/temporal_decoder.h"
 #include "modalities/video/video_pipeline.h"
 
@@ -52,28 +53,26 @@ TemporalDecoder temporal_decoder_for(const std::string& spec, const std::string&
 // clips, the VAE frozen. Each clip's latents get Gaussian noise of a standard deviation drawn from
 // [0, latent_noise] (in the scaled latent space), independently per frame, and the target is the
 // clean clip, so the layers learn to decode frames that agree where the latents do not.
-void train_decoder(const Json& a) {
+void train_decoder(const TrainArgs& a) {
   check_run_folder(a);
-  const std::string out = a.at("out"), resume = a.value("resume", std::string());
+  const std::string &out = a.out, &resume = a.resume;
+  const auto& own = a.options<DecoderTrainOptions>().clips;
   Json recipe;
   if (!resume.empty()) {
     recipe = load_model_checkpoint(resume, "video", "temporal-decoder").recipe;
     recipe["vae"] = resolve_beside(recipe.at("vae"), resume);
   } else {
-    const std::string vae_path = a.value("vae", std::string());
-    if (vae_path.empty()) throw std::invalid_argument("train video-decoder needs --vae CHECKPOINT (the image modality's VAE)");
-    const Json given = a.value("data", Json::object());
-    recipe = {{"modality", "video"}, {"model", {{"type", "temporal-decoder"}, {"kernel", 3}}}, {"vae", vae_path}, {"latent_noise", 0.2},
-              {"data", {{"dataset", "moving-fashion-mnist"}, {"frames", given.value("frames", int64_t(16))}, {"size", 64}, {"items", given.value("items", int64_t(1))}}}};
+    recipe = {{"modality", "video"}, {"model", {{"type", "temporal-decoder"}, {"kernel", 3}}}, {"vae", own.vae_file()}, {"latent_noise", 0.2},
+              {"data", {{"dataset", "moving-fashion-mnist"}, {"frames", own.frames}, {"size", 64}, {"items", own.items}}}};
   }
-  const TrainOptions o = train_options_from_args(a, {{"steps", 1000}, {"batch", 4}, {"lr", 1e-3}, {"warmup", 50}, {"ema_decay", 0.995},
+  const TrainOptions o = train_options(a, {{"steps", 1000}, {"batch", 4}, {"lr", 1e-3}, {"warmup", 50}, {"ema_decay", 0.995},
                                                      {"log_every", 50}, {"checkpoint_every", 250}, {"cond_dropout", 0.0}});
   const std::string vae_path = recipe.at("vae");
   const int64_t kernel = recipe.at("model").value("kernel", int64_t(3));
   TemporalDecoder net(image::load_vae(vae_path), kernel);
   const double noise = recipe.value("latent_noise", 0.2);
   const auto fm = image::load_fashion_mnist("train");
-  const int64_t n = a.value("data_n", int64_t(0)) > 0 ? a.value("data_n", int64_t(0)) : 2000;
+  const int64_t n = own.data_n > 0 ? own.data_n : 2000;
   const auto mv = moving_fashion_mnist(fm.images, fm.labels, n, moving_options(recipe.at("data"), 1));
   // The latents are computed per batch: the encoder is frozen, and 32,000 frames' latents would
   // cost more memory than encoding 64 frames a step costs time.

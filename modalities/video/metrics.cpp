@@ -24,9 +24,11 @@
 #include "modalities/image/dataset.h"
 #include "modalities/image/idx.h"
 #include "modalities/image/io.h"
+#include "modalities/image/options.h"
 #include "modalities/image/vae.h"
 #include "modalities/video/io.h"
 #include "modalities/video/moving.h"
+#include "modalities/video/options.h"
 #include "modalities/video/temporal_decoder.h"
 #include "modalities/video/video_pipeline.h"
 
@@ -130,13 +132,14 @@ namespace {
 // clips made from the test set at the frame rate asked for (--fps), so that speeds compare.
 class VideoEvaluator : public Evaluator {
  public:
-  VideoEvaluator(const Json& a, const Json& recipe, int64_t per_class) : file_(a.at("classifier")), clf_(image::load_classifier(file_)) {
+  VideoEvaluator(const EvalArgs& a, const Json& recipe, int64_t per_class)
+      : file_(classifier_file(a.options<VideoEvalOptions>().classifier)), clf_(image::load_classifier(file_)) {
     test_ = image::load_fashion_mnist("test");
-    const double fps = a.value("fps", 0.0);
+    const double fps = a.options<VideoEvalOptions>().fps;
     if (!recipe.is_null()) {
       m_ = moving_options(recipe.at("data"), 2);
       if (fps > 0 && !fps_conditioned(recipe) && fps != recipe.value("fps", 8.0)) {
-        throw std::invalid_argument("--fps " + format_number(fps) + ": " + a.at("checkpoint").get<std::string>() +
+        throw std::invalid_argument("--fps " + format_number(fps) + ": " + a.checkpoint +
                                     " is not conditioned on the frame rate (its items move as at " + format_number(recipe.value("fps", 8.0)) + " fps)");
       }
     }
@@ -159,7 +162,7 @@ class VideoEvaluator : public Evaluator {
 
   // Fresh real clips (other seed), the same clips with frames shuffled, static clips, and clips
   // whose item is swapped for another of its class every frame.
-  Json calibration(const Json& a) const override {
+  Json calibration(const EvalArgs&) const override {
     Json j;
     MovingOptions m = m_;
     m.seed = 3;
@@ -175,15 +178,17 @@ class VideoEvaluator : public Evaluator {
     return j;
   }
 
-  Json score(const Generated& g, const Json& a) const override {
+  Json score(const Generated& g, const EvalArgs& a) const override {
     auto s = video::score(clf_, real_f_, g.data, torch::tensor(g.labels, torch::kLong));
-    s["temporal_guidance"] = a.value("temporal_guidance", 0.0);
+    s["temporal_guidance"] = a.options<VideoEvalOptions>().temporal_guidance;
     for (const auto* key : {"anchor_frame", "fps", "fps_conditioned", "decoder"}) s[key] = g.info.at(key);
     s["seconds_per_clip"] = (g.sample_seconds + g.decode_seconds) / double(g.data.size(0));
     return s;
   }
 
  private:
+  static std::string classifier_file(const std::string& given) { return given.empty() ? shipped_model_path(image::kShippedClassifier) : given; }
+
   std::string file_;
   mutable image::Classifier clf_;
   image::ImageDataset test_;
@@ -194,7 +199,7 @@ class VideoEvaluator : public Evaluator {
 
 }  // namespace
 
-std::unique_ptr<Evaluator> video_evaluator(const Json& args, const Json& recipe, int64_t per_class) {
+std::unique_ptr<Evaluator> video_evaluator(const EvalArgs& args, const Json& recipe, int64_t per_class) {
   return std::make_unique<VideoEvaluator>(args, recipe, per_class);
 }
 

@@ -5,18 +5,11 @@
 #include "core/cli_options.h"
 #include "core/files.h"
 #include "modalities/image/plugin.h"
+#include "modalities/video/options.h"
 #include "modalities/video/video_pipeline.h"
 
 namespace diffuse::video {
 namespace {
-
-struct ClipOptions {
-  int64_t frames = 16, items = 1, data_n = 0;
-  std::string vae;
-};
-
-// --vae, or the shipped image VAE when it is not given.
-std::string vae_or_shipped(const ClipOptions& o) { return o.vae.empty() ? shipped_model_path("fashion-mnist/vae.safetensors") : o.vae; }
 
 void add_clip_options(CLI::App& c, ClipOptions& o) {
   c.add_option("--vae", o.vae, "the image VAE whose per-frame latents the model learns (default: the shipped one)")->check(CLI::ExistingFile);
@@ -25,45 +18,49 @@ void add_clip_options(CLI::App& c, ClipOptions& o) {
   c.add_option("--data-n", o.data_n, "number of clips")->check(positive_number());
 }
 
-struct TrainOptions {
-  ClipOptions clips;
-  std::string data, on_bad = "skip", init, attention, anchor_frame;
-  std::vector<double> fps_choices;
-  double frame_sets = 0;
-  int64_t patch = 0, width = 0, depth = 0;
-};
-
-struct SampleOptions {
-  std::string first_frame, anchor_frame, decoder = "auto", preset = "medium";
-  double temporal_guidance = 0, fps = 0;
-  int64_t frames = 0, crf = 18;
-};
-
-struct EvalOptions {
-  std::string anchor_frame, decoder = "auto";
-  double temporal_guidance = 0, fps = 0;
-};
-
-void add_anchor_option(CLI::App& c, std::string& v, const std::string& help) {
-  c.add_option("--anchor-frame", v, help)->check(CLI::IsMember({"on", "off"}));
+void add_anchor_option(CLI::App& c, std::optional<bool>& v, const std::string& help) {
+  c.add_option_function<std::string>("--anchor-frame", [&v](const std::string& s) { v = s == "on"; }, help)->check(CLI::IsMember({"on", "off"}));
 }
 
 }  // namespace
+
+std::string ClipOptions::vae_file() const { return vae.empty() ? shipped_model_path("fashion-mnist/vae.safetensors") : vae; }
+
+Json VideoTrainOptions::data_spec() const {
+  Json spec = Json::object();
+  if (!data.empty() && data != "moving-fashion-mnist") spec = {{"dataset", "folder"}, {"dir", data}, {"on_bad", on_bad}};
+  spec["frames"] = clips.frames;
+  spec["items"] = clips.items;
+  if (frame_sets) spec["frame_sets"] = *frame_sets;
+  if (!fps_choices.empty()) spec["fps"] = fps_choices;
+  return spec;
+}
+
+Json VideoTrainOptions::model_spec() const {
+  Json model = Json::object();
+  if (patch) model["patch"] = patch;
+  if (width) model["hidden"] = width;
+  if (depth) model["depth"] = depth;
+  if (!attention.empty()) model["attention"] = attention;
+  if (anchor_frame) model["anchor_frame"] = *anchor_frame;
+  return model;
+}
 
 PipelineCommands video_plugin() {
   auto p = video_pipeline();
   p.summary = "a space-time DiT on per-frame VAE latents (Moving Fashion-MNIST or a video folder), MP4/WebM/GIF clips";
   p.shipped = "moving-fashion-mnist/dit.safetensors";
-  p.train_options = [](CLI::App& c) -> std::function<Json()> {
-    auto o = std::make_shared<TrainOptions>();
+  p.train_options = [](CLI::App& c) -> std::function<void(TrainArgs&)> {
+    auto o = std::make_shared<VideoTrainOptions>();
+    auto init = std::make_shared<std::string>();
     add_clip_options(c, o->clips);
     c.add_option("--data", o->data, "moving-fashion-mnist (default) or a video folder DIR/<class>/<files>");
     c.add_option("--on-bad", o->on_bad, "skip unreadable files (reported) or fail on the first")->capture_default_str()->check(CLI::IsMember({"skip", "fail"}));
-    c.add_option("--init", o->init, "start a new run (fresh optimizer and schedule) from this model's weights (a fine-tune)")->check(CLI::ExistingFile);
+    c.add_option("--init", *init, "start a new run (fresh optimizer and schedule) from this model's weights (a fine-tune)")->check(CLI::ExistingFile);
     c.add_option("--fps-choices", o->fps_choices, "condition on the frame rate: each clip is filmed at one of these rates\n"
                                                    "(e.g. 4 8 16; items move 8/fps times as far per frame), and sample --fps picks one")
         ->expected(1, 16);
-    auto* sets = c.add_option("--frame-sets", o->frame_sets, "share of training items that are stacks of same-class frames from different clips,\n"
+    c.add_option_function<double>("--frame-sets", [o](double share) { o->frame_sets = share; }, "share of training items that are stacks of same-class frames from different clips,\n"
                                                              "trained with temporal attention off (joint image-video training; default 0)");
     c.add_option("--patch", o->patch, "the DiT's spatial patch on the latents (default 2)")->check(positive_number());
     c.add_option("--width", o->width, "the DiT's width (default 144; divisible by 6)")->check(positive_number());
@@ -73,24 +70,13 @@ PipelineCommands video_plugin() {
         ->check(CLI::IsMember({"factorized", "hybrid"}));
     add_anchor_option(c, o->anchor_frame, "on: spatial blocks also attend to the first frame's tokens (cross-frame attention;\n"
                                           "default off; a resume may switch it)");
-    return [o, sets] {
-      Json data = Json::object();
-      if (!o->data.empty() && o->data != "moving-fashion-mnist") data = {{"dataset", "folder"}, {"dir", o->data}, {"on_bad", o->on_bad}};
-      data["frames"] = o->clips.frames;
-      data["items"] = o->clips.items;
-      if (sets->count() > 0) data["frame_sets"] = o->frame_sets;
-      if (!o->fps_choices.empty()) data["fps"] = o->fps_choices;
-      Json model = Json::object();
-      if (o->patch) model["patch"] = o->patch;
-      if (o->width) model["hidden"] = o->width;
-      if (o->depth) model["depth"] = o->depth;
-      if (!o->attention.empty()) model["attention"] = o->attention;
-      if (!o->anchor_frame.empty()) model["anchor_frame"] = o->anchor_frame == "on";
-      return Json{{"data", data}, {"model", model}, {"init", o->init}, {"vae", vae_or_shipped(o->clips)}, {"data_n", o->clips.data_n}};
+    return [o, init](TrainArgs& a) {
+      a.own = o;
+      a.init = *init;
     };
   };
-  p.sample_options = [](CLI::App& c) -> std::function<Json()> {
-    auto o = std::make_shared<SampleOptions>();
+  p.sample_options = [](CLI::App& c) -> std::function<void(SampleArgs&)> {
+    auto o = std::make_shared<VideoSampleOptions>();
     c.add_option("--first-frame", o->first_frame, "an image every clip starts from (image-to-video by inpainting its latent)")->check(CLI::ExistingFile);
     c.add_option("--temporal-guidance", o->temporal_guidance, "push each clip's frames to agree over time: F + S (F - F without temporal attention)")
         ->capture_default_str();
@@ -103,31 +89,17 @@ PipelineCommands video_plugin() {
         ->check(CLI::IsMember({"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}));
     c.add_option("--decoder", o->decoder, "auto (the decoder.safetensors beside the model, else per-frame), per-frame (the image VAE),\n"
                                           "or a temporal decoder checkpoint (train video-decoder)")->capture_default_str();
-    return [o] {
-      Json a = {{"frames", o->frames}, {"fps", o->fps}, {"crf", o->crf}, {"preset", o->preset}, {"temporal_guidance", o->temporal_guidance},
-                {"decoder", o->decoder}};
-      if (!o->first_frame.empty()) a["first_frame"] = o->first_frame;
-      if (!o->anchor_frame.empty()) a["anchor_frame"] = o->anchor_frame == "on";
-      return a;
-    };
+    return [o](SampleArgs& a) { a.own = o; };
   };
-  const auto classifier = image::image_classifier_option();
-  p.eval_options = [classifier](CLI::App& c) -> std::function<Json()> {
-    auto o = std::make_shared<EvalOptions>();
-    const auto with_classifier = classifier(c);
+  p.eval_options = [](CLI::App& c) -> std::function<void(EvalArgs&)> {
+    auto o = std::make_shared<VideoEvalOptions>();
+    image::add_classifier_option(c, o->classifier);
     c.add_option("--temporal-guidance", o->temporal_guidance, "temporal guidance scale (see sample)")->capture_default_str();
     add_anchor_option(c, o->anchor_frame, "on/off: cross-frame attention (see sample)");
     c.add_option("--fps", o->fps, "frame rate of the samples (an fps-conditioned model) and of the real clips they are scored against")
         ->check(CLI::Range(0.1, 240.0));
     c.add_option("--decoder", o->decoder, "auto, per-frame or a temporal decoder checkpoint (see sample)")->capture_default_str();
-    return [o, with_classifier] {
-      Json a = with_classifier();
-      a["temporal_guidance"] = o->temporal_guidance;
-      a["decoder"] = o->decoder;
-      if (!o->anchor_frame.empty()) a["anchor_frame"] = o->anchor_frame == "on";
-      if (o->fps > 0) a["fps"] = o->fps;
-      return a;
-    };
+    return [o](EvalArgs& a) { a.own = o; };
   };
   return p;
 }
@@ -135,10 +107,10 @@ PipelineCommands video_plugin() {
 PipelineCommands video_decoder_plugin() {
   auto p = video_decoder_pipeline();
   p.summary = "the temporal decoder (latents of a clip to its frames, smoother than per-frame decoding)";
-  p.train_options = [](CLI::App& c) -> std::function<Json()> {
-    auto o = std::make_shared<ClipOptions>();
-    add_clip_options(c, *o);
-    return [o] { return Json{{"data", {{"frames", o->frames}, {"items", o->items}}}, {"vae", vae_or_shipped(*o)}, {"data_n", o->data_n}}; };
+  p.train_options = [](CLI::App& c) -> std::function<void(TrainArgs&)> {
+    auto o = std::make_shared<DecoderTrainOptions>();
+    add_clip_options(c, o->clips);
+    return [o](TrainArgs& a) { a.own = o; };
   };
   return p;
 }

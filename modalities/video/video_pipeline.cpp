@@ -27,6 +27,7 @@
 #include "modalities/video/clips.h"
 #include "modalities/video/io.h"
 #include "modalities/video/moving.h"
+#include "modalities/video/options.h"
 #include "modalities/video/temporal_decoder.h"
 
 namespace diffuse::video {
@@ -115,24 +116,25 @@ class VideoModality : public DiffusionModality {
  public:
   std::string name() const override { return "video"; }
 
-  Json new_recipe(const Json& a) const override {
-    const std::string vae_path = a.value("vae", std::string());
-    if (vae_path.empty()) throw std::invalid_argument("train video needs --vae CHECKPOINT (the image modality's VAE)");
+  Json new_recipe(const TrainArgs& a) const override {
+    const auto& o = a.options<VideoTrainOptions>();
+    const std::string vae_path = o.clips.vae_file();
     Json data = {{"frames", 16}, {"size", 64}, {"items", 1}};
-    const Json given = a.value("data", Json::object());  // items() of a temporary would dangle
+    const Json given = o.data_spec();  // items() of a temporary would dangle
     for (const auto& [k, v] : given.items()) data[k] = v;
-    Json recipe = default_recipe(vae_path, image::load_vae(vae_path), moving_options(data, 0), a.value("model", Json::object()));
+    Json recipe = default_recipe(vae_path, image::load_vae(vae_path), moving_options(data, 0), o.model_spec());
     if (data.value("dataset", std::string()) == "folder") recipe["data"] = data;
     return recipe;
   }
 
-  void adapt_recipe(Json& recipe, const Json& a, const std::string& from) const override {
-    const std::string resume = a.value("resume", std::string());
+  void adapt_recipe(Json& recipe, const TrainArgs& a, const std::string& from) const override {
+    const std::string& resume = a.resume;
+    const auto& o = a.options<VideoTrainOptions>();
     if (!from.empty()) {
       recipe["vae"] = resolve_beside(recipe.at("vae"), from);  // a shipped model names its VAE beside itself
       // Factorised and hybrid models, with or without the anchor frame, have the same weights: a
       // resume may switch between them.
-      const Json model = a.value("model", Json::object());
+      const Json model = o.model_spec();
       const std::pair<const char*, const char*> switches[] = {{"attention", "--attention"}, {"anchor_frame", "--anchor-frame"}};
       for (const auto& [key, flag] : switches) {
         if (!model.contains(key)) continue;
@@ -145,17 +147,17 @@ class VideoModality : public DiffusionModality {
         config[key] = model.at(key);
       }
     }
-    if (const Json given = a.value("data", Json::object()); given.contains("frame_sets")) {  // also on a resume
-      const double share = given.at("frame_sets").get<double>();
+    if (o.frame_sets) {  // also on a resume
+      const double share = *o.frame_sets;
       if (!(share >= 0 && share < 1)) {
         throw std::invalid_argument("--frame-sets " + std::to_string(share) + ": must be in [0, 1) (the share of training items)");
       }
       recipe["data"]["frame_sets"] = share;
     }
-    if (const Json given = a.value("data", Json::object()); given.contains("fps")) {
+    if (!o.fps_choices.empty()) {
       // Frame-rate conditioning adds a condition vector, so it starts a run or a fine-tune (--init),
       // never a resume.
-      const auto fps = given.at("fps").get<std::vector<double>>();
+      const auto& fps = o.fps_choices;
       std::string list;
       for (const double f : fps) {
         list += (list.empty() ? "" : " ") + format_number(f);
@@ -177,9 +179,9 @@ class VideoModality : public DiffusionModality {
     }
   }
 
-  TrainData training_set(Json& recipe, const Json& a, bool fresh) const override {
-    const std::string resume = a.value("resume", std::string()), init = a.value("init", std::string());
-    const std::string from = resume.empty() ? init : resume;
+  TrainData training_set(Json& recipe, const TrainArgs& a, bool fresh) const override {
+    const std::string& resume = a.resume;
+    const std::string& from = resume.empty() ? a.init : resume;
     auto vae = image::load_vae(recipe.at("vae"));
     const Json& data = recipe.at("data");
     torch::Tensor clips, labels, fps;
@@ -195,7 +197,7 @@ class VideoModality : public DiffusionModality {
       }
     } else {
       const auto fm = image::load_fashion_mnist("train");
-      const int64_t n = a.value("data_n", int64_t(0)) > 0 ? a.value("data_n", int64_t(0)) : 6000;
+      const int64_t data_n = a.options<VideoTrainOptions>().clips.data_n, n = data_n > 0 ? data_n : 6000;
       const auto mv = moving_fashion_mnist(fm.images, fm.labels, n, moving_options(data, 1));
       clips = mv.clips;
       labels = mv.labels.select(1, 0);
@@ -208,7 +210,7 @@ class VideoModality : public DiffusionModality {
                             std::to_string(clips.sum().item<double>()) + "/" + std::to_string(clips.norm().item<double>()) +
                             " vae=" + recipe.at("vae").get<std::string>() + " " +
                             std::to_string(std::hash<std::string>{}(read_file(recipe.at("vae"))));
-    auto z = cached_latents(a.at("out"), from, key, [&] { return encode_clips(vae, clips); });
+    auto z = cached_latents(a.out, from, key, [&] { return encode_clips(vae, clips); });
     std::cerr << "latents of " << clips.size(0) << " clips: " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
     const bool folder = data.value("dataset", std::string()) == "folder";
     torch::Tensor vectors;
@@ -246,20 +248,21 @@ class VideoModality : public DiffusionModality {
             {"checkpoint_every", 250}, {"cond_dropout", 0.1}};
   }
 
-  void edit_recipe(Json& recipe, const Json& a) const override {
-    if (a.contains("anchor_frame")) recipe["model"]["config"]["anchor_frame"] = a.at("anchor_frame");  // no extra weights
+  void edit_recipe(Json& recipe, const SampleArgs& a) const override {
+    if (const auto anchor = a.options<VideoSampleOptions>().anchor_frame) recipe["model"]["config"]["anchor_frame"] = *anchor;  // no extra weights
   }
 
-  void prepare(DitSampling& s, const Json& a, Generated& out) const override {
+  void prepare(DitSampling& s, const SampleArgs& a, Generated& out) const override {
+    const auto& o = a.options<VideoSampleOptions>();
     const auto& recipe = s.checkpoint.recipe;
     const auto& c = s.net->config();
     SampleRequest& r = s.request;
     const int64_t n = r.n;
-    if (a.contains("frames") && a.at("frames").get<int64_t>() > 0 && a.at("frames").get<int64_t>() != c.input_size[0]) {
-      throw std::invalid_argument("--frames " + std::to_string(a.at("frames").get<int64_t>()) + ": this model generates " +
+    if (o.frames > 0 && o.frames != c.input_size[0]) {
+      throw std::invalid_argument("--frames " + std::to_string(o.frames) + ": this model generates " +
                                   std::to_string(c.input_size[0]) + "-frame clips");
     }
-    const double fps = a.value("fps", 0.0) > 0 ? a.value("fps", 0.0) : recipe.value("fps", 8.0);
+    const double fps = o.fps > 0 ? o.fps : recipe.value("fps", 8.0);
     out.info = {{"fps", fps}, {"anchor_frame", c.anchor_frame}, {"fps_conditioned", fps_conditioned(recipe)}};
     if (fps_conditioned(recipe)) {  // the frame rate sets how far items move per frame
       const auto trained = recipe.at("data").at("fps").get<std::vector<double>>();
@@ -271,7 +274,7 @@ class VideoModality : public DiffusionModality {
       r.condition.vectors = fps_vector(torch::full({n}, fps, torch::kFloat64), recipe.value("fps", 8.0));
     }
     r.batch = std::min<int64_t>(r.batch, 16);
-    if (const std::string first = a.value("first_frame", std::string()); !first.empty()) {
+    if (const std::string& first = o.first_frame; !first.empty()) {
       // Image-to-video without training for it: the frame's latent is known at t = 0 and every
       // sampler inpaints the rest of the clip around it.
       const int64_t side = recipe.at("data").value("size", int64_t(64));
@@ -286,7 +289,7 @@ class VideoModality : public DiffusionModality {
       torch::Tensor z0;
       {
         torch::NoGradGuard g;
-        z0 = image::load_vae(resolve_beside(recipe.at("vae"), a.at("checkpoint")))->encode(img)[0];  // (C, s, s)
+        z0 = image::load_vae(resolve_beside(recipe.at("vae"), a.checkpoint))->encode(img)[0];  // (C, s, s)
       }
       auto known = torch::full(r.item_shape, std::numeric_limits<float>::quiet_NaN());
       known.select(1, 0).copy_(z0);
@@ -294,13 +297,13 @@ class VideoModality : public DiffusionModality {
     }
   }
 
-  ConditionalDenoiser denoiser(const DitSampling& s, const Json& a) const override {
-    return with_known_values(dit_denoiser(s.net, s.sigma_data, a.value("temporal_guidance", 0.0), s.request.precision));
+  ConditionalDenoiser denoiser(const DitSampling& s, const SampleArgs& a) const override {
+    return with_known_values(dit_denoiser(s.net, s.sigma_data, a.options<VideoSampleOptions>().temporal_guidance, s.request.precision));
   }
 
   // The temporal decoder beside the checkpoint (or --decoder's), else the image VAE frame by frame.
-  Decoder decoder(const DitSampling& s, const Json& a) const override {
-    const std::string path = a.at("checkpoint"), choice = a.value("decoder", std::string("auto"));
+  Decoder decoder(const DitSampling& s, const SampleArgs& a) const override {
+    const std::string &path = a.checkpoint, &choice = a.options<VideoSampleOptions>().decoder;
     const std::string vae_path = resolve_beside(s.checkpoint.recipe.at("vae"), path);
     auto temporal = temporal_decoder_for(choice, path, vae_path);
     if (temporal) {
@@ -317,19 +320,19 @@ class VideoModality : public DiffusionModality {
     };
   }
 
-  std::unique_ptr<Evaluator> evaluator(const Json& a, const Json& recipe, int64_t per_class) const override {
+  std::unique_ptr<Evaluator> evaluator(const EvalArgs& a, const Json& recipe, int64_t per_class) const override {
     return video_evaluator(a, recipe, per_class);
   }
-  int64_t eval_per_class() const override { return 20; }
 
   std::vector<std::string> formats() const override { return kVideoFormats; }
 
-  void save(const Generated& g, const SampleFiles& files, const Json& a) const override {
+  void save(const Generated& g, const SampleFiles& files, const SampleArgs& a) const override {
+    const auto& own = a.options<VideoSampleOptions>();
     VideoWriteOptions o;
     o.fps = g.info.at("fps").get<double>();
-    o.crf = int(a.value("crf", int64_t(18)));
-    o.preset = a.value("preset", std::string("medium"));
-    o.force = a.value("force", false);
+    o.crf = int(own.crf);
+    o.preset = own.preset;
+    o.force = a.force;
     const int64_t n = g.data.size(0);
     for (int64_t i = 0; i < n; ++i) write_video(files[i], g.data[i], o);
     std::cout << "wrote " << n << (n == 1 ? " clip to " : " clips as ") << files.written() << " (" << g.data.size(1)
@@ -341,11 +344,11 @@ const VideoModality kVideo;
 
 }  // namespace
 
-Generated sample_clips(const Json& a, int64_t n) { return generate(kVideo, a, n); }
+Generated sample_clips(const SampleArgs& a, int64_t n) { return generate(kVideo, a, n); }
 
 PipelineCommands video_pipeline() {
-  return {[](const Json& a) { train_pipeline(kVideo, a); }, [](const Json& a) { sample_pipeline(kVideo, a); },
-          [](const Json& a) { eval_pipeline(kVideo, a); }, nullptr};
+  return {[](const TrainArgs& a) { train_pipeline(kVideo, a); }, [](const SampleArgs& a) { sample_pipeline(kVideo, a); },
+          [](const EvalArgs& a) { eval_pipeline(kVideo, a); }, nullptr};
 }
 
 }  // namespace diffuse::video

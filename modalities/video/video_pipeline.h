@@ -21,7 +21,7 @@ std::string video_report_section(const std::string& dir);
 // n clips through the generic pipeline. data: (n, T, 1, H, W) in [0, 1]; info: fps, anchor_frame
 // (cross-frame attention to the first frame), decoder ("per-frame" or the temporal decoder's
 // file), fps_conditioned (whether fps conditioned the model or only sets the file's rate).
-Generated sample_clips(const Json& args, int64_t n);
+Generated sample_clips(const SampleArgs& args, int64_t n);
 
 // Per-clip object tracks: the intensity-weighted centroid of each frame (y, x), and a 28 x 28 crop
 // around it. frames (n, T, 1, H, W) -> centroids (n, T, 2), crops (n, T, 1, 28, 28).

@@ -379,8 +379,18 @@ TEST(DiT, InitStartsAFineTuneWhereANewConditionVectorStartsAtZero) {
   recipe["model"]["config"]["cond_dim"] = 1;
   const auto x = torch::randn({4, 4, 4, 8, 8});
   const auto y = torch::tensor({0, 1, 2, 0}), v = torch::randn({4, 1});
-  const Json train = {{"steps", 1}, {"batch", 4}, {"lr", 1e-12}, {"warmup", 0}};
-  train_dit({{"out", d + "/ft"}, {"init", d + "/base.safetensors"}, {"train", train}}, recipe, x, Condition{y, v}, Json::object());
+  const auto run = [&](const std::string& out, const std::string& resume = "") {
+    TrainArgs a;
+    a.out = d + "/" + out;
+    a.init = d + "/base.safetensors";
+    a.resume = resume;
+    a.steps = 1;
+    a.batch = 4;
+    a.lr = 1e-12;
+    a.warmup = 0;
+    return a;
+  };
+  train_dit(run("ft"), recipe, x, Condition{y, v}, Json::object());
   const auto ft = load_checkpoint(d + "/ft/checkpoint.safetensors");
   EXPECT_EQ(ft.step, 1);  // a new run, not the base model's step
   EXPECT_GT(ft.model.at("v_proj.weight").abs().max().item<double>(), 0.0);  // the new projection is trained
@@ -408,14 +418,12 @@ TEST(DiT, InitStartsAFineTuneWhereANewConditionVectorStartsAtZero) {
   deeper.depth += 2;
   recipe["model"]["config"] = to_json(deeper);
   try {
-    train_dit({{"out", d + "/deeper"}, {"init", d + "/base.safetensors"}, {"train", train}}, recipe, x, {y}, Json::object());
+    train_dit(run("deeper"), recipe, x, {y}, Json::object());
     ADD_FAILURE() << "a deeper model started from a shallower one";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("lacks tensor 'blocks." + std::to_string(c.depth)), std::string::npos) << e.what();
   }
-  EXPECT_THROW(train_dit({{"out", d + "/both"}, {"init", d + "/base.safetensors"}, {"resume", d + "/ft/checkpoint.safetensors"},
-                          {"train", train}}, ck.recipe, x, {y}, Json::object()),
-               std::invalid_argument);
+  EXPECT_THROW(train_dit(run("both", d + "/ft/checkpoint.safetensors"), ck.recipe, x, {y}, Json::object()), std::invalid_argument);
 }
 
 }  // namespace

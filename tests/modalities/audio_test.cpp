@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <chrono>
+#include <thread>
 
 #include "modalities/audio/audio_pipeline.h"
 #include "core/train/checkpoint.h"
@@ -16,6 +18,7 @@
 #include "core/files.h"
 #include "modalities/audio/dataset.h"
 #include "modalities/audio/io.h"
+#include "modalities/audio/options.h"
 #include "modalities/audio/spectrogram.h"
 
 namespace diffuse::audio {
@@ -111,6 +114,11 @@ TEST(AudioIo, ClippingProtectionNormalisationAndRefusals) {
   EXPECT_NEAR(read_audio(dir + "/loud.wav").samples.abs().max().item<double>(), 0.999, 1e-3);
   const auto n = write_audio(dir + "/norm.wav", sine(440, 16000, 800, 0.1), 16000, {SampleFormat::kFloat, true, true});
   EXPECT_NEAR(n.gain * 0.1, std::pow(10.0, -1.0 / 20.0), 1e-3);
+  // The same float samples give the same bytes (libsndfile's PEAK chunk would stamp the time).
+  const auto before = read_file(dir + "/norm.wav");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  write_audio(dir + "/norm.wav", sine(440, 16000, 800, 0.1), 16000, {SampleFormat::kFloat, true, true});
+  EXPECT_EQ(read_file(dir + "/norm.wav"), before);
 
   test::expect_throw_containing([&] { write_audio(dir + "/loud.wav", loud, 16000); }, "loud.wav: exists; pass --force");
   test::expect_throw_containing([&] { write_audio(dir + "/a.mp3", loud, 16000); }, "a.mp3: unsupported audio format '.mp3'");
@@ -263,12 +271,19 @@ TEST(InstrumentNotes, RendersPitchedNotesWithFluidSynth) {
 // model sampled (far closer than to another class's clip).
 TEST(AudioPipeline, SamplesFromTheSeedInAnyBatchSizeAndDecodesToTheSampledSpectrogram) {
   const auto path = shipped_model_path("spoken-digits/dit.safetensors");
-  Json a = {{"checkpoint", path}, {"seed", 5}, {"steps", 4}, {"label", "four"}, {"batch", 2}};
+  SampleArgs a;
+  a.checkpoint = path;
+  a.seed = 5;
+  a.steps = 4;
+  a.label = "four";
+  a.batch = 2;
+  auto own = std::make_shared<AudioSampleOptions>();
+  a.own = own;
   const auto g = sample_audio(a, 2);
   ASSERT_EQ(g.data.sizes(), (std::vector<int64_t>{2, 16000}));
   EXPECT_EQ(g.labels, (std::vector<int64_t>{4, 4}));
   EXPECT_EQ(g.info.at("decoder"), (fs::path(path).parent_path() / "vocoder.safetensors").string());
-  a["batch"] = 1;
+  a.batch = 1;
   const auto one = sample_audio(a, 1);
   EXPECT_LT((one.latents[0] - g.latents[0]).abs().max().item<double>(), 1e-4);
   const auto mel = mel_config_from_json(load_checkpoint(path).recipe.at("mel"));
@@ -276,8 +291,8 @@ TEST(AudioPipeline, SamplesFromTheSeedInAnyBatchSizeAndDecodesToTheSampledSpectr
     return (log_mel(waves, mel).slice(2, 0, mels.size(2)) - mels).abs().mean().item<double>();
   };
   const double vocoded = distance(g.data, g.latents);
-  a["decoder"] = "griffin-lim";
-  a["label"] = "one";
+  own->decoder = "griffin-lim";
+  a.label = "one";
   const auto gl = sample_audio(a, 2);
   EXPECT_EQ(gl.info.at("decoder"), "griffin-lim");
   const double griffin_lim = distance(gl.data, gl.latents), other = distance(gl.data, g.latents);
@@ -286,7 +301,7 @@ TEST(AudioPipeline, SamplesFromTheSeedInAnyBatchSizeAndDecodesToTheSampledSpectr
   // spectrogram it was given lands at or above `other` and fails here.
   EXPECT_LT(vocoded, 0.9 * other) << "vocoder " << vocoded << ", another clip's spectrogram " << other;
   EXPECT_LT(griffin_lim, 0.9 * other) << "Griffin-Lim " << griffin_lim << ", another clip's spectrogram " << other;
-  a["seconds"] = 2.0;
+  own->seconds = 2.0;
   test::expect_throw_containing<std::invalid_argument>([&] { sample_audio(a, 1); }, "--seconds 2: this model generates 1.000 s clips");
 }
 

@@ -262,8 +262,12 @@ TEST(ImagePipeline, VaeRoundTripsHeldOutImages) {
 }
 
 TEST(ImagePipeline, SamplesFromTheSeedInAnyBatchSize) {
-  Json a = {{"checkpoint", shipped_model_path("fashion-mnist/dit.safetensors")}, {"seed", 5}, {"steps", 3}, {"label", "Trouser"},
-            {"batch", 3}};
+  SampleArgs a;
+  a.checkpoint = shipped_model_path("fashion-mnist/dit.safetensors");
+  a.seed = 5;
+  a.steps = 3;
+  a.label = "Trouser";
+  a.batch = 3;
   SampleInfo info;
   const auto x = sample_images(a, 3, &info);
   ASSERT_EQ(x.sizes(), torch::IntArrayRef({3, 1, 28, 28}));
@@ -271,12 +275,12 @@ TEST(ImagePipeline, SamplesFromTheSeedInAnyBatchSize) {
   EXPECT_LE(x.max().item<double>(), 1.0);
   EXPECT_EQ(info.labels, std::vector<std::string>(3, "Trouser"));
   EXPECT_EQ(info.forward_items, 2 * 3 * info.forwards);  // CFG: cond and uncond in one call of all 3
-  a["batch"] = 1;
+  a.batch = 1;
   EXPECT_LT(max_abs(sample_images(a, 3), x), 1e-4);
   EXPECT_LT(max_abs(sample_images(a, 1)[0], x[0]), 1e-4);  // item i's noise is its own
-  a["seed"] = 6;
+  a.seed = 6;
   EXPECT_GT(max_abs(sample_images(a, 1)[0], x[0]), 0.1);
-  a["label"] = "Sculpture";
+  a.label = "Sculpture";
   try {
     sample_images(a, 1);
     FAIL();

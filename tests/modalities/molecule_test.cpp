@@ -387,7 +387,11 @@ TEST(DiscreteDiffusion, SamplerGuidedByAConfidentModelEndsOnItsGraph) {
 // The discrete sampler through the engine's batching with the shipped graph DiT: each molecule
 // comes from its own seed, whatever the batch, and the decoded SMILES parse.
 TEST(MoleculePipeline, SamplesFromTheSeedInAnyBatchSize) {
-  Json a = {{"checkpoint", shipped_model_path("rdkit-data/graph-dit.safetensors")}, {"seed", 5}, {"steps", 10}, {"batch", 4}};
+  SampleArgs a;
+  a.checkpoint = shipped_model_path("rdkit-data/graph-dit.safetensors");
+  a.seed = 5;
+  a.steps = 10;
+  a.batch = 4;
   const auto g = sample_molecules(a, 4);
   const auto smiles = [](const Generated& g) { return g.info.at("smiles").get<std::vector<std::string>>(); };
   const auto valid = g.info.at("valid").get<std::vector<bool>>();
@@ -401,11 +405,11 @@ TEST(MoleculePipeline, SamplesFromTheSeedInAnyBatchSize) {
     EXPECT_NE(std::unique_ptr<RDKit::ROMol>(RDKit::SmilesToMol(smiles(g)[i])), nullptr) << smiles(g)[i];
   }
   EXPECT_GE(n_valid, 1);
-  a["batch"] = 3;
+  a.batch = 3;
   const auto again = sample_molecules(a, 4);
   EXPECT_EQ(smiles(again), smiles(g));
   EXPECT_EQ(again.info.at("atoms"), g.info.at("atoms"));
-  a["seed"] = 6;
+  a.seed = 6;
   EXPECT_NE(smiles(sample_molecules(a, 4)), smiles(g));
 }
 

@@ -18,6 +18,7 @@
 #include "modalities/image/io.h"
 #include "modalities/video/io.h"
 #include "modalities/video/moving.h"
+#include "modalities/video/options.h"
 #include "modalities/video/temporal_decoder.h"
 #include "modalities/video/video_pipeline.h"
 
@@ -352,17 +353,25 @@ TEST(VideoPipeline, ClipsRoundTripThroughTheFrameCodecAndSampleFromTheSeedInAnyB
   const double err = (back - clips).pow(2).mean().item<double>();
   EXPECT_LT(err, 0.1 * (clips.flip({0}) - clips).pow(2).mean().item<double>());
 
-  Json a = {{"checkpoint", path}, {"seed", 5}, {"steps", 2}, {"label", "2"}, {"batch", 2}, {"decoder", "per-frame"}};
+  SampleArgs a;
+  a.checkpoint = path;
+  a.seed = 5;
+  a.steps = 2;
+  a.label = "2";
+  a.batch = 2;
+  auto own = std::make_shared<VideoSampleOptions>();
+  own->decoder = "per-frame";
+  a.own = own;
   const auto g = sample_clips(a, 2);
   ASSERT_EQ(g.data.sizes(), (std::vector<int64_t>{2, 16, 1, 64, 64}));
   EXPECT_EQ(g.labels, (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(g.info.at("decoder"), "per-frame");
   EXPECT_EQ(g.info.at("fps").get<double>(), 8.0);
-  a["batch"] = 1;
+  a.batch = 1;
   const auto one = sample_clips(a, 1);
   const double mse = (one.data[0] - g.data[0]).pow(2).mean().item<double>();
   EXPECT_LT(mse, 1e-6) << "batch 1 against batch 2: mean squared difference " << mse;
-  a["frames"] = 8;
+  own->frames = 8;
   test::expect_throw_containing<std::invalid_argument>([&] { sample_clips(a, 1); }, "--frames 8: this model generates 16-frame clips");
 }
 

@@ -1,0 +1,47 @@
+// The audio modality's own options, one struct per command (core/args.h): registered with CLI11 by
+// plugin.cpp and read by the pipelines as options<T>() of their arguments.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/args.h"
+#include "core/json.h"
+
+namespace diffuse::audio {
+
+// Spoken digits (espeak-ng), instrument notes (FluidSynth) or the user's audio folder.
+struct DataOptions {
+  std::string data;  // "" or spoken-digits, instrument-notes, else an audio folder DIR/<class>/<files>
+  std::string on_bad = "skip";
+  int64_t data_n = 0;           // the first N clips (0: all)
+  int64_t espeak_variants = 0;  // spoken digits from the first N voice variants (0: all)
+  // The recipe's data spec they give (spoken digits unless they say otherwise).
+  Json spec() const;
+};
+
+// `train audio`.
+struct AudioTrainOptions : PluginOptions {
+  DataOptions data;
+  double seconds = 1.0;  // clip length the model learns
+};
+
+// `train audio-classifier`, `train audio-vocoder`.
+struct AudioDataOptions : PluginOptions {
+  DataOptions data;
+};
+
+// `sample audio`.
+struct AudioSampleOptions : PluginOptions {
+  double seconds = 0;            // 0: the model's own
+  std::string format = "pcm16";  // pcm16, pcm24 or float
+  std::string decoder = "auto";  // auto, griffin-lim or a vocoder checkpoint
+  bool normalize = false;
+};
+
+// `eval audio`: its samples' decoder (as sample's), the judge and the vocoder --calibrate scores.
+struct AudioEvalOptions : AudioSampleOptions {
+  std::string classifier;  // "" = the shipped one
+  std::string vocoder;     // "" = the shipped one, when there is one
+};
+
+}  // namespace diffuse::audio

@@ -1,0 +1,60 @@
+// The video modality's own options, one struct per command (core/args.h): registered with CLI11 by
+// plugin.cpp and read by the pipelines as options<T>() of their arguments.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/args.h"
+#include "core/json.h"
+
+namespace diffuse::video {
+
+// Moving Fashion-MNIST clips and the image VAE of their latents.
+struct ClipOptions {
+  int64_t frames = 16, items = 1;
+  int64_t data_n = 0;  // clips (0: the pipeline's count)
+  std::string vae;     // "" = the shipped image VAE
+  std::string vae_file() const;
+};
+
+// `train video`.
+struct VideoTrainOptions : PluginOptions {
+  ClipOptions clips;
+  std::string data;  // "" or moving-fashion-mnist, else a video folder DIR/<class>/<files>
+  std::string on_bad = "skip";
+  std::vector<double> fps_choices;
+  std::optional<double> frame_sets;
+  std::string attention;               // "" = the recipe's
+  std::optional<bool> anchor_frame;    // unset = the recipe's
+  int64_t patch = 0, width = 0, depth = 0;  // 0 = the recipe's
+  // The recipe's data spec, and the model keys they set (for a new run; a resume may switch
+  // attention and anchor_frame).
+  Json data_spec() const;
+  Json model_spec() const;
+};
+
+// `train video-decoder`.
+struct DecoderTrainOptions : PluginOptions {
+  ClipOptions clips;
+};
+
+// `sample video`.
+struct VideoSampleOptions : PluginOptions {
+  std::string first_frame;          // an image every clip starts from
+  std::optional<bool> anchor_frame;  // unset = as trained
+  std::string decoder = "auto";      // auto, per-frame or a temporal decoder checkpoint
+  std::string preset = "medium";
+  double temporal_guidance = 0;
+  double fps = 0;      // 0 = the model's
+  int64_t frames = 0;  // 0 = the model's
+  int64_t crf = 18;
+};
+
+// `eval video`: its samples' settings (as sample's) and the judge.
+struct VideoEvalOptions : VideoSampleOptions {
+  std::string classifier;  // "" = the shipped image classifier
+};
+
+}  // namespace diffuse::video
