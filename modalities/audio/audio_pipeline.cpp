@@ -17,6 +17,7 @@
 #include "core/report.h"
 #include "core/objectives.h"
 #include "core/train/trainer.h"
+#include "modalities/audio/augment.h"
 #include "modalities/audio/classifier.h"
 #include "modalities/audio/dataset.h"
 #include "modalities/audio/io.h"
@@ -198,11 +199,19 @@ class AudioEvaluator : public Evaluator {
         vocoder_(o.vocoder.empty() ? shipped_vocoder() : o.vocoder) {
     const auto ck = load_checkpoint(file_);
     cmel_ = mel_config_from_json(ck.recipe.at("mel"));
-    test_ = load_spoken_digits(ck.recipe.value("data", Json{{"dataset", "spoken-digits"}})).test;
-    real_f_ = classify(clf_, cmel_, test_.waves).second;
+    data_ = ck.recipe.value("data", Json{{"dataset", "spoken-digits"}});
+    test_ = load_spoken_digits(data_).test;
+    const auto [logits, f] = classify(clf_, cmel_, test_.waves);
+    real_f_ = f;
+    real_accuracy_ = (logits.argmax(1) == test_.labels).to(torch::kFloat64).mean().item<double>();
+    real_is_ = inception_score(logits);
   }
 
-  Json describe() const override { return {{"classifier", file_}, {"held_out_clips", test_.waves.size(0)}}; }
+  // The classifier, what it was trained on, and how it reads the real reference clips.
+  Json describe() const override {
+    return {{"classifier", file_}, {"reference", data_.value("dataset", std::string())}, {"held_out_clips", test_.waves.size(0)},
+            {"held_out_accuracy", real_accuracy_}, {"held_out_inception_score", real_is_}};
+  }
 
   Json calibration(const EvalArgs&) const override {
     Json j;
@@ -235,9 +244,20 @@ class AudioEvaluator : public Evaluator {
       j["vocoder_round_trip"]["seconds_per_audio_second"] = vsecs / (double(w.numel()) / double(gl.sample_rate));
       j["vocoder_round_trip"]["vocoder"] = vp;
     }
+    // What the judge must read as worse: speech under noise, band-limited, played backwards.
+    const auto labels = test.labels.index_select(0, first);
+    at::Generator noise_gen = at::detail::createCPUGenerator(2);
+    for (const int snr : {20, 10, 0}) {
+      j["noise_snr_" + std::to_string(snr) + "db"] = audio::score(clf, cmel, real_half, add_noise(w, snr, noise_gen), labels);
+    }
+    j["low_pass_4khz"] = audio::score(clf, cmel, real_half, low_pass(w, 4000, gl.sample_rate), labels);
+    j["time_reversed"] = audio::score(clf, cmel, real_half, w.flip(1), labels);
     at::Generator gen = at::detail::createCPUGenerator(0);
     const auto noise = torch::rand(w.sizes(), gen) - 0.5;
-    j["white_noise"] = audio::score(clf, cmel, real_half, noise, test.labels.index_select(0, first));
+    j["white_noise"] = audio::score(clf, cmel, real_half, noise, labels);
+    // Inception scores as a fraction of the real half's (the same number of clips).
+    const double real_is = j["real_held_out"]["inception_score"].get<double>();
+    for (auto& row : j) row["inception_score_ratio"] = row["inception_score"].get<double>() / real_is;
     return j;
   }
 
@@ -246,6 +266,7 @@ class AudioEvaluator : public Evaluator {
     const double seconds = g.sample_seconds + g.decode_seconds;
     s["seconds_per_audio_second"] = seconds / (double(g.data.numel()) / double(g.info.at("rate").get<int64_t>()));
     s["decoder"] = g.info.at("decoder");
+    s["inception_score_ratio"] = s["inception_score"].get<double>() / real_is_;  // against the reference's
     return s;
   }
 
@@ -262,6 +283,8 @@ class AudioEvaluator : public Evaluator {
   std::string file_;
   mutable MelClassifier clf_;
   std::string vocoder_;
+  Json data_;
+  double real_accuracy_ = 0, real_is_ = 1;
   MelConfig cmel_;
   AudioDataset test_;
   torch::Tensor real_f_;

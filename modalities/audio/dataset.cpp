@@ -101,12 +101,16 @@ SpokenDigits generate_spoken_digits(const SpokenDigitsOptions& o, const std::fun
   };
   std::vector<Job> jobs;
   std::mt19937_64 rng(o.seed);
-  for (const auto& voice : o.voices) {
+  const uint64_t pitches = uint64_t(o.pitch_max - o.pitch_min + 1), speeds = uint64_t(o.speed_max - o.speed_min + 1);
+  for (size_t i = 0; i < o.voices.size(); ++i) {
     for (size_t v = 0; v < variants.size(); ++v) {
-      const bool test = o.test_every > 0 && v % size_t(o.test_every) == 0;
+      const int split = o.split ? o.split(i, v) : o.test_every > 0 && v % size_t(o.test_every) == 0 ? 1 : 0;
+      if (split < 0) continue;
+      const bool test = split == 1;
       for (int64_t d = 0; d < 10; ++d) {
-        for (int64_t r = 0; r < (test ? 1 : o.repeats); ++r) {
-          jobs.push_back({voice, variants[v], d, int64_t(20 + rng() % 61), int64_t(130 + rng() % 71), test});
+        for (int64_t r = 0; r < (test ? o.test_repeats : o.repeats); ++r) {
+          const auto pitch = o.pitch_min + int64_t(rng() % pitches);
+          jobs.push_back({o.voices[i], variants[v], d, pitch, o.speed_min + int64_t(rng() % speeds), test});
         }
       }
     }
@@ -156,17 +160,38 @@ SpokenDigits generate_spoken_digits(const SpokenDigitsOptions& o, const std::fun
   return out;
 }
 
+SpokenDigitsOptions judge_digits_options(int64_t variants) {
+  SpokenDigitsOptions o;
+  o.voices.push_back("en-us-nyc");
+  o.variants = variants;
+  o.repeats = 3;
+  o.test_repeats = 2;
+  o.seed = 1;
+  o.pitch_min = 10;
+  o.pitch_max = 90;
+  o.speed_min = 110;
+  o.speed_max = 230;
+  const size_t every = size_t(o.test_every);
+  o.split = [every](size_t voice, size_t v) {
+    if (v % every != 0) return -1;  // the generator's speakers
+    return (voice + v / every) % 3 == 0 ? 1 : 0;
+  };
+  return o;
+}
+
 SpokenDigits load_spoken_digits(const Json& spec) {
   std::string dir = spec.value("cache", std::string());
-  SpokenDigitsOptions o;
-  o.variants = spec.value("variants", int64_t(0));
+  const bool judge = spec.value("dataset", std::string("spoken-digits")) == "spoken-digits-judge";
+  const int64_t variants = spec.value("variants", int64_t(0));
+  SpokenDigitsOptions o = judge ? judge_digits_options(variants) : SpokenDigitsOptions{};
+  o.variants = variants;
   if (dir.empty()) {
     if (const char* d = std::getenv("DIFFUSE_DATA")) dir = d;
     else if (const char* x = std::getenv("XDG_CACHE_HOME")) dir = std::string(x) + "/diffuse";
     else if (const char* h = std::getenv("HOME")) dir = std::string(h) + "/.cache/diffuse";
     else dir = ".cache/diffuse";
   }
-  const std::string path = dir + "/spoken-digits-v1" + (o.variants > 0 ? "-variants" + std::to_string(o.variants) : "") + ".safetensors";
+  const std::string path = dir + (judge ? "/spoken-digits-judge-v1" : "/spoken-digits-v1") + (o.variants > 0 ? "-variants" + std::to_string(o.variants) : "") + ".safetensors";
   auto to_split = [](const SafeTensors& st, const std::string& name) {
     return AudioDataset{st.tensors.at(name + ".waves").to(torch::kFloat32) / 32767.0, st.tensors.at(name + ".labels"),
                         digit_names(), 16000};
@@ -178,7 +203,7 @@ SpokenDigits load_spoken_digits(const Json& spec) {
     }
     return {to_split(st, "train"), to_split(st, "test")};
   }
-  std::cerr << "rendering the spoken-digit set with espeak-ng into " << path << " (once)\n";
+  std::cerr << "rendering the " << (judge ? "judge's " : "") << "spoken-digit set with espeak-ng into " << path << " (once)\n";
   const auto t0 = std::chrono::steady_clock::now();
   auto sd = generate_spoken_digits(o, [](int64_t done, int64_t total) {
     if (::isatty(2) && (done % 100 == 0 || done == total)) std::fprintf(stderr, "\rrendered %ld/%ld%s", long(done), long(total), done == total ? "\n" : "");
@@ -188,7 +213,7 @@ SpokenDigits load_spoken_digits(const Json& spec) {
     st.tensors[name + ".waves"] = (split->waves.clamp(-1, 1) * 32767.0).round().to(torch::kInt16);
     st.tensors[name + ".labels"] = split->labels;
   }
-  st.metadata["generator"] = "espeak-ng spoken digits v1 (diffuse)";
+  st.metadata["generator"] = judge ? "espeak-ng spoken digits, the judge's speakers v1 (diffuse)" : "espeak-ng spoken digits v1 (diffuse)";
   fs::create_directories(dir);
   save_safetensors(path, st, true);
   std::cerr << "spoken digits: " << sd.train.waves.size(0) << " train, " << sd.test.waves.size(0) << " test clips in "
@@ -266,7 +291,7 @@ AudioDataset generate_instrument_notes(const InstrumentNotesOptions& o) {
 // The recipe's dataset: {"dataset": "spoken-digits"} or {"dataset": "folder", "dir", "on_bad"}.
 SpokenDigits load_audio_data(const Json& data, int64_t rate, int64_t samples) {
   const std::string kind = data.value("dataset", std::string("spoken-digits"));
-  if (kind == "spoken-digits") return load_spoken_digits(data);
+  if (kind == "spoken-digits" || kind == "spoken-digits-judge") return load_spoken_digits(data);
   if (kind == "instrument-notes") {  // every fourth pitch held out
     InstrumentNotesOptions o;
     o.per_pitch = data.value("per_pitch", int64_t(2));
@@ -282,7 +307,7 @@ SpokenDigits load_audio_data(const Json& data, int64_t rate, int64_t samples) {
     return {split(~test), split(test)};
   }
   if (kind != "folder") {
-    throw std::invalid_argument("unknown audio dataset '" + kind + "'; one of: spoken-digits, instrument-notes, folder");
+    throw std::invalid_argument("unknown audio dataset '" + kind + "'; one of: spoken-digits, spoken-digits-judge, instrument-notes, folder");
   }
   const std::string dir = json_at(data, "dir", "data").get<std::string>();
   const std::string on_bad = data.value("on_bad", std::string("skip"));

@@ -40,20 +40,34 @@ struct SpokenDigitsOptions {
                                      "en-gb-x-gbcwmd", "en-029"};
   int64_t variants = 0;     // first N of espeak-ng's voice variants (0: all)
   int64_t repeats = 2;      // renderings per (voice, variant, digit) in the train split
+  int64_t test_repeats = 1;  // ... in the test split
   int64_t test_every = 5;   // variants i % test_every == 0 form the held-out split (unseen speakers)
-  uint64_t seed = 0;        // picks pitch (20..80) and speed (130..200 wpm) per rendering
+  uint64_t seed = 0;        // picks pitch and speed per rendering
+  int64_t pitch_min = 20, pitch_max = 80;    // espeak-ng -p
+  int64_t speed_min = 130, speed_max = 200;  // espeak-ng -s, words per minute
+  // Which split the speaker (voice i, variant v) renders into: 0 train, 1 test, -1 none.
+  // Default: test when v % test_every == 0.
+  std::function<int(size_t voice, size_t variant)> split;
   int64_t rate = 16000, samples = 16000;
   std::string program = "espeak-ng";
 };
+// The judge's speakers: voice/variant combinations the generator's set never renders. The
+// generator's 7 voices on its held-out variants (v % 5 == 0) plus en-us-nyc, which it never
+// uses, with pitch 10-90 and speed 110-230 wpm (wider than its 20-80 and 130-200). A third of
+// these speakers ((voice + v / 5) % 3 == 0) form the judge's own held-out split, the reference
+// `eval audio` scores against; the classifier trains on the rest. 3 train and 2 test renderings
+// per (speaker, digit).
+SpokenDigitsOptions judge_digits_options(int64_t variants = 0);
 struct SpokenDigits {
   AudioDataset train, test;
 };
 // Renders the set with the espeak-ng program (two processes at a time). `progress(done, total)`.
 SpokenDigits generate_spoken_digits(const SpokenDigitsOptions& o,
                                     const std::function<void(int64_t, int64_t)>& progress = {});
-// The set a recipe's data names ({"dataset": "spoken-digits", "variants": N (0: all), "cache": DIR}),
-// cached as 16-bit safetensors under DIR (default $DIFFUSE_DATA, else $XDG_CACHE_HOME/diffuse,
-// else ~/.cache/diffuse); built on first use (about 5 minutes for all variants).
+// The set a recipe's data names ({"dataset": "spoken-digits" or "spoken-digits-judge" (the judge's
+// speakers), "variants": N (0: all), "cache": DIR}), cached as 16-bit safetensors under DIR
+// (default $DIFFUSE_DATA, else $XDG_CACHE_HOME/diffuse, else ~/.cache/diffuse); built on first use
+// (about 5 minutes for all variants, 2 for the judge's).
 SpokenDigits load_spoken_digits(const Json& spec = Json::object());
 
 // Instrument notes (in the spirit of NSynth): one note per clip, rendered with the FluidSynth

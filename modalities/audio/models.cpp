@@ -8,6 +8,7 @@
 #include "core/dit_pipeline.h"
 #include "core/train/trainer.h"
 #include "modalities/audio/audio_pipeline.h"
+#include "modalities/audio/augment.h"
 #include "modalities/audio/classifier.h"
 #include "modalities/audio/dataset.h"
 #include "modalities/audio/options.h"
@@ -17,13 +18,20 @@
 namespace diffuse::audio {
 namespace {
 
+// The judge of `eval audio`: a log-mel CNN trained on the judge's speakers (voice/variant
+// combinations, pitches and speeds the generator's set never renders; judge_digits_options), each
+// clip degraded on the fly (augment_speech: speed, room, channel, level, noise), so that what it
+// recognises is the digit, not the generator's voices. Its held-out split is the reference.
 void train_classifier(const TrainArgs& a) {
   check_run_folder(a);
   const std::string& out = a.out;
   const auto& own = a.options<AudioDataOptions>();
-  const Json data_spec = own.data.spec();
-  if (data_spec.value("dataset", std::string()) != "spoken-digits") {
-    throw std::invalid_argument("the audio classifier trains on the spoken digits (its held-out split is the eval reference)");
+  Json data_spec = own.data.spec();
+  if (own.data.data.empty()) data_spec["dataset"] = "spoken-digits-judge";
+  const std::string kind = data_spec.value("dataset", std::string());
+  if (kind != "spoken-digits-judge" && kind != "spoken-digits") {
+    throw std::invalid_argument("the audio classifier trains on spoken digits (spoken-digits-judge, the default, or spoken-digits): "
+                                "its held-out split is the eval reference");
   }
   auto sd = load_spoken_digits(data_spec);
   auto data = sd.train;
@@ -32,36 +40,31 @@ void train_classifier(const TrainArgs& a) {
     data.labels = data.labels.slice(0, 0, n);
   }
   const auto mel = fitted_mel(data.waves);
-  const auto x = log_mels(data.waves, mel);
-  const TrainOptions o = train_options(a, {{"steps", 2000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99},
-                                                     {"log_every", 250}, {"cond_dropout", 0.0}});
+  const TrainOptions o = train_options(a, {{"steps", 3000}, {"batch", 64}, {"lr", 1e-3}, {"warmup", 100}, {"ema_decay", 0.99},
+                                           {"log_every", 250}, {"cond_dropout", 0.0}});
   MelClassifier net(10);
-  TrainLoss loss = [net](const torch::Tensor& m, const Condition& c, at::Generator& gen) mutable {
-    // Augmentation: a random shift in time of up to 8 frames per clip (silence fills in).
-    const auto shifts = torch::randint(-8, 9, {m.size(0)}, gen, torch::kLong);
-    auto shifted = m.clone();
-    const double floor = m.min().item<double>();
-    for (int64_t i = 0; i < m.size(0); ++i) {
-      const int64_t s = shifts[i].item<int64_t>();
-      shifted[i] = torch::roll(m[i], s, 1);
-      if (s > 0) shifted[i].slice(1, 0, s).fill_(floor);
-      if (s < 0) shifted[i].slice(1, m.size(2) + s).fill_(floor);
+  const int64_t rate = data.rate;
+  TrainLoss loss = [net, mel, rate](const torch::Tensor& w, const Condition& c, at::Generator& gen) mutable {
+    torch::Tensor m;
+    {
+      torch::NoGradGuard ng;
+      m = log_mel(augment_speech(w, rate, gen), mel);
     }
-    return torch::nn::functional::cross_entropy(net->forward(shifted), c.labels,
+    return torch::nn::functional::cross_entropy(net->forward(m), c.labels,
                                                 torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
   };
   Json recipe = {{"modality", "audio"}, {"model", {{"type", "mel-classifier"}}}, {"mel", to_json(mel)}, {"classes", digit_names()},
-                 {"data", data_spec}};
+                 {"data", data_spec}, {"augmentation", "speed 0.85-1.15, reverb p0.3, low-pass 3-7 kHz p0.3, shift 0.1 s, gain -24..0 dB, noise 10-40 dB p0.5"}};
   Trainer trainer(net.ptr(), loss, recipe, o);
   if (!a.resume.empty()) trainer.resume(a.resume);
-  trainer.run({x, {data.labels}});
+  trainer.run({data.waves, {data.labels}});
   MelClassifier ema(10);
   trainer.load_ema_into(*ema);
   ema->eval();
   const auto [logits, f] = classify(ema, mel, sd.test.waves);
   const double acc = (logits.argmax(1) == sd.test.labels).to(torch::kFloat64).mean().item<double>();
   std::cout << "held-out accuracy: " << std::fixed << std::setprecision(4) << acc << " on " << sd.test.waves.size(0)
-            << " clips of unseen voice variants\ncheckpoint: " << out << "/checkpoint.safetensors\n";
+            << " clips of unseen speakers\ncheckpoint: " << out << "/checkpoint.safetensors\n";
 }
 
 void train_vocoder(const TrainArgs& a) {

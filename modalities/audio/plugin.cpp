@@ -11,7 +11,8 @@ namespace diffuse::audio {
 namespace {
 
 void add_data_options(CLI::App& c, DataOptions& o) {
-  c.add_option("--data", o.data, "spoken-digits (default), instrument-notes or an audio folder DIR/<class>/<files>");
+  c.add_option("--data", o.data, "spoken-digits (default; the classifier's: spoken-digits-judge, the judge's speakers),\n"
+                                 "instrument-notes or an audio folder DIR/<class>/<files>");
   c.add_option("--data-n", o.data_n, "use only the first N clips")->check(positive_number());
   c.add_option("--on-bad", o.on_bad, "skip unreadable files (reported) or fail on the first")->capture_default_str()->check(CLI::IsMember({"skip", "fail"}));
   c.add_option("--espeak-variants", o.espeak_variants, "spoken digits from the first N espeak-ng voice variants (0: all)")->capture_default_str();
@@ -29,8 +30,8 @@ AddOptions<TrainArgs> data_only() {
 
 Json DataOptions::spec() const {
   Json spec = {{"dataset", "spoken-digits"}};
-  if (data == "instrument-notes") spec = {{"dataset", "instrument-notes"}};
-  if (!data.empty() && data != "spoken-digits" && data != "instrument-notes") spec = {{"dataset", "folder"}, {"dir", data}, {"on_bad", on_bad}};
+  if (data == "instrument-notes" || data == "spoken-digits-judge") spec = {{"dataset", data}};
+  if (!data.empty() && data != "spoken-digits" && data != "instrument-notes" && data != "spoken-digits-judge") spec = {{"dataset", "folder"}, {"dir", data}, {"on_bad", on_bad}};
   if (espeak_variants) spec["variants"] = espeak_variants;
   return spec;
 }

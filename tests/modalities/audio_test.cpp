@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "modalities/audio/audio_pipeline.h"
+#include "modalities/audio/augment.h"
 #include "core/train/checkpoint.h"
 #include "core/json.h"
 #include "tests/core/test_util.h"
@@ -161,6 +163,58 @@ TEST(AudioIo, ClippingProtectionNormalisationAndRefusals) {
   test::expect_throw_containing([&] { read_audio(huge); }, "huge.wav: ");
   const auto fast = patched("fast.wav", whole.find("fmt ") + 12, 1000000000u);
   test::expect_throw_containing([&] { read_audio(fast); }, "fast.wav: sample rate 1000000000 Hz; expected 1000 to 768000 Hz");
+}
+
+// The judge's degradations do what they say: the SNR asked for, nothing above the cutoff, the
+// pitch moved with the speed, a room that keeps the level; the training mix follows its generator.
+TEST(Augment, DegradationsMeasureWhatTheySay) {
+  const auto x = torch::stack({sine(440, 16000, 16000), sine(440, 16000, 16000, 0.1)}) + torch::stack({sine(6000, 16000, 16000, 0.2), sine(6000, 16000, 16000, 0.02)});
+  at::Generator gen = at::detail::createCPUGenerator(3);
+  const auto noisy = add_noise(x, 10, gen);
+  const auto snr = 10 * torch::log10(x.pow(2).mean(1) / (noisy - x).pow(2).mean(1));
+  EXPECT_NEAR(snr[0].item<double>(), 10.0, 0.2);
+  EXPECT_NEAR(snr[1].item<double>(), 10.0, 0.2) << "relative to each clip's own level";
+  const auto peak_hz = [](const torch::Tensor& w) { return torch::fft::rfft(w).abs().argmax(-1).to(torch::kFloat64) * 16000.0 / double(w.size(-1)); };
+  const auto band = [](const torch::Tensor& w, int64_t lo, int64_t hi) { return torch::fft::rfft(w).abs().slice(-1, lo, hi).pow(2).sum().item<double>(); };
+  const auto lp = low_pass(x, 4000, 16000);
+  EXPECT_LT(band(lp, 4001, 8001), 1e-6 * band(x, 4001, 8001));
+  EXPECT_NEAR(band(lp, 0, 4000), band(x, 0, 4000), 1e-3 * band(x, 0, 4000));
+  const auto fast = change_speed(sine(400, 16000, 16000).unsqueeze(0), 1.25);
+  EXPECT_EQ(fast.sizes(), (torch::IntArrayRef{1, 16000}));
+  EXPECT_NEAR(peak_hz(fast.slice(1, 2000, 14000))[0].item<double>(), 500.0, 2.0);
+  const auto room = reverberate(x, 0.05, 0.5, 16000, gen);
+  EXPECT_EQ(room.sizes(), x.sizes());
+  EXPECT_GT((room - x).abs().max().item<double>(), 0.01);
+  EXPECT_NEAR(room[1].pow(2).mean().sqrt().item<double>() / x[1].pow(2).mean().sqrt().item<double>(), 1.0, 1e-4);
+  at::Generator g1 = at::detail::createCPUGenerator(7), g2 = at::detail::createCPUGenerator(7);
+  const auto a1 = augment_speech(x, 16000, g1), a2 = augment_speech(x, 16000, g2);
+  EXPECT_EQ(a1.sizes(), x.sizes());
+  EXPECT_TRUE(torch::equal(a1, a2));
+  EXPECT_GT((a1 - x).abs().max().item<double>(), 0.01);
+}
+
+// The judge's speakers are ones the generator's set never renders: only its held-out variants or a
+// voice it does not use; and both of the judge's splits have speakers, even on a small set.
+TEST(SpokenDigits, TheJudgesSpeakersAreNotTheGenerators) {
+  const SpokenDigitsOptions gen;
+  const auto judge = judge_digits_options();
+  EXPECT_EQ(std::count(gen.voices.begin(), gen.voices.end(), "en-us-nyc"), 0);
+  EXPECT_LT(judge.pitch_min, gen.pitch_min);
+  EXPECT_GT(judge.speed_max, gen.speed_max);
+  int train = 0, test = 0;
+  for (size_t i = 0; i < judge.voices.size(); ++i) {
+    const bool generator_voice = std::count(gen.voices.begin(), gen.voices.end(), judge.voices[i]) > 0;
+    for (size_t v = 0; v < 101; ++v) {
+      const int split = judge.split(i, v);
+      const bool generator_trains_on_it = generator_voice && v % size_t(gen.test_every) != 0;
+      if (generator_trains_on_it) EXPECT_EQ(split, -1) << judge.voices[i] << " variant " << v;
+      train += split == 0;
+      test += split == 1;
+      if (v == 0) EXPECT_GE(split, 0);  // --espeak-variants 1 or 2 still has both splits
+    }
+  }
+  EXPECT_EQ(train + test, 8 * 21);
+  EXPECT_EQ(test, 56);
 }
 
 TEST(Resample, MatchesTheAnalyticSineAwayFromTheEdges) {
