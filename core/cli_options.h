@@ -38,6 +38,13 @@ inline CLI::Validator seed_number() {
       },
       "SEED");
 }
+// --init FILE of a DiT modality's `train` (TrainArgs::init; train_dit): a new run from a trained
+// model's weights, with a fresh optimizer and schedule (a fine-tune).
+inline CLI::Option* add_init_option(CLI::App& c, std::string& init) {
+  return c.add_option("--init", init, "start a new run (fresh optimizer and schedule) from this model's weights (a fine-tune)")
+      ->check(CLI::ExistingFile);
+}
+
 // At most this many samples per command: past it the samples alone outgrow any machine's memory
 // (the engine also checks the memory they need against this machine's).
 constexpr int64_t kMaxSamples = 10000000;

@@ -42,9 +42,14 @@ PipelineCommands audio_plugin() {
   p.shipped = "spoken-digits/dit.safetensors";
   p.train_options = [](CLI::App& c) -> std::function<void(TrainArgs&)> {
     auto o = std::make_shared<AudioTrainOptions>();
+    auto init = std::make_shared<std::string>();
     add_data_options(c, o->data);
     c.add_option("--seconds", o->seconds, "clip length the model learns")->capture_default_str()->check(positive_number());
-    return [o](TrainArgs& a) { a.own = o; };
+    add_init_option(c, *init);
+    return [o, init](TrainArgs& a) {
+      a.own = o;
+      a.init = *init;
+    };
   };
   p.sample_options = [](CLI::App& c) -> std::function<void(SampleArgs&)> {
     auto o = std::make_shared<AudioSampleOptions>();

@@ -63,6 +63,11 @@ class ImageModality : public DiffusionModality {
     return recipe;
   }
 
+  // A resumed or fine-tuned model names its VAE beside itself when the path is relative (a shipped one).
+  void adapt_recipe(Json& recipe, const TrainArgs&, const std::string& from) const override {
+    if (!from.empty() && !recipe.value("pixel", false)) recipe["vae"] = resolve_beside(recipe.at("vae"), from);
+  }
+
   TrainData training_set(Json& recipe, const TrainArgs& a, bool fresh) const override {
     const bool pixel = recipe.value("pixel", false);
     const std::string vae_path = recipe.at("vae");

@@ -56,10 +56,15 @@ PipelineCommands image_plugin() {
   p.shipped = "fashion-mnist/dit.safetensors";
   p.train_options = [](CLI::App& c) -> std::function<void(TrainArgs&)> {
     auto o = std::make_shared<ImageTrainOptions>();
+    auto init = std::make_shared<std::string>();
     c.add_option("--vae", o->vae, "the VAE checkpoint whose latents the DiT learns")->check(CLI::ExistingFile);
     c.add_flag("--pixel", o->pixel, "diffuse in pixel space (no VAE), for comparison");
     add_data_options(c, o->data, false);
-    return [o](TrainArgs& a) { a.own = o; };
+    add_init_option(c, *init);
+    return [o, init](TrainArgs& a) {
+      a.own = o;
+      a.init = *init;
+    };
   };
   p.sample_options = [](CLI::App& c) -> std::function<void(SampleArgs&)> {
     auto o = std::make_shared<ImageSampleOptions>();

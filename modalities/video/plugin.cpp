@@ -56,7 +56,7 @@ PipelineCommands video_plugin() {
     add_clip_options(c, o->clips);
     c.add_option("--data", o->data, "moving-fashion-mnist (default) or a video folder DIR/<class>/<files>");
     c.add_option("--on-bad", o->on_bad, "skip unreadable files (reported) or fail on the first")->capture_default_str()->check(CLI::IsMember({"skip", "fail"}));
-    c.add_option("--init", *init, "start a new run (fresh optimizer and schedule) from this model's weights (a fine-tune)")->check(CLI::ExistingFile);
+    add_init_option(c, *init);
     c.add_option("--fps-choices", o->fps_choices, "condition on the frame rate: each clip is filmed at one of these rates\n"
                                                    "(e.g. 4 8 16; items move 8/fps times as far per frame), and sample --fps picks one")
         ->expected(1, 16);

@@ -68,10 +68,17 @@ TEST(CliAudio, ClassifierDitSampleEvalRoundTrip) {
   const auto j = diffuse::Json::parse(r.out);
   EXPECT_EQ(j.at("samples").at("n").get<int>(), 10);
   EXPECT_TRUE(j.at("vocoder_round_trip").contains("spectral_convergence"));
-  for (const char* k : {"real_held_out", "griffin_lim_round_trip", "vocoder_round_trip", "white_noise", "samples"}) {
+  // The judge trained on the judge's speakers, its reference their held-out split; the degraded rows.
+  EXPECT_EQ(j.at("reference"), "spoken-digits-judge");
+  EXPECT_EQ(j.at("held_out_clips").get<int>(), 60);  // 3 of 8 speakers x 10 digits x 2 renderings
+  EXPECT_TRUE(j.contains("held_out_accuracy"));
+  for (const char* k : {"real_held_out", "griffin_lim_round_trip", "vocoder_round_trip", "noise_snr_20db", "noise_snr_10db", "noise_snr_0db",
+                        "low_pass_4khz", "time_reversed", "white_noise", "samples"}) {
     EXPECT_TRUE(j.at(k).contains("fd")) << k;
     EXPECT_TRUE(j.at(k).contains("inception_score")) << k;
+    EXPECT_TRUE(j.at(k).contains("inception_score_ratio")) << k;
   }
+  EXPECT_DOUBLE_EQ(j.at("real_held_out").at("inception_score_ratio").get<double>(), 1.0);
   EXPECT_LT(j.at("griffin_lim_round_trip").at("spectral_convergence").get<double>(), 0.6);
 }
 
