@@ -72,7 +72,7 @@ PipelineCommands audio_plugin() {
 
 PipelineCommands audio_classifier_plugin() {
   auto p = audio_classifier_pipeline();
-  p.summary = "the evaluation classifier of audio clips (log-mel CNN)";
+  p.summary = "the judge of eval audio: a log-mel CNN trained on speakers the generator never hears, through noise, rooms and band limits";
   p.train_options = data_only();
   return p;
 }
