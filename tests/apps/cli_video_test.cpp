@@ -207,8 +207,12 @@ TEST(CliVideo, FpsConditionedFineTuneSamplesAndScoresAtTheRatesItLearned) {
       << r.out;
   r = run("train video --init " + base + " --fps-choices 8 --steps 2 --out " + d + "/fps3");
   EXPECT_NE(r.out.find("--fps-choices 8: give two or more frame rates"), std::string::npos) << r.out;
+  // train image fine-tunes too, from an image model only; an option only video has is refused naming it.
   r = run("train image --init " + base + " --steps 2 --out " + d + "/img");
-  EXPECT_NE(r.out.find("--init: not an option of train image (train video has it)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(base + ": a video 'dit' model, expected an image 'dit' model"), std::string::npos) << r.out;
+  r = run("train image --fps-choices 4 8 --steps 2 --out " + d + "/img");
+  EXPECT_NE(r.out.find("--fps-choices: not an option of train image (train video has it)"), std::string::npos) << r.out;
 }
 
 // The temporal decoder: trained on its own (the VAE frozen), picked by --decoder or found beside
