@@ -58,6 +58,10 @@ void DiTConfig::validate() const {
     fail("rope needs the head size (hidden / heads) divisible by 2 x the number of axes");
   }
   if (num_classes < 0 || cond_dim < 0 || !(mlp_ratio > 0)) fail("num_classes, cond_dim must be >= 0 and mlp_ratio > 0");
+  if (vector_embedding != "linear" && vector_embedding != "sinusoidal") {
+    fail("vector_embedding must be 'linear' or 'sinusoidal', got '" + vector_embedding + "'");
+  }
+  if (context_channels < 0 || context_channels > kMaxDiTSize) fail("context_channels must be in [0, " + std::to_string(kMaxDiTSize) + "]");
 }
 
 namespace {
@@ -66,6 +70,7 @@ const auto kDiTFields = [](auto& c, auto&& f) {
   f("hidden", c.hidden); f("depth", c.depth); f("heads", c.heads); f("mlp_ratio", c.mlp_ratio);
   f("num_classes", c.num_classes); f("cond_dim", c.cond_dim); f("attention", c.attention);
   f("anchor_frame", c.anchor_frame); f("position", c.position); f("attention_chunk", c.attention_chunk);
+  f("vector_embedding", c.vector_embedding); f("context_channels", c.context_channels);
 };
 }  // namespace
 
@@ -126,10 +131,12 @@ DiTConfig dit_config_from_spec(const std::string& spec) {
 
 int64_t dit_parameter_count(const DiTConfig& c) {
   const int64_t D = c.hidden, P = c.patch_dim(), M = int64_t(double(D) * c.mlp_ratio);
-  int64_t n = c.in_channels * P * D + D;              // patch embedding
+  int64_t n = (c.in_channels + c.context_channels) * P * D + D;  // patch embedding
   n += 256 * D + D + D * D + D;                       // timestep MLP
   if (c.num_classes > 0) n += (c.num_classes + 1) * D;  // labels + null
-  if (c.cond_dim > 0) n += c.cond_dim * D + D + D;    // vector projection + null vector
+  if (c.cond_dim > 0 && c.vector_embedding == "linear") n += c.cond_dim * D + D + D;  // vector projection + null vector
+  if (c.cond_dim > 0 && c.vector_embedding != "linear") n += c.cond_dim * 256 * D + D + D * D + D + D;  // MLP + null
+  if (c.context_channels > 0) n += 256 * D + D + D * D + D;  // the context's noise level MLP
   n += c.depth * (3 * D * D + 3 * D + D * D + D + D * M + M + M * D + D + 6 * D * D + 6 * D);
   n += D * 2 * D + 2 * D + D * P * c.out_channels() + P * c.out_channels();
   return n;
@@ -139,7 +146,9 @@ double dit_forward_macs(const DiTConfig& c) {
   const double D = double(c.hidden), P = double(c.patch_dim()), T = double(c.tokens());
   const double M = double(int64_t(D * c.mlp_ratio));
   double attended = T;  // tokens each query attends to
-  double macs = T * c.in_channels * P * D + 256 * D + D * D + c.cond_dim * D;
+  double macs = T * double(c.in_channels + c.context_channels) * P * D + 256 * D + D * D;
+  macs += c.vector_embedding == "linear" ? double(c.cond_dim) * D : double(c.cond_dim) * 256 * D + D * D;
+  if (c.context_channels > 0) macs += 256 * D + D * D;
   for (int64_t i = 0; i < c.depth; ++i) {
     if (c.attention != "full") {
       const double frames = double(c.input_size[0] / c.patch[0]);
@@ -255,18 +264,20 @@ torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor&
 DiTImpl::DiTImpl(const DiTConfig& c) : config_(c) {
   c.validate();
   const int64_t D = c.hidden;
-  x_embed_ = register_module("x_embed", torch::nn::Linear(c.in_channels * c.patch_dim(), D));
+  x_embed_ = register_module("x_embed", torch::nn::Linear((c.in_channels + c.context_channels) * c.patch_dim(), D));
   xavier_init(x_embed_);
   t_embed_ = register_module("t_embed", TimestepEmbedder(D));
+  if (c.context_channels > 0) noise_embed_ = register_module("context_noise_embed", ScalarEmbedder(1, D));
   if (c.num_classes > 0) {
     y_embed_ = register_module("y_embed", torch::nn::Embedding(c.num_classes + 1, D));
     torch::nn::init::normal_(y_embed_->weight, 0.0, 0.02);
   }
-  if (c.cond_dim > 0) {
+  if (c.cond_dim > 0 && c.vector_embedding == "linear") {
     y_proj_ = register_module("v_proj", torch::nn::Linear(c.cond_dim, D));
     xavier_init(y_proj_);
-    null_vector_ = register_parameter("v_null", torch::zeros({D}));
   }
+  if (c.cond_dim > 0 && c.vector_embedding != "linear") v_embed_ = register_module("v_embed", ScalarEmbedder(c.cond_dim, D));
+  if (c.cond_dim > 0) null_vector_ = register_parameter("v_null", torch::zeros({D}));
   std::vector<int64_t> grid;
   for (size_t i = 0; i < c.input_size.size(); ++i) grid.push_back(c.input_size[i] / c.patch[i]);
   if (c.position == "rope") {
@@ -288,10 +299,10 @@ DiTImpl::DiTImpl(const DiTConfig& c) : config_(c) {
 
 torch::Tensor DiTImpl::patchify(const torch::Tensor& x) const {
   const auto& c = config_;
-  const int64_t k = int64_t(c.input_size.size());
-  TORCH_CHECK(x.dim() == k + 2 && x.size(1) == c.in_channels, "DiT expects (N, ", c.in_channels, ", ", c.input_size,
-              "), got ", x.sizes());
-  std::vector<int64_t> shape = {x.size(0), c.in_channels}, perm = {0};
+  const int64_t k = int64_t(c.input_size.size()), C = x.dim() > 1 ? x.size(1) : 0;
+  TORCH_CHECK(x.dim() == k + 2 && (C == c.in_channels || (c.context_channels > 0 && C == c.in_channels + c.context_channels)),
+              "DiT expects (N, ", c.in_channels, ", ", c.input_size, "), got ", x.sizes());
+  std::vector<int64_t> shape = {x.size(0), C}, perm = {0};
   for (int64_t i = 0; i < k; ++i) {
     TORCH_CHECK(x.size(2 + i) == c.input_size[size_t(i)], "DiT expects grid ", c.input_size, ", got ", x.sizes());
     shape.push_back(c.input_size[size_t(i)] / c.patch[size_t(i)]);
@@ -300,7 +311,7 @@ torch::Tensor DiTImpl::patchify(const torch::Tensor& x) const {
   for (int64_t i = 0; i < k; ++i) perm.push_back(2 + 2 * i);  // patch grid
   perm.push_back(1);                                          // channels
   for (int64_t i = 0; i < k; ++i) perm.push_back(3 + 2 * i);  // within-patch offsets
-  return x.reshape(shape).permute(perm).reshape({x.size(0), c.tokens(), c.in_channels * c.patch_dim()});
+  return x.reshape(shape).permute(perm).reshape({x.size(0), c.tokens(), C * c.patch_dim()});
 }
 
 torch::Tensor DiTImpl::unpatchify(const torch::Tensor& x) const {
@@ -319,15 +330,31 @@ torch::Tensor DiTImpl::unpatchify(const torch::Tensor& x) const {
 }
 
 torch::Tensor DiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels,
-                               const torch::Tensor& vectors, const torch::Tensor& independent_frames) {
+                               const torch::Tensor& vectors, const torch::Tensor& independent_frames,
+                               const torch::Tensor& context, const torch::Tensor& context_noise) {
   const auto& c = config_;
   const int64_t N = x.size(0);
   TORCH_CHECK(!independent_frames.defined() || (c.attention != "full" && independent_frames.numel() == N),
               "independent_frames needs a factorised or hybrid DiT and one flag per item");
-  auto h = x_embed_(patchify(x));                       // (N, T, D)
+  TORCH_CHECK(!context.defined() || c.context_channels > 0, "a context needs a DiT with context_channels");
+  auto in = x;
+  if (c.context_channels > 0) {
+    auto full = x.sizes().vec();
+    full[1] = c.context_channels;
+    in = torch::cat({x, context.defined() ? context.to(x.options()).expand(full) : torch::zeros(full, x.options())}, 1);
+  }
+  auto h = x_embed_(patchify(in));                      // (N, T, D)
   if (pos_.defined()) h = h + pos_;
   auto cond = t_embed_(t.to(x.device()).reshape({N}));  // (N, D)
-  cond = cond + condition_embedding(y_embed_, c.num_classes, labels, y_proj_, null_vector_, vectors, cond);
+  cond = cond + condition_embedding(y_embed_, c.num_classes, labels, y_proj_, null_vector_, y_proj_ ? vectors : torch::Tensor(), cond);
+  if (v_embed_) {
+    const auto v = vectors.defined() ? vectors.to(cond.options()) : torch::full({N, c.cond_dim}, NAN, cond.options());
+    cond = cond + torch::where(torch::isnan(v).any(1, true), null_vector_.unsqueeze(0), v_embed_(torch::nan_to_num(v, 0.0)));
+  }
+  if (noise_embed_) {  // log of the context's noise level (0 and below 1e-4 read as 1e-4)
+    const auto s = context_noise.defined() ? context_noise.to(cond.options()).reshape({N}) : torch::zeros({N}, cond.options());
+    cond = cond + noise_embed_(torch::log(s.clamp_min(1e-4)).unsqueeze(1));
+  }
   const bool video = c.attention != "full";
   const int64_t frames = video ? c.input_size[0] / c.patch[0] : 1;
   const auto odd = c.attention == "hybrid" ? TokenMix::kSpaceTime : TokenMix::kAcrossFrames;

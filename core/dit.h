@@ -30,6 +30,13 @@ struct DiTConfig {
   double mlp_ratio = 4.0;
   int64_t num_classes = 1000;                  // 0: no labels; else labels 0..C-1, null = C
   int64_t cond_dim = 0;                        // continuous condition vector (NaN row = null)
+  // How the vector enters: "linear" (a projection) or "sinusoidal" (each component through
+  // sinusoidal features and an MLP, as SVD embeds fps: strong enough to be learned quickly).
+  std::string vector_embedding = "linear";
+  // Channels of a context concatenated to the input (Condition::context: a video's first-frame
+  // latent on every frame, as Stable Video Diffusion conditions on it), with its noise level
+  // (Condition::context_noise) embedded and added to the timestep's. 0: none.
+  int64_t context_channels = 0;
   std::string attention = "full";              // "full", "factorized" or "hybrid" (the last two 3-D input only)
   // Factorised and hybrid: each frame's spatial blocks also attend to the first frame's tokens
   // (cross-frame attention, Khachatryan et al. 2023; Tune-A-Video's sparse attention without the
@@ -96,10 +103,14 @@ class DiTImpl : public torch::nn::Module {
   // x (N, C, *grid), t (N,) network time, labels (N,) int64 or undefined (null label),
   // vectors (N, cond_dim) or undefined -> (N, out_channels, *grid). independent_frames (N,) bool,
   // factorised and hybrid models only: those items are stacks of unrelated frames (see DiTBlock).
+  // context (N, context_channels, *grid, axes of size 1 broadcast) or undefined (zeros), and its
+  // noise level context_noise (N,) (undefined: 0), for a model with context_channels.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels = {},
-                        const torch::Tensor& vectors = {}, const torch::Tensor& independent_frames = {});
+                        const torch::Tensor& vectors = {}, const torch::Tensor& independent_frames = {},
+                        const torch::Tensor& context = {}, const torch::Tensor& context_noise = {});
   const DiTConfig& config() const { return config_; }
-  torch::Tensor patchify(const torch::Tensor& x) const;    // (N, C, *grid) -> (N, T, C*prod(p))
+  // (N, C, *grid) -> (N, T, C*prod(p)); C is in_channels, or in_channels + context_channels
+  torch::Tensor patchify(const torch::Tensor& x) const;
   torch::Tensor unpatchify(const torch::Tensor& x) const;  // (N, T, prod(p)*C) -> (N, C, *grid)
   const std::vector<DiTBlock>& blocks() const { return blocks_; }
 
@@ -110,6 +121,7 @@ class DiTImpl : public torch::nn::Module {
   torch::Tensor null_vector_, pos_;
   Rope rope_;
   TimestepEmbedder t_embed_{nullptr};
+  ScalarEmbedder v_embed_{nullptr}, noise_embed_{nullptr};
   torch::nn::LayerNorm final_norm_{nullptr};
   std::vector<DiTBlock> blocks_;
 };

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include <filesystem>
+#include <set>
 #include <iostream>
 
 #include "core/denoiser.h"
@@ -31,14 +32,17 @@ ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_gui
                                 ": needs a video DiT with factorised or hybrid attention (this one has full attention)");
   }
   return [net, sigma_data, temporal_guidance, precision](const torch::Tensor& x, const torch::Tensor& sigma, const Condition& c) mutable {
-    const auto labels = c.labels, vectors = c.vectors;
+    const auto labels = c.labels, vectors = c.vectors, context = c.context, context_noise = c.context_noise;
     Network f = [&](const torch::Tensor& x_in, const torch::Tensor& c_noise) {
       const int64_t n = x_in.size(0);
       AutocastGuard autocast(precision, x_in.device());
-      if (temporal_guidance == 0.0) return net->forward(x_in, c_noise.to(torch::kFloat32).expand({n}), labels, vectors).to(x_in.scalar_type());
+      if (temporal_guidance == 0.0) {
+        return net->forward(x_in, c_noise.to(torch::kFloat32).expand({n}), labels, vectors, {}, context, context_noise).to(x_in.scalar_type());
+      }
       const auto twice = [](const torch::Tensor& t) { return t.defined() ? torch::cat({t, t}) : t; };
       const auto apart = torch::cat({torch::zeros({n}, torch::kBool), torch::ones({n}, torch::kBool)});
-      const auto out = net->forward(twice(x_in), c_noise.to(torch::kFloat32).expand({2 * n}), twice(labels), twice(vectors), apart).chunk(2);
+      const auto out = net->forward(twice(x_in), c_noise.to(torch::kFloat32).expand({2 * n}), twice(labels), twice(vectors), apart,
+                                    twice(context), twice(context_noise)).chunk(2);
       return (out[0] + temporal_guidance * (out[0] - out[1])).to(x_in.scalar_type());
     };
     return edm_denoiser(f, sigma_data)(x, sigma);
@@ -151,16 +155,24 @@ void train_dit(const TrainArgs& a, const Json& recipe, const torch::Tensor& x, c
     const auto ck = load_checkpoint(init);
     auto w = ck.model;
     for (const auto& [k, v] : ck.ema) w[k] = v;
-    // A condition the model did not have (a condition-vector projection) starts at zero, so the
-    // fine-tune starts from exactly the trained model's outputs.
+    // A condition the model did not have (a condition vector, a context) enters through layers
+    // whose last one starts at zero, and a context's new input columns of the patch embedding
+    // start at zero too, so the fine-tune starts from exactly the trained model's outputs.
+    const std::set<std::string> zero = {"v_proj.weight", "v_proj.bias", "v_null", "v_embed.fc2.weight", "v_embed.fc2.bias",
+                                        "context_noise_embed.fc2.weight", "context_noise_embed.fc2.bias"};
     for (const auto& [name, t] : state_of(*net)) {
-      if (!w.count(name) && (name == "v_proj.weight" || name == "v_proj.bias" || name == "v_null")) w[name] = torch::zeros_like(t);
+      if (!w.count(name)) {
+        if (zero.count(name)) w[name] = torch::zeros_like(t);
+        else if (name.rfind("v_embed.", 0) == 0 || name.rfind("context_noise_embed.", 0) == 0) w[name] = t.detach().clone();
+      } else if (name == "x_embed.weight" && w[name].dim() == 2 && w[name].size(0) == t.size(0) && w[name].size(1) < t.size(1)) {
+        w[name] = torch::cat({w[name], torch::zeros({t.size(0), t.size(1) - w[name].size(1)}, w[name].options())}, 1);
+      }
     }
     load_into(*net, w, init);
   }
   const auto objective = objective_from_json(recipe.at("objective"));
   TrainForward forward = [net](const torch::Tensor& x_in, const torch::Tensor& t, const Condition& c) mutable {
-    return net->forward(x_in, t.to(torch::kFloat32), c.labels, c.vectors, c.independent);
+    return net->forward(x_in, t.to(torch::kFloat32), c.labels, c.vectors, c.independent, c.context, c.context_noise);
   };
   Trainer trainer(net.ptr(), forward, recipe, o, objective);
   if (!resume.empty()) trainer.resume(resume);

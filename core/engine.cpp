@@ -31,7 +31,7 @@ void validate(const SampleRequest& r) {
   make_sigmas(r.schedule, 1, r.schedule_options);
   validate(r.guidance);
   const auto& c = r.condition;
-  for (const auto* t : {&c.labels, &c.vectors, &c.mask, &c.frames, &c.independent}) {
+  for (const auto* t : c.fields()) {
     if (t->defined() && t->size(0) != r.n) throw std::invalid_argument("need one condition row per sample");
   }
 }

@@ -147,4 +147,18 @@ torch::Tensor TimestepEmbedderImpl::forward(const torch::Tensor& t) {
   return fc2_(torch::silu(fc1_(timestep_features(t, freq_dim_).to(fc1_->weight.dtype()))));
 }
 
+ScalarEmbedderImpl::ScalarEmbedderImpl(int64_t count, int64_t hidden, double scale, int64_t freq_dim)
+    : count_(count), freq_dim_(freq_dim), scale_(scale) {
+  fc1_ = register_module("fc1", torch::nn::Linear(count * freq_dim, hidden));
+  fc2_ = register_module("fc2", torch::nn::Linear(hidden, hidden));
+  torch::nn::init::normal_(fc1_->weight, 0.0, 0.02);
+  torch::nn::init::normal_(fc2_->weight, 0.0, 0.02);
+}
+
+torch::Tensor ScalarEmbedderImpl::forward(const torch::Tensor& v) {
+  TORCH_CHECK(v.dim() == 2 && v.size(1) == count_, "ScalarEmbedder expects (N, ", count_, "), got ", v.sizes());
+  const auto f = timestep_features(v.reshape({-1}) * scale_, freq_dim_).view({v.size(0), count_ * freq_dim_});
+  return fc2_(torch::silu(fc1_(f.to(fc1_->weight.dtype()))));
+}
+
 }  // namespace diffuse

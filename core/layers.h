@@ -66,4 +66,18 @@ class TimestepEmbedderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(TimestepEmbedder);
 
+// K scalar conditions -> (N, hidden): each scalar times `scale` through the timestep's sinusoidal
+// features, concatenated, then Linear-SiLU-Linear (how Stable Video Diffusion embeds fps, motion
+// and the conditioning frame's noise level before adding them to the timestep's embedding).
+class ScalarEmbedderImpl : public torch::nn::Module {
+ public:
+  ScalarEmbedderImpl(int64_t count, int64_t hidden, double scale = 100.0, int64_t freq_dim = 256);
+  torch::Tensor forward(const torch::Tensor& v);  // (N, K) -> (N, hidden)
+ private:
+  int64_t count_, freq_dim_;
+  double scale_;
+  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
+};
+TORCH_MODULE(ScalarEmbedder);
+
 }  // namespace diffuse

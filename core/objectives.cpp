@@ -148,7 +148,7 @@ torch::Tensor diffusion_loss(const torch::Tensor& out, const TrainingExample& ex
 }
 
 int64_t Condition::batch() const {
-  for (const auto* t : {&labels, &vectors, &mask, &frames, &independent}) {
+  for (const auto* t : fields()) {
     if (t->defined()) return t->size(0);
   }
   return -1;
@@ -158,7 +158,7 @@ namespace {
 template <class F>
 Condition each_field(const Condition& c, F f) {
   auto g = [&f](const torch::Tensor& t) { return t.defined() ? f(t) : torch::Tensor(); };
-  return {g(c.labels), g(c.vectors), g(c.mask), g(c.frames), g(c.independent)};
+  return {g(c.labels), g(c.vectors), g(c.mask), g(c.frames), g(c.independent), g(c.context), g(c.context_noise)};
 }
 }  // namespace
 
@@ -179,8 +179,9 @@ Condition Condition::cat(const Condition& a, const Condition& b) {
     TORCH_CHECK(x.defined() == y.defined(), "cannot batch a condition with a field the other lacks");
     return x.defined() ? torch::cat({x, y}) : torch::Tensor();
   };
-  return {join(a.labels, b.labels), join(a.vectors, b.vectors), join(a.mask, b.mask), join(a.frames, b.frames),
-          join(a.independent, b.independent)};
+  return {join(a.labels, b.labels),      join(a.vectors, b.vectors), join(a.mask, b.mask),
+          join(a.frames, b.frames),      join(a.independent, b.independent), join(a.context, b.context),
+          join(a.context_noise, b.context_noise)};
 }
 
 torch::Tensor drop_labels(const torch::Tensor& labels, int64_t null_label, double p, at::Generator& gen) {
@@ -190,7 +191,7 @@ torch::Tensor drop_labels(const torch::Tensor& labels, int64_t null_label, doubl
 }
 
 Condition drop_conditions(Condition c, const ConditionDropout& p, at::Generator& gen) {
-  for (const double q : {p.labels, p.vectors, p.frames}) {
+  for (const double q : {p.labels, p.vectors, p.frames, p.context}) {
     if (q < 0 || q > 1) throw std::invalid_argument("condition dropout must be in [0, 1], got " + std::to_string(q));
   }
   if (c.labels.defined() && p.null_label >= 0 && p.labels > 0) c.labels = drop_labels(c.labels, p.null_label, p.labels, gen);
@@ -204,6 +205,21 @@ Condition drop_conditions(Condition c, const ConditionDropout& p, at::Generator&
   };
   c.vectors = to_null(c.vectors, p.vectors);
   c.frames = to_null(c.frames, p.frames);
+  if (c.context.defined() && p.context > 0) {  // a dropped context is zeros
+    const auto keep = (torch::rand({c.context.size(0)}, gen, torch::kFloat64) >= p.context).to(c.context.options());
+    std::vector<int64_t> shape(size_t(c.context.dim()), 1);
+    shape[0] = c.context.size(0);
+    c.context = c.context * keep.view(shape);
+  }
+  if (c.context.defined() && p.context_noise_std > 0) {
+    const int64_t n = c.context.size(0);
+    const auto sigma = torch::exp(p.context_noise_mean + p.context_noise_std * torch::randn({n}, gen, torch::kFloat64));
+    const auto noise = torch::randn(c.context.sizes(), gen, torch::kFloat64);
+    std::vector<int64_t> shape(size_t(c.context.dim()), 1);
+    shape[0] = n;
+    c.context = (c.context + (sigma.view(shape) * noise).to(c.context.options()));
+    c.context_noise = sigma.to(torch::kFloat32).to(c.context.device());
+  }
   return c;
 }
 

@@ -25,7 +25,9 @@ const auto kTrainFields = [](auto& o, auto&& f) {
   f("min_lr_ratio", o.min_lr_ratio); f("warmup", o.warmup); f("beta1", o.beta1); f("beta2", o.beta2);
   f("adam_eps", o.adam_eps); f("weight_decay", o.weight_decay); f("grad_clip", o.grad_clip);
   f("ema_decay", o.ema_decay); f("cond_dropout", o.cond_dropout); f("null_label", o.null_label);
-  f("vector_dropout", o.vector_dropout); f("frame_dropout", o.frame_dropout); f("seed", o.seed);
+  f("vector_dropout", o.vector_dropout); f("frame_dropout", o.frame_dropout);
+  f("context_dropout", o.context_dropout); f("context_noise_mean", o.context_noise_mean); f("context_noise_std", o.context_noise_std);
+  f("seed", o.seed);
   f("log_every", o.log_every); f("checkpoint_every", o.checkpoint_every); f("preview_every", o.preview_every);
   f("out_dir", o.out_dir); f("device", o.device); f("autocast", o.autocast);
 };
@@ -63,10 +65,14 @@ void validate(const TrainOptions& o) {
   if (o.warmup < 0) fail("warmup must be >= 0");
   if (!(o.ema_decay >= 0 && o.ema_decay < 1)) fail("ema_decay must be in [0, 1), got " + std::to_string(o.ema_decay));
   for (const auto& [name, p] : {std::pair{"cond_dropout", o.cond_dropout}, std::pair{"vector_dropout", o.vector_dropout},
-                                std::pair{"frame_dropout", o.frame_dropout}}) {
+                                std::pair{"frame_dropout", o.frame_dropout}, std::pair{"context_dropout", o.context_dropout}}) {
     if (!(p >= 0 && p <= 1)) fail(std::string(name) + " must be in [0, 1], got " + std::to_string(p));
   }
   if (o.grad_clip < 0) fail("grad_clip must be >= 0");
+  if (!(o.context_noise_std >= 0 && o.context_noise_std <= 4) || !(std::abs(o.context_noise_mean) <= 20)) {
+    fail("context noise: std must be in [0, 4] and |mean| <= 20 (log-normal of sigma), got mean " +
+         std::to_string(o.context_noise_mean) + ", std " + std::to_string(o.context_noise_std));
+  }
   parse_device(o.device);  // throws for a name this build cannot use
   if (o.autocast != "off" && o.autocast != "bf16") fail("autocast must be off or bf16, got '" + o.autocast + "'");
 }
@@ -144,7 +150,10 @@ double Trainer::accumulate_gradients(const TrainData& data, double bucket_sum[4]
     // The global batch's conditions, dropped with the step's draws; this rank's rows of them.
     Condition cond;
     if (!data.cond.empty()) {
-      cond = drop_conditions(data.cond.select(all), {o_.cond_dropout, o_.null_label, o_.vector_dropout, o_.frame_dropout}, gen);
+      cond = drop_conditions(data.cond.select(all),
+                             {o_.cond_dropout, o_.null_label, o_.vector_dropout, o_.frame_dropout, o_.context_dropout,
+                              o_.context_noise_mean, o_.context_noise_std},
+                             gen);
       if (local != o_.batch) cond = cond.slice(rank * local, (rank + 1) * local);
       cond = cond.to(device);
     }
@@ -198,7 +207,7 @@ void Trainer::run(const TrainData& data, int64_t until) {
   const int64_t size = data.x.size(0), world = sync_->world();
   const bool writer = sync_->rank() == 0;
   if (size < 1) throw std::invalid_argument("training data is empty");
-  for (const auto* t : {&data.cond.labels, &data.cond.vectors, &data.cond.mask, &data.cond.frames, &data.cond.independent}) {
+  for (const auto* t : data.cond.fields()) {
     if (t->defined() && t->size(0) != size) {
       throw std::invalid_argument("training data: " + std::to_string(t->size(0)) + " condition rows for " + std::to_string(size) + " examples");
     }

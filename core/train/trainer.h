@@ -40,6 +40,9 @@ struct TrainOptions {
   int64_t null_label = -1;     // the model's null label (>= 0 when it is class-conditional)
   double vector_dropout = 0.0;  // condition vectors replaced by the null (NaN) vector
   double frame_dropout = 0.0;   // known frames replaced by "nothing known" (NaN)
+  double context_dropout = 0.0; // a context (a video's first frame) replaced by zeros
+  // The context's noise augmentation: sigma ~ exp(N(mean, std^2)) per item (std 0 = off).
+  double context_noise_mean = -3.0, context_noise_std = 0.0;
   uint64_t seed = 0;
   int64_t log_every = 100;
   int64_t checkpoint_every = 0;  // 0 = only at the end

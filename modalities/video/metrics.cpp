@@ -83,6 +83,14 @@ double feature_consistency(const torch::Tensor& features) {
   return pairs.mean().item<double>();
 }
 
+std::pair<double, double> identity_to_first(const torch::Tensor& features) {
+  const int64_t T = features.size(1);
+  if (T < 2) throw std::invalid_argument("identity_to_first: needs 2 or more frames per clip, got " + std::to_string(T));
+  const auto u = torch::nn::functional::normalize(features.to(torch::kFloat64), torch::nn::functional::NormalizeFuncOptions().dim(2));
+  const auto to_first = (u.slice(1, 1) * u.slice(1, 0, 1)).sum(2);  // (N, T - 1)
+  return {to_first.mean().item<double>(), to_first.select(1, T - 2).mean().item<double>()};
+}
+
 torch::Tensor swap_items(const torch::Tensor& clips, const torch::Tensor& labels, at::Generator& gen) {
   const int64_t T = clips.size(1);
   auto out = torch::empty_like(clips);
@@ -117,7 +125,9 @@ Json score(image::Classifier& clf, const torch::Tensor& real_features, const tor
   const auto mode = std::get<0>(torch::mode(pred, 1));
   const double consistency = (pred == mode.unsqueeze(1)).to(torch::kFloat64).mean().item<double>();
   const auto [smooth, speed] = motion_smoothness(centroids);
+  const auto identity = T >= 2 ? identity_to_first(features.view({N, T, -1})) : std::pair<double, double>{1.0, 1.0};
   return {{"clips", N}, {"frames", T}, {"fd", frechet_distance(features, real_features)},
+          {"identity_to_first", identity.first}, {"identity_last_frame", identity.second},
           {"frame_accuracy", (pred == labels.unsqueeze(1)).to(torch::kFloat64).mean().item<double>()},
           {"class_consistency", consistency}, {"feature_consistency", T >= 2 ? Json(feature_consistency(features.view({N, T, -1}))) : Json(nullptr)},
           {"smoothness_px", smooth}, {"speed_px", speed},
@@ -182,6 +192,9 @@ class VideoEvaluator : public Evaluator {
     auto s = video::score(clf_, real_f_, g.data, torch::tensor(g.labels, torch::kLong));
     s["temporal_guidance"] = a.options<VideoEvalOptions>().temporal_guidance;
     for (const auto* key : {"anchor_frame", "fps", "fps_conditioned", "decoder"}) s[key] = g.info.at(key);
+    for (const auto* key : {"first_frame", "first_frame_noise", "image_stage"}) {
+      if (g.info.contains(key)) s[key] = g.info.at(key);
+    }
     s["seconds_per_clip"] = (g.sample_seconds + g.decode_seconds) / double(g.data.size(0));
     return s;
   }

@@ -26,6 +26,8 @@ struct VideoTrainOptions : PluginOptions {
   std::string on_bad = "skip";
   std::vector<double> fps_choices;
   std::optional<double> frame_sets;
+  std::string condition;               // "" = the recipe's; "first-frame" (a new run or --init) or "none"
+
   std::string attention;               // "" = the recipe's
   std::optional<bool> anchor_frame;    // unset = the recipe's
   int64_t patch = 0, width = 0, depth = 0;  // 0 = the recipe's
@@ -42,7 +44,17 @@ struct DecoderTrainOptions : PluginOptions {
 
 // `sample video`.
 struct VideoSampleOptions : PluginOptions {
-  std::string first_frame;          // an image every clip starts from
+  // Where frame 0 comes from. An image file every clip starts from; "none" (no first frame); for a
+  // first-frame-conditioned model also "held-out" (a Fashion-MNIST test image of each clip's
+  // class, placed as in the data); "" = the model's way: the image model for a first-frame model,
+  // none for another.
+  std::string first_frame;
+  // The first stage of a first-frame model's chain: the image model that makes frame 0 ("" = the
+  // shipped one) and its sampling settings (unset = the image pipeline's defaults).
+  std::string image_model, image_sampler = "dpmpp_2m";
+  std::optional<int64_t> image_steps;
+  std::optional<double> image_cfg, video_cfg;  // video_cfg: the video stage's (overrides --cfg)
+  double first_frame_noise = 0.02;  // noise augmentation of the first frame given to the model
   std::optional<bool> anchor_frame;  // unset = as trained
   std::string decoder = "auto";      // auto, per-frame or a temporal decoder checkpoint
   std::string preset = "medium";

@@ -22,6 +22,24 @@ void add_anchor_option(CLI::App& c, std::optional<bool>& v, const std::string& h
   c.add_option_function<std::string>("--anchor-frame", [&v](const std::string& s) { v = s == "on"; }, help)->check(CLI::IsMember({"on", "off"}));
 }
 
+// Frame 0 and, for a first-frame model, the image stage of the chain (sample and eval).
+void add_first_frame_options(CLI::App& c, VideoSampleOptions& o) {
+  c.add_option("--first-frame", o.first_frame,
+               "where frame 0 comes from: an image file (every clip starts from it), none, or held-out (a test-split\n"
+               "Fashion-MNIST item of each clip's class; first-frame models); default: the image model for a model\n"
+               "trained with --condition first-frame, none for another")
+      ->check(CLI::IsMember({"none", "held-out"}) | CLI::ExistingFile);
+  c.add_option("--image-model", o.image_model, "first-frame models: the image model that makes frame 0 (default: the shipped one)")
+      ->check(CLI::ExistingFile);
+  c.add_option("--image-sampler", o.image_sampler, "first-frame models: the image stage's sampler")->capture_default_str();
+  c.add_option_function<int64_t>("--image-steps", [&o](int64_t v) { o.image_steps = v; }, "first-frame models: the image stage's steps")
+      ->check(positive_number());
+  c.add_option_function<double>("--image-cfg", [&o](double v) { o.image_cfg = v; }, "first-frame models: the image stage's CFG scale (default 3)");
+  c.add_option_function<double>("--video-cfg", [&o](double v) { o.video_cfg = v; }, "the video stage's CFG scale (overrides --cfg)");
+  c.add_option("--first-frame-noise", o.first_frame_noise, "first-frame models: noise level of the first frame as the model sees it")
+      ->capture_default_str()->check(CLI::Range(0.0, 10.0));
+}
+
 }  // namespace
 
 std::string ClipOptions::vae_file() const { return vae.empty() ? shipped_model_path("fashion-mnist/vae.safetensors") : vae; }
@@ -43,6 +61,7 @@ Json VideoTrainOptions::model_spec() const {
   if (depth) model["depth"] = depth;
   if (!attention.empty()) model["attention"] = attention;
   if (anchor_frame) model["anchor_frame"] = *anchor_frame;
+  if (!condition.empty()) model["condition"] = condition;
   return model;
 }
 
@@ -70,6 +89,10 @@ PipelineCommands video_plugin() {
         ->check(CLI::IsMember({"factorized", "hybrid"}));
     add_anchor_option(c, o->anchor_frame, "on: spatial blocks also attend to the first frame's tokens (cross-frame attention;\n"
                                           "default off; a resume may switch it)");
+    c.add_option("--condition", o->condition, "first-frame: every frame also sees the clip's first frame (its latent,\n"
+                                              "noise-augmented; image-to-video, chained after the image model by sample);\n"
+                                              "a new run or a fine-tune (--init). none: unconditional on frames (default)")
+        ->check(CLI::IsMember({"first-frame", "none"}));
     return [o, init](TrainArgs& a) {
       a.own = o;
       a.init = *init;
@@ -77,7 +100,7 @@ PipelineCommands video_plugin() {
   };
   p.sample_options = [](CLI::App& c) -> std::function<void(SampleArgs&)> {
     auto o = std::make_shared<VideoSampleOptions>();
-    c.add_option("--first-frame", o->first_frame, "an image every clip starts from (image-to-video by inpainting its latent)")->check(CLI::ExistingFile);
+    add_first_frame_options(c, *o);
     c.add_option("--temporal-guidance", o->temporal_guidance, "push each clip's frames to agree over time: F + S (F - F without temporal attention)")
         ->capture_default_str();
     add_anchor_option(c, o->anchor_frame, "on/off: cross-frame attention to the first frame (default: as trained)");
@@ -94,6 +117,7 @@ PipelineCommands video_plugin() {
   p.eval_options = [](CLI::App& c) -> std::function<void(EvalArgs&)> {
     auto o = std::make_shared<VideoEvalOptions>();
     image::add_classifier_option(c, o->classifier);
+    add_first_frame_options(c, *o);
     c.add_option("--temporal-guidance", o->temporal_guidance, "temporal guidance scale (see sample)")->capture_default_str();
     add_anchor_option(c, o->anchor_frame, "on/off: cross-frame attention (see sample)");
     c.add_option("--fps", o->fps, "frame rate of the samples (an fps-conditioned model) and of the real clips they are scored against")

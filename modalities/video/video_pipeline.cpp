@@ -10,18 +10,20 @@
 #include <iomanip>
 #include <iostream>
 #include <limits>
+#include <random>
 
 #include "core/dit_pipeline.h"
+#include "core/files.h"
 #include "core/pipeline.h"
 #include "core/report.h"
 #include "core/safetensors.h"
-#include "core/files.h"
 #include "core/metrics.h"
 #include "core/objectives.h"
 #include "core/train/trainer.h"
 #include "modalities/image/classifier.h"
 #include "modalities/image/dataset.h"
 #include "modalities/image/idx.h"
+#include "modalities/image/image_pipeline.h"
 #include "modalities/image/io.h"
 #include "modalities/image/vae.h"
 #include "modalities/video/clips.h"
@@ -54,6 +56,7 @@ Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOpt
   d.heads = 4;
   d.attention = model.value("attention", std::string("factorized"));
   d.anchor_frame = model.value("anchor_frame", false);
+  if (model.value("condition", std::string("none")) == "first-frame") d.context_channels = d.in_channels;
   d.num_classes = 10;
   ObjectiveOptions o;
   o.kind = ModelKind::kEdm;
@@ -112,6 +115,72 @@ std::pair<torch::Tensor, torch::Tensor> frame_sets(const torch::Tensor& z, const
   return {torch::cat(sets).contiguous(), torch::cat(set_labels)};
 }
 
+// The user's first frame (1, 1, side, side): an image no larger than the canvas (a 28 x 28 item)
+// centred on black, a larger one resized.
+torch::Tensor first_frame_canvas(const std::string& file, int64_t side) {
+  auto img = image::to_channels(image::read_image(file), 1).unsqueeze(0);
+  if (img.size(2) <= side && img.size(3) <= side) {
+    const int64_t top = (side - img.size(2)) / 2, left = (side - img.size(3)) / 2;
+    return torch::constant_pad_nd(img, {left, side - img.size(3) - left, top, side - img.size(2) - top}, 0);
+  }
+  return image::resize(img, side, side);
+}
+
+// Items (n, 1, h, w) on black side x side canvases, each at a uniform position drawn from (seed, i)
+// as Moving Fashion-MNIST places a clip's item in its first frame; larger items are resized.
+torch::Tensor place_items(torch::Tensor items, int64_t side, uint64_t seed) {
+  if (items.size(2) > side || items.size(3) > side) items = image::resize(items, side, side);
+  const int64_t n = items.size(0), h = items.size(2), w = items.size(3);
+  auto out = torch::zeros({n, 1, side, side});
+  for (int64_t i = 0; i < n; ++i) {
+    std::mt19937_64 rng((seed * 0x9E3779B97F4A7C15ULL + uint64_t(i)) ^ 0xF1257F4A3E5EED11ULL);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    const int64_t y = std::llround(u(rng) * double(side - h)), x = std::llround(u(rng) * double(side - w));
+    out[i][0].slice(0, y, y + h).slice(1, x, x + w).copy_(items[i][0]);
+  }
+  return out;
+}
+
+// The first frames (n, 1, side, side) of a first-frame model's clips: the image model's samples
+// (the chain's first stage), or held-out Fashion-MNIST test items of each clip's class; placed as
+// in the data.
+torch::Tensor chain_first_frames(const DitSampling& s, const SampleArgs& a, const VideoSampleOptions& o, int64_t side, Json& info) {
+  const int64_t n = s.request.n;
+  torch::Tensor items;
+  if (o.first_frame == "held-out") {
+    const auto test = image::load_fashion_mnist("test");
+    std::vector<int64_t> pick;
+    for (int64_t i = 0; i < n; ++i) {
+      const auto of_class = (test.labels == s.labels[size_t(i)]).nonzero().flatten();
+      if (of_class.numel() == 0) throw std::invalid_argument("--first-frame held-out: no test item of class " + s.classes[size_t(s.labels[size_t(i)])]);
+      std::mt19937_64 rng((a.seed * 0x9E3779B97F4A7C15ULL + uint64_t(i)) ^ 0x7E57C1A55E5EEDULL);
+      pick.push_back(of_class[int64_t(rng() % uint64_t(of_class.numel()))].item<int64_t>());
+    }
+    items = test.images.index_select(0, torch::tensor(pick, torch::kLong));
+    info["first_frame"] = "held-out Fashion-MNIST test items";
+  } else {
+    SampleArgs img;
+    img.checkpoint = o.image_model.empty() ? shipped_model_path("fashion-mnist/dit.safetensors") : o.image_model;
+    const auto image_classes = json_at(load_checkpoint(img.checkpoint).recipe, "classes", img.checkpoint).get<std::vector<std::string>>();
+    if (image_classes != s.classes) {
+      throw std::invalid_argument("--image-model " + img.checkpoint + ": its classes differ from the video model's");
+    }
+    img.seed = a.seed;
+    img.batch = a.batch;
+    img.sampler = o.image_sampler;
+    img.steps = o.image_steps;
+    img.cfg = o.image_cfg;
+    img.label = a.label;
+    img.device = a.device;
+    img.precision = a.precision;
+    items = image::sample_images(img, n);
+    if (items.size(1) != 1) items = items.mean(1, true);  // gray frames, as the video VAE's
+    info["first_frame"] = "image model " + img.checkpoint;
+    info["image_stage"] = {{"sampler", img.sampler}, {"steps", img.steps.value_or(kDefaultSampleSteps)}, {"cfg", img.cfg.value_or(3.0)}};
+  }
+  return place_items(items, side, a.seed);
+}
+
 class VideoModality : public DiffusionModality {
  public:
   std::string name() const override { return "video"; }
@@ -147,6 +216,21 @@ class VideoModality : public DiffusionModality {
         config[key] = model.at(key);
       }
     }
+    if (!o.condition.empty()) {  // a new run's is in its recipe already; a fine-tune may add it
+      auto& config = recipe.at("model").at("config");
+      const bool has = config.value("context_channels", int64_t(0)) > 0, want = o.condition == "first-frame";
+      if (has != want && (!resume.empty() || has)) {
+        throw std::invalid_argument("--condition " + o.condition + ": " + from + " is " + (has ? "" : "not ") +
+                                    "first-frame-conditioned; " + (has ? "it cannot drop its condition" : "start a fine-tune with --init instead"));
+      }
+      if (want && !has) {
+        config["context_channels"] = config.at("in_channels");
+        if (recipe.at("data").value("frame_sets", 0.0) > 0 && !o.frame_sets) {
+          std::cerr << "--condition first-frame: frame sets off (a first-frame model trains on whole clips)\n";
+          recipe["data"].erase("frame_sets");
+        }
+      }
+    }
     if (o.frame_sets) {  // also on a resume
       const double share = *o.frame_sets;
       if (!(share >= 0 && share < 1)) {
@@ -174,6 +258,9 @@ class VideoModality : public DiffusionModality {
       if (config.value("cond_dim", int64_t(0)) != 0 && !fps_conditioned(recipe)) {
         throw std::invalid_argument("--fps-choices: " + from + " already has a condition vector of another kind");
       }
+      // A new rate condition goes through sinusoidal features and an MLP (as SVD's fps), which
+      // a model learns far sooner than a linear projection of log2(fps / 8).
+      if (config.value("cond_dim", int64_t(0)) == 0) config["vector_embedding"] = "sinusoidal";
       config["cond_dim"] = 1;
       recipe["data"]["fps"] = fps;
     }
@@ -226,7 +313,9 @@ class VideoModality : public DiffusionModality {
       if (vectors.defined()) vectors = torch::cat({vectors, vectors});
     }
     torch::Tensor independent;
+    const bool first_frame = recipe.at("model").at("config").value("context_channels", int64_t(0)) > 0;
     if (const double share = data.value("frame_sets", 0.0); share > 0) {
+      if (first_frame) throw std::invalid_argument("--frame-sets: a first-frame-conditioned model trains on whole clips");
       const auto count = int64_t(std::llround(share / (1 - share) * double(z.size(0))));
       auto [sets, set_labels] = frame_sets(z, labels, count);
       std::cerr << sets.size(0) << " frame sets (" << z.size(2) << " frames of one class from different clips, "
@@ -240,12 +329,17 @@ class VideoModality : public DiffusionModality {
     Condition cond{labels};
     if (vectors.defined()) cond.vectors = vectors.to(torch::kFloat32);
     cond.independent = independent;
+    if (first_frame) cond.context = z.slice(2, 0, 1);  // (N, C, 1, s, s): the first frame, seen by every frame
     return {z, cond};
   }
 
   Json train_defaults() const override {
     return {{"steps", 3500}, {"batch", 8}, {"lr", 6e-4}, {"warmup", 200}, {"ema_decay", 0.999}, {"log_every", 100},
-            {"checkpoint_every", 250}, {"cond_dropout", 0.1}};
+            {"checkpoint_every", 250}, {"cond_dropout", 0.1},
+            // A first-frame model (no effect on others): 10% of clips without it, so the same
+            // weights can also start from nothing (--first-frame none); the first frame's noise
+            // level drawn as SVD's (log-normal, median 0.05).
+            {"context_dropout", 0.1}, {"context_noise_mean", -3.0}, {"context_noise_std", 0.5}};
   }
 
   void edit_recipe(Json& recipe, const SampleArgs& a) const override {
@@ -274,23 +368,50 @@ class VideoModality : public DiffusionModality {
       r.condition.vectors = fps_vector(torch::full({n}, fps, torch::kFloat64), recipe.value("fps", 8.0));
     }
     r.batch = std::min<int64_t>(r.batch, 16);
-    if (const std::string& first = o.first_frame; !first.empty()) {
+    if (o.video_cfg) r.guidance.scale = *o.video_cfg;
+    const int64_t side = recipe.at("data").value("size", int64_t(64));
+    const auto encode = [&](const torch::Tensor& frames) {  // (m, 1, side, side) -> (m, C, s, s)
+      torch::NoGradGuard g;
+      return image::load_vae(resolve_beside(recipe.at("vae"), a.checkpoint))->encode(frames);
+    };
+    if (c.context_channels > 0) {
+      // A first-frame model: frame 0 from the image model (or the user's image, or a held-out
+      // item) as its latent, seen noise-augmented by every frame and kept as the clip's frame 0.
+      torch::Tensor z0;  // (n, C, s, s), or undefined for none
+      if (o.first_frame == "" || o.first_frame == "held-out") {
+        z0 = encode(chain_first_frames(s, a, o, side, out.info));
+      } else if (o.first_frame != "none") {
+        z0 = encode(first_frame_canvas(o.first_frame, side)).expand({n, -1, -1, -1}).contiguous();
+        out.info["first_frame"] = o.first_frame;
+      } else {
+        out.info["first_frame"] = "none";
+      }
+      std::vector<int64_t> shape = r.item_shape;
+      shape.insert(shape.begin(), n);
+      shape[2] = 1;
+      auto context = z0.defined() ? z0.unsqueeze(2) : torch::zeros(shape);
+      std::vector<torch::Tensor> noise;  // clip i's from its own seed: independent of the batch
+      for (int64_t i = 0; i < n; ++i) {
+        auto gen = at::detail::createCPUGenerator((a.seed + uint64_t(i)) ^ 0xC0A6A0C0A6ULL);
+        noise.push_back(torch::randn(context.sizes().slice(1), gen));
+      }
+      r.condition.context = context + o.first_frame_noise * torch::stack(noise);
+      r.condition.context_noise = torch::full({n}, o.first_frame_noise);
+      if (z0.defined()) {
+        auto known = torch::full({n, shape[1], c.input_size[0], shape[3], shape[4]}, std::numeric_limits<float>::quiet_NaN());
+        known.select(2, 0).copy_(z0);
+        r.condition.frames = known;
+      }
+      out.info["first_frame_noise"] = o.first_frame_noise;
+      return;
+    }
+    if (o.first_frame == "held-out") {
+      throw std::invalid_argument("--first-frame held-out: needs a first-frame-conditioned model (train video --condition first-frame)");
+    }
+    if (const std::string& first = o.first_frame; !first.empty() && first != "none") {
       // Image-to-video without training for it: the frame's latent is known at t = 0 and every
       // sampler inpaints the rest of the clip around it.
-      const int64_t side = recipe.at("data").value("size", int64_t(64));
-      // An image no larger than the canvas (a 28 x 28 item) is centred on black, a larger one resized.
-      auto img = image::to_channels(image::read_image(first), 1).unsqueeze(0);
-      if (img.size(2) <= side && img.size(3) <= side) {
-        const int64_t top = (side - img.size(2)) / 2, left = (side - img.size(3)) / 2;
-        img = torch::constant_pad_nd(img, {left, side - img.size(3) - left, top, side - img.size(2) - top}, 0);
-      } else {
-        img = image::resize(img, side, side);
-      }
-      torch::Tensor z0;
-      {
-        torch::NoGradGuard g;
-        z0 = image::load_vae(resolve_beside(recipe.at("vae"), a.checkpoint))->encode(img)[0];  // (C, s, s)
-      }
+      const auto z0 = encode(first_frame_canvas(first, side))[0];  // (C, s, s)
       auto known = torch::full(r.item_shape, std::numeric_limits<float>::quiet_NaN());
       known.select(1, 0).copy_(z0);
       r.condition.frames = known.unsqueeze(0).expand({n, -1, -1, -1, -1}).contiguous();

@@ -32,6 +32,10 @@ std::pair<double, double> motion_smoothness(const torch::Tensor& centroids);
 // similarity of the classifier features of a clip's crops over all pairs of its frames, averaged
 // over clips. features (n, T, F); T >= 2.
 double feature_consistency(const torch::Tensor& features);
+// Whether each frame still shows the first frame's item: the mean cosine similarity of the
+// classifier features of frames 1..T-1 to frame 0's (identity to the first frame), and of the last
+// frame's alone. features (n, T, F); T >= 2.
+std::pair<double, double> identity_to_first(const torch::Tensor& features);
 // A baseline for both consistencies: frame t of clip i becomes frame t of another clip with the
 // same label (a fresh draw per frame), so the class stays and the item changes every frame.
 // clips (n, T, ...), labels (n,).

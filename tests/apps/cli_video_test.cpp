@@ -215,6 +215,59 @@ TEST(CliVideo, FpsConditionedFineTuneSamplesAndScoresAtTheRatesItLearned) {
   EXPECT_NE(r.out.find("--fps-choices: not an option of train image (train video has it)"), std::string::npos) << r.out;
 }
 
+// A first-frame-conditioned fine-tune (--condition first-frame): frame 0 from the image model,
+// the user's image or a held-out item; eval reports identity to the first frame; refusals.
+TEST(CliVideo, FirstFrameModelChainsAfterTheImageModel) {
+  if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  const diffuse::test::TempDir tmp("cli_video_first");
+  const std::string d = tmp.path;
+  ASSERT_NO_FATAL_FAILURE(small_video_run(d));
+  diffuse::test::Result r;
+  const std::string base = d + "/dit/checkpoint.safetensors", ck = d + "/ff/checkpoint.safetensors", clf = d + "/clf/checkpoint.safetensors";
+  r = run("train video --init " + base + " --condition first-frame --fps-choices 4 8 --steps 2 --batch 2 --data-n 8 --out " + d + "/ff");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto tuned = diffuse::load_checkpoint(ck);
+  EXPECT_EQ(tuned.recipe.at("model").at("config").at("context_channels"), 4);
+  EXPECT_EQ(tuned.recipe.at("model").at("config").at("vector_embedding"), "sinusoidal");
+  EXPECT_GT(tuned.recipe.at("train").at("context_noise_std").get<double>(), 0.0);
+  EXPECT_EQ(tuned.model.at("x_embed.weight").size(1), 8 * 4);
+  // The chain: the image model (here the shipped one, 2 steps) makes frame 0.
+  r = run("eval video " + ck + " --classifier " + clf + " --n-per-class 1 --steps 2 --image-steps 2 --image-cfg 2 --video-cfg 1.5 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = diffuse::Json::parse(r.out);
+  const auto& s = j.at("samples");
+  EXPECT_EQ(s.at("first_frame").get<std::string>().rfind("image model ", 0), 0u) << s.dump();
+  EXPECT_EQ(s.at("image_stage").at("cfg"), 2.0);
+  EXPECT_EQ(s.at("cfg"), 1.5);
+  for (const char* key : {"identity_to_first", "identity_last_frame"}) {
+    EXPECT_GE(s.at(key).get<double>(), -1.0) << key;
+    EXPECT_LE(s.at(key).get<double>(), 1.0) << key;
+  }
+  r = run("eval video " + ck + " --classifier " + clf + " --first-frame held-out --n-per-class 1 --steps 2 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::Json::parse(r.out).at("samples").at("first_frame"), "held-out Fashion-MNIST test items");
+  // The user's image; and none.
+  diffuse::image::write_image(d + "/item.png", torch::rand({1, 28, 28}));
+  for (const std::string first : {d + "/item.png", std::string("none")}) {
+    r = run("sample video --checkpoint " + ck + " --first-frame " + first + " --fps 4 --steps 2 --out " + d + "/c.mp4 --force");
+    ASSERT_EQ(r.code, 0) << first << "\n" << r.out;
+    EXPECT_EQ(diffuse::video::read_video(d + "/c.mp4").frames.size(0), 8);
+  }
+  // Refusals, by name.
+  r = run("sample video --checkpoint " + base + " --first-frame held-out --steps 2 --out " + d + "/x.mp4");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--first-frame held-out: needs a first-frame-conditioned model"), std::string::npos) << r.out;
+  r = run("train video --init " + base + " --condition first-frame --frame-sets 0.3 --steps 2 --batch 2 --data-n 8 --out " + d + "/ff2");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--frame-sets: a first-frame-conditioned model trains on whole clips"), std::string::npos) << r.out;
+  r = run("train video --resume " + ck + " --condition none --steps 3 --batch 2 --data-n 8 --out " + d + "/ff");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--condition none: " + ck + " is first-frame-conditioned; it cannot drop its condition"), std::string::npos) << r.out;
+  r = run("sample video --checkpoint " + ck + " --first-frame " + d + "/missing.png --out " + d + "/x.mp4");
+  EXPECT_EQ(r.code, 2);  // a usage error
+  EXPECT_NE(r.out.find("missing.png"), std::string::npos) << r.out;
+}
+
 // The temporal decoder: trained on its own (the VAE frozen), picked by --decoder or found beside
 // the model (auto), reported by eval, and refused when it decodes another VAE's latents.
 TEST(CliVideo, TemporalDecoderTrainsAndDecodesSamples) {

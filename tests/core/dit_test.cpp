@@ -356,6 +356,69 @@ TEST(DiT, TemporalGuidanceExtrapolatesAwayFromFramesKeptApart) {
   }
 }
 
+// A first-frame context (channel-concatenated, broadcast over the frames) and a sinusoidal rate
+// embedding added by --init: the fine-tune starts from exactly the trained model's outputs, and
+// once trained the context reaches every frame and only its own item.
+TEST(DiT, InitAddsAContextAndASinusoidalVectorStartingFromTheModelsOutputs) {
+  torch::manual_seed(6);
+  const DiTConfig c = tiny_factorized_config();
+  DiT base(c);
+  perturb(*base, 0.05);
+  const std::string d = "/tmp/diffuse_dit_init_context";
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  ObjectiveOptions o;
+  o.kind = ModelKind::kEdm;
+  o.sampling = SigmaSampling::kLogNormal;
+  o.weighting = LossWeighting::kEdm;
+  Checkpoint ck;
+  ck.recipe = {{"model", {{"type", "dit"}, {"config", to_json(c)}}}, {"objective", to_json(o)}};
+  ck.model = state_of(*base);
+  save_checkpoint(d + "/base.safetensors", ck, true);
+  Json recipe = ck.recipe;
+  recipe["model"]["config"]["cond_dim"] = 1;
+  recipe["model"]["config"]["vector_embedding"] = "sinusoidal";
+  recipe["model"]["config"]["context_channels"] = 4;
+  const auto x = torch::randn({4, 4, 4, 8, 8});
+  Condition cond{torch::tensor({0, 1, 2, 0}), torch::randn({4, 1})};
+  cond.context = x.slice(2, 0, 1).clone();
+  TrainArgs a;
+  a.out = d + "/ft";
+  a.init = d + "/base.safetensors";
+  a.steps = 1;
+  a.batch = 4;
+  a.lr = 1e-12;
+  a.warmup = 0;
+  train_dit(a, recipe, x, cond, Json{{"context_noise_std", 0.5}});
+  const auto ft = load_checkpoint(d + "/ft/checkpoint.safetensors");
+  EXPECT_EQ(ft.model.at("x_embed.weight").size(1), 8 * 4);  // (4 + 4 context channels) x patch 1x2x2
+  DiTConfig c1 = dit_config_from_json(recipe["model"]["config"]);
+  DiT tuned(c1);
+  load_for_inference(*tuned, ft, "ft");
+  base->eval();
+  torch::NoGradGuard g;
+  const auto t = torch::tensor({1.0, 10.0, 100.0, 500.0});
+  const auto ctx = torch::randn({4, 4, 1, 8, 8});
+  const auto level = torch::tensor({0.02f, 0.1f, 0.5f, 1.0f});
+  EXPECT_LE(test::max_abs(tuned->forward(x, t, cond.labels, cond.vectors * 3, {}, ctx, level), base->forward(x, t, cond.labels)), 1e-5);
+  // Trained (here: perturbed), the context changes every frame's output, a broadcast context is
+  // the same as its copy on every frame, and item i's context changes only item i.
+  perturb(*tuned, 0.05);
+  const auto out = tuned->forward(x, t, cond.labels, cond.vectors, {}, ctx, level);
+  EXPECT_LE(test::max_abs(out, tuned->forward(x, t, cond.labels, cond.vectors, {}, ctx.expand({4, 4, 4, 8, 8}).contiguous(), level)), 1e-5);
+  auto other = ctx.clone();
+  other[1].normal_();
+  const auto moved = (tuned->forward(x, t, cond.labels, cond.vectors, {}, other, level) - out).abs().flatten(3).amax(3);  // (N, C, T)
+  EXPECT_GT(moved[1].amin().item<double>(), 1e-4);  // every frame and channel of item 1
+  EXPECT_LE(moved.index_select(0, torch::tensor({0, 2, 3})).max().item<double>(), 1e-5);
+  // The level and the rate are conditions too; a null (NaN) rate is the learned null vector.
+  EXPECT_GT(test::max_abs(out, tuned->forward(x, t, cond.labels, cond.vectors, {}, ctx, level * 4)), 1e-4);
+  EXPECT_GT(test::max_abs(out, tuned->forward(x, t, cond.labels, cond.vectors + 1, {}, ctx, level)), 1e-4);
+  EXPECT_LE(test::max_abs(tuned->forward(x, t, cond.labels, {}, {}, ctx, level),
+                          tuned->forward(x, t, cond.labels, torch::full({4, 1}, NAN), {}, ctx, level)), 1e-6);
+  EXPECT_EQ(numel(*tuned), dit_parameter_count(c1));
+}
+
 // train_dit with args.init: a new run from a trained model's weights, where a condition vector
 // the model lacked (here a frame rate) starts at zero, so the fine-tune starts from exactly the
 // trained model's outputs, and its projection is trained from there.

@@ -124,6 +124,42 @@ TEST(DropConditions, EveryConditionFieldDropsToItsNullAndTheStructureStays) {
   EXPECT_THROW(drop_conditions(c, {0.1, 10, 1.5, 0}, gen2), std::invalid_argument);
 }
 
+// A context (a video's first frame) is dropped to zeros, then noise-augmented: sigma log-normal
+// per item, the context moved by sigma times unit Gaussian noise, and the level handed on.
+TEST(Condition, ContextIsDroppedToZerosAndNoiseAugmentedWithItsLevel) {
+  const int64_t n = 4000;
+  Condition c;
+  c.labels = torch::zeros({n}, torch::kLong);
+  c.context = torch::ones({n, 2, 1, 3, 3});
+  auto gen = at::detail::createCPUGenerator(11);
+  ConditionDropout p;
+  p.context = 0.25;
+  p.context_noise_mean = -3.0;
+  p.context_noise_std = 0.5;
+  const auto d = drop_conditions(c, p, gen);
+  ASSERT_TRUE(d.context_noise.defined());
+  const auto sigma = d.context_noise.to(torch::kFloat64);
+  EXPECT_NEAR(sigma.log().mean().item<double>(), -3.0, 0.03);
+  EXPECT_NEAR(sigma.log().std().item<double>(), 0.5, 0.03);
+  // Kept items: 1 + sigma z; dropped: sigma z. Their means tell them apart (sigma < 0.5 here).
+  const auto mean = d.context.flatten(1).mean(1).to(torch::kFloat64);
+  const auto dropped = mean < 0.5;
+  EXPECT_NEAR(dropped.to(torch::kFloat64).mean().item<double>(), 0.25, 0.02);
+  // The residual over sigma is unit noise.
+  const auto z = (d.context.to(torch::kFloat64) - (~dropped).to(torch::kFloat64).view({n, 1, 1, 1, 1})) / sigma.view({n, 1, 1, 1, 1});
+  EXPECT_NEAR(z.mean().item<double>(), 0.0, 0.02);
+  EXPECT_NEAR(z.std().item<double>(), 1.0, 0.02);
+  // The labels' draws come first and are unchanged by the context's.
+  auto gen2 = at::detail::createCPUGenerator(11);
+  EXPECT_TRUE(torch::equal(drop_conditions(c, {0.0, 10, 0.0, 0.0}, gen2).labels, c.labels));
+  // Without augmentation the context stays clean and has no level.
+  auto gen3 = at::detail::createCPUGenerator(11);
+  const auto clean = drop_conditions(c, {0.0, 10, 0.0, 0.0}, gen3);
+  EXPECT_TRUE(torch::equal(clean.context, c.context));
+  EXPECT_FALSE(clean.context_noise.defined());
+  EXPECT_EQ(d.select(torch::tensor({3, 1})).context_noise.size(0), 2);
+}
+
 TEST(Condition, SelectSliceAndCatKeepEveryField) {
   Condition c;
   c.labels = torch::arange(4);

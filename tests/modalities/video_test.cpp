@@ -317,6 +317,17 @@ TEST(VideoMetrics, FeatureConsistencyIsTheMeanCosineOverPairsOfFrames) {
   EXPECT_THROW(feature_consistency(torch::ones({2, 1, 3})), std::invalid_argument);
 }
 
+// Identity to the first frame: the mean cosine of frames 1..T-1 to frame 0, and the last frame's.
+TEST(VideoMetrics, IdentityToTheFirstFrameIsTheMeanCosineToFrameZero) {
+  auto f = torch::zeros({2, 3, 2}, torch::kFloat64);
+  f[0][0][0] = 1, f[0][1][0] = 2, f[0][2][1] = 1;  // clip 0: same, then orthogonal
+  f[1][0][0] = 1, f[1][1][0] = -1, f[1][2][0] = 1, f[1][2][1] = 1;  // clip 1: opposite, then 45 degrees
+  const auto [mean, last] = identity_to_first(f);
+  EXPECT_NEAR(mean, (1.0 + 0.0 - 1.0 + std::sqrt(0.5)) / 4, 1e-9);
+  EXPECT_NEAR(last, (0.0 + std::sqrt(0.5)) / 2, 1e-9);
+  EXPECT_THROW(identity_to_first(torch::ones({2, 1, 3})), std::invalid_argument);
+}
+
 // Swapping items keeps each frame's class and frame index but draws the clip it comes from anew.
 TEST(VideoMetrics, SwappedItemsKeepTheClassAndTheFrameIndex) {
   const int64_t n = 12, T = 5;
