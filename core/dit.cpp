@@ -341,7 +341,12 @@ torch::Tensor DiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t, c
   if (c.context_channels > 0) {
     auto full = x.sizes().vec();
     full[1] = c.context_channels;
-    in = torch::cat({x, context.defined() ? context.to(x.options()).expand(full) : torch::zeros(full, x.options())}, 1);
+    // The context enters with a gain: its patch-embedding columns start at zero (a fine-tune starts
+    // from the model's outputs), and with Adam each weight moves about as far per step whatever its
+    // input's scale, so the gain is that many times the learning rate of this new path. At 1, a
+    // video fine-tune's context columns reached a norm of 0.06 in 2,500 steps (the input's: 1.5).
+    constexpr double kContextGain = 8.0;
+    in = torch::cat({x, kContextGain * (context.defined() ? context.to(x.options()).expand(full) : torch::zeros(full, x.options()))}, 1);
   }
   auto h = x_embed_(patchify(in));                      // (N, T, D)
   if (pos_.defined()) h = h + pos_;

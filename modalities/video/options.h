@@ -44,10 +44,9 @@ struct DecoderTrainOptions : PluginOptions {
 
 // `sample video`.
 struct VideoSampleOptions : PluginOptions {
-  // Where frame 0 comes from. An image file every clip starts from; "none" (no first frame); for a
-  // first-frame-conditioned model also "held-out" (a Fashion-MNIST test image of each clip's
-  // class, placed as in the data); "" = the model's way: the image model for a first-frame model,
-  // none for another.
+  // Where frame 0 comes from. An image file every clip starts from; "none" (no first frame);
+  // "held-out" (a Fashion-MNIST test image of each clip's class, placed as in the data); "" = the
+  // model's way: the image model for a first-frame model, none for another.
   std::string first_frame;
   // The first stage of a first-frame model's chain: the image model that makes frame 0 ("" = the
   // shipped one) and its sampling settings (unset = the image pipeline's defaults).

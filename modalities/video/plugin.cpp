@@ -26,8 +26,8 @@ void add_anchor_option(CLI::App& c, std::optional<bool>& v, const std::string& h
 void add_first_frame_options(CLI::App& c, VideoSampleOptions& o) {
   c.add_option("--first-frame", o.first_frame,
                "where frame 0 comes from: an image file (every clip starts from it), none, or held-out (a test-split\n"
-               "Fashion-MNIST item of each clip's class; first-frame models); default: the image model for a model\n"
-               "trained with --condition first-frame, none for another")
+               "Fashion-MNIST item of each clip's class); default: the image model for a model trained with\n"
+               "--condition first-frame, none for another (which inpaints around a given frame 0)")
       ->check(CLI::IsMember({"none", "held-out"}) | CLI::ExistingFile);
   c.add_option("--image-model", o.image_model, "first-frame models: the image model that makes frame 0 (default: the shipped one)")
       ->check(CLI::ExistingFile);

@@ -370,9 +370,14 @@ class VideoModality : public DiffusionModality {
     r.batch = std::min<int64_t>(r.batch, 16);
     if (o.video_cfg) r.guidance.scale = *o.video_cfg;
     const int64_t side = recipe.at("data").value("size", int64_t(64));
-    const auto encode = [&](const torch::Tensor& frames) {  // (m, 1, side, side) -> (m, C, s, s)
+    // (m, 1, side, side) -> (m, C, s, s), one frame at a time: a clip's latent must not depend on
+    // how many clips are drawn with it (a convolution's kernel may differ with the batch).
+    const auto encode = [&](const torch::Tensor& frames) {
       torch::NoGradGuard g;
-      return image::load_vae(resolve_beside(recipe.at("vae"), a.checkpoint))->encode(frames);
+      auto vae = image::load_vae(resolve_beside(recipe.at("vae"), a.checkpoint));
+      std::vector<torch::Tensor> z;
+      for (int64_t i = 0; i < frames.size(0); ++i) z.push_back(vae->encode(frames.slice(0, i, i + 1)));
+      return torch::cat(z);
     };
     if (c.context_channels > 0) {
       // A first-frame model: frame 0 from the image model (or the user's image, or a held-out
@@ -405,16 +410,15 @@ class VideoModality : public DiffusionModality {
       out.info["first_frame_noise"] = o.first_frame_noise;
       return;
     }
-    if (o.first_frame == "held-out") {
-      throw std::invalid_argument("--first-frame held-out: needs a first-frame-conditioned model (train video --condition first-frame)");
-    }
     if (const std::string& first = o.first_frame; !first.empty() && first != "none") {
       // Image-to-video without training for it: the frame's latent is known at t = 0 and every
       // sampler inpaints the rest of the clip around it.
-      const auto z0 = encode(first_frame_canvas(first, side))[0];  // (C, s, s)
-      auto known = torch::full(r.item_shape, std::numeric_limits<float>::quiet_NaN());
-      known.select(1, 0).copy_(z0);
-      r.condition.frames = known.unsqueeze(0).expand({n, -1, -1, -1, -1}).contiguous();
+      const auto z0 = first == "held-out" ? encode(chain_first_frames(s, a, o, side, out.info))
+                                          : encode(first_frame_canvas(first, side)).expand({n, -1, -1, -1});  // (n, C, s, s)
+      auto known = torch::full(r.item_shape, std::numeric_limits<float>::quiet_NaN()).unsqueeze(0).repeat({n, 1, 1, 1, 1});
+      known.select(2, 0).copy_(z0);
+      r.condition.frames = known;
+      if (first != "held-out") out.info["first_frame"] = first;
     }
   }
 

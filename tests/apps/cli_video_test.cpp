@@ -254,9 +254,10 @@ TEST(CliVideo, FirstFrameModelChainsAfterTheImageModel) {
     EXPECT_EQ(diffuse::video::read_video(d + "/c.mp4").frames.size(0), 8);
   }
   // Refusals, by name.
-  r = run("sample video --checkpoint " + base + " --first-frame held-out --steps 2 --out " + d + "/x.mp4");
-  EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("--first-frame held-out: needs a first-frame-conditioned model"), std::string::npos) << r.out;
+  // A model without the condition inpaints around the given frames (the comparison's baseline).
+  r = run("eval video " + base + " --classifier " + clf + " --first-frame held-out --n-per-class 1 --steps 2 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::Json::parse(r.out).at("samples").at("first_frame"), "held-out Fashion-MNIST test items");
   r = run("train video --init " + base + " --condition first-frame --frame-sets 0.3 --steps 2 --batch 2 --data-n 8 --out " + d + "/ff2");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--frame-sets: a first-frame-conditioned model trains on whole clips"), std::string::npos) << r.out;

@@ -382,6 +382,22 @@ TEST(VideoPipeline, ClipsRoundTripThroughTheFrameCodecAndSampleFromTheSeedInAnyB
   const auto one = sample_clips(a, 1);
   const double mse = (one.data[0] - g.data[0]).pow(2).mean().item<double>();
   EXPECT_LT(mse, 1e-6) << "batch 1 against batch 2: mean squared difference " << mse;
+  // A first frame from the user: every clip's frame 0 is its VAE latent, whatever the model does
+  // with it (a first-frame model sees it on every frame; another inpaints around it).
+  const auto item = fm.images[3];  // (1, 28, 28), centred on the 64 x 64 canvas
+  const std::string png = "/tmp/diffuse_video_first_frame.png";
+  image::write_image(png, item, {8, 95, true});
+  own->first_frame = png;
+  own->image_steps = 2;
+  const auto given = sample_clips(a, 2);
+  const auto canvas = torch::constant_pad_nd(image::read_image(png).mean(0, true).unsqueeze(0), {18, 18, 18, 18}, 0);
+  torch::Tensor z0;
+  {
+    torch::NoGradGuard g;
+    z0 = vae->encode(canvas)[0];
+  }
+  for (int64_t i = 0; i < 2; ++i) EXPECT_LE((given.latents[i].select(1, 0) - z0).abs().max().item<double>(), 1e-5) << i;
+  own->first_frame = "";
   own->frames = 8;
   test::expect_throw_containing<std::invalid_argument>([&] { sample_clips(a, 1); }, "--frames 8: this model generates 16-frame clips");
 }
