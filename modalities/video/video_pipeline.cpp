@@ -173,10 +173,17 @@ torch::Tensor chain_first_frames(const DitSampling& s, const SampleArgs& a, cons
     img.label = a.label;
     img.device = a.device;
     img.precision = a.precision;
-    items = image::sample_images(img, n);
+    image::SampleInfo stage;
+    items = image::sample_images(img, n, &stage);
+    for (int64_t i = 0; i < n; ++i) {  // the same label spec gives the same classes in both stages
+      if (stage.labels[size_t(i)] != s.classes[size_t(s.labels[size_t(i)])]) {
+        throw std::logic_error("the image stage drew class " + stage.labels[size_t(i)] + " for clip " + std::to_string(i));
+      }
+    }
     if (items.size(1) != 1) items = items.mean(1, true);  // gray frames, as the video VAE's
     info["first_frame"] = "image model " + img.checkpoint;
-    info["image_stage"] = {{"sampler", img.sampler}, {"steps", img.steps.value_or(kDefaultSampleSteps)}, {"cfg", img.cfg.value_or(3.0)}};
+    info["image_stage"] = {{"sampler", img.sampler}, {"steps", img.steps.value_or(kDefaultSampleSteps)}, {"cfg", img.cfg.value_or(3.0)},
+                           {"seconds", stage.sample_seconds + stage.decode_seconds}};
   }
   return place_items(items, side, a.seed);
 }
