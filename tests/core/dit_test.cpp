@@ -356,6 +356,22 @@ TEST(DiT, TemporalGuidanceExtrapolatesAwayFromFramesKeptApart) {
   }
 }
 
+// base's weights saved as d/base.safetensors (d made anew) with an EDM recipe, which it returns:
+// the model an --init fine-tune starts from.
+Json save_base_model(DiT& base, const std::string& d) {
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  ObjectiveOptions o;
+  o.kind = ModelKind::kEdm;
+  o.sampling = SigmaSampling::kLogNormal;
+  o.weighting = LossWeighting::kEdm;
+  Checkpoint ck;
+  ck.recipe = {{"model", {{"type", "dit"}, {"config", to_json(base->config())}}}, {"objective", to_json(o)}};
+  ck.model = state_of(*base);
+  save_checkpoint(d + "/base.safetensors", ck, true);
+  return ck.recipe;
+}
+
 // A first-frame context (channel-concatenated, broadcast over the frames) and a sinusoidal rate
 // embedding added by --init: the fine-tune starts from exactly the trained model's outputs, and
 // once trained the context reaches every frame and only its own item.
@@ -365,17 +381,7 @@ TEST(DiT, InitAddsAContextAndASinusoidalVectorStartingFromTheModelsOutputs) {
   DiT base(c);
   perturb(*base, 0.05);
   const std::string d = "/tmp/diffuse_dit_init_context";
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  ObjectiveOptions o;
-  o.kind = ModelKind::kEdm;
-  o.sampling = SigmaSampling::kLogNormal;
-  o.weighting = LossWeighting::kEdm;
-  Checkpoint ck;
-  ck.recipe = {{"model", {{"type", "dit"}, {"config", to_json(c)}}}, {"objective", to_json(o)}};
-  ck.model = state_of(*base);
-  save_checkpoint(d + "/base.safetensors", ck, true);
-  Json recipe = ck.recipe;
+  Json recipe = save_base_model(base, d);
   recipe["model"]["config"]["cond_dim"] = 1;
   recipe["model"]["config"]["vector_embedding"] = "sinusoidal";
   recipe["model"]["config"]["context_channels"] = 4;
@@ -428,17 +434,8 @@ TEST(DiT, InitStartsAFineTuneWhereANewConditionVectorStartsAtZero) {
   DiT base(c);
   perturb(*base, 0.05);
   const std::string d = "/tmp/diffuse_dit_init";
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  ObjectiveOptions o;
-  o.kind = ModelKind::kEdm;
-  o.sampling = SigmaSampling::kLogNormal;
-  o.weighting = LossWeighting::kEdm;
-  Checkpoint ck;
-  ck.recipe = {{"model", {{"type", "dit"}, {"config", to_json(c)}}}, {"objective", to_json(o)}};
-  ck.model = state_of(*base);
-  save_checkpoint(d + "/base.safetensors", ck, true);
-  Json recipe = ck.recipe;
+  const Json base_recipe = save_base_model(base, d);
+  Json recipe = base_recipe;
   recipe["model"]["config"]["cond_dim"] = 1;
   const auto x = torch::randn({4, 4, 4, 8, 8});
   const auto y = torch::tensor({0, 1, 2, 0}), v = torch::randn({4, 1});
@@ -486,7 +483,7 @@ TEST(DiT, InitStartsAFineTuneWhereANewConditionVectorStartsAtZero) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("lacks tensor 'blocks." + std::to_string(c.depth)), std::string::npos) << e.what();
   }
-  EXPECT_THROW(train_dit(run("both", d + "/ft/checkpoint.safetensors"), ck.recipe, x, {y}, Json::object()), std::invalid_argument);
+  EXPECT_THROW(train_dit(run("both", d + "/ft/checkpoint.safetensors"), base_recipe, x, {y}, Json::object()), std::invalid_argument);
 }
 
 }  // namespace
