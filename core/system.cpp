@@ -140,6 +140,13 @@ std::string blas_from_build_config(const std::string& config) {
   return "linked into libtorch (" + config.substr(begin, end == std::string::npos ? std::string::npos : end - begin) + ")";
 }
 
+std::string cache_dir() {
+  if (const char* d = std::getenv("DIFFUSE_DATA")) return d;
+  if (const char* x = std::getenv("XDG_CACHE_HOME")) return std::string(x) + "/diffuse";
+  if (const char* h = std::getenv("HOME")) return std::string(h) + "/.cache/diffuse";
+  return ".cache/diffuse";
+}
+
 std::string torch_version() {
   std::ostringstream s;
   s << TORCH_VERSION_MAJOR << '.' << TORCH_VERSION_MINOR << '.' << TORCH_VERSION_PATCH;

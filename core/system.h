@@ -44,6 +44,10 @@ std::string blas_from_build_config(const std::string& config);
 // before any allocation; a no-op where the C library is not glibc. Returns whether it took effect.
 bool keep_freed_memory();
 
+// Where diffuse keeps the data it builds once (rendered audio, cleaned molecule sets):
+// $DIFFUSE_DATA, else $XDG_CACHE_HOME/diffuse, else ~/.cache/diffuse, else .cache/diffuse.
+std::string cache_dir();
+
 std::string torch_version();     // compiled-against version, e.g. "1.13.1"
 std::string diffuse_version();
 

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/safetensors.h"
+#include "core/system.h"
 #include "modalities/audio/io.h"
 
 namespace diffuse::audio {
@@ -185,12 +186,7 @@ SpokenDigits load_spoken_digits(const Json& spec) {
   const int64_t variants = spec.value("variants", int64_t(0));
   SpokenDigitsOptions o = judge ? judge_digits_options(variants) : SpokenDigitsOptions{};
   o.variants = variants;
-  if (dir.empty()) {
-    if (const char* d = std::getenv("DIFFUSE_DATA")) dir = d;
-    else if (const char* x = std::getenv("XDG_CACHE_HOME")) dir = std::string(x) + "/diffuse";
-    else if (const char* h = std::getenv("HOME")) dir = std::string(h) + "/.cache/diffuse";
-    else dir = ".cache/diffuse";
-  }
+  if (dir.empty()) dir = cache_dir();
   const std::string path = dir + (judge ? "/spoken-digits-judge-v1" : "/spoken-digits-v1") + (o.variants > 0 ? "-variants" + std::to_string(o.variants) : "") + ".safetensors";
   auto to_split = [](const SafeTensors& st, const std::string& name) {
     return AudioDataset{st.tensors.at(name + ".waves").to(torch::kFloat32) / 32767.0, st.tensors.at(name + ".labels"),

@@ -22,6 +22,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <numeric>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -88,11 +90,35 @@ std::string canonical_smiles(const std::string& smiles) {
   return m ? RDKit::MolToSmiles(*m) : std::string();
 }
 
+std::string random_smiles(const std::string& smiles, int seed) {
+  auto m = parse(smiles);
+  if (!m) throw std::invalid_argument("cannot parse SMILES '" + smiles + "'");
+  std::vector<unsigned> order(m->getNumAtoms());
+  std::iota(order.begin(), order.end(), 0u);
+  std::mt19937 rng{static_cast<unsigned>(seed)};
+  std::shuffle(order.begin(), order.end(), rng);
+  const std::unique_ptr<RDKit::ROMol> shuffled(RDKit::MolOps::renumberAtoms(*m, order));
+  return RDKit::MolToSmiles(*shuffled, /*doIsomericSmiles=*/true, /*doKekule=*/false, /*rootedAtAtom=*/-1, /*canonical=*/false);
+}
+
+std::string largest_fragment(const std::string& smiles) {
+  auto m = parse(smiles);
+  if (!m) return "";
+  std::string best;
+  unsigned best_atoms = 0;
+  for (const auto& f : RDKit::MolOps::getMolFrags(*m, /*sanitizeFrags=*/false)) {
+    const unsigned atoms = f->getNumHeavyAtoms();
+    const std::string s = RDKit::MolToSmiles(*f);
+    if (best.empty() || atoms > best_atoms || (atoms == best_atoms && s < best)) best = s, best_atoms = atoms;
+  }
+  return best;
+}
+
 namespace {
 constexpr size_t kMaxSmilesLength = 400;
 }  // namespace
 
-std::vector<std::string> read_molecules(const std::string& path, ReadReport* report) {
+std::vector<std::string> read_molecules(const std::string& path, ReadReport* report, const std::vector<std::string>& columns) {
   if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
   quiet_rdkit();
   ReadReport local;
@@ -141,19 +167,36 @@ std::vector<std::string> read_molecules(const std::string& path, ReadReport* rep
   if (!in) throw std::runtime_error(path + ": cannot open");
   std::string line;
   if (ext == ".csv") {
-    if (!std::getline(in, line)) throw std::runtime_error(path + ": empty CSV (expected a header with a smiles column)");
+    auto next_row = [&] {  // the next line that is neither empty nor a # comment
+      while (std::getline(in, line)) {
+        if (!line.empty() && line != "\r" && line[0] != '#') return true;
+      }
+      return false;
+    };
+    if (!next_row()) throw std::runtime_error(path + ": empty CSV (expected a header with a smiles column, or SMILES in the first column)");
     const auto header = split_csv(line);
-    int column = -1;
+    std::vector<size_t> picked;
     for (size_t i = 0; i < header.size(); ++i) {
       std::string h = header[i];
       std::transform(h.begin(), h.end(), h.begin(), ::tolower);
-      if (h == "smiles" || h == "canonical_smiles") column = int(i);
+      if (columns.empty() ? (h == "smiles" || h == "canonical_smiles") : std::count(columns.begin(), columns.end(), header[i]) > 0) picked.push_back(i);
     }
-    if (column < 0) throw std::runtime_error(path + ": no SMILES column in the CSV header (expected smiles or canonical_smiles)");
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
+    if (!columns.empty() && picked.size() != columns.size()) {
+      std::string want;
+      for (const auto& c : columns) want += (want.empty() ? "" : ", ") + c;
+      throw std::runtime_error(path + ": the CSV header has no column " + want + " (--smiles-column)");
+    }
+    if (picked.empty()) {
+      // A file without a header: SMILES in the first column, when its first row holds one.
+      if (header.empty() || canonical_smiles(header[0]).empty()) {
+        throw std::runtime_error(path + ": no SMILES column in the CSV header (expected smiles or canonical_smiles, or name one with --smiles-column)");
+      }
+      picked.push_back(0);
+      add(header[0]);
+    }
+    while (next_row()) {
       const auto cells = split_csv(line);
-      add(size_t(column) < cells.size() ? cells[size_t(column)] : std::string());
+      for (size_t c : picked) add(c < cells.size() ? cells[c] : std::string());
     }
     return out;
   }
@@ -186,6 +229,12 @@ Properties properties(const std::string& smiles) {
   std::vector<int> frags;
   p.fragments = int64_t(RDKit::MolOps::getMolFrags(*m, frags));
   return p;
+}
+
+double logp(const std::string& smiles) {
+  auto m = parse(smiles);
+  if (!m) throw std::invalid_argument("cannot parse SMILES '" + smiles + "'");
+  return RDKit::Descriptors::calcClogP(*m);
 }
 
 bool has_substructure(const std::string& smiles, const std::string& pattern) {

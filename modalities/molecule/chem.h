@@ -14,9 +14,19 @@ struct ReadReport {
 };
 
 // Canonical SMILES of every parsable record of a .smi/.smiles/.txt (first token per line), .csv
-// (a column named smiles, SMILES or canonical_smiles) or .sdf file. Unparsable records are
-// counted in the report by reason; a missing file or an unknown extension throws naming it.
-std::vector<std::string> read_molecules(const std::string& path, ReadReport* report = nullptr);
+// or .sdf file. A CSV's molecules are in `columns` (header names; several are read row by row),
+// else in a column named smiles or canonical_smiles (any case), else, in a file without a header
+// whose first cell is a SMILES, in the first column; # lines are comments. Unparsable records are
+// counted in the report by reason; a missing file, an unknown extension or a missing column
+// throws naming it.
+std::vector<std::string> read_molecules(const std::string& path, ReadReport* report = nullptr, const std::vector<std::string>& columns = {});
+
+// The molecule written from a random atom order (seeded), not canonicalised: another SMILES of it.
+std::string random_smiles(const std::string& smiles, int seed);
+
+// The largest fragment (most heavy atoms; the first in canonical order on a tie) of a SMILES, as
+// canonical SMILES: salts and solvents stripped. "" when it does not parse.
+std::string largest_fragment(const std::string& smiles);
 
 // Canonical SMILES, or "" when RDKit cannot parse and sanitise it.
 std::string canonical_smiles(const std::string& smiles);
@@ -28,6 +38,9 @@ struct Properties {
 // QED as rdkit.Chem.QED.qed computes it (see qed.h). Throws std::invalid_argument naming the
 // SMILES when it does not parse.
 Properties properties(const std::string& smiles);
+
+// Crippen logP alone (Properties::logp without the rest's cost); throws as properties() does.
+double logp(const std::string& smiles);
 
 // Whether `smiles` contains `pattern` (a SMILES read as a query; aromaticity as RDKit perceives it).
 bool has_substructure(const std::string& smiles, const std::string& pattern);

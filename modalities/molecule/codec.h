@@ -16,10 +16,11 @@ namespace diffuse::molecule {
 struct CodecConfig {
   std::vector<std::string> elements = {"C", "N", "O", "F", "S", "Cl", "Br", "P", "I"};
   std::vector<int64_t> charges = {-1, 0, 1};
-  int64_t max_atoms = 24;
+  int64_t max_atoms = 24;  // the first models'; a new one holds kDefaultMaxAtoms unless --max-atoms says otherwise
   int64_t node_features() const { return int64_t(elements.size() + charges.size()); }
   static constexpr int64_t kEdgeTypes = 4;  // none, single, double, triple
 };
+constexpr int64_t kDefaultMaxAtoms = 40;  // drug-sized molecules
 Json to_json(const CodecConfig& c);
 CodecConfig codec_config_from_json(const Json& j);
 

@@ -15,6 +15,7 @@
 #include "modalities/molecule/chem.h"
 #include "modalities/molecule/codec.h"
 #include "modalities/molecule/dataset.h"
+#include "modalities/molecule/guacamol.h"
 #include "modalities/molecule/similarity.h"
 
 namespace diffuse::molecule {
@@ -76,24 +77,39 @@ Json score_smiles(const std::vector<std::string>& smiles, const std::vector<bool
   j["nn_similarity"] = sim.nn_similarity;
   j["scaffold_similarity"] = sim.scaffold_similarity;
   j["fragment_similarity"] = sim.fragment_similarity;
+  // GuacaMol's KL benchmark on the unique valid molecules (it needs two on each side).
+  if (unique.size() >= 2 && reference.size() >= 2) {
+    const auto g = guacamol_kl(std::vector<std::string>(unique.begin(), unique.end()), reference);
+    j["guacamol_kl_score"] = g.score;
+    j["guacamol_kl"] = g.kl;
+  } else {
+    j["guacamol_kl_score"] = nullptr;
+  }
   return j;
 }
 
 // The judge of `eval molecule`: the checkpoint's data (or rdkit-data) split as it trained, its
-// held-out molecules the reference. --calibrate adds held-out vs train (the floor) and held-out
-// molecules with one random bond order changed each (a corrupted baseline).
+// held-out molecules the reference (or the user's, --reference). --calibrate adds held-out vs
+// train (the floor), held-out molecules with one random bond order changed each (a corrupted
+// baseline) and the held-out molecules written as random SMILES (the scores must not move).
 class MoleculeEvaluator : public Evaluator {
  public:
-  explicit MoleculeEvaluator(const Json& recipe) {
-    Json data = {{"dataset", "rdkit-data"}};
+  MoleculeEvaluator(const Json& recipe, const std::vector<std::string>& reference) : reference_files_(reference) {
+    Json data = {{"dataset", "rdkit-data"}, {"version", 2}};
+    codec_.max_atoms = kDefaultMaxAtoms;
     if (!recipe.is_null()) {
       codec_ = codec_config_from_json(recipe.at("codec"));
       data = recipe.at("data");
     }
     ds_ = load_molecule_data(data, codec_);
+    if (!reference.empty()) ds_.test = load_reference_molecules(reference);
   }
 
-  Json describe() const override { return {{"reference", {{"train", ds_.train.size()}, {"held_out", ds_.test.size()}}}}; }
+  Json describe() const override {
+    Json j = {{"reference", {{"train", ds_.train.size()}, {"held_out", ds_.test.size()}}}};
+    if (!reference_files_.empty()) j["reference"]["files"] = reference_files_;
+    return j;
+  }
 
   Json calibration(const EvalArgs&) const override {
     Json j;
@@ -117,6 +133,9 @@ class MoleculeEvaluator : public Evaluator {
       conn.push_back(d.valid && d.connected);
     }
     j["corrupted_test"] = score_smiles(corrupted, conn, ds_.train, ds_.test);
+    std::vector<std::string> rewritten;
+    for (const auto& s : ds_.test) rewritten.push_back(canonical_smiles(random_smiles(s, int(rng() % 1000000))));
+    j["random_smiles_test"] = score_smiles(rewritten, std::vector<bool>(rewritten.size(), true), ds_.train, ds_.test);
     return j;
   }
 
@@ -134,7 +153,7 @@ class MoleculeEvaluator : public Evaluator {
       double sum = 0;
       int64_t count = 0;
       for (size_t i = 0; i < smiles.size(); ++i) {
-        if (g.labels[i] == int64_t(b) && !smiles[i].empty()) sum += properties(smiles[i]).logp, ++count;
+        if (g.labels[i] == int64_t(b) && !smiles[i].empty()) sum += logp(smiles[i]), ++count;
       }
       if (count) per_bin[g.classes[b]] = {{"mean_logp", sum / double(count)}, {"valid", count}};
     }
@@ -143,12 +162,15 @@ class MoleculeEvaluator : public Evaluator {
   }
 
  private:
+  std::vector<std::string> reference_files_;
   CodecConfig codec_;
   MoleculeDataset ds_;
 };
 
 }  // namespace
 
-std::unique_ptr<Evaluator> molecule_evaluator(const Json& recipe) { return std::make_unique<MoleculeEvaluator>(recipe); }
+std::unique_ptr<Evaluator> molecule_evaluator(const Json& recipe, const std::vector<std::string>& reference) {
+  return std::make_unique<MoleculeEvaluator>(recipe, reference);
+}
 
 }  // namespace diffuse::molecule

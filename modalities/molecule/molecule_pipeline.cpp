@@ -134,7 +134,7 @@ Json default_recipe(const CodecConfig& c, const std::string& kind) {
   o.weighting = LossWeighting::kEdm;
   o.sigma_data = 0.5;  // one-hot values at +-0.5
   Json r = {{"modality", "molecule"}, {"codec", to_json(c)}, {"model", {{"type", "graph-dit"}, {"config", to_json(g)}}},
-            {"objective", to_json(o)}, {"classes", logp_classes()}, {"data", {{"dataset", "rdkit-data"}}},
+            {"objective", to_json(o)}, {"classes", logp_classes()}, {"data", {{"dataset", "rdkit-data"}, {"version", 2}}},
             {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
   if (kind == "categorical") r["categorical"] = {{"edge_weight", 5.0}};
   if (kind == "discrete") r["discrete"] = {{"edge_weight", 5.0}, {"sampling_steps", 100}};  // the marginals join at training
@@ -217,13 +217,26 @@ class MoleculeModality : public DiffusionModality {
   std::string name() const override { return "molecule"; }
   std::string model_type() const override { return "graph-dit"; }
 
-  Json new_recipe(const TrainArgs& a) const override { return default_recipe(CodecConfig{}, objective_kind(a)); }
+  Json new_recipe(const TrainArgs& a) const override {
+    CodecConfig c;
+    const int64_t max_atoms = a.options<MoleculeTrainOptions>().max_atoms;
+    c.max_atoms = max_atoms > 0 ? max_atoms : kDefaultMaxAtoms;
+    return default_recipe(c, objective_kind(a));
+  }
 
   void adapt_recipe(Json& recipe, const TrainArgs& a, const std::string& from) const override {
     objective_kind(a);
-    if (const std::string& data = a.options<MoleculeTrainOptions>().data; !data.empty()) {
-      if (!from.empty()) throw std::invalid_argument("--data: a resumed run keeps its training data (" + recipe.at("data").dump() + ")");
-      recipe["data"] = {{"dataset", "files"}, {"files", molecule_files({data})}};
+    const auto& o = a.options<MoleculeTrainOptions>();
+    if (const int64_t held = recipe.at("codec").at("max_atoms").get<int64_t>(); o.max_atoms > 0 && o.max_atoms != held) {
+      throw std::invalid_argument("--max-atoms " + std::to_string(o.max_atoms) + ": " + from + " holds " + std::to_string(held) +
+                                  " atoms (a new model takes --max-atoms)");
+    }
+    if (!o.data.empty()) {
+      if (!a.resume.empty()) throw std::invalid_argument("--data: a resumed run keeps its training data (" + recipe.at("data").dump() + ")");
+      recipe["data"] = {{"dataset", "files"}, {"files", molecule_files({o.data})}};
+      if (!o.smiles_columns.empty()) recipe["data"]["columns"] = o.smiles_columns;
+    } else if (!o.smiles_columns.empty()) {
+      throw std::invalid_argument("--smiles-column: it names the CSV columns of --data, and no --data is given");
     }
   }
 
@@ -236,7 +249,7 @@ class MoleculeModality : public DiffusionModality {
     for (const auto& s : ds.train) {
       const auto g = encode(s, codec);
       xs.push_back(pack(g));
-      labels.push_back(logp_bin(properties(s).logp));
+      labels.push_back(logp_bin(logp(s)));
       counts.push_back(g.mask.sum().item<int64_t>());
     }
     // The heavy-atom histogram and logP bins of the training set: what sampling draws from.
@@ -391,7 +404,9 @@ class MoleculeModality : public DiffusionModality {
     };
   }
 
-  std::unique_ptr<Evaluator> evaluator(const EvalArgs&, const Json& recipe, int64_t) const override { return molecule_evaluator(recipe); }
+  std::unique_ptr<Evaluator> evaluator(const EvalArgs& a, const Json& recipe, int64_t) const override {
+    return molecule_evaluator(recipe, a.options<MoleculeSampleOptions>().reference);
+  }
   // --n-per-class counts tenths of the samples: the logP bins are drawn from the training mix.
   int64_t eval_samples(int64_t per_class, int64_t) const override { return per_class * 10; }
   // Its sample command writes rounds of draws (sample_molecules_command), not one generate's.

@@ -15,10 +15,17 @@ PipelineCommands molecule_plugin() {
     auto o = std::make_shared<MoleculeTrainOptions>();
     c.add_option("--data", o->data, "rdkit-data (default), or an SDF, SMILES (.smi) or CSV (smiles column) file, or a folder of them");
     c.add_option("--data-n", o->data_n, "use only the first N molecules")->check(positive_number());
+    c.add_option("--smiles-column", o->smiles_columns, "the CSV column(s) holding SMILES (default: smiles or canonical_smiles, or the\n"
+                                                      "first column of a file without a header)");
+    auto* max_atoms = c.add_option("--max-atoms", o->max_atoms, "heavy atoms per molecule the model holds (a new model; 2 to 64)")
+                          ->capture_default_str()->check(CLI::Range(2, 64));
     c.add_option("--objective", o->objective, "discrete (DiGress marginal transitions, its own sampler), categorical (logits\n"
                                               "and cross-entropy under continuous noise) or regression (EDM on the one-hot values)")
         ->capture_default_str()->check(CLI::IsMember({"discrete", "categorical", "regression"}));
-    return [o](TrainArgs& a) { a.own = o; };
+    return [o, max_atoms](TrainArgs& a) {
+      if (max_atoms->count() == 0) o->max_atoms = 0;  // 0: not given (a new model takes the default, 40)
+      a.own = o;
+    };
   };
   p.sample_options = [](CLI::App& c) -> std::function<void(SampleArgs&)> {
     auto o = std::make_shared<MoleculeSampleOptions>();
@@ -36,6 +43,8 @@ PipelineCommands molecule_plugin() {
   p.eval_options = [](CLI::App& c) -> std::function<void(EvalArgs&)> {
     auto o = std::make_shared<MoleculeSampleOptions>();
     c.add_flag("--repair", o->repair, "score samples decoded with valence repair and fragment joining");
+    c.add_option("--reference", o->reference, "SDF, SMILES or CSV file(s) of held-out molecules to score against (default: the\n"
+                                              "model's data, its test split)");
     return [o](EvalArgs& a) { a.own = o; };
   };
   return p;

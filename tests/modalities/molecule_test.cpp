@@ -7,10 +7,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "modalities/molecule/molecule_pipeline.h"
 #include "core/json.h"
@@ -19,6 +22,7 @@
 #include "modalities/molecule/codec.h"
 #include "modalities/molecule/dataset.h"
 #include "modalities/molecule/discrete.h"
+#include "modalities/molecule/guacamol.h"
 #include "modalities/molecule/qed.h"
 #include "modalities/molecule/similarity.h"
 
@@ -46,6 +50,19 @@ TEST(MoleculeIo, ReadsSmilesCsvAndSdfAndCountsFailures) {
   EXPECT_EQ(read_molecules(dir + "/b.csv"), (std::vector<std::string>{"C=CC", "N#N"}));
   std::ofstream(dir + "/c.csv") << "id,name\n1,x\n";
   EXPECT_THROW(read_molecules(dir + "/c.csv"), std::runtime_error);
+  // A CSV without a header (SMILES first, # comments), and named columns read row by row.
+  std::ofstream(dir + "/d.csv") << "# made by hand\n\"c1ccccc1O\",ID-1\nCCO,ID-2\n";
+  EXPECT_EQ(read_molecules(dir + "/d.csv"), (std::vector<std::string>{"Oc1ccccc1", "CCO"}));
+  std::ofstream(dir + "/e.csv") << "name,EX1,EX2\na,CCN,C#N\nb,,CO\n";
+  ReadReport er;
+  EXPECT_EQ(read_molecules(dir + "/e.csv", &er, {"EX1", "EX2"}), (std::vector<std::string>{"CCN", "C#N", "CO"}));
+  EXPECT_EQ(er.failures.at("empty SMILES"), 1);
+  try {
+    read_molecules(dir + "/e.csv", nullptr, {"EX3"});
+    ADD_FAILURE() << "a missing column was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), dir + "/e.csv: the CSV header has no column EX3 (--smiles-column)");
+  }
   EXPECT_THROW(read_molecules(dir + "/a.pdb"), std::runtime_error);
   std::ofstream(dir + "/a.xyz") << "x";
   EXPECT_THROW(read_molecules(dir + "/a.xyz"), std::invalid_argument);
@@ -238,13 +255,14 @@ TEST(Sdf, WritesThreeDimensionalRecordsThatRdkitReadsBack) {
 }
 
 TEST(MoleculeDataset, DefaultSetIsDeduplicatedFilteredAndSplitByHash) {
-  std::vector<std::string> files;
+  std::vector<MoleculeSource> files;
   try {
-    files = default_molecule_files();
+    files = default_molecule_sources();
   } catch (const std::exception&) {
     GTEST_SKIP() << "rdkit-data not installed";
   }
   CodecConfig c;
+  c.max_atoms = kDefaultMaxAtoms;
   const auto ds = load_molecule_dataset({files.front()}, c);
   EXPECT_GT(ds.train.size(), 500u);
   EXPECT_GT(ds.test.size(), 50u);
@@ -253,9 +271,93 @@ TEST(MoleculeDataset, DefaultSetIsDeduplicatedFilteredAndSplitByHash) {
   for (const auto& s : ds.test) EXPECT_EQ(train.count(s), 0u) << s;
   EXPECT_EQ(train.size(), ds.train.size());  // no duplicates
   // The split depends on the molecule, not on which other files were read.
-  const auto both = load_molecule_dataset(files, c);
-  std::set<std::string> test_all(both.test.begin(), both.test.end());
+  const auto all = load_molecule_dataset(files, c);
+  std::set<std::string> test_all(all.test.begin(), all.test.end());
   for (const auto& s : ds.test) EXPECT_EQ(test_all.count(s), 1u) << s;
+  // Every file of molecules rdkit-data ships: well over 10,000 drug-sized ones, salts stripped.
+  EXPECT_GT(all.train.size() + all.test.size(), 15000u);
+  EXPECT_GT(all.stripped, 100);
+  for (const auto& s : all.train) ASSERT_EQ(s.find('.'), std::string::npos) << s;
+  int64_t big = 0;
+  for (const auto& s : all.test) big += properties(s).heavy_atoms > 24 ? 1 : 0;
+  EXPECT_GT(big, 200);
+}
+
+TEST(MoleculeDataset, SaltsAreStrippedToTheLargestFragmentAndCounted) {
+  EXPECT_EQ(largest_fragment("[Na+].CC(=O)[O-]"), "CC(=O)[O-]");
+  EXPECT_EQ(largest_fragment("Cl.CN1CCCC1c1cccnc1"), "CN1CCCC1c1cccnc1");
+  EXPECT_EQ(largest_fragment("CCO"), "CCO");
+  EXPECT_EQ(largest_fragment("junk("), "");
+  const auto dir = temp_dir();
+  std::ofstream(dir + "/salts.smi") << "Cl.CN1CCCC1c1cccnc1\nCN1CCCC1c1cccnc1\n[Na+].[Cl-]\nO.O.CCO\n";
+  CodecConfig c;
+  const auto ds = load_molecule_dataset({{dir + "/salts.smi", {}}}, c, 0);
+  EXPECT_EQ(ds.stripped, 3);
+  EXPECT_EQ(ds.duplicates, 1);  // the nicotine salt is the free base once stripped
+  EXPECT_EQ(ds.dropped.at("one heavy atom (an ion or solvent)"), 1);  // [Cl-], what is left of the salt
+  EXPECT_EQ(ds.train, (std::vector<std::string>{"CN1CCCC1c1cccnc1", "CCO"}));
+  // The first models' data dropped mixtures instead.
+  const auto v1 = load_molecule_dataset({{dir + "/salts.smi", {}}}, c, 0, /*strip_salts=*/false);
+  EXPECT_EQ(v1.dropped.at("more than one fragment (salts, mixtures)"), 3);
+  // Another SMILES of the same molecule canonicalises back to it.
+  for (const std::string s : {"CN1CCCC1c1cccnc1", "CC(=O)Oc1ccccc1C(=O)O", "C[C@H](N)C(=O)O"}) {
+    const auto r = random_smiles(s, 7);
+    EXPECT_EQ(canonical_smiles(r), canonical_smiles(s)) << r;
+  }
+  EXPECT_NE(random_smiles("CC(=O)Oc1ccccc1C(=O)O", 1), random_smiles("CC(=O)Oc1ccccc1C(=O)O", 2));
+}
+
+// GuacaMol's KL benchmark: descriptors against RDKit's Python (python3-rdkit 2022.09.3, the
+// Debian package: rdkit.Chem.Descriptors), the KL divergences and the score against GuacaMol's
+// own functions (continuous_kldiv, discrete_kldiv, KLDivBenchmark) run with numpy, with
+// scipy.stats.gaussian_kde (Scott's bandwidth) and scipy.stats.entropy written out as scipy
+// defines them (scipy is not on this machine).
+TEST(Guacamol, DescriptorsMatchRdkitPython) {
+  const std::vector<std::pair<std::string, std::vector<double>>> cases = {
+      {"CC(=O)Oc1ccccc1C(=O)O", {343.2228677, 1.3101, 180.159, 63.6, 3, 1, 2, 0, 1}},
+      {"CN1C=NC2=C1C(=O)N(C(=O)N2C)C", {616.528592, -1.0293, 194.194, 61.82, 6, 0, 0, 0, 2}},
+      {"c1ccc2ccccc2c1", {271.0151824, 2.8398, 128.174, 0, 0, 0, 0, 0, 2}},
+      {"C#CC(C)(O)C=C", {105.8386523, 0.5566, 96.129, 20.23, 1, 1, 1, 0, 0}},
+      {"O=C(O)c1ccncc1", {207.5576621, 0.7798, 123.111, 50.19, 2, 1, 1, 0, 1}},
+      {"CC(C)Cc1ccc(C(C)C(=O)O)cc1", {324.894119, 3.0732, 206.285, 37.3, 1, 1, 4, 0, 1}},
+      {"Clc1ccc(cc1)C(c1ccccc1)N1CCN(CC1)CCOCC(=O)O", {715.9663956, 3.1482, 388.895, 53.01, 4, 1, 8, 1, 2}},
+      {"C1CC1", {4.754887502, 1.1703, 42.081, 0, 0, 0, 0, 1, 0}},
+      {"N#N", {4.754887502, 0.03016, 28.014, 47.58, 2, 0, 0, 0, 0}},
+      {"CCO", {2.754887502, -0.0014, 46.069, 20.23, 1, 1, 0, 0, 0}}};
+  for (const auto& [smiles, want] : cases) {
+    const auto got = guacamol_descriptors(smiles);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t k = 0; k < want.size(); ++k) EXPECT_NEAR(got[k], want[k], 2e-4 * std::max(1.0, std::abs(want[k]))) << smiles << " " << kGuacamolDescriptors[k];
+  }
+  EXPECT_THROW(guacamol_descriptors("C1CC"), std::invalid_argument);
+}
+
+TEST(Guacamol, KlDivergencesAndScoreMatchTheReference) {
+  const std::vector<double> a = {0.1, 0.5, 0.9, 1.3, 2.0, 2.2, 3.1}, b = {0.3, 0.4, 1.1, 2.5, 2.6, 4.0};
+  EXPECT_NEAR(continuous_kl(a, b), 0.0369452784516, 1e-9);
+  EXPECT_NEAR(continuous_kl(b, a), 0.0446486900001, 1e-9);
+  EXPECT_NEAR(continuous_kl(a, a), 0.0, 1e-12);
+  const std::vector<double> ia = {0, 1, 1, 2, 2, 2, 3, 4, 5, 7}, ib = {1, 1, 1, 2, 3, 3, 8, 9};
+  EXPECT_NEAR(discrete_kl(ia, ib), 8.30465688531, 1e-8);  // 8 and 9 fall outside the reference's range
+  EXPECT_NEAR(discrete_kl(ib, ia), 5.5687351802, 1e-8);
+  EXPECT_NEAR(discrete_kl({2, 2, 2}, {2, 3}), 0.0, 1e-12);  // a constant reference: numpy's +-0.5 range
+  const std::vector<std::string> smis = {"CC(=O)Oc1ccccc1C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "c1ccc2ccccc2c1",
+                                         "C#CC(C)(O)C=C", "O=C(O)c1ccncc1", "CC(C)Cc1ccc(C(C)C(=O)O)cc1",
+                                         "Clc1ccc(cc1)C(c1ccccc1)N1CCN(CC1)CCOCC(=O)O", "C1CC1", "N#N", "CCO"};
+  const std::vector<std::string> gen(smis.begin(), smis.begin() + 6), ref(smis.begin() + 4, smis.end());
+  const auto g = guacamol_kl(gen, ref);
+  const std::map<std::string, double> want = {{"BertzCT", 0.08250584141126029},  {"MolLogP", 0.008065499880349929},
+                                              {"MolWt", 1.4050861396955285},      {"TPSA", 0.006908313423770598},
+                                              {"NumHAcceptors", 3.7708447934729974}, {"NumHDonors", 0.0},
+                                              {"NumRotatableBonds", 3.663413856424781}, {"NumAliphaticRings", 7.80629783882097},
+                                              {"NumAromaticRings", 0.2986265781216173}, {"internal_similarity", 0.027820515684135072}};
+  ASSERT_EQ(g.kl.size(), want.size());
+  for (const auto& [k, v] : want) EXPECT_NEAR(g.kl.at(k), v, 1e-6 * std::max(1.0, v)) << k;
+  EXPECT_NEAR(g.score, 0.591471827556, 1e-7);
+  // A set against itself scores 1; a larger reference is cut to the generated set's size.
+  EXPECT_NEAR(guacamol_kl(gen, gen).score, 1.0, 1e-9);
+  EXPECT_EQ(guacamol_kl(std::vector<std::string>(smis.begin(), smis.begin() + 3), smis).reference, 3);
+  EXPECT_THROW(guacamol_kl({"CCO"}, smis), std::invalid_argument);
 }
 
 // Discrete diffusion (DiGress): marginals, the forward noise, the posterior against Bayes' rule
