@@ -161,6 +161,7 @@ std::vector<std::string> read_molecules(const std::string& path, ReadReport* rep
       ++r.parsed;
       out.push_back(RDKit::MolToSmiles(*m));
     });
+    if (r.read == 0) throw std::runtime_error(path + ": no molecule records (expected SDF records, each ending in $$$$)");
     return out;
   }
   std::ifstream in(path);

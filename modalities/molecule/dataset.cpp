@@ -168,7 +168,7 @@ std::vector<std::string> load_reference_molecules(const std::vector<std::string>
   std::vector<std::string> out;
   int64_t read = 0, stripped = 0, duplicates = 0;
   std::map<std::string, int64_t> dropped;
-  for (const auto& f : molecule_files(files)) {
+  for (const auto& f : molecule_files(files, "--reference")) {
     ReadReport r;
     for (auto s : read_molecules(f, &r)) {
       if (s.find('.') != std::string::npos) s = largest_fragment(s), ++stripped;
@@ -186,7 +186,7 @@ std::vector<std::string> load_reference_molecules(const std::vector<std::string>
 
 // The molecule files named by --data: files as they are, folders as their SDF, SMILES and CSV
 // files (sorted); a missing path or a folder without such files is refused by name.
-std::vector<std::string> molecule_files(const std::vector<std::string>& paths) {
+std::vector<std::string> molecule_files(const std::vector<std::string>& paths, const std::string& option) {
   std::vector<std::string> out;
   for (const auto& p : paths) {
     std::error_code ec;
@@ -196,13 +196,13 @@ std::vector<std::string> molecule_files(const std::vector<std::string>& paths) {
         const auto ext = e.path().extension().string();
         if (e.is_regular_file() && (ext == ".sdf" || ext == ".smi" || ext == ".csv")) found.push_back(std::filesystem::absolute(e.path()).string());
       }
-      if (found.empty()) throw std::invalid_argument("--data " + p + ": a folder without .sdf, .smi or .csv files");
+      if (found.empty()) throw std::invalid_argument(option + " " + p + ": a folder without .sdf, .smi or .csv files");
       std::sort(found.begin(), found.end());
       out.insert(out.end(), found.begin(), found.end());
     } else if (std::filesystem::is_regular_file(p, ec)) {
       out.push_back(std::filesystem::absolute(p).string());  // the recipe names it for eval from anywhere
     } else {
-      throw std::invalid_argument("--data " + p + ": no such file or folder (expected an SDF, SMILES or CSV file, or a folder of them)");
+      throw std::invalid_argument(option + " " + p + ": no such file or folder (expected an SDF, SMILES or CSV file, or a folder of them)");
     }
   }
   return out;

@@ -31,9 +31,10 @@ struct MoleculeDataset {
   std::map<std::string, int64_t> dropped;  // reason -> count
 };
 
-// The molecule files named by --data: files as they are (absolute), folders as their SDF, SMILES
-// and CSV files (sorted); a missing path or a folder without such files is refused by name.
-std::vector<std::string> molecule_files(const std::vector<std::string>& paths);
+// The molecule files named by --data (or `option`): files as they are (absolute), folders as their
+// SDF, SMILES and CSV files (sorted); a missing path or a folder without such files is refused by
+// name.
+std::vector<std::string> molecule_files(const std::vector<std::string>& paths, const std::string& option = "--data");
 
 // A recipe's data spec ({"files": [...], "columns": [...]} or the rdkit-data default with its
 // version) loaded and filtered for the codec, with what was read, kept and dropped (and why) on
