@@ -29,7 +29,7 @@ TEST(CliMolecule, TrainSampleSdfEvalRoundTrip) {
   const std::string d = tmp.path;
   auto r = run("train molecule --objective regression --steps 2 --batch 8 --data-n 64 --out " + d + "/dit");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("duplicates, kept"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" salts stripped, kept "), std::string::npos) << r.out;
   const std::string ck = d + "/dit/checkpoint.safetensors";
   // The categorical variant: its recipe says so, and it samples through the same path (its
   // softmax estimate puts every real pair on a bond type, so SDF records come out).
@@ -250,9 +250,14 @@ TEST(CliMolecule, UsersSdfTrainsSamplesAndEvaluates) {
   r = run("train molecule --data " + d + "/mine.csv --steps 1 --batch 2 --out " + d + "/csv");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find(d + "/mine.csv: no SMILES column in the CSV header"), std::string::npos) << r.out;
-  r = run("train molecule --data " + d + "/mine.csv --smiles-column structure --steps 1 --batch 2 --out " + d + "/csv");
+  r = run("train molecule --data " + d + "/mine.csv --smiles-column structure --max-atoms 64 --steps 1 --batch 2 --out " + d + "/csv");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_EQ(diffuse::load_checkpoint(d + "/csv/checkpoint.safetensors").recipe.at("data").at("columns"), diffuse::Json::array({"structure"}));
+  const auto csv = diffuse::load_checkpoint(d + "/csv/checkpoint.safetensors").recipe;
+  EXPECT_EQ(csv.at("data").at("columns"), diffuse::Json::array({"structure"}));
+  EXPECT_EQ(csv.at("codec").at("max_atoms").get<int>(), 64);
+  r = run("train molecule --resume " + d + "/csv/checkpoint.safetensors --max-atoms 40 --steps 2 --out " + d + "/csv2");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("--max-atoms 40: " + d + "/csv/checkpoint.safetensors holds 64 atoms"), std::string::npos) << r.out;
   // A file that is no SDF at all is named, with what was read of it.
   std::ofstream(d + "/noise.sdf") << std::string(3000, '\x7f') << "\n$$$$\n";
   r = run("train molecule --data " + d + "/noise.sdf --steps 1 --out " + d + "/noise");
