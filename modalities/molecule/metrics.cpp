@@ -118,7 +118,12 @@ class MoleculeEvaluator : public Evaluator {
     std::vector<std::string> corrupted;
     std::vector<bool> conn;
     for (const auto& s : ds_.test) {
-      auto g = encode(s, codec_);
+      EncodedGraph g;
+      try {
+        g = encode(s, codec_);
+      } catch (const std::invalid_argument&) {
+        continue;  // a --reference molecule the codec cannot hold has no edited twin
+      }
       const int64_t atoms = g.mask.sum().item<int64_t>();
       const int64_t p = int64_t(rng() % uint64_t(atoms)), q = int64_t(rng() % uint64_t(atoms));
       if (p != q) {

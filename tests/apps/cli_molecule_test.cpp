@@ -235,10 +235,11 @@ TEST(CliMolecule, UsersSdfTrainsSamplesAndEvaluates) {
     std::ofstream out(d + "/theirs.smi");
     std::string line;
     for (int i = 0; i < 300 && std::getline(in, line); ++i) out << line << "\n";
+    out << std::string(45, 'C') << " too_big_for_the_codec\n";  // scored against, not encoded
   }
-  r = run("eval molecule " + ck + " --n-per-class 1 --steps 2 --reference " + d + "/theirs.smi --json");
+  r = run("eval molecule " + ck + " --n-per-class 1 --steps 2 --reference " + d + "/theirs.smi --calibrate --json");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("reference molecules: 300 read"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("reference molecules: 301 read"), std::string::npos) << r.out;
   j = diffuse::Json::parse(r.out.substr(r.out.find('{')));
   EXPECT_GT(j.at("reference").at("held_out").get<int64_t>(), 250);
   EXPECT_EQ(j.at("reference").at("files"), diffuse::Json::array({d + "/theirs.smi"}));
