@@ -45,6 +45,13 @@ std::vector<MoleculeSource> default_molecule_sources(int version) {
 
 namespace {
 
+// FNV-1a: a hash that is the same on every machine and run (the split and the cache's file name).
+uint64_t fnv1a(const std::string& text) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char ch : text) h = (h ^ ch) * 1099511628211ULL;
+  return h;
+}
+
 // The codec's reason for refusing a molecule ("" when it holds it), with sizes as one reason;
 // single atoms (what a salt leaves of its ions) are no molecule to learn from.
 std::string refusal(const std::string& smiles, const CodecConfig& c) {
@@ -91,10 +98,8 @@ MoleculeDataset cached_dataset(const std::vector<MoleculeSource>& sources, const
     const auto time = std::filesystem::last_write_time(src.path, ec).time_since_epoch().count();
     key += "|" + src.path + "|" + Json(src.columns).dump() + "|" + std::to_string(size) + "|" + std::to_string(time);
   }
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char ch : key) h = (h ^ ch) * 1099511628211ULL;
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(key)));
   const std::string path = cache_dir() + "/molecules-" + hex + ".json";
   try {
     if (std::filesystem::exists(path)) {
@@ -127,8 +132,11 @@ MoleculeDataset cached_dataset(const std::vector<MoleculeSource>& sources, const
 
 }  // namespace
 
-MoleculeDataset load_molecule_dataset(const std::vector<MoleculeSource>& sources, const CodecConfig& c, int64_t test_percent,
-                                      bool strip_salts) {
+namespace {
+
+// Reads, strips salts (or drops mixtures), deduplicates and splits; with a codec, drops what it
+// cannot hold (c null: keeps every parsable molecule, as --reference does).
+MoleculeDataset clean_molecules(const std::vector<MoleculeSource>& sources, const CodecConfig* c, int64_t test_percent, bool strip_salts) {
   MoleculeDataset ds;
   std::set<std::string> seen;
   for (const auto& src : sources) {
@@ -149,39 +157,35 @@ MoleculeDataset load_molecule_dataset(const std::vector<MoleculeSource>& sources
         ++ds.duplicates;
         continue;
       }
-      if (const auto why = refusal(s, c); !why.empty()) {
+      if (const auto why = c ? refusal(s, *c) : std::string(); !why.empty()) {
         ++ds.dropped[why];
         continue;
       }
-
-      // FNV-1a of the canonical SMILES: the split does not depend on file order.
-      uint64_t h = 1469598103934665603ULL;
-      for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ULL;
-      (int64_t(h % 100) < test_percent ? ds.test : ds.train).push_back(s);
+      // By a hash of the canonical SMILES: the split does not depend on file order.
+      (int64_t(fnv1a(s) % 100) < test_percent ? ds.test : ds.train).push_back(s);
     }
   }
   return ds;
 }
 
+}  // namespace
+
+MoleculeDataset load_molecule_dataset(const std::vector<MoleculeSource>& sources, const CodecConfig& c, int64_t test_percent,
+                                      bool strip_salts) {
+  return clean_molecules(sources, &c, test_percent, strip_salts);
+}
+
 std::vector<std::string> load_reference_molecules(const std::vector<std::string>& files) {
-  std::set<std::string> seen;
-  std::vector<std::string> out;
-  int64_t read = 0, stripped = 0, duplicates = 0;
-  std::map<std::string, int64_t> dropped;
-  for (const auto& f : molecule_files(files, "--reference")) {
-    ReadReport r;
-    for (auto s : read_molecules(f, &r)) {
-      if (s.find('.') != std::string::npos) s = largest_fragment(s), ++stripped;
-      if (seen.insert(s).second) out.push_back(s);
-      else ++duplicates;
-    }
-    read += r.read;
-    for (const auto& [why, n] : r.failures) dropped[why] += n;
+  std::vector<MoleculeSource> sources;
+  for (const auto& f : molecule_files(files, "--reference")) sources.push_back({f, {}});
+  const auto ds = clean_molecules(sources, nullptr, /*test_percent=*/100, /*strip_salts=*/true);
+  std::cerr << "reference molecules: " << ds.read << " read, " << ds.duplicates << " duplicates, " << ds.stripped << " salts stripped, kept "
+            << ds.test.size();
+  print_dropped(ds.dropped);
+  if (ds.test.size() < 2) {
+    throw std::runtime_error(files.front() + ": " + std::to_string(ds.test.size()) + " reference molecules (expected at least 2; the reasons above)");
   }
-  std::cerr << "reference molecules: " << read << " read, " << duplicates << " duplicates, " << stripped << " salts stripped, kept " << out.size();
-  print_dropped(dropped);
-  if (out.size() < 2) throw std::runtime_error(files.front() + ": " + std::to_string(out.size()) + " reference molecules (expected at least 2; the reasons above)");
-  return out;
+  return ds.test;
 }
 
 // The molecule files named by --data: files as they are, folders as their SDF, SMILES and CSV
