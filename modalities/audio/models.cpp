@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "core/dit_pipeline.h"
+#include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
 #include "modalities/audio/audio_pipeline.h"
 #include "modalities/audio/augment.h"
@@ -67,20 +68,77 @@ void train_classifier(const TrainArgs& a) {
             << " clips of unseen speakers\ncheckpoint: " << out << "/checkpoint.safetensors\n";
 }
 
+// Within its scope the module's parameters take no gradient: the discriminator judging the
+// generator's output for the generator's loss.
+class Frozen {
+ public:
+  explicit Frozen(torch::nn::Module& m) : params_(m.parameters()) {
+    for (auto& p : params_) p.requires_grad_(false);
+  }
+  ~Frozen() {
+    for (auto& p : params_) p.requires_grad_(true);
+  }
+
+ private:
+  std::vector<torch::Tensor> params_;
+};
+
+// The loss weights of HiFi-GAN: reconstruction 45, feature matching 2, the GAN's 1.
+constexpr double kReconstructionWeight = 45.0, kFeatureMatchingWeight = 2.0;
+
+// The learned decoder. With --adversarial on (the default) it trains as HiFi-GAN and Vocos train
+// theirs: the reconstruction losses (multi-resolution STFT + mel L1) plus least-squares GAN and
+// feature-matching losses against the multi-period and multi-resolution discriminators. The
+// discriminator learns in the same step on the same clips: its loss (on the generator's output,
+// detached) is added to the generator's, which it judges with its own parameters frozen, so each
+// side's gradient comes from its own loss only. One optimizer, one checkpoint, exact resume.
 void train_vocoder(const TrainArgs& a) {
   check_run_folder(a);
   const std::string& out = a.out;
-  const auto& own = a.options<AudioDataOptions>();
+  const auto& own = a.options<AudioVocoderOptions>();
+  const bool adversarial = own.adversarial == "on";
   const Json data_spec = own.data.spec();
   auto sd = load_audio_data(data_spec, 16000, 16000);
   auto data = sd.train;
   if (const int64_t n = own.data.data_n; n > 0) data.waves = data.waves.slice(0, 0, n);
-  const auto mel = fitted_mel(data.waves);
-  const TrainOptions o = train_options(a, {{"steps", 3000}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
-                                                     {"log_every", 100}, {"checkpoint_every", 250}, {"cond_dropout", 0.0}});
-  const VocoderConfig config;
-  Vocoder net(config, mel);
-  TrainLoss loss = [net, mel](const torch::Tensor& w, const Condition&, at::Generator& gen) mutable {
+  VocoderConfig config;
+  MelConfig mel;
+  std::map<std::string, torch::Tensor> init_weights;
+  if (!a.init.empty()) {
+    if (!a.resume.empty()) throw std::invalid_argument("--init " + a.init + ": a run either resumes (--resume) or starts from a model, not both");
+    const Vocoder init = load_vocoder(a.init);  // refuses anything but a vocoder, by name
+    const auto ck = load_checkpoint(a.init);
+    config = vocoder_config_from_json(json_at(json_at(ck.recipe, "model", a.init), "config", a.init));
+    mel = init->mel();  // the model's normalisation, so that a DiT trained against it still fits
+    for (const auto& p : init->named_parameters()) init_weights[p.key()] = p.value().detach();
+  } else {
+    mel = fitted_mel(data.waves);
+  }
+  if (!a.resume.empty()) {
+    const bool had = json_at(load_checkpoint(a.resume).recipe, "model", a.resume).contains("discriminator");
+    if (had != adversarial) {
+      throw std::invalid_argument("--resume " + a.resume + ": trained with --adversarial " + (had ? "on" : "off") + "; resume it the same way");
+    }
+  }
+  Json defaults = {{"steps", 3000}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
+                   {"log_every", 100}, {"checkpoint_every", 250}, {"cond_dropout", 0.0}};
+  if (adversarial) {  // HiFi-GAN's optimizer (AdamW 2e-4, betas 0.8/0.99, no clipping)
+    defaults["lr"] = 2e-4;
+    defaults["beta1"] = 0.8;
+    defaults["beta2"] = 0.99;
+    defaults["grad_clip"] = 0.0;
+    defaults["warmup"] = 100;
+  }
+  const TrainOptions o = train_options(a, defaults);
+  const DiscriminatorConfig dconfig;
+  std::shared_ptr<VocoderImpl> net = adversarial ? std::shared_ptr<VocoderImpl>(AdversarialVocoder(config, mel, dconfig).ptr())
+                                                 : Vocoder(config, mel).ptr();
+  if (!init_weights.empty()) {
+    torch::NoGradGuard ng;
+    auto params = net->named_parameters();
+    for (const auto& [k, v] : init_weights) params[k].copy_(v);
+  }
+  TrainLoss loss = [net, mel, adversarial, dconfig](const torch::Tensor& w, const Condition&, at::Generator& gen) {
     // Random gain in [0.3, 1] so the decoder does not learn one loudness.
     const auto wave = w * (0.3 + 0.7 * torch::rand({w.size(0), 1}, gen));
     torch::Tensor target;
@@ -89,15 +147,46 @@ void train_vocoder(const TrainArgs& a) {
       target = log_mel(wave, mel);
     }
     const auto est = net->forward(target, wave.size(1));
-    return multi_resolution_stft_loss(wave, est) + (log_mel(est, mel) - target).abs().flatten(1).mean(1);
+    const auto reconstruction = multi_resolution_stft_loss(wave, est) + (log_mel(est, mel) - target).abs().flatten(1).mean(1);
+    if (!adversarial) return reconstruction;
+    auto& d = std::static_pointer_cast<AdversarialVocoderImpl>(net)->discriminator();
+    // One window of the clips, the same for real and generated, drawn from the step's stream.
+    const int64_t length = dconfig.segment > 0 ? std::min(dconfig.segment, wave.size(1)) : wave.size(1);
+    const int64_t start = torch::randint(wave.size(1) - length + 1, {1}, gen).item<int64_t>();
+    const auto real_part = wave.narrow(1, start, length), est_part = est.narrow(1, start, length);
+    const auto real = d->forward(real_part);
+    const auto discriminator = lsgan_discriminator_loss(real, d->forward(est_part.detach()));
+    std::vector<Verdict> judged;
+    {
+      Frozen frozen(*d);
+      judged = d->forward(est_part);
+    }
+    return kReconstructionWeight * reconstruction + lsgan_generator_loss(judged) + kFeatureMatchingWeight * feature_matching_loss(real, judged) +
+           discriminator;
   };
-  Json recipe = {{"modality", "audio"}, {"model", {{"type", "vocoder"}, {"config", to_json(config)}}}, {"mel", to_json(mel)},
-                 {"samples", data.waves.size(1)}, {"data", data_spec}};
-  Trainer trainer(net.ptr(), loss, recipe, o);
+  Json model = {{"type", "vocoder"}, {"config", to_json(config)}};
+  if (adversarial) {
+    model["discriminator"] = to_json(dconfig);
+    model["train_only"] = {"discriminator."};
+    model["loss"] = {{"reconstruction", kReconstructionWeight}, {"feature_matching", kFeatureMatchingWeight}, {"gan", "least squares"}};
+  }
+  Json recipe = {{"modality", "audio"}, {"model", model}, {"mel", to_json(mel)}, {"samples", data.waves.size(1)}, {"data", data_spec}};
+  if (!a.init.empty()) recipe["init"] = a.init;
+  Trainer trainer(net, loss, recipe, o);
   if (!a.resume.empty()) trainer.resume(a.resume);
   trainer.run({data.waves, {data.labels}});
   Vocoder ema(config, mel);
-  trainer.load_ema_into(*ema);
+  {
+    // The EMA of the whole module, then its generator's part.
+    const std::shared_ptr<VocoderImpl> whole = adversarial ? std::shared_ptr<VocoderImpl>(AdversarialVocoder(config, mel, dconfig).ptr())
+                                                           : Vocoder(config, mel).ptr();
+    trainer.load_ema_into(*whole);
+    torch::NoGradGuard ng;
+    auto params = ema->named_parameters();
+    for (const auto& p : whole->named_parameters()) {
+      if (params.contains(p.key())) params[p.key()].copy_(p.value());
+    }
+  }
   ema->eval();
   const auto test = sd.test.waves.slice(0, 0, 256);
   const auto rt = vocode(ema, log_mels(test, mel), mel, test.size(1));

@@ -30,6 +30,11 @@ struct AudioDataOptions : PluginOptions {
   DataOptions data;
 };
 
+// `train audio-vocoder`.
+struct AudioVocoderOptions : AudioDataOptions {
+  std::string adversarial = "on";  // on: against the multi-period and multi-resolution discriminators
+};
+
 // `sample audio`.
 struct AudioSampleOptions : PluginOptions {
   double seconds = 0;            // 0: the model's own

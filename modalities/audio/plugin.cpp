@@ -80,7 +80,19 @@ PipelineCommands audio_classifier_plugin() {
 PipelineCommands audio_vocoder_plugin() {
   auto p = audio_vocoder_pipeline();
   p.summary = "the learned vocoder (log-mel to waveform) that sample audio decodes with";
-  p.train_options = data_only();
+  p.train_options = [](CLI::App& c) -> std::function<void(TrainArgs&)> {
+    auto o = std::make_shared<AudioVocoderOptions>();
+    auto init = std::make_shared<std::string>();
+    add_data_options(c, o->data);
+    c.add_option("--adversarial", o->adversarial, "train against multi-period and multi-resolution discriminators (LSGAN + feature matching)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"on", "off"}));
+    c.add_option("--init", *init, "start a new run (fresh optimizer and schedule) from this vocoder's weights (a fine-tune)")->check(CLI::ExistingFile);
+    return [o, init](TrainArgs& a) {
+      a.own = o;
+      a.init = *init;
+    };
+  };
   return p;
 }
 

@@ -35,6 +35,79 @@ class ConvNeXtImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ConvNeXt);
 
+// A stack of 2-D convolutions with leaky ReLU (0.1) and a one-channel output convolution; every
+// activation, the score included, is a feature map for feature matching.
+Verdict judge(torch::Tensor x, torch::nn::ModuleList& convs, torch::nn::Conv2d& post) {
+  Verdict v;
+  for (const auto& m : *convs) {
+    x = torch::leaky_relu(m->as<torch::nn::Conv2dImpl>()->forward(x), 0.1);
+    v.features.push_back(x);
+  }
+  v.score = post(x);
+  v.features.push_back(v.score);
+  return v;
+}
+
+// HiFi-GAN's period discriminator: the waveform, reflect-padded to a multiple of the period and
+// folded to (N, 1, T / p, p), under (5, 1) convolutions that stride 3 along time.
+class PeriodDiscriminatorImpl : public torch::nn::Module {
+ public:
+  PeriodDiscriminatorImpl(int64_t period, int64_t c) : period_(period) {
+    convs_ = register_module("convs", torch::nn::ModuleList());
+    int64_t in = 1;
+    for (const int64_t out : {c, 2 * c, 4 * c, 8 * c}) {
+      convs_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, {5, 1}).stride({3, 1}).padding({2, 0})));
+      in = out;
+    }
+    convs_->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, in, {5, 1}).padding({2, 0})));
+    post_ = register_module("post", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, 1, {3, 1}).padding({1, 0})));
+  }
+  Verdict forward(const torch::Tensor& wave) {
+    auto x = wave.unsqueeze(1);
+    if (const int64_t r = x.size(2) % period_) {
+      x = torch::nn::functional::pad(x, torch::nn::functional::PadFuncOptions({0, period_ - r}).mode(torch::kReflect));
+    }
+    return judge(x.view({x.size(0), 1, x.size(2) / period_, period_}), convs_, post_);
+  }
+
+ private:
+  int64_t period_;
+  torch::nn::ModuleList convs_{nullptr};
+  torch::nn::Conv2d post_{nullptr};
+};
+TORCH_MODULE(PeriodDiscriminator);
+
+// UnivNet's resolution discriminator (as Vocos uses it): 2-D convolutions over the STFT magnitude
+// (N, 1, bins, frames) at one n_fft, hop n_fft / 4, Hann window.
+class ResolutionDiscriminatorImpl : public torch::nn::Module {
+ public:
+  ResolutionDiscriminatorImpl(int64_t n_fft, int64_t c) : n_fft_(n_fft) {
+    using O = torch::nn::Conv2dOptions;
+    convs_ = register_module("convs", torch::nn::ModuleList());
+    convs_->push_back(torch::nn::Conv2d(O(1, c, {7, 5}).stride({2, 2}).padding({3, 2})));
+    convs_->push_back(torch::nn::Conv2d(O(c, c, {5, 3}).stride({2, 1}).padding({2, 1})));
+    convs_->push_back(torch::nn::Conv2d(O(c, c, {5, 3}).stride({2, 1}).padding({2, 1})));
+    convs_->push_back(torch::nn::Conv2d(O(c, c, 3).stride({2, 1}).padding(1)));
+    convs_->push_back(torch::nn::Conv2d(O(c, c, 3).stride({2, 2}).padding(1)));
+    post_ = register_module("post", torch::nn::Conv2d(O(c, 1, 3).padding(1)));
+  }
+  Verdict forward(const torch::Tensor& wave) {
+    const auto w = wave.to(torch::kFloat);
+    const auto spec = torch::stft(w, n_fft_, n_fft_ / 4, n_fft_, torch::hann_window(n_fft_, w.options()), true, "reflect", false, true, true);
+    // |S| with a floor inside the root: the gradient of |z| is undefined at z = 0.
+    const auto magnitude = torch::view_as_real(spec).pow(2).sum(-1).add(1e-9).sqrt();
+    return judge(magnitude.unsqueeze(1), convs_, post_);
+  }
+
+ private:
+  int64_t n_fft_;
+  torch::nn::ModuleList convs_{nullptr};
+  torch::nn::Conv2d post_{nullptr};
+};
+TORCH_MODULE(ResolutionDiscriminator);
+
+torch::Tensor per_item_mean(const torch::Tensor& t) { return t.to(torch::kFloat).flatten(1).mean(1); }
+
 }  // namespace
 
 Json to_json(const VocoderConfig& c) { return {{"dim", c.dim}, {"blocks", c.blocks}, {"expansion", c.expansion}}; }
@@ -83,6 +156,61 @@ torch::Tensor multi_resolution_stft_loss(const torch::Tensor& reference, const t
     loss = loss + sc + log_l1;
   }
   return loss / 3.0;
+}
+
+Json to_json(const DiscriminatorConfig& c) {
+  return {{"periods", c.periods}, {"resolutions", c.resolutions}, {"channels", c.channels}, {"segment", c.segment}};
+}
+DiscriminatorConfig discriminator_config_from_json(const Json& j) {
+  DiscriminatorConfig c;
+  c.periods = j.value("periods", c.periods);
+  c.resolutions = j.value("resolutions", c.resolutions);
+  c.channels = j.value("channels", c.channels);
+  c.segment = j.value("segment", c.segment);
+  bool ok = c.channels >= 1 && c.segment >= 0 && !(c.periods.empty() && c.resolutions.empty());
+  for (const int64_t p : c.periods) ok = ok && p >= 1;
+  for (const int64_t n : c.resolutions) ok = ok && n >= 16;
+  if (!ok) throw std::invalid_argument("discriminator config: needs periods >= 1 or resolutions (n_fft) >= 16, channels >= 1 and segment >= 0");
+  return c;
+}
+
+WaveDiscriminatorImpl::WaveDiscriminatorImpl(const DiscriminatorConfig& config) : config_(config) {
+  periods_ = register_module("periods", torch::nn::ModuleList());
+  resolutions_ = register_module("resolutions", torch::nn::ModuleList());
+  for (const int64_t p : config.periods) periods_->push_back(PeriodDiscriminator(p, config.channels));
+  for (const int64_t n : config.resolutions) resolutions_->push_back(ResolutionDiscriminator(n, config.channels));
+}
+
+std::vector<Verdict> WaveDiscriminatorImpl::forward(const torch::Tensor& wave) {
+  std::vector<Verdict> out;
+  for (const auto& d : *periods_) out.push_back(d->as<PeriodDiscriminatorImpl>()->forward(wave));
+  for (const auto& d : *resolutions_) out.push_back(d->as<ResolutionDiscriminatorImpl>()->forward(wave));
+  return out;
+}
+
+torch::Tensor lsgan_discriminator_loss(const std::vector<Verdict>& real, const std::vector<Verdict>& fake) {
+  auto loss = torch::zeros({real.at(0).score.size(0)}, real[0].score.options().dtype(torch::kFloat));
+  for (size_t i = 0; i < real.size(); ++i) loss = loss + per_item_mean((1 - real[i].score).pow(2)) + per_item_mean(fake.at(i).score.pow(2));
+  return loss;
+}
+
+torch::Tensor lsgan_generator_loss(const std::vector<Verdict>& fake) {
+  auto loss = torch::zeros({fake.at(0).score.size(0)}, fake[0].score.options().dtype(torch::kFloat));
+  for (const auto& v : fake) loss = loss + per_item_mean((1 - v.score).pow(2));
+  return loss;
+}
+
+torch::Tensor feature_matching_loss(const std::vector<Verdict>& real, const std::vector<Verdict>& fake) {
+  auto loss = torch::zeros({fake.at(0).score.size(0)}, fake[0].score.options().dtype(torch::kFloat));
+  for (size_t i = 0; i < real.size(); ++i) {
+    for (size_t j = 0; j < real[i].features.size(); ++j) loss = loss + per_item_mean((real[i].features[j].detach() - fake.at(i).features.at(j)).abs());
+  }
+  return loss;
+}
+
+AdversarialVocoderImpl::AdversarialVocoderImpl(const VocoderConfig& config, const MelConfig& mel, const DiscriminatorConfig& d)
+    : VocoderImpl(config, mel) {
+  discriminator_ = register_module("discriminator", WaveDiscriminator(d));
 }
 
 Vocoder load_vocoder(const std::string& path) {
