@@ -6,6 +6,7 @@
 #include "core/modality.h"
 #include "core/dit.h"
 #include "core/train/checkpoint.h"
+#include "core/train/export.h"
 
 namespace diffuse::cli {
 
@@ -27,15 +28,7 @@ void add_model(CLI::App& app) {
       ->check(CLI::IsMember({"on", "off"}));
   exp->callback([in, out, force, vae, anchor] {
     auto ck = load_checkpoint(*in);
-    // Parts that only training uses (a vocoder's discriminator, model.train_only) are not shipped.
-    if (ck.recipe.contains("model") && ck.recipe["model"].contains("train_only")) {
-      for (const auto& prefix : ck.recipe["model"]["train_only"]) {
-        for (auto* tensors : {&ck.model, &ck.ema, &ck.exp_avg, &ck.exp_avg_sq}) {
-          for (auto it = tensors->begin(); it != tensors->end();) it = it->first.rfind(prefix.get<std::string>(), 0) == 0 ? tensors->erase(it) : std::next(it);
-        }
-      }
-      ck.recipe["model"].erase("train_only");
-    }
+    drop_training_only(ck);  // e.g. a vocoder's discriminator: not shipped
     // The tensors must fit the architecture the recipe names (weights, buffers and their EMA):
     // an exported file that no command could load is refused here, naming the tensor.
     {

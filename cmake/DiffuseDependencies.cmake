@@ -64,6 +64,8 @@ if(DIFFUSE_WITH_SNDFILE)
   diffuse_require(PKG_CONFIG_FOUND "pkg-config (needed to find libsndfile)" "pkg-config" "DIFFUSE_WITH_SNDFILE")
   pkg_check_modules(SNDFILE IMPORTED_TARGET sndfile)
   diffuse_require(SNDFILE_FOUND "libsndfile" "libsndfile1-dev" "DIFFUSE_WITH_SNDFILE")
+  find_package(ZLIB QUIET)  # the PNG contact sheet of eval audio
+  diffuse_require(ZLIB_FOUND "zlib" "zlib1g-dev" "DIFFUSE_WITH_SNDFILE")
 endif()
 
 if(DIFFUSE_WITH_RDKIT)

@@ -1,5 +1,6 @@
 // Checkpoint (de)serialisation over safetensors.
 #include "core/train/checkpoint.h"
+#include "core/train/export.h"
 
 #include <torch/torch.h>
 
@@ -136,6 +137,21 @@ Checkpoint load_model_checkpoint(const std::string& file, const std::string& mod
 std::string resolve_beside(const std::string& path, const std::string& checkpoint) {
   if (path.empty() || std::filesystem::path(path).is_absolute() || std::filesystem::exists(path)) return path;
   return (std::filesystem::path(checkpoint).parent_path() / path).string();
+}
+
+}  // namespace diffuse
+
+namespace diffuse {
+
+void drop_training_only(Checkpoint& ck) {
+  if (!ck.recipe.contains("model") || !ck.recipe["model"].contains("train_only")) return;
+  for (const auto& prefix : ck.recipe["model"]["train_only"]) {
+    const auto p = prefix.get<std::string>();
+    for (auto* tensors : {&ck.model, &ck.ema, &ck.exp_avg, &ck.exp_avg_sq}) {
+      for (auto it = tensors->begin(); it != tensors->end();) it = it->first.rfind(p, 0) == 0 ? tensors->erase(it) : std::next(it);
+    }
+  }
+  ck.recipe["model"].erase("train_only");
 }
 
 }  // namespace diffuse

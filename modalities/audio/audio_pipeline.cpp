@@ -196,7 +196,10 @@ class AudioEvaluator : public Evaluator {
   explicit AudioEvaluator(const AudioEvalOptions& o)
       : file_(o.classifier.empty() ? shipped_model_path("spoken-digits/classifier.safetensors") : o.classifier),
         clf_(load_mel_classifier(file_)),
-        vocoder_(o.vocoder.empty() ? shipped_vocoder() : o.vocoder) {
+        vocoder_(o.vocoder.empty() ? shipped_vocoder() : o.vocoder),
+        contact_sheet_(o.contact_sheet),
+        force_(o.force) {
+    if (!contact_sheet_.empty()) check_writable(contact_sheet_, force_);  // before any sampling
     const auto ck = load_checkpoint(file_);
     cmel_ = mel_config_from_json(ck.recipe.at("mel"));
     data_ = ck.recipe.value("data", Json{{"dataset", "spoken-digits"}});
@@ -267,6 +270,16 @@ class AudioEvaluator : public Evaluator {
     s["seconds_per_audio_second"] = seconds / (double(g.data.numel()) / double(g.info.at("rate").get<int64_t>()));
     s["decoder"] = g.info.at("decoder");
     s["inception_score_ratio"] = s["inception_score"].get<double>() / real_is_;  // against the reference's
+    if (!contact_sheet_.empty()) {
+      const auto labels = torch::tensor(g.labels, torch::kLong);
+      std::vector<torch::Tensor> real, generated;
+      for (int64_t c = 0; c <= test_.labels.max().item<int64_t>(); ++c) {
+        real.push_back(test_.waves.index({test_.labels == c}));
+        generated.push_back(g.data.index({labels == c}));
+      }
+      write_mel_contact_sheet(contact_sheet_, real, generated, 4, force_);
+      s["contact_sheet"] = contact_sheet_;
+    }
     return s;
   }
 
@@ -283,6 +296,8 @@ class AudioEvaluator : public Evaluator {
   std::string file_;
   mutable MelClassifier clf_;
   std::string vocoder_;
+  std::string contact_sheet_;
+  bool force_ = false;
   Json data_;
   double real_accuracy_ = 0, real_is_ = 1;
   MelConfig cmel_;

@@ -19,6 +19,11 @@ PipelineCommands audio_vocoder_pipeline();  // train only: the learned decoder
 // `diffuse report`: every WAV/FLAC in `dir` and its sub-folders, embedded with a player and its
 // log-mel spectrogram drawn as SVG.
 std::string audio_report_section(const std::string& dir);
+// A contact sheet: one row per class, `left[c]` and `right[c]` (N, T) waveforms of class c, their
+// first `per_side` clips as log-mels (low bands at the bottom, one colour scale for the sheet),
+// written as a PNG.
+void write_mel_contact_sheet(const std::string& path, const std::vector<torch::Tensor>& left, const std::vector<torch::Tensor>& right,
+                             int64_t per_side, bool force);
 
 // Samples n clips from a checkpoint through the generic pipeline; options as the CLI's (label,
 // seed, sampler, steps, cfg, ...; decoder: "auto" (default: vocoder.safetensors beside the

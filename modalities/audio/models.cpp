@@ -68,23 +68,8 @@ void train_classifier(const TrainArgs& a) {
             << " clips of unseen speakers\ncheckpoint: " << out << "/checkpoint.safetensors\n";
 }
 
-// Within its scope the module's parameters take no gradient: the discriminator judging the
-// generator's output for the generator's loss.
-class Frozen {
- public:
-  explicit Frozen(torch::nn::Module& m) : params_(m.parameters()) {
-    for (auto& p : params_) p.requires_grad_(false);
-  }
-  ~Frozen() {
-    for (auto& p : params_) p.requires_grad_(true);
-  }
-
- private:
-  std::vector<torch::Tensor> params_;
-};
-
-// The loss weights of HiFi-GAN: reconstruction 45, feature matching 2, the GAN's 1.
-constexpr double kReconstructionWeight = 45.0, kFeatureMatchingWeight = 2.0;
+// HiFi-GAN's weight of the reconstruction losses against the GAN term's 1.
+constexpr double kReconstructionWeight = 45.0;
 
 // The learned decoder. With --adversarial on (the default) it trains as HiFi-GAN and Vocos train
 // theirs: the reconstruction losses (multi-resolution STFT + mel L1) plus least-squares GAN and
@@ -97,29 +82,32 @@ void train_vocoder(const TrainArgs& a) {
   const std::string& out = a.out;
   const auto& own = a.options<AudioVocoderOptions>();
   const bool adversarial = own.adversarial == "on";
+  VocoderConfig config;
+  MelConfig mel;
+  std::map<std::string, torch::Tensor> init_weights;
+  Json origin;  // the model a fine-tune started from
+  if (!a.init.empty()) {
+    if (!a.resume.empty()) throw std::invalid_argument("--init " + a.init + ": a run either resumes (--resume) or starts from a model, not both");
+    const Vocoder init = load_vocoder(a.init);  // refuses anything but a vocoder, by name
+    config = init->config();
+    mel = init->mel();  // the model's normalisation, so that a DiT trained against it still fits
+    for (const auto& p : init->named_parameters()) init_weights[p.key()] = p.value().detach();
+    origin = a.init;
+  } else if (!a.resume.empty()) {  // the run's own settings, whatever the data would fit now
+    const auto recipe = load_checkpoint(a.resume).recipe;
+    const auto& m = json_at(recipe, "model", a.resume);
+    if (m.contains("discriminator") != adversarial) {
+      throw std::invalid_argument("--resume " + a.resume + ": trained with --adversarial " + (adversarial ? "off" : "on") + "; resume it the same way");
+    }
+    config = vocoder_config_from_json(json_at(m, "config", a.resume));
+    mel = mel_config_from_json(json_at(recipe, "mel", a.resume));
+    origin = recipe.value("init", Json());
+  }
   const Json data_spec = own.data.spec();
   auto sd = load_audio_data(data_spec, 16000, 16000);
   auto data = sd.train;
   if (const int64_t n = own.data.data_n; n > 0) data.waves = data.waves.slice(0, 0, n);
-  VocoderConfig config;
-  MelConfig mel;
-  std::map<std::string, torch::Tensor> init_weights;
-  if (!a.init.empty()) {
-    if (!a.resume.empty()) throw std::invalid_argument("--init " + a.init + ": a run either resumes (--resume) or starts from a model, not both");
-    const Vocoder init = load_vocoder(a.init);  // refuses anything but a vocoder, by name
-    const auto ck = load_checkpoint(a.init);
-    config = vocoder_config_from_json(json_at(json_at(ck.recipe, "model", a.init), "config", a.init));
-    mel = init->mel();  // the model's normalisation, so that a DiT trained against it still fits
-    for (const auto& p : init->named_parameters()) init_weights[p.key()] = p.value().detach();
-  } else {
-    mel = fitted_mel(data.waves);
-  }
-  if (!a.resume.empty()) {
-    const bool had = json_at(load_checkpoint(a.resume).recipe, "model", a.resume).contains("discriminator");
-    if (had != adversarial) {
-      throw std::invalid_argument("--resume " + a.resume + ": trained with --adversarial " + (had ? "on" : "off") + "; resume it the same way");
-    }
-  }
+  if (a.init.empty() && a.resume.empty()) mel = fitted_mel(data.waves);
   Json defaults = {{"steps", 3000}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
                    {"log_every", 100}, {"checkpoint_every", 250}, {"cond_dropout", 0.0}};
   if (adversarial) {  // HiFi-GAN's optimizer (AdamW 2e-4, betas 0.8/0.99, no clipping)
@@ -130,6 +118,7 @@ void train_vocoder(const TrainArgs& a) {
     defaults["warmup"] = 100;
   }
   const TrainOptions o = train_options(a, defaults);
+  if (o.autocast != "off") throw std::invalid_argument("train audio-vocoder: --precision " + o.autocast + " is not supported (its STFTs run in fp32); use fp32");
   const DiscriminatorConfig dconfig;
   std::shared_ptr<VocoderImpl> net = adversarial ? std::shared_ptr<VocoderImpl>(AdversarialVocoder(config, mel, dconfig).ptr())
                                                  : Vocoder(config, mel).ptr();
@@ -153,16 +142,8 @@ void train_vocoder(const TrainArgs& a) {
     // One window of the clips, the same for real and generated, drawn from the step's stream.
     const int64_t length = dconfig.segment > 0 ? std::min(dconfig.segment, wave.size(1)) : wave.size(1);
     const int64_t start = torch::randint(wave.size(1) - length + 1, {1}, gen).item<int64_t>();
-    const auto real_part = wave.narrow(1, start, length), est_part = est.narrow(1, start, length);
-    const auto real = d->forward(real_part);
-    const auto discriminator = lsgan_discriminator_loss(real, d->forward(est_part.detach()));
-    std::vector<Verdict> judged;
-    {
-      Frozen frozen(*d);
-      judged = d->forward(est_part);
-    }
-    return kReconstructionWeight * reconstruction + lsgan_generator_loss(judged) + kFeatureMatchingWeight * feature_matching_loss(real, judged) +
-           discriminator;
+    const auto gan = gan_losses(*d, wave.narrow(1, start, length), est.narrow(1, start, length));
+    return kReconstructionWeight * reconstruction + gan.generator + gan.discriminator;
   };
   Json model = {{"type", "vocoder"}, {"config", to_json(config)}};
   if (adversarial) {
@@ -171,7 +152,7 @@ void train_vocoder(const TrainArgs& a) {
     model["loss"] = {{"reconstruction", kReconstructionWeight}, {"feature_matching", kFeatureMatchingWeight}, {"gan", "least squares"}};
   }
   Json recipe = {{"modality", "audio"}, {"model", model}, {"mel", to_json(mel)}, {"samples", data.waves.size(1)}, {"data", data_spec}};
-  if (!a.init.empty()) recipe["init"] = a.init;
+  if (!origin.is_null()) recipe["init"] = origin;
   Trainer trainer(net, loss, recipe, o);
   if (!a.resume.empty()) trainer.resume(a.resume);
   trainer.run({data.waves, {data.labels}});

@@ -47,6 +47,8 @@ struct AudioSampleOptions : PluginOptions {
 struct AudioEvalOptions : AudioSampleOptions {
   std::string classifier;  // "" = the shipped one
   std::string vocoder;     // "" = the shipped one, when there is one
+  std::string contact_sheet;  // a PNG of real and generated log-mels per class ("" = none)
+  bool force = false;         // overwrite it
 };
 
 }  // namespace diffuse::audio

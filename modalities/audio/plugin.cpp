@@ -65,6 +65,8 @@ PipelineCommands audio_plugin() {
     c.add_option("--classifier", o->classifier, "evaluation classifier (default: the shipped one)")->check(CLI::ExistingFile);
     c.add_option("--vocoder", o->vocoder, "the vocoder whose round trip --calibrate scores (default: the shipped one)")->check(CLI::ExistingFile);
     c.add_option("--decoder", o->decoder, "decoder of the samples: auto, griffin-lim or a vocoder checkpoint (see sample)")->capture_default_str();
+    c.add_option("--contact-sheet", o->contact_sheet, "write a PNG: per class (rows), real held-out log-mels (left) beside generated ones (right)");
+    c.add_flag("--force", o->force, "overwrite the contact sheet");
     return [o](EvalArgs& a) { a.own = o; };
   };
   return p;

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/train/checkpoint.h"
+#include "core/train/export.h"
 
 namespace diffuse::audio {
 namespace {
@@ -108,6 +109,20 @@ TORCH_MODULE(ResolutionDiscriminator);
 
 torch::Tensor per_item_mean(const torch::Tensor& t) { return t.to(torch::kFloat).flatten(1).mean(1); }
 
+// Within its scope the module's parameters take no gradient.
+class Frozen {
+ public:
+  explicit Frozen(torch::nn::Module& m) : params_(m.parameters()) {
+    for (auto& p : params_) p.requires_grad_(false);
+  }
+  ~Frozen() {
+    for (auto& p : params_) p.requires_grad_(true);
+  }
+
+ private:
+  std::vector<torch::Tensor> params_;
+};
+
 }  // namespace
 
 Json to_json(const VocoderConfig& c) { return {{"dim", c.dim}, {"blocks", c.blocks}, {"expansion", c.expansion}}; }
@@ -208,13 +223,27 @@ torch::Tensor feature_matching_loss(const std::vector<Verdict>& real, const std:
   return loss;
 }
 
+GanLosses gan_losses(WaveDiscriminatorImpl& d, const torch::Tensor& real, const torch::Tensor& generated) {
+  const auto real_verdicts = d.forward(real);
+  GanLosses out;
+  out.discriminator = lsgan_discriminator_loss(real_verdicts, d.forward(generated.detach()));
+  std::vector<Verdict> judged;
+  {
+    Frozen frozen(d);
+    judged = d.forward(generated);
+  }
+  out.generator = lsgan_generator_loss(judged) + kFeatureMatchingWeight * feature_matching_loss(real_verdicts, judged);
+  return out;
+}
+
 AdversarialVocoderImpl::AdversarialVocoderImpl(const VocoderConfig& config, const MelConfig& mel, const DiscriminatorConfig& d)
     : VocoderImpl(config, mel) {
   discriminator_ = register_module("discriminator", WaveDiscriminator(d));
 }
 
 Vocoder load_vocoder(const std::string& path) {
-  const auto ck = load_checkpoint(path);
+  auto ck = load_checkpoint(path);
+  drop_training_only(ck);  // a training checkpoint's discriminator
   const auto& m = json_at(ck.recipe, "model", path);
   if (m.value("type", std::string()) != "vocoder") throw std::runtime_error(path + ": not a vocoder checkpoint (model.type is not 'vocoder')");
   Vocoder v(vocoder_config_from_json(json_at(m, "config", path)), mel_config_from_json(json_at(ck.recipe, "mel", path)));

@@ -33,6 +33,7 @@ class VocoderImpl : public torch::nn::Module {
   // -> waveforms (N, length), the iSTFT of spectrum().
   torch::Tensor forward(const torch::Tensor& log_mel, int64_t length);
   const MelConfig& mel() const { return mel_; }
+  const VocoderConfig& config() const { return config_; }
 
  private:
   VocoderConfig config_;
@@ -94,6 +95,19 @@ torch::Tensor lsgan_generator_loss(const std::vector<Verdict>& fake);
 // Feature matching per item: mean |f_real - f_fake| of each feature map, summed; the real
 // features are constants (no gradient reaches the discriminator through them).
 torch::Tensor feature_matching_loss(const std::vector<Verdict>& real, const std::vector<Verdict>& fake);
+
+// HiFi-GAN's weight of feature matching against the GAN term (its reconstruction weight is 45).
+constexpr double kFeatureMatchingWeight = 2.0;
+
+// One batch's adversarial terms, per item (N,). `discriminator`: its LSGAN loss on `real` and on
+// `generated` detached, so only the discriminator's parameters get its gradient. `generator`: the
+// LSGAN loss of `generated` plus kFeatureMatchingWeight x feature matching, judged with the
+// discriminator's parameters frozen, so only the generator gets its gradient. Their sum can be
+// minimised in one backward pass and one optimizer step.
+struct GanLosses {
+  torch::Tensor generator, discriminator;
+};
+GanLosses gan_losses(WaveDiscriminatorImpl& d, const torch::Tensor& real, const torch::Tensor& generated);
 
 // The vocoder with its discriminator, as one module for the trainer: the generator's tensors keep
 // the vocoder's names and the discriminator's sit under "discriminator.", a training-only part

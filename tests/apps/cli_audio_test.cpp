@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <sndfile.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
 #include "tests/apps/cli_util.h"
 #include "core/json.h"
+#include "core/train/checkpoint.h"
 
 namespace {
 
@@ -51,6 +53,31 @@ TEST(CliAudio, ClassifierDitSampleEvalRoundTrip) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("held-out spectral convergence"), std::string::npos) << r.out;
   const std::string voc = d + "/voc/checkpoint.safetensors";
+  // Trained against its discriminators by default: they are in the checkpoint, and export drops them.
+  {
+    const auto c = diffuse::load_checkpoint(voc);
+    EXPECT_TRUE(std::any_of(c.model.begin(), c.model.end(), [](const auto& kv) { return kv.first.rfind("discriminator.", 0) == 0; }));
+    EXPECT_EQ(c.recipe.at("model").at("loss").at("gan"), "least squares");
+  }
+  r = diffuse("model export " + voc + " " + d + "/voc.safetensors");
+  ASSERT_EQ(r.code, 0) << r.out;
+  {
+    const auto c = diffuse::load_checkpoint(d + "/voc.safetensors");
+    for (const auto& [k, t] : c.model) EXPECT_NE(k.rfind("discriminator.", 0), 0u) << k;
+    EXPECT_FALSE(c.recipe.at("model").contains("train_only"));
+  }
+  r = diffuse("train audio-vocoder --adversarial off --resume " + voc + " --steps 4 --out " + d + "/voc-off");
+  EXPECT_NE(r.out.find("--resume " + voc + ": trained with --adversarial on; resume it the same way"), std::string::npos) << r.out;
+  r = diffuse("train audio-vocoder --init " + ck + " --out " + d + "/voc-dit");
+  EXPECT_NE(r.out.find("not a vocoder checkpoint"), std::string::npos) << r.out;
+  // A fine-tune keeps the model's mel normalisation and records where it started.
+  r = diffuse("train audio-vocoder --init " + d + "/voc.safetensors --adversarial off --espeak-variants 2 --steps 1 --batch 2 --out " + d + "/voc2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  {
+    const auto c = diffuse::load_checkpoint(d + "/voc2/checkpoint.safetensors");
+    EXPECT_EQ(c.recipe.at("init"), d + "/voc.safetensors");
+    EXPECT_EQ(c.recipe.at("mel"), diffuse::load_checkpoint(voc).recipe.at("mel"));
+  }
   r = diffuse("sample audio --checkpoint " + ck + " --label 3 --steps 2 --decoder " + voc + " --out " + d + "/voc.wav");
   ASSERT_EQ(r.code, 0) << r.out;
   SF_INFO vinfo{};
@@ -63,9 +90,25 @@ TEST(CliAudio, ClassifierDitSampleEvalRoundTrip) {
   r = diffuse("sample audio --checkpoint " + ck + " --decoder " + ck + " --out " + d + "/x.wav");
   EXPECT_NE(r.out.find("not a vocoder checkpoint"), std::string::npos) << r.out;
   r = diffuse("eval audio " + ck + " --classifier " + d + "/clf/checkpoint.safetensors --vocoder " + voc +
-              " --n-per-class 1 --steps 2 --calibrate --json");
+              " --n-per-class 1 --steps 2 --calibrate --json --contact-sheet " + d + "/sheet.png");
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = diffuse::Json::parse(r.out);
+  // The contact sheet: a PNG of 10 rows (64 bands, 2 px apart) of 4 real and 4 generated log-mels
+  // (63 frames, 2 px apart, 8 between the sides), its size read from the IHDR chunk.
+  EXPECT_EQ(j.at("samples").at("contact_sheet"), d + "/sheet.png");
+  {
+    std::ifstream png(d + "/sheet.png", std::ios::binary);
+    std::string head(24, '\0');
+    png.read(head.data(), 24);
+    ASSERT_EQ(head.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+    EXPECT_EQ(head.substr(12, 4), "IHDR");
+    auto be32 = [&](size_t o) { return (uint32_t(uint8_t(head[o])) << 24) | (uint32_t(uint8_t(head[o + 1])) << 16) | (uint32_t(uint8_t(head[o + 2])) << 8) | uint8_t(head[o + 3]); };
+    EXPECT_EQ(be32(16), 8u * 63 + 6 * 2 + 8);
+    EXPECT_EQ(be32(20), 10u * 66 - 2);
+  }
+  r = diffuse("eval audio " + ck + " --classifier " + d + "/clf/checkpoint.safetensors --n-per-class 1 --steps 2 --contact-sheet " + d + "/sheet.png");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(d + "/sheet.png: exists; pass --force to overwrite"), std::string::npos) << r.out;
   EXPECT_EQ(j.at("samples").at("n").get<int>(), 10);
   EXPECT_TRUE(j.at("vocoder_round_trip").contains("spectral_convergence"));
   // The judge trained on the judge's speakers, its reference their held-out split; the degraded rows.

@@ -22,6 +22,7 @@
 #include "modalities/audio/io.h"
 #include "modalities/audio/options.h"
 #include "modalities/audio/spectrogram.h"
+#include "modalities/audio/vocoder.h"
 
 namespace diffuse::audio {
 namespace {
@@ -242,6 +243,73 @@ TEST(Spectrogram, MelBasisPeaksInOrderAndSineLandsInItsBand) {
   const int64_t band = lm[0].mean(1).argmax().item<int64_t>();
   const int64_t bin_1k = int64_t(std::lround(1000.0 / df));
   EXPECT_GT(w[band][bin_1k].item<double>(), 0.0);  // the loudest band's filter covers 1 kHz
+}
+
+// The adversarial vocoder's parts: the LSGAN and feature-matching losses by their definitions, the
+// discriminators' shapes, each side's gradient from its own loss only, and a discriminator that
+// learns to tell real from generated.
+TEST(VocoderGan, LossesDiscriminatorsAndGradientsAreEachSidesOwn) {
+  torch::manual_seed(0);
+  const Verdict real{torch::ones({2, 1, 3}), {torch::zeros({2, 4}), torch::ones({2, 1, 3})}};
+  const Verdict fake{torch::zeros({2, 1, 3}), {torch::full({2, 4}, 0.5), torch::zeros({2, 1, 3})}};
+  EXPECT_TRUE(torch::allclose(lsgan_discriminator_loss({real}, {fake}), torch::zeros({2})));           // a perfect judge
+  EXPECT_TRUE(torch::allclose(lsgan_discriminator_loss({fake}, {real}), torch::full({2}, 2.0)));       // the reverse
+  EXPECT_TRUE(torch::allclose(lsgan_generator_loss({fake, fake}), torch::full({2}, 2.0)));             // summed over judges
+  EXPECT_TRUE(torch::allclose(feature_matching_loss({real}, {fake}), torch::full({2}, 0.5 + 1.0)));   // per map, summed
+
+  WaveDiscriminator d{DiscriminatorConfig{}};
+  const auto wave = 0.1 * torch::randn({2, 4001});
+  const auto v = d->forward(wave);
+  ASSERT_EQ(v.size(), 8u);  // periods 2, 3, 5, 7, 11, then n_fft 512, 1024, 2048
+  EXPECT_EQ(v[0].score.size(3), 2);
+  EXPECT_EQ(v[4].score.size(3), 11);
+  EXPECT_EQ(v[4].features.size(), 6u);  // five convolutions and the score
+  EXPECT_EQ(v[5].features.size(), 6u);
+  EXPECT_EQ(v[7].score.size(0), 2);
+
+  auto generated = (0.1 * torch::randn({2, 4001})).requires_grad_(true);
+  auto losses = gan_losses(*d, wave, generated);
+  losses.discriminator.sum().backward();
+  EXPECT_FALSE(generated.grad().defined()) << "the discriminator's loss reached the generator";
+  for (const auto& p : d->parameters()) {
+    ASSERT_TRUE(p.grad().defined());
+    EXPECT_TRUE(p.requires_grad());
+    p.mutable_grad() = torch::Tensor();
+  }
+  losses = gan_losses(*d, wave, generated);
+  losses.generator.sum().backward();
+  ASSERT_TRUE(generated.grad().defined());
+  EXPECT_GT(generated.grad().abs().sum().item<double>(), 0.0);
+  for (const auto& p : d->parameters()) EXPECT_FALSE(p.grad().defined()) << "the generator's loss reached the discriminator";
+
+  // A small discriminator learns to tell sines (real) from noise of the same level (generated).
+  DiscriminatorConfig small;
+  small.periods = {3};
+  small.resolutions = {256};
+  small.channels = 4;
+  WaveDiscriminator judge(small);
+  torch::optim::Adam opt(judge->parameters(), torch::optim::AdamOptions(2e-3));
+  auto batch = [](int64_t n) {
+    const auto t = torch::arange(2048, torch::kFloat) / 16000.0;
+    const auto hz = 200 + 1800 * torch::rand({n, 1});
+    const auto sines = 0.3 * torch::sin(2 * M_PI * hz * t + 6.28 * torch::rand({n, 1}));
+    return std::make_pair(sines, 0.3 / std::sqrt(2.0) * torch::randn({n, 2048}));
+  };
+  auto score = [&](const torch::Tensor& w) {
+    double s = 0;
+    for (const auto& x : judge->forward(w)) s += x.score.mean().item<double>();
+    return s / 2;
+  };
+  const auto [test_real, test_noise] = batch(16);
+  const double gap_before = score(test_real) - score(test_noise);
+  for (int step = 0; step < 200; ++step) {
+    const auto [r, f] = batch(8);
+    opt.zero_grad();
+    lsgan_discriminator_loss(judge->forward(r), judge->forward(f)).mean().backward();
+    opt.step();
+  }
+  const double gap_after = score(test_real) - score(test_noise);
+  EXPECT_GT(gap_after, 0.5) << "before training: " << gap_before;
 }
 
 TEST(Spectrogram, GriffinLimRecoversAWaveformWithTheSameMagnitudes) {
