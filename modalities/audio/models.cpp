@@ -86,6 +86,7 @@ void train_vocoder(const TrainArgs& a) {
   MelConfig mel;
   std::map<std::string, torch::Tensor> init_weights;
   Json origin;  // the model a fine-tune started from
+  double mel_weight = own.mel_weight;
   if (!a.init.empty()) {
     if (!a.resume.empty()) throw std::invalid_argument("--init " + a.init + ": a run either resumes (--resume) or starts from a model, not both");
     const Vocoder init = load_vocoder(a.init);  // refuses anything but a vocoder, by name
@@ -101,6 +102,7 @@ void train_vocoder(const TrainArgs& a) {
     }
     config = vocoder_config_from_json(json_at(m, "config", a.resume));
     mel = mel_config_from_json(json_at(recipe, "mel", a.resume));
+    mel_weight = m.value("loss", Json::object()).value("mel_weight", 1.0);
     origin = recipe.value("init", Json());
   }
   const Json data_spec = own.data.spec();
@@ -127,7 +129,7 @@ void train_vocoder(const TrainArgs& a) {
     auto params = net->named_parameters();
     for (const auto& [k, v] : init_weights) params[k].copy_(v);
   }
-  TrainLoss loss = [net, mel, adversarial, dconfig](const torch::Tensor& w, const Condition&, at::Generator& gen) {
+  TrainLoss loss = [net, mel, adversarial, dconfig, mel_weight](const torch::Tensor& w, const Condition&, at::Generator& gen) {
     // Random gain in [0.3, 1] so the decoder does not learn one loudness.
     const auto wave = w * (0.3 + 0.7 * torch::rand({w.size(0), 1}, gen));
     torch::Tensor target;
@@ -136,7 +138,7 @@ void train_vocoder(const TrainArgs& a) {
       target = log_mel(wave, mel);
     }
     const auto est = net->forward(target, wave.size(1));
-    const auto reconstruction = multi_resolution_stft_loss(wave, est) + (log_mel(est, mel) - target).abs().flatten(1).mean(1);
+    const auto reconstruction = multi_resolution_stft_loss(wave, est) + mel_weight * (log_mel(est, mel) - target).abs().flatten(1).mean(1);
     if (!adversarial) return reconstruction;
     auto& d = std::static_pointer_cast<AdversarialVocoderImpl>(net)->discriminator();
     // One window of the clips, the same for real and generated, drawn from the step's stream.
@@ -145,11 +147,13 @@ void train_vocoder(const TrainArgs& a) {
     const auto gan = gan_losses(*d, wave.narrow(1, start, length), est.narrow(1, start, length));
     return kReconstructionWeight * reconstruction + gan.generator + gan.discriminator;
   };
-  Json model = {{"type", "vocoder"}, {"config", to_json(config)}};
+  Json model = {{"type", "vocoder"}, {"config", to_json(config)}, {"loss", {{"mel_weight", mel_weight}}}};
   if (adversarial) {
     model["discriminator"] = to_json(dconfig);
     model["train_only"] = {"discriminator."};
-    model["loss"] = {{"reconstruction", kReconstructionWeight}, {"feature_matching", kFeatureMatchingWeight}, {"gan", "least squares"}};
+    model["loss"]["reconstruction"] = kReconstructionWeight;
+    model["loss"]["feature_matching"] = kFeatureMatchingWeight;
+    model["loss"]["gan"] = "least squares";
   }
   Json recipe = {{"modality", "audio"}, {"model", model}, {"mel", to_json(mel)}, {"samples", data.waves.size(1)}, {"data", data_spec}};
   if (!origin.is_null()) recipe["init"] = origin;

@@ -33,6 +33,7 @@ struct AudioDataOptions : PluginOptions {
 // `train audio-vocoder`.
 struct AudioVocoderOptions : AudioDataOptions {
   std::string adversarial = "on";  // on: against the multi-period and multi-resolution discriminators
+  double mel_weight = 1.0;         // of the mel L1 (normalised log-mel units) against the multi-resolution STFT loss
 };
 
 // `sample audio`.

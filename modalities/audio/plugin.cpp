@@ -89,6 +89,9 @@ PipelineCommands audio_vocoder_plugin() {
     c.add_option("--adversarial", o->adversarial, "train against multi-period and multi-resolution discriminators (LSGAN + feature matching)")
         ->capture_default_str()
         ->check(CLI::IsMember({"on", "off"}));
+    c.add_option("--mel-weight", o->mel_weight, "weight of the mel L1 loss against the multi-resolution STFT loss (a resume keeps its run's)")
+        ->capture_default_str()
+        ->check(non_negative_number());
     c.add_option("--init", *init, "start a new run (fresh optimizer and schedule) from this vocoder's weights (a fine-tune)")->check(CLI::ExistingFile);
     return [o, init](TrainArgs& a) {
       a.own = o;
