@@ -87,6 +87,7 @@ void train_vocoder(const TrainArgs& a) {
   std::map<std::string, torch::Tensor> init_weights;
   Json origin;  // the model a fine-tune started from
   double mel_weight = own.mel_weight;
+  DiscriminatorConfig dconfig;
   if (!a.init.empty()) {
     if (!a.resume.empty()) throw std::invalid_argument("--init " + a.init + ": a run either resumes (--resume) or starts from a model, not both");
     const Vocoder init = load_vocoder(a.init);  // refuses anything but a vocoder, by name
@@ -103,6 +104,7 @@ void train_vocoder(const TrainArgs& a) {
     config = vocoder_config_from_json(json_at(m, "config", a.resume));
     mel = mel_config_from_json(json_at(recipe, "mel", a.resume));
     mel_weight = m.value("loss", Json::object()).value("mel_weight", 1.0);
+    if (adversarial) dconfig = discriminator_config_from_json(json_at(m, "discriminator", a.resume));
     origin = recipe.value("init", Json());
   }
   const Json data_spec = own.data.spec();
@@ -121,7 +123,6 @@ void train_vocoder(const TrainArgs& a) {
   }
   const TrainOptions o = train_options(a, defaults);
   if (o.autocast != "off") throw std::invalid_argument("train audio-vocoder: --precision " + o.autocast + " is not supported (its STFTs run in fp32); use fp32");
-  const DiscriminatorConfig dconfig;
   std::shared_ptr<VocoderImpl> net = adversarial ? std::shared_ptr<VocoderImpl>(AdversarialVocoder(config, mel, dconfig).ptr())
                                                  : Vocoder(config, mel).ptr();
   if (!init_weights.empty()) {

@@ -105,7 +105,8 @@ void write_mel_contact_sheet(const std::string& path, const std::vector<torch::T
   const MelConfig mel;  // unnormalised log-mels at the default settings
   std::vector<std::vector<torch::Tensor>> rows(left.size());
   int64_t frames = 0;
-  float top = mel.floor > 0 ? float(std::log(mel.floor)) : -12.f;
+  const float bottom = float(std::log(mel.floor));
+  float top = bottom + 1.f;  // a sheet of silence stays black instead of dividing by zero
   for (size_t c = 0; c < left.size(); ++c) {
     for (const auto* side : {&left[c], &right[c]}) {
       for (int64_t i = 0; i < per_side; ++i) {
@@ -118,7 +119,6 @@ void write_mel_contact_sheet(const std::string& path, const std::vector<torch::T
       }
     }
   }
-  const float bottom = float(std::log(mel.floor));
   const int64_t gap = 2, wide_gap = 8, bands = mel.n_mels, columns = 2 * per_side;
   const int64_t width = columns * frames + (columns - 2) * gap + wide_gap, height = int64_t(rows.size()) * (bands + gap) - gap;
   std::vector<uint8_t> rgb(size_t(width * height * 3), 255);

@@ -66,6 +66,10 @@ TEST(CliAudio, ClassifierDitSampleEvalRoundTrip) {
     for (const auto& [k, t] : c.model) EXPECT_NE(k.rfind("discriminator.", 0), 0u) << k;
     EXPECT_FALSE(c.recipe.at("model").contains("train_only"));
   }
+  // A resume restores the discriminator too (its settings from the run's recipe).
+  r = diffuse("train audio-vocoder --espeak-variants 2 --resume " + voc + " --steps 4 --batch 4 --out " + d + "/voc-resumed");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::load_checkpoint(d + "/voc-resumed/checkpoint.safetensors").step, 4);
   r = diffuse("train audio-vocoder --adversarial off --resume " + voc + " --steps 4 --out " + d + "/voc-off");
   EXPECT_NE(r.out.find("--resume " + voc + ": trained with --adversarial on; resume it the same way"), std::string::npos) << r.out;
   r = diffuse("train audio-vocoder --init " + ck + " --out " + d + "/voc-dit");
