@@ -28,24 +28,31 @@
 namespace diffuse::audio {
 namespace {
 
-// The DiT sees the frames padded with silence to a multiple of its patch (63 -> 64 for 1 s).
+// The DiT sees the frames padded with silence to a multiple of its patch, and at least of 2
+// frames (63 -> 64 for 1 s).
 constexpr int64_t kFramePatch = 2;
-int64_t padded_frames(int64_t frames) { return (frames + kFramePatch - 1) / kFramePatch * kFramePatch; }
+int64_t padded_frames(int64_t frames, int64_t patch) {
+  const int64_t q = patch % kFramePatch == 0 ? patch : patch * kFramePatch;
+  return (frames + q - 1) / q * q;
+}
 
 torch::Tensor pad_frames(const torch::Tensor& mels, const MelConfig& mel, int64_t to) {
   const double silence = (std::log(mel.floor) - mel.mean) / mel.std;
   return torch::constant_pad_nd(mels, {0, to - mels.size(2)}, silence);
 }
 
-Json default_recipe(const MelConfig& mel, int64_t samples, const std::vector<std::string>& classes) {
+// `arch`'s --patch, --width and --depth override the DiT's defaults.
+Json default_recipe(const MelConfig& mel, int64_t samples, const std::vector<std::string>& classes, const AudioTrainOptions& arch) {
   DiTConfig d;
-  d.input_size = {padded_frames(mel.frames(samples))};
-  d.patch = {kFramePatch};
+  const int64_t patch = arch.patch ? arch.patch : kFramePatch;
+  d.input_size = {padded_frames(mel.frames(samples), patch)};
+  d.patch = {patch};
   d.in_channels = mel.n_mels;  // mel bins as channels: 32 tokens of 2 frames x 64 bins for 1 s
   d.learn_sigma = false;
-  d.hidden = 128;  // 1.3M parameters, as the image model: trainable on 2 CPU cores in about half an hour
-  d.depth = 6;
+  d.hidden = arch.width ? arch.width : 128;  // 1.3M parameters, as the image model: trainable on 2 CPU cores in about half an hour
+  d.depth = arch.depth ? arch.depth : 6;
   d.heads = 4;
+  if (patch > d.input_size[0]) throw std::invalid_argument("--patch " + std::to_string(patch) + ": longer than the clip's " + std::to_string(d.input_size[0]) + " frames");
   d.num_classes = int64_t(classes.size());
   ObjectiveOptions o;
   o.kind = ModelKind::kEdm;
@@ -79,15 +86,21 @@ class AudioModality : public DiffusionModality {
   }
 
   TrainData training_set(Json& recipe, const TrainArgs& a, bool fresh) const override {
+    const auto& o = a.options<AudioTrainOptions>();
+    if (!fresh && (o.patch || o.width || o.depth)) {
+      throw std::invalid_argument(std::string(o.patch ? "--patch" : o.width ? "--width" : "--depth") +
+                                  ": shapes a new model; a resumed or --init run keeps its model's");
+    }
+    if (o.width % 8 != 0) throw std::invalid_argument("--width " + std::to_string(o.width) + ": must be a multiple of 8 (4 heads, sin-cos positions)");
     const int64_t samples = recipe.at("samples").get<int64_t>();
     auto data = load_audio_data(recipe.at("data"), 16000, samples).train;
-    if (const int64_t n = a.options<AudioTrainOptions>().data.data_n; n > 0) {
+    if (const int64_t n = o.data.data_n; n > 0) {
       data.waves = data.waves.slice(0, 0, n);
       data.labels = data.labels.slice(0, 0, n);
     }
     if (fresh) {  // the mel normalisation and the classes from the data
       const Json spec = recipe.at("data");
-      recipe = default_recipe(fitted_mel(data.waves), samples, data.class_names);
+      recipe = default_recipe(fitted_mel(data.waves), samples, data.class_names, o);
       recipe["data"] = spec;
     }
     const auto mel = mel_config_from_json(recipe.at("mel"));

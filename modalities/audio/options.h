@@ -23,6 +23,7 @@ struct DataOptions {
 struct AudioTrainOptions : PluginOptions {
   DataOptions data;
   double seconds = 1.0;  // clip length the model learns
+  int64_t patch = 0, width = 0, depth = 0;  // a new model's DiT (0: the defaults, 2 frames, 128, 6)
 };
 
 // `train audio-classifier`, `train audio-vocoder`.

@@ -45,6 +45,9 @@ PipelineCommands audio_plugin() {
     auto init = std::make_shared<std::string>();
     add_data_options(c, o->data);
     c.add_option("--seconds", o->seconds, "clip length the model learns")->capture_default_str()->check(positive_number());
+    c.add_option("--patch", o->patch, "a new model's frames per token (default 2)")->check(CLI::Range(1, 16));
+    c.add_option("--width", o->width, "a new model's DiT width (default 128; a multiple of 8)")->check(CLI::Range(8, 1024));
+    c.add_option("--depth", o->depth, "a new model's DiT blocks (default 6)")->check(CLI::Range(1, 48));
     add_init_option(c, *init);
     return [o, init](TrainArgs& a) {
       a.own = o;

@@ -27,6 +27,22 @@ TEST(CliAudio, ClassifierDitSampleEvalRoundTrip) {
   r = diffuse("train audio --espeak-variants 2 --steps 3 --batch 8 --out " + d + "/dit");
   ASSERT_EQ(r.code, 0) << r.out;
   const std::string ck = d + "/dit/checkpoint.safetensors";
+  // A new model's shape: --patch, --width, --depth (refused where they cannot apply).
+  r = diffuse("train audio --espeak-variants 2 --steps 1 --batch 4 --patch 4 --width 32 --depth 2 --out " + d + "/dit-shaped");
+  ASSERT_EQ(r.code, 0) << r.out;
+  {
+    const auto c = diffuse::load_checkpoint(d + "/dit-shaped/checkpoint.safetensors").recipe.at("model").at("config");
+    EXPECT_EQ(c.at("patch"), diffuse::Json::array({4}));
+    EXPECT_EQ(c.at("input_size"), diffuse::Json::array({64}));
+    EXPECT_EQ(c.at("hidden"), 32);
+    EXPECT_EQ(c.at("depth"), 2);
+  }
+  r = diffuse("train audio --espeak-variants 2 --steps 1 --width 36 --out " + d + "/dit-odd");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--width 36: must be a multiple of 8"), std::string::npos) << r.out;
+  r = diffuse("train audio --init " + ck + " --steps 1 --width 256 --out " + d + "/dit-init-wide");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--width: shapes a new model; a resumed or --init run keeps its model's"), std::string::npos) << r.out;
   r = diffuse("sample audio --checkpoint " + ck + " --label seven --n 2 --steps 3 --out " + d + "/seven.wav");
   ASSERT_EQ(r.code, 0) << r.out;
   for (const char* f : {"/seven_0.wav", "/seven_1.wav"}) {

@@ -102,7 +102,7 @@ struct RankRun {
 // Models are built here, on the calling thread: the initial weights come from libtorch's default
 // generator, which threads would race on. Rank 1 starts from other weights on purpose: the
 // trainer's broadcast must replace them with rank 0's.
-RankRun make_run(const TrainOptions& o, uint64_t init_seed) {
+RankRun make_rank_run(const TrainOptions& o, uint64_t init_seed) {
   torch::manual_seed(init_seed);
   RankRun r;
   r.model = make_toy_model(default_toy_recipe());
@@ -139,13 +139,13 @@ TEST(DataParallel, TwoRanksMatchOneProcessWithTheSameGlobalBatch) {
   const int threads = torch::get_num_threads();
   torch::set_num_threads(1);
   const auto data = find_modality("toy").dataset({{"n", 700}, {"seed", 3}});
-  auto one = make_run(options(), 7);
+  auto one = make_rank_run(options(), 7);
   one.trainer->run(data);
   for (const int world : {2, 4}) {
     auto group = std::make_shared<ThreadGroup>(world);
     std::vector<RankRun> ranks;
     for (int r = 0; r < world; ++r) {
-      ranks.push_back(make_run(options(), 7 + uint64_t(r) * 100));
+      ranks.push_back(make_rank_run(options(), 7 + uint64_t(r) * 100));
       ranks.back().trainer->set_grad_sync(std::make_shared<ThreadSync>(group, r, world));
     }
     run_ranks(ranks, data);
@@ -168,7 +168,7 @@ std::vector<RankRun> thread_ranks(int world, const TrainOptions& o) {
   auto group = std::make_shared<ThreadGroup>(world);
   std::vector<RankRun> ranks;
   for (int r = 0; r < world; ++r) {
-    ranks.push_back(make_run(o, 7));
+    ranks.push_back(make_rank_run(o, 7));
     ranks.back().trainer->set_grad_sync(std::make_shared<ThreadSync>(group, r, world));
   }
   return ranks;
@@ -203,7 +203,7 @@ TEST(DataParallel, ResumeWithTheSameOrAnotherWorldSize) {
   EXPECT_EQ(max_weight_difference(*straight[0].trainer, *again[0].trainer), 0.0);
   EXPECT_EQ(straight[1].trainer->losses().back(), again[1].trainer->losses().back());
 
-  auto alone = make_run(o, 7);
+  auto alone = make_rank_run(o, 7);
   alone.trainer->resume(ck);
   alone.trainer->run(data);
   EXPECT_LE(max_weight_difference(*straight[0].trainer, *alone.trainer), 1e-4);
@@ -215,7 +215,7 @@ TEST(DataParallel, GlobalBatchMustSplitEvenly) {
   auto o = options();
   o.batch = 63;
   auto group = std::make_shared<ThreadGroup>(2);
-  auto run = make_run(o, 7);
+  auto run = make_rank_run(o, 7);
   run.trainer->set_grad_sync(std::make_shared<ThreadSync>(group, 0, 2));
   const auto data = find_modality("toy").dataset({{"n", 100}, {"seed", 3}});
   expect_throw_containing([&] { run.trainer->run(data); }, "--batch 63: the global batch must split evenly over the 2 ranks");
@@ -298,14 +298,14 @@ TEST(DataParallel, GlooRanksMatchOneProcess) {
   const int threads = torch::get_num_threads();
   torch::set_num_threads(1);
   const auto data = find_modality("toy").dataset({{"n", 700}, {"seed", 3}});
-  auto one = make_run(options(), 7);
+  auto one = make_rank_run(options(), 7);
   one.trainer->run(data);
   const auto syncs = join_gloo(2, std::chrono::seconds(30));
   EXPECT_EQ(syncs[1]->rank(), 1);
   EXPECT_EQ(syncs[1]->world(), 2);
   std::vector<RankRun> ranks;
   for (int r = 0; r < 2; ++r) {
-    ranks.push_back(make_run(options(), 7 + uint64_t(r) * 100));
+    ranks.push_back(make_rank_run(options(), 7 + uint64_t(r) * 100));
     ranks.back().trainer->set_grad_sync(syncs[size_t(r)]);
   }
   run_ranks(ranks, data);
