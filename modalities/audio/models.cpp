@@ -107,11 +107,6 @@ void train_vocoder(const TrainArgs& a) {
     if (adversarial) dconfig = discriminator_config_from_json(json_at(m, "discriminator", a.resume));
     origin = recipe.value("init", Json());
   }
-  const Json data_spec = own.data.spec();
-  auto sd = load_audio_data(data_spec, 16000, 16000);
-  auto data = sd.train;
-  if (const int64_t n = own.data.data_n; n > 0) data.waves = data.waves.slice(0, 0, n);
-  if (a.init.empty() && a.resume.empty()) mel = fitted_mel(data.waves);
   Json defaults = {{"steps", 3000}, {"batch", 16}, {"lr", 1e-3}, {"warmup", 200}, {"ema_decay", 0.999},
                    {"log_every", 100}, {"checkpoint_every", 250}, {"cond_dropout", 0.0}};
   if (adversarial) {  // HiFi-GAN's optimizer (AdamW 2e-4, betas 0.8/0.99, no clipping)
@@ -123,6 +118,11 @@ void train_vocoder(const TrainArgs& a) {
   }
   const TrainOptions o = train_options(a, defaults);
   if (o.autocast != "off") throw std::invalid_argument("train audio-vocoder: --precision " + o.autocast + " is not supported (its STFTs run in fp32); use fp32");
+  const Json data_spec = own.data.spec();
+  auto sd = load_audio_data(data_spec, 16000, 16000);
+  auto data = sd.train;
+  if (const int64_t n = own.data.data_n; n > 0) data.waves = data.waves.slice(0, 0, n);
+  if (a.init.empty() && a.resume.empty()) mel = fitted_mel(data.waves);
   std::shared_ptr<VocoderImpl> net = adversarial ? std::shared_ptr<VocoderImpl>(AdversarialVocoder(config, mel, dconfig).ptr())
                                                  : Vocoder(config, mel).ptr();
   if (!init_weights.empty()) {
@@ -161,18 +161,9 @@ void train_vocoder(const TrainArgs& a) {
   Trainer trainer(net, loss, recipe, o);
   if (!a.resume.empty()) trainer.resume(a.resume);
   trainer.run({data.waves, {data.labels}});
-  Vocoder ema(config, mel);
-  {
-    // The EMA of the whole module, then its generator's part.
-    const std::shared_ptr<VocoderImpl> whole = adversarial ? std::shared_ptr<VocoderImpl>(AdversarialVocoder(config, mel, dconfig).ptr())
-                                                           : Vocoder(config, mel).ptr();
-    trainer.load_ema_into(*whole);
-    torch::NoGradGuard ng;
-    auto params = ema->named_parameters();
-    for (const auto& p : whole->named_parameters()) {
-      if (params.contains(p.key())) params[p.key()].copy_(p.value());
-    }
-  }
+  // The held-out figure from the EMA weights (the saved checkpoint has them already).
+  trainer.load_ema_into(*net);
+  Vocoder ema(net);
   ema->eval();
   const auto test = sd.test.waves.slice(0, 0, 256);
   const auto rt = vocode(ema, log_mels(test, mel), mel, test.size(1));

@@ -88,6 +88,11 @@ TEST(CliAudio, ClassifierDitSampleEvalRoundTrip) {
   EXPECT_EQ(diffuse::load_checkpoint(d + "/voc-resumed/checkpoint.safetensors").step, 4);
   r = diffuse("train audio-vocoder --adversarial off --resume " + voc + " --steps 4 --out " + d + "/voc-off");
   EXPECT_NE(r.out.find("--resume " + voc + ": trained with --adversarial on; resume it the same way"), std::string::npos) << r.out;
+  // Refused before the clips are rendered.
+  r = diffuse("train audio-vocoder --precision bf16 --espeak-variants 2 --out " + d + "/voc-bf16");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("train audio-vocoder: --precision bf16 is not supported"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("clips"), std::string::npos) << r.out;
   r = diffuse("train audio-vocoder --init " + ck + " --out " + d + "/voc-dit");
   EXPECT_NE(r.out.find("not a vocoder checkpoint"), std::string::npos) << r.out;
   // A fine-tune keeps the model's mel normalisation and records where it started.
