@@ -1,5 +1,6 @@
 // `diffuse model info CONFIG`: parameters and GFLOPs of a DiT given as a preset or JSON file.
 #include <iomanip>
+#include <set>
 #include <iostream>
 
 #include "apps/cli.h"
@@ -26,13 +27,19 @@ void add_model(CLI::App& app) {
   auto anchor = std::make_shared<std::string>();
   exp->add_option("--anchor-frame", *anchor, "video DiT: switch cross-frame attention to the first frame on or off (same weights)")
       ->check(CLI::IsMember({"on", "off"}));
-  exp->callback([in, out, force, vae, anchor] {
+  auto dtype = std::make_shared<std::string>("fp32");
+  exp->add_option("--dtype", *dtype, "the stored weights: fp32, or bf16 (half the file; loaded back as fp32)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  exp->callback([in, out, force, vae, anchor, dtype] {
     auto ck = load_checkpoint(*in);
     drop_training_only(ck);  // e.g. a vocoder's discriminator: not shipped
     // The tensors must fit the architecture the recipe names (weights, buffers and their EMA):
     // an exported file that no command could load is refused here, naming the tensor.
+    std::set<std::string> parameters;
     {
       auto module = build_model(ck.recipe, *in);
+      for (const auto& p : module->named_parameters()) parameters.insert(p.key());
       load_into(*module, ck.model, *in);
       const auto state = state_of(*module);
       for (const auto& [name, t] : ck.ema) {
@@ -56,6 +63,12 @@ void add_model(CLI::App& app) {
     ck.exp_avg.clear();
     ck.exp_avg_sq.clear();
     ck.recipe["exported"] = {{"from_step", ck.step}, {"weights", "ema"}};
+    if (*dtype == "bf16") {  // the parameters only: buffers (positions, statistics) keep their precision
+      for (auto& [k, v] : ck.model) {
+        if (parameters.count(k) && v.scalar_type() == torch::kFloat32) v = v.to(torch::kBFloat16);
+      }
+      ck.recipe["exported"]["dtype"] = "bf16";
+    }
     save_checkpoint(*out, ck, *force);
     std::cout << "wrote " << *out << " (EMA weights of step " << ck.step << ")\n";
   });

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "core/files.h"
@@ -383,6 +384,46 @@ TEST(Cli, ModelExportRefusesTensorsThatDoNotFitTheRecipesModel) {
   ASSERT_EQ(run("--threads 1 train toy --steps 2 --batch 16 --out " + tmp.path + "/toy").code, 0);
   auto ck = diffuse::load_checkpoint(tmp.path + "/toy/checkpoint.safetensors");
   ASSERT_EQ(run("model export " + tmp.path + "/toy/checkpoint.safetensors " + tmp.path + "/good.safetensors").code, 0);
+  // --dtype bf16: the parameters rounded to bf16, loaded back as fp32 by every command.
+  ASSERT_EQ(run("model export " + tmp.path + "/toy/checkpoint.safetensors " + tmp.path + "/half.safetensors --dtype bf16").code, 0);
+  {
+    const auto full = diffuse::load_checkpoint(tmp.path + "/good.safetensors");
+    const auto half = diffuse::load_checkpoint(tmp.path + "/half.safetensors");
+    EXPECT_EQ(half.recipe.at("exported").at("dtype"), "bf16");
+    ASSERT_EQ(half.model.size(), full.model.size());
+    for (const auto& [k, v] : half.model) {
+      EXPECT_EQ(v.scalar_type(), torch::kBFloat16) << k;
+      EXPECT_TRUE(torch::equal(v, full.model.at(k).to(torch::kBFloat16))) << k;
+    }
+    EXPECT_LT(std::filesystem::file_size(tmp.path + "/half.safetensors"), std::filesystem::file_size(tmp.path + "/good.safetensors"));
+  }
+  for (const char* f : {"good", "half"}) {
+    const std::string ckf = tmp.path + "/" + f + ".safetensors";
+    ASSERT_EQ(run("sample toy --checkpoint " + ckf + " --n 64 --steps 5 --out " + tmp.path + "/" + f + ".csv").code, 0) << f;
+  }
+  {
+    auto read = [](const std::string& f) {
+      std::ifstream in(f);
+      std::vector<double> v;
+      std::string line;
+      std::getline(in, line);  // header
+      while (std::getline(in, line)) {
+        std::stringstream ss(line);
+        std::string cell;
+        while (std::getline(ss, cell, ',')) {
+          try { v.push_back(std::stod(cell)); } catch (...) {}
+        }
+      }
+      return v;
+    };
+    const auto a = read(tmp.path + "/good.csv"), b = read(tmp.path + "/half.csv");
+    ASSERT_EQ(a.size(), b.size());
+    ASSERT_FALSE(a.empty());
+    double worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+    EXPECT_GT(worst, 0.0);   // the weights did change
+    EXPECT_LT(worst, 0.05);  // and the samples from the same seed barely did
+  }
   const std::string name = ck.model.begin()->first;
   ck.model.begin()->second = torch::zeros({3, 5});
   diffuse::save_checkpoint(tmp.path + "/bad.safetensors", ck, false);
