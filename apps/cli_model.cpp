@@ -1,7 +1,7 @@
 // `diffuse model info CONFIG`: parameters and GFLOPs of a DiT given as a preset or JSON file.
 #include <iomanip>
-#include <set>
 #include <iostream>
+#include <set>
 
 #include "apps/cli.h"
 #include "core/modality.h"
