@@ -49,7 +49,7 @@ Json default_recipe(const MelConfig& mel, int64_t samples, const std::vector<std
   d.patch = {patch};
   d.in_channels = mel.n_mels;  // mel bins as channels: 32 tokens of 2 frames x 64 bins for 1 s
   d.learn_sigma = false;
-  d.hidden = arch.width ? arch.width : 128;  // 1.3M parameters, as the image model: trainable on 2 CPU cores in about half an hour
+  d.hidden = arch.width ? arch.width : 128;  // 1.9M parameters: trainable on 2 CPU cores in about half an hour
   d.depth = arch.depth ? arch.depth : 6;
   d.heads = 4;
   if (patch > d.input_size[0]) throw std::invalid_argument("--patch " + std::to_string(patch) + ": longer than the clip's " + std::to_string(d.input_size[0]) + " frames");
