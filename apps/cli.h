@@ -21,6 +21,7 @@ using diffuse::kMaxSamples;
 using diffuse::non_negative_number;
 using diffuse::number_in;
 using diffuse::positive_number;
+using diffuse::guidance_scale;
 using diffuse::seed_number;
 
 }  // namespace diffuse::cli

@@ -156,7 +156,7 @@ void add_bench_pipelines(CLI::App& bench) {
     m->add_option("--n", r.n, "samples")->capture_default_str()->check(number_in(0, double(kMaxSamples), true, "a sample count from 1 to 10000000"));
     m->add_option("--steps", *r.steps, "sampler steps")->capture_default_str()->check(positive_number());
     m->add_option("--sampler", r.sampler, "sampler")->capture_default_str();
-    m->add_option("--cfg", *r.cfg, "guidance scale")->capture_default_str()->check(number_in(0, 100, false, "a guidance scale in [0, 100]"));
+    m->add_option("--cfg", *r.cfg, "guidance scale")->capture_default_str()->check(guidance_scale());
     m->add_option("--batch", r.batch, "samples per forward batch")->capture_default_str()->check(positive_number());
     m->add_option("--seed", r.seed, "seed")->capture_default_str()->check(seed_number());
     m->add_option("--device", r.device, "cpu, cuda or cuda:N: where the network runs")->capture_default_str();

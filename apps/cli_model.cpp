@@ -31,7 +31,11 @@ void add_model(CLI::App& app) {
   exp->add_option("--dtype", *dtype, "the stored weights: fp32, or bf16 (half the file; loaded back as fp32)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));
-  exp->callback([in, out, force, vae, anchor, dtype] {
+  auto cfg = std::make_shared<std::optional<double>>();
+  exp->add_option("--cfg", *cfg, "the model's own guidance scale: what sample and eval use when not given --cfg\n"
+                                 "(stored in the recipe as sampling.cfg)")
+      ->check(guidance_scale());
+  exp->callback([in, out, force, vae, anchor, dtype, cfg] {
     auto ck = load_checkpoint(*in);
     drop_training_only(ck);  // e.g. a vocoder's discriminator: not shipped
     // The tensors must fit the architecture the recipe names (weights, buffers and their EMA):
@@ -57,6 +61,10 @@ void add_model(CLI::App& app) {
         throw std::invalid_argument("--anchor-frame: " + *in + " is not a factorised or hybrid video DiT (attention " + attention + ")");
       }
       ck.recipe["model"]["config"]["anchor_frame"] = *anchor == "on";
+    }
+    if (cfg->has_value()) {
+      if (!ck.recipe.contains("sampling")) throw std::invalid_argument("--cfg: " + *in + " is not a diffusion model (its recipe has no sampling settings)");
+      ck.recipe["sampling"]["cfg"] = **cfg;
     }
     for (const auto& [k, v] : ck.ema) ck.model[k] = v;
     ck.ema.clear();

@@ -18,9 +18,6 @@
 namespace diffuse::cli {
 namespace {
 
-// Guidance beyond this only diverges (and 1e308 overflows): refused naming the option.
-const CLI::Validator kGuidanceScale = number_in(0, 100, false, "a guidance scale in [0, 100]");
-
 bool given(const CLI::App& c, const char* flag) { return c.get_option(flag)->count() > 0; }
 
 // ---- train: the options of every trainer, bound to TrainArgs (core/args.h) and to the trainer's
@@ -124,7 +121,7 @@ void add_sample_common(CLI::App& c, SampleCommand& s, const std::string& shipped
   c.add_option("--steps", s.steps, "sampler steps (a discrete molecule model: its recipe's, 100)")->capture_default_str()->check(positive_number());
   c.add_option("--schedule", a.schedule, "sigma schedule")->capture_default_str();
   c.add_option("--label,--class", a.label, "class name or index (default: unconditional)");
-  c.add_option("--cfg", s.cfg, "classifier-free guidance scale (default: the model's, e.g. 3)")->check(kGuidanceScale);
+  c.add_option("--cfg", s.cfg, "classifier-free guidance scale (default: the model's, e.g. 3)")->check(guidance_scale());
   c.add_option("--cfg-rescale", a.cfg_rescale, "guidance rescale in [0, 1]")->capture_default_str()->check(number_in(0, 1, false, "a number in [0, 1]"));
   c.add_option("--eta", s.eta, "noise of ancestral/SDE samplers (default per sampler)")->check(number_in(0, 100, false, "a number in [0, 100]"));
   c.add_flag("--raw-weights", a.raw_weights, "use the raw weights instead of the EMA");
@@ -139,7 +136,7 @@ SampleArgs sample_args(const CLI::App& c, SampleCommand& s, const std::string& s
   resolve_precision(a.precision, parse_device(a.device));
   if (a.checkpoint.empty() && !shipped.empty()) a.checkpoint = shipped_model_path(shipped);
   if (given(c, "--eta")) a.eta = s.eta;
-  if (given(c, "--cfg")) a.cfg = s.cfg;        // else the pipeline's default
+  if (given(c, "--cfg")) a.cfg = s.cfg;        // else the model's own, or the pipeline's default
   if (given(c, "--steps")) a.steps = s.steps;  // else 20, or the model's own
   return a;
 }
@@ -148,6 +145,7 @@ SampleArgs sample_args(const CLI::App& c, SampleCommand& s, const std::string& s
 struct EvalCommand {
   EvalArgs args;
   int64_t steps = kDefaultSampleSteps;
+  double cfg = 3.0;
 };
 
 void add_eval_common(CLI::App& c, EvalCommand& e, const std::string& shipped) {
@@ -157,7 +155,7 @@ void add_eval_common(CLI::App& c, EvalCommand& e, const std::string& shipped) {
   c.add_flag("--json", a.json, "print JSON");
   c.add_option("--sampler", a.sampler, "sampler")->capture_default_str();
   c.add_option("--steps", e.steps, "sampler steps")->capture_default_str()->check(positive_number());
-  c.add_option("--cfg", a.cfg, "guidance scale")->capture_default_str()->check(kGuidanceScale);
+  c.add_option("--cfg", e.cfg, "guidance scale (default: the model's, e.g. 3)")->check(guidance_scale());
   c.add_option("--seed", a.seed, "seed")->capture_default_str()->check(seed_number());
   c.add_option("--n-per-class", a.n_per_class, "samples per class (molecule: per tenth of the samples)")->capture_default_str()
       ->check(number_in(0, 100000, true, "a count from 1 to 100000"));
@@ -170,6 +168,7 @@ EvalArgs eval_args(const CLI::App& c, EvalCommand& e, const std::string&) {
   EvalArgs a = e.args;
   resolve_precision(a.precision, parse_device(a.device));
   if (given(c, "--steps")) a.steps = e.steps;  // else 20, or the model's own
+  if (given(c, "--cfg")) a.cfg = e.cfg;        // else as sample: the model's own, or the pipeline's default
   return a;
 }
 

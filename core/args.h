@@ -45,7 +45,7 @@ struct SampleArgs {
   std::optional<int64_t> steps;  // default: the model's own sampler's, else kDefaultSampleSteps
   std::string schedule = "karras";
   std::string label;             // a class name or index; "" or "all" cycles through the classes
-  std::optional<double> cfg;     // default: the pipeline's (3)
+  std::optional<double> cfg;     // default: the model's (its recipe's sampling.cfg), else the pipeline's (3)
   double cfg_rescale = 0.0;
   std::optional<double> eta;     // default: the sampler's
   std::string device = "cpu";
@@ -69,7 +69,7 @@ struct EvalArgs {
   std::string checkpoint;  // "" = the judge's calibration alone
   std::string sampler = "dpmpp_2m";
   std::optional<int64_t> steps;
-  double cfg = 3.0;
+  std::optional<double> cfg;  // default: as sample's (the model's, else the pipeline's)
   uint64_t seed = 0;
   int64_t n_per_class = 100;  // samples per class (molecules: per tenth of the samples)
   bool calibrate = false, json = false;

@@ -28,6 +28,8 @@ inline CLI::Validator number_in(double lo, double hi, bool lo_open, const std::s
 }
 inline CLI::Validator positive_number() { return number_in(0.0, 1e300, true, "a number > 0"); }
 inline CLI::Validator non_negative_number() { return number_in(0.0, 1e300, false, "a number >= 0"); }
+// A classifier-free guidance scale: beyond 100 it only diverges (and 1e308 overflows).
+inline CLI::Validator guidance_scale() { return number_in(0, 100, false, "a guidance scale in [0, 100]"); }
 // A seed: a decimal integer in 0..2^64-1 (CLI11 would wrap -1 to 2^64-1).
 inline CLI::Validator seed_number() {
   return CLI::Validator(

@@ -56,6 +56,16 @@ ConditionalDenoiser with_known_values(ConditionalDenoiser model) {
   };
 }
 
+std::optional<double> recipe_guidance_scale(const Json& recipe) {
+  const auto sampling = recipe.find("sampling");
+  if (sampling == recipe.end() || !sampling->is_object() || !sampling->contains("cfg")) return std::nullopt;
+  const Json& v = sampling->at("cfg");
+  if (!v.is_number() || !(v.get<double>() >= 0.0 && v.get<double>() <= 100.0)) {
+    throw std::invalid_argument("the model's sampling.cfg: expected a guidance scale in [0, 100], got " + v.dump());
+  }
+  return v.get<double>();
+}
+
 SampleRequest sample_request(const SampleArgs& a, const Json& recipe, double default_cfg) {
   SampleRequest r;
   r.seed = a.seed;
@@ -66,7 +76,8 @@ SampleRequest sample_request(const SampleArgs& a, const Json& recipe, double def
   const Json sampling = recipe.value("sampling", Json::object());
   r.schedule_options.sigma_min = sampling.value("sigma_min", 0.002);
   r.schedule_options.sigma_max = sampling.value("sigma_max", 80.0);
-  r.guidance.scale = a.cfg.value_or(default_cfg);
+  // The command line's scale, else the model's own (`model export --cfg`), else the pipeline's.
+  r.guidance.scale = a.cfg ? *a.cfg : recipe_guidance_scale(recipe).value_or(default_cfg);
   r.guidance.rescale = a.cfg_rescale;
   if (a.eta) r.sampler_options.eta = *a.eta;
   r.options = r.options.device(parse_device(a.device));

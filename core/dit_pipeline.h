@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,11 @@ ConditionalDenoiser dit_denoiser(DiT net, double sigma_data, double temporal_gui
 // model fills in the rest (a scaffold's atoms, a video's first frame). Without frames: unchanged.
 ConditionalDenoiser with_known_values(ConditionalDenoiser model);
 
-// seed, batch, sampler, steps, schedule, cfg (default_cfg when not given), cfg_rescale, eta,
+// A model's own guidance scale, its recipe's sampling.cfg (written by `model export --cfg`), if it
+// has one; refused unless a number in [0, 100].
+std::optional<double> recipe_guidance_scale(const Json& recipe);
+
+// seed, batch, sampler, steps, schedule, cfg (when not given: the model's own, else default_cfg), cfg_rescale, eta,
 // device, precision from the sampling options; the sigma range from recipe.sampling; a progress
 // bar on stderr when it is a terminal. item_shape, n and the conditions are the caller's. Every
 // pipeline's request starts here (the toy's and the molecules' too).

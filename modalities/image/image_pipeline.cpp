@@ -167,6 +167,7 @@ torch::Tensor sample_images(const SampleArgs& a, int64_t n, SampleInfo* info) {
     info->forward_items += g.forward_items;
     info->sample_seconds += g.sample_seconds;
     info->decode_seconds += g.decode_seconds;
+    info->cfg = g.cfg;
   }
   return g.data;
 }

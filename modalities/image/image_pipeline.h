@@ -24,6 +24,7 @@ struct SampleInfo {
   int64_t forwards = 0;             // network calls (CFG batches cond and uncond into one call)
   int64_t forward_items = 0;        // items through the network, summed over calls
   double sample_seconds = 0, decode_seconds = 0;
+  double cfg = 0;  // the guidance scale the samples were drawn with
 };
 torch::Tensor sample_images(const SampleArgs& a, int64_t n, SampleInfo* info = nullptr);
 

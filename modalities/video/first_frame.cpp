@@ -82,7 +82,7 @@ torch::Tensor chain_first_frames(const DitSampling& s, const SampleArgs& a, cons
     }
     if (items.size(1) != 1) items = items.mean(1, true);  // gray frames, as the video VAE's
     info["first_frame"] = "image model " + img.checkpoint;
-    info["image_stage"] = {{"sampler", img.sampler}, {"steps", img.steps.value_or(kDefaultSampleSteps)}, {"cfg", img.cfg.value_or(3.0)},
+    info["image_stage"] = {{"sampler", img.sampler}, {"steps", img.steps.value_or(kDefaultSampleSteps)}, {"cfg", stage.cfg},
                            {"seconds", stage.sample_seconds + stage.decode_seconds}};
   }
   return place_items(items, side, a.seed);

@@ -424,6 +424,39 @@ TEST(Cli, ModelExportRefusesTensorsThatDoNotFitTheRecipesModel) {
   EXPECT_NE(r.out.find("odd.safetensors: model type 'sculpture' is not one this build knows"), std::string::npos) << r.out;
 }
 
+// `model export --cfg` gives a model its own guidance scale: sample (and eval) use it unless told
+// --cfg, which still wins. Refused for a model that does not sample, and out of range.
+TEST(Cli, ModelExportCfgBecomesTheModelsDefaultGuidanceScale) {
+  const diffuse::test::TempDir tmp("cli_export_cfg");
+  ASSERT_EQ(run("--threads 1 train toy --steps 2 --batch 16 --out " + tmp.path + "/toy").code, 0);
+  const std::string ck = tmp.path + "/toy/checkpoint.safetensors";
+  ASSERT_EQ(run("model export " + ck + " " + tmp.path + "/plain.safetensors").code, 0);
+  ASSERT_EQ(run("model export " + ck + " " + tmp.path + "/cfg2.safetensors --cfg 2").code, 0);
+  EXPECT_EQ(diffuse::load_checkpoint(tmp.path + "/cfg2.safetensors").recipe.at("sampling").at("cfg"), 2.0);
+  const auto& toy = diffuse::find_modality("toy");
+  auto draw = [&](const std::string& model, const std::string& cfg, const std::string& name) {
+    const std::string out = tmp.path + "/" + name + ".csv";
+    const auto r = run("sample toy --checkpoint " + tmp.path + "/" + model + ".safetensors --label c1 --n 64 --steps 5 " + cfg + " --out " + out);
+    EXPECT_EQ(r.code, 0) << r.out;
+    return toy.load(out).x;
+  };
+  const auto told = draw("plain", "--cfg 2", "told"), own = draw("cfg2", "", "own"), pipeline = draw("plain", "", "pipeline");
+  const auto overridden = draw("cfg2", "--cfg 1", "overridden");
+  EXPECT_TRUE(torch::equal(told, own)) << "the model's own scale was not used";
+  EXPECT_FALSE(torch::equal(own, pipeline)) << "the scale made no difference";
+  EXPECT_TRUE(torch::equal(overridden, pipeline)) << "--cfg did not override the model's scale (toy's default is 1)";
+  auto r = run("model export " + ck + " " + tmp.path + "/x.safetensors --cfg 200");
+  EXPECT_NE(r.out.find("--cfg: expected a guidance scale in [0, 100], got '200'"), std::string::npos) << r.out;
+  auto c = diffuse::load_checkpoint(ck);
+  c.recipe.erase("sampling");
+  diffuse::save_checkpoint(tmp.path + "/plain-recipe.safetensors", c, false);
+  r = run("model export " + tmp.path + "/plain-recipe.safetensors " + tmp.path + "/x.safetensors --cfg 2");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("--cfg: " + tmp.path + "/plain-recipe.safetensors is not a diffusion model (its recipe has no sampling settings)"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(tmp.path + "/x.safetensors"));
+}
+
 }  // namespace
 
 namespace {

@@ -277,5 +277,25 @@ TEST(TrainArgs, OverrideOnlyTheGivenTrainOptions) {
   test::expect_throw_containing<std::invalid_argument>([&] { train_options(a, Json::object()); }, "batch must be >= 1, got 0");
 }
 
+// The guidance scale of a request: the command line's, else the model's own (its recipe's
+// sampling.cfg, written by `model export --cfg`), else the pipeline's; a bad recipe value is refused.
+TEST(SampleRequest, TakesTheGuidanceScaleFromTheCommandLineThenTheModelThenThePipeline) {
+  SampleArgs a;
+  Json recipe = {{"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
+  EXPECT_EQ(sample_request(a, recipe, 1.0).guidance.scale, 1.0);
+  EXPECT_EQ(sample_request(a, recipe).guidance.scale, 3.0);
+  recipe["sampling"]["cfg"] = 2.0;
+  EXPECT_EQ(recipe_guidance_scale(recipe).value_or(-1), 2.0);
+  EXPECT_EQ(sample_request(a, recipe, 1.0).guidance.scale, 2.0);
+  a.cfg = 4.5;
+  EXPECT_EQ(sample_request(a, recipe, 1.0).guidance.scale, 4.5);
+  EXPECT_FALSE(recipe_guidance_scale(Json::object()).has_value());
+  recipe["sampling"]["cfg"] = "lots";
+  test::expect_throw_containing<std::invalid_argument>([&] { recipe_guidance_scale(recipe); },
+                                                       "the model's sampling.cfg: expected a guidance scale in [0, 100], got \"lots\"");
+  recipe["sampling"]["cfg"] = 1e308;
+  test::expect_throw_containing<std::invalid_argument>([&] { sample_request(SampleArgs{}, recipe); }, "sampling.cfg");
+}
+
 }  // namespace
 }  // namespace diffuse
