@@ -5,8 +5,9 @@
 # Usage: [DIFFUSE="build/apps/diffuse --threads 1"] [MODALITIES="image audio video molecule"]
 #        scripts/precision-table.sh [out-dir]
 # Sizes: image and audio 1,000 samples (100 per class), video 50 clips (5 per class), molecules
-# 500 draws; each evaluation samples with the eval defaults (dpmpp_2m, 20 steps, CFG 3; the
-# molecule model's own discrete sampler, 100 steps).
+# 500 draws; each evaluation samples with the eval defaults (dpmpp_2m, 20 steps; the molecule
+# model's own discrete sampler, 100 steps) at CFG 3, given explicitly (a model's own scale and
+# the molecules' default of 1 would otherwise apply).
 set -euo pipefail
 source "$(dirname "$0")/table-lib.sh"
 out=${1:-out/precision-table}
@@ -26,7 +27,7 @@ for m in $modalities; do
   for run in fp32:0 bf16:0 fp32:100000; do
     IFS=: read -r precision seed <<< "$run"
     f="$out/$m-$precision-seed$seed.json"
-    cached_json "$f" "${diffuse[@]}" eval "$m" "${model[$m]}" --n-per-class "${per_class[$m]}" --seed "$seed" --precision "$precision" --json
+    cached_json "$f" "${diffuse[@]}" eval "$m" "${model[$m]}" --n-per-class "${per_class[$m]}" --seed "$seed" --cfg 3 --precision "$precision" --json
     row="| $precision, seed $seed |"
     for k in ${figures[$m]}; do row+=" $(jq -r ".samples.$k * 10000 | round / 10000" "$f") |"; done
     echo "$row"
