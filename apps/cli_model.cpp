@@ -1,6 +1,7 @@
 // `diffuse model info CONFIG`: parameters and GFLOPs of a DiT given as a preset or JSON file.
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include "apps/cli.h"
