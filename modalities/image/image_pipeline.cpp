@@ -183,6 +183,7 @@ void bench(const BenchArgs& b) {
   const auto ck = load_checkpoint(a.checkpoint);
   const auto cfg = dit_config_from_json(ck.recipe["model"]["config"]);
   Json rows = Json::array();
+  double cfg_used = 0;  // the scale sampling actually used (--cfg, else the model's own, else the default)
   for (const std::string& name : b.precisions) {
     const auto precision = resolve_precision(name, parse_device(a.device));
     SampleArgs run = a;
@@ -193,6 +194,7 @@ void bench(const BenchArgs& b) {
     const auto t0 = std::chrono::steady_clock::now();
     sample_images(run, n, &info);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    cfg_used = info.cfg;
     const double gflops = 2.0 * dit_forward_macs(cfg) * double(info.forward_items) / info.sample_seconds * 1e-9;
     rows.push_back({{"precision", precision_name(precision)}, {"seconds", secs}, {"images_per_second", double(n) / secs},
                     {"sample_seconds", info.sample_seconds}, {"decode_seconds", info.decode_seconds}, {"network_calls", info.forwards},
@@ -201,7 +203,7 @@ void bench(const BenchArgs& b) {
   }
   const Json j = {{"benchmark", "image"}, {"checkpoint", a.checkpoint}, {"n", n},
                   {"sampler", a.sampler}, {"steps", a.steps.value_or(kDefaultSampleSteps)},
-                  {"cfg", a.cfg.value_or(3.0)}, {"batch", a.batch}, {"threads", torch::get_num_threads()}, {"rows", rows}};
+                  {"cfg", cfg_used}, {"batch", a.batch}, {"threads", torch::get_num_threads()}, {"rows", rows}};
   if (b.json) {
     std::cout << j.dump(2) << "\n";
     return;

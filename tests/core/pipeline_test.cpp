@@ -295,6 +295,10 @@ TEST(SampleRequest, TakesTheGuidanceScaleFromTheCommandLineThenTheModelThenThePi
                                                        "the model's sampling.cfg: expected a guidance scale in [0, 100], got \"lots\"");
   recipe["sampling"]["cfg"] = 1e308;
   test::expect_throw_containing<std::invalid_argument>([&] { sample_request(SampleArgs{}, recipe); }, "sampling.cfg");
+  a.cfg.reset();
+  a.checkpoint = "models/edited.safetensors";  // the error names the model's file
+  test::expect_throw_containing<std::invalid_argument>(
+      [&] { sample_request(a, recipe); }, "models/edited.safetensors: the model's sampling.cfg: expected a guidance scale in [0, 100], got 1e+308");
 }
 
 }  // namespace
