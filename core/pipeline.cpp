@@ -55,6 +55,7 @@ void train_pipeline(const DiffusionModality& m, const TrainArgs& args) {
   const std::string from = args.resume.empty() ? args.init : args.resume;
   Json recipe = from.empty() ? m.new_recipe(args) : load_model_checkpoint(from, m.name(), m.model_type()).recipe;
   m.adapt_recipe(recipe, args, from);
+  if (args.resume.empty() && !args.init.empty()) recipe["init"] = args.init;  // a fine-tune names its start (a resume keeps it)
   recipe.erase("train");  // the run's options are its own, recorded again by the trainer
   const auto data = m.training_set(recipe, args, from.empty());
   Json defaults = m.train_defaults();

@@ -43,6 +43,9 @@ TEST(CliAudio, ClassifierDitSampleEvalRoundTrip) {
   r = diffuse("train audio --init " + ck + " --steps 1 --width 256 --out " + d + "/dit-init-wide");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--width: shapes a new model; a resumed or --init run keeps its model's"), std::string::npos) << r.out;
+  r = diffuse("train audio --init " + ck + " --espeak-variants 2 --steps 1 --batch 4 --out " + d + "/dit-init");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::load_checkpoint(d + "/dit-init/checkpoint.safetensors").recipe.at("init"), ck);  // the recipe names its start
   r = diffuse("sample audio --checkpoint " + ck + " --label seven --n 2 --steps 3 --out " + d + "/seven.wav");
   ASSERT_EQ(r.code, 0) << r.out;
   for (const char* f : {"/seven_0.wav", "/seven_1.wav"}) {
