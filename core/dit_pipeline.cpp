@@ -77,16 +77,11 @@ SampleRequest sample_request(const SampleArgs& a, const Json& recipe, double def
   r.schedule_options.sigma_min = sampling.value("sigma_min", 0.002);
   r.schedule_options.sigma_max = sampling.value("sigma_max", 80.0);
   // The command line's scale, else the model's own (`model export --cfg`), else the pipeline's.
-  r.guidance.scale = default_cfg;
-  if (a.cfg) {
-    r.guidance.scale = *a.cfg;
-  } else {
-    try {
-      r.guidance.scale = recipe_guidance_scale(recipe).value_or(default_cfg);
-    } catch (const std::invalid_argument& e) {  // a hand-edited recipe: name the model's file
-      if (a.checkpoint.empty()) throw;
-      throw std::invalid_argument(a.checkpoint + ": " + e.what());
-    }
+  try {
+    r.guidance.scale = a.cfg ? *a.cfg : recipe_guidance_scale(recipe).value_or(default_cfg);
+  } catch (const std::invalid_argument& e) {  // a hand-edited recipe: name the model's file
+    if (a.checkpoint.empty()) throw;
+    throw std::invalid_argument(a.checkpoint + ": " + e.what());
   }
   r.guidance.rescale = a.cfg_rescale;
   if (a.eta) r.sampler_options.eta = *a.eta;
