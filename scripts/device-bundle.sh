@@ -39,9 +39,12 @@ for c in GraphMol SmilesParse FileParsers Descriptors DistGeomHelpers ForceField
   ldd "/usr/lib/libRDKit$c.so.1" | awk '$3 ~ /^\// {print $3}'
 done | sort -u | grep -v -e '/libc\.so' -e '/libm\.so' -e 'libstdc++' -e 'libgcc_s' | xargs -I{} cp -L {} "$work/lib/"
 (cd "$work/lib" && for f in libRDKit*.so.1; do ln -sf "$f" "${f%.1}"; done)
-# rdkit-data's molecule files, at the paths the default dataset reads.
-grep -o '"/usr/share/RDKit/[^"]*"' modalities/molecule/dataset.cpp | tr -d '"' | while read -r f; do
+# rdkit-data's molecule files, at the paths the default dataset reads (both versions' lists, each
+# path written relative to /usr/share/RDKit/ in dataset.cpp).
+grep -o '"\(Data\|Contrib\|Projects\)/[^"]*"' modalities/molecule/dataset.cpp | tr -d '"' | sort -u | while read -r f; do
+  f=/usr/share/RDKit/$f
   mkdir -p "$work/root$(dirname "$f")" && cp "$f" "$work/root$f"
 done
+[ "$(find "$work/root/usr/share/RDKit" -type f | wc -l)" -ge 10 ] || { echo "device-bundle: rdkit-data's molecule files not found in dataset.cpp" >&2; exit 1; }
 tar cJf .gpu/deps.tar.xz -C "$work" lib root
 ls -l .gpu/deps.tar.xz
