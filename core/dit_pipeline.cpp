@@ -156,7 +156,14 @@ std::vector<int64_t> resolve_labels(const std::string& label, int64_t n, const s
   return labels;
 }
 
+void check_init_or_resume(const TrainArgs& a) {
+  if (!a.init.empty() && !a.resume.empty()) {
+    throw std::invalid_argument("--init " + a.init + ": a run either resumes (--resume) or starts from a model, not both");
+  }
+}
+
 void check_run_folder(const TrainArgs& a) {
+  check_init_or_resume(a);
   if (a.resume.empty() && !a.force && std::filesystem::exists(a.out + "/checkpoint.safetensors")) {
     throw std::runtime_error(a.out + "/checkpoint.safetensors exists; pass --resume it, or --force to start over");
   }
@@ -166,8 +173,8 @@ void train_dit(const TrainArgs& a, const Json& recipe, const torch::Tensor& x, c
   const std::string &out = a.out, &resume = a.resume, &init = a.init;
   const TrainOptions o = train_options(a, std::move(defaults));
   DiT net(dit_config_from_json(recipe.at("model").at("config")));
+  check_init_or_resume(a);
   if (!init.empty()) {
-    if (!resume.empty()) throw std::invalid_argument("--init " + init + ": a run either resumes (--resume) or starts from a model, not both");
     const auto ck = load_checkpoint(init);
     auto w = ck.model;
     for (const auto& [k, v] : ck.ema) w[k] = v;

@@ -79,7 +79,10 @@ std::vector<int64_t> resolve_labels(const std::string& spec, int64_t n, const st
 // the model lacked starts at zero. Writes args.out/checkpoint.safetensors.
 void train_dit(const TrainArgs& args, const Json& recipe, const torch::Tensor& x, const Condition& cond, Json defaults);
 
-// Refuses to start over an existing run folder without --force (or --resume).
+// Refuses a run given both --init and --resume (it either continues or starts from a model).
+void check_init_or_resume(const TrainArgs& args);
+// Refuses to start over an existing run folder without --force (or --resume), and what
+// check_init_or_resume refuses.
 void check_run_folder(const TrainArgs& args);
 
 }  // namespace diffuse

@@ -88,8 +88,7 @@ void train_vocoder(const TrainArgs& a) {
   Json origin;  // the model a fine-tune started from
   double mel_weight = own.mel_weight;
   DiscriminatorConfig dconfig;
-  if (!a.init.empty()) {
-    if (!a.resume.empty()) throw std::invalid_argument("--init " + a.init + ": a run either resumes (--resume) or starts from a model, not both");
+  if (!a.init.empty()) {  // check_run_folder refused --init with --resume
     const Vocoder init = load_vocoder(a.init);  // refuses anything but a vocoder, by name
     config = init->config();
     mel = init->mel();  // the model's normalisation, so that a DiT trained against it still fits

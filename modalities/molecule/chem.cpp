@@ -29,6 +29,7 @@
 
 #include "core/files.h"
 #include "modalities/molecule/qed.h"
+#include "modalities/molecule/rdkit_util.h"
 
 namespace diffuse::molecule {
 namespace {
@@ -41,14 +42,6 @@ void quiet_rdkit() {
   (void)once;
 }
 
-std::unique_ptr<RDKit::RWMol> parse(const std::string& smiles) {
-  quiet_rdkit();
-  try {
-    return std::unique_ptr<RDKit::RWMol>(RDKit::SmilesToMol(smiles));
-  } catch (const std::exception&) {
-    return nullptr;
-  }
-}
 
 std::string lower_ext(const std::string& path) {
   std::string e = std::filesystem::path(path).extension().string();
@@ -85,14 +78,28 @@ void each_sdf_record(const std::string& path, F f) {
 
 }  // namespace
 
+std::unique_ptr<RDKit::RWMol> parse_smiles(const std::string& smiles) {
+  quiet_rdkit();
+  try {
+    return std::unique_ptr<RDKit::RWMol>(RDKit::SmilesToMol(smiles));
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+std::unique_ptr<RDKit::RWMol> parse_smiles_or_throw(const std::string& smiles) {
+  auto m = parse_smiles(smiles);
+  if (!m) throw std::invalid_argument("cannot parse SMILES '" + smiles + "'");
+  return m;
+}
+
 std::string canonical_smiles(const std::string& smiles) {
-  auto m = parse(smiles);
+  auto m = parse_smiles(smiles);
   return m ? RDKit::MolToSmiles(*m) : std::string();
 }
 
 std::string random_smiles(const std::string& smiles, int seed) {
-  auto m = parse(smiles);
-  if (!m) throw std::invalid_argument("cannot parse SMILES '" + smiles + "'");
+  auto m = parse_smiles_or_throw(smiles);
   std::vector<unsigned> order(m->getNumAtoms());
   std::iota(order.begin(), order.end(), 0u);
   std::mt19937 rng{static_cast<unsigned>(seed)};
@@ -102,7 +109,7 @@ std::string random_smiles(const std::string& smiles, int seed) {
 }
 
 std::string largest_fragment(const std::string& smiles) {
-  auto m = parse(smiles);
+  auto m = parse_smiles(smiles);
   if (!m) return "";
   std::string best;
   unsigned best_atoms = 0;
@@ -215,8 +222,7 @@ std::vector<std::string> read_molecules(const std::string& path, ReadReport* rep
 }
 
 Properties properties(const std::string& smiles) {
-  auto m = parse(smiles);
-  if (!m) throw std::invalid_argument("cannot parse SMILES '" + smiles + "'");
+  auto m = parse_smiles_or_throw(smiles);
   Properties p;
   p.mw = RDKit::Descriptors::calcAMW(*m);
   p.logp = RDKit::Descriptors::calcClogP(*m);
@@ -233,15 +239,13 @@ Properties properties(const std::string& smiles) {
 }
 
 double logp(const std::string& smiles) {
-  auto m = parse(smiles);
-  if (!m) throw std::invalid_argument("cannot parse SMILES '" + smiles + "'");
+  auto m = parse_smiles_or_throw(smiles);
   return RDKit::Descriptors::calcClogP(*m);
 }
 
 bool has_substructure(const std::string& smiles, const std::string& pattern) {
-  auto m = parse(smiles);
-  auto q = parse(pattern);
-  if (!q) throw std::invalid_argument("cannot parse SMILES '" + pattern + "'");
+  auto m = parse_smiles(smiles);
+  auto q = parse_smiles_or_throw(pattern);
   RDKit::MatchVectType match;
   return m && RDKit::SubstructMatch(*m, *q, match);
 }
@@ -254,7 +258,7 @@ SdfReport write_sdf(const std::string& path, const std::vector<SdfRecord>& recor
   {
     RDKit::SDWriter w(&os, false);
     for (const auto& rec : records) {
-      auto m = parse(rec.smiles);
+      auto m = parse_smiles(rec.smiles);
       if (!m) throw std::invalid_argument(path + ": cannot write SMILES '" + rec.smiles + "' (RDKit cannot parse it)");
       const std::string canonical = RDKit::MolToSmiles(*m);
       const auto props = properties(canonical);
@@ -313,8 +317,7 @@ std::vector<SdfRecord> read_sdf(const std::string& path, int64_t* skipped) {
 }
 
 std::string depict_svg(const std::string& smiles, int width, int height) {
-  auto m = parse(smiles);
-  if (!m) throw std::invalid_argument("cannot parse SMILES '" + smiles + "'");
+  auto m = parse_smiles_or_throw(smiles);
   RDDepict::compute2DCoords(*m);
   RDKit::MolDraw2DSVG drawer(width, height);
   drawer.drawOptions().clearBackground = false;

@@ -4,13 +4,14 @@
 #include <GraphMol/GraphMol.h>
 #include <GraphMol/MolOps.h>
 #include <GraphMol/PeriodicTable.h>
-#include <GraphMol/SmilesParse/SmilesParse.h>
 #include <GraphMol/SmilesParse/SmilesWrite.h>
 #include <RDGeneral/RDLog.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <memory>
+
+#include "modalities/molecule/rdkit_util.h"
 
 namespace diffuse::molecule {
 
@@ -27,13 +28,7 @@ CodecConfig codec_config_from_json(const Json& j) {
 }
 
 EncodedGraph encode(const std::string& smiles, const CodecConfig& c) {
-  boost::logging::disable_logs("rdApp.*");
-  std::unique_ptr<RDKit::RWMol> m;
-  try {
-    m.reset(RDKit::SmilesToMol(smiles));
-  } catch (const std::exception&) {
-  }
-  if (!m) throw std::invalid_argument("cannot parse SMILES '" + smiles + "'");
+  auto m = parse_smiles_or_throw(smiles);
   RDKit::MolOps::Kekulize(*m, /*markAtomsBonds=*/true);
   const int64_t n = int64_t(m->getNumAtoms()), M = c.max_atoms, E = int64_t(c.elements.size());
   if (n > M) throw std::invalid_argument("too many heavy atoms (" + std::to_string(n) + " > " + std::to_string(M) + ")");

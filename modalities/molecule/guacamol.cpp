@@ -11,7 +11,6 @@
 #include <GraphMol/Fingerprints/MorganFingerprints.h>
 #include <GraphMol/GraphMol.h>
 #include <GraphMol/MolOps.h>
-#include <GraphMol/SmilesParse/SmilesParse.h>
 
 #include <algorithm>
 #include <cmath>
@@ -20,18 +19,11 @@
 #include <random>
 #include <stdexcept>
 
+#include "modalities/molecule/rdkit_util.h"
+
 namespace diffuse::molecule {
 namespace {
 
-std::unique_ptr<RDKit::RWMol> parse_or_throw(const std::string& smiles) {
-  std::unique_ptr<RDKit::RWMol> m;
-  try {
-    m.reset(RDKit::SmilesToMol(smiles));
-  } catch (const std::exception&) {
-  }
-  if (!m) throw std::invalid_argument("cannot parse SMILES '" + smiles + "'");
-  return m;
-}
 
 // Shannon entropy in bits of counts (rdkit.ML.InfoTheory.entropy.InfoEntropy).
 template <typename Map>
@@ -76,7 +68,7 @@ std::vector<double> kde(const std::vector<double>& x, const std::vector<double>&
 
 std::vector<double> max_internal_similarity(const std::vector<std::string>& smiles) {
   std::vector<std::unique_ptr<ExplicitBitVect>> fps;
-  for (const auto& s : smiles) fps.emplace_back(RDKit::MorganFingerprints::getFingerprintAsBitVect(*parse_or_throw(s), 2, 4096));
+  for (const auto& s : smiles) fps.emplace_back(RDKit::MorganFingerprints::getFingerprintAsBitVect(*parse_smiles_or_throw(s), 2, 4096));
   std::vector<double> best(fps.size(), 0.0);
   for (size_t i = 1; i < fps.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
@@ -149,7 +141,7 @@ const std::vector<std::string> kGuacamolDescriptors = {"BertzCT",  "MolLogP",   
                                                        "NumRotatableBonds", "NumAliphaticRings", "NumAromaticRings"};
 
 std::vector<double> guacamol_descriptors(const std::string& smiles) {
-  const auto m = parse_or_throw(smiles);
+  const auto m = parse_smiles_or_throw(smiles);
   namespace D = RDKit::Descriptors;
   return {bertz_ct(*m),
           D::calcClogP(*m),

@@ -275,6 +275,10 @@ class MoleculeModality : public DiffusionModality {
   void fit(const TrainArgs& a, const Json& recipe, const TrainData& data, const Json& defaults) const override {
     const auto codec = codec_config_from_json(recipe.at("codec"));
     GraphDiT net(graph_dit_config_from_json(recipe.at("model").at("config")));
+    if (!a.init.empty()) {  // a fine-tune: the model's EMA weights, a fresh optimizer and schedule
+      load_for_inference(*net, load_checkpoint(a.init), a.init);
+      net->train();
+    }
     const TrainOptions o = train_options(a, defaults);
     const auto objective = objective_from_json(recipe.at("objective"));
     TrainForward forward = [net, codec](const torch::Tensor& x_in, const torch::Tensor& t, const Condition& c) mutable {

@@ -13,6 +13,7 @@ PipelineCommands molecule_plugin() {
   p.shipped = "rdkit-data/graph-dit.safetensors";
   p.train_options = [](CLI::App& c) -> std::function<void(TrainArgs&)> {
     auto o = std::make_shared<MoleculeTrainOptions>();
+    auto init = std::make_shared<std::string>();
     c.add_option("--data", o->data, "rdkit-data (default), or an SDF, SMILES (.smi) or CSV (smiles column) file, or a folder of them");
     c.add_option("--data-n", o->data_n, "use only the first N molecules")->check(positive_number());
     c.add_option("--smiles-column", o->smiles_columns, "the CSV column(s) holding SMILES (default: smiles or canonical_smiles, or the\n"
@@ -22,9 +23,11 @@ PipelineCommands molecule_plugin() {
     c.add_option("--objective", o->objective, "discrete (DiGress marginal transitions, its own sampler), categorical (logits\n"
                                               "and cross-entropy under continuous noise) or regression (EDM on the one-hot values)")
         ->capture_default_str()->check(CLI::IsMember({"discrete", "categorical", "regression"}));
-    return [o, max_atoms](TrainArgs& a) {
+    add_init_option(c, *init);  // keeps the model's codec and noise marginals; --data gives the new molecules
+    return [o, max_atoms, init](TrainArgs& a) {
       if (max_atoms->count() == 0) o->max_atoms = 0;  // 0: not given (a new model takes the default, 40)
       a.own = o;
+      a.init = *init;
     };
   };
   p.sample_options = [](CLI::App& c) -> std::function<void(SampleArgs&)> {

@@ -8,7 +8,6 @@
 #include <GraphMol/Fingerprints/MorganFingerprints.h>
 #include <GraphMol/GraphMol.h>
 #include <GraphMol/MolOps.h>
-#include <GraphMol/SmilesParse/SmilesParse.h>
 #include <GraphMol/SmilesParse/SmilesWrite.h>
 
 #include <cmath>
@@ -16,22 +15,16 @@
 #include <memory>
 #include <sstream>
 
+#include "modalities/molecule/rdkit_util.h"
+
 namespace diffuse::molecule {
 namespace {
-
-std::unique_ptr<RDKit::RWMol> parse_quiet(const std::string& smiles) {
-  try {
-    return std::unique_ptr<RDKit::RWMol>(RDKit::SmilesToMol(smiles));
-  } catch (const std::exception&) {
-    return nullptr;
-  }
-}
 
 using Fingerprints = std::vector<std::unique_ptr<ExplicitBitVect>>;
 Fingerprints morgan(const std::vector<std::string>& smiles) {
   Fingerprints out;
   for (const auto& s : smiles) {
-    if (auto m = parse_quiet(s)) out.emplace_back(RDKit::MorganFingerprints::getFingerprintAsBitVect(*m, 2, 1024));
+    if (auto m = parse_smiles(s)) out.emplace_back(RDKit::MorganFingerprints::getFingerprintAsBitVect(*m, 2, 1024));
   }
   return out;
 }
@@ -66,7 +59,7 @@ Counts fragment_counts(const std::vector<std::string>& smiles) {
 }  // namespace
 
 std::string murcko_scaffold(const std::string& smiles) {
-  auto m = parse_quiet(smiles);
+  auto m = parse_smiles(smiles);
   if (!m) return {};
   std::unique_ptr<RDKit::ROMol> s(RDKit::MurckoDecompose(*m));
   if (!s || s->getNumAtoms() == 0) return {};
@@ -74,7 +67,7 @@ std::string murcko_scaffold(const std::string& smiles) {
 }
 
 std::vector<std::string> brics_fragments(const std::string& smiles) {
-  auto m = parse_quiet(smiles);
+  auto m = parse_smiles(smiles);
   if (!m) return {};
   std::unique_ptr<RDKit::ROMol> f(RDKit::MolFragmenter::fragmentOnBRICSBonds(*m));
   std::vector<std::string> out;

@@ -256,6 +256,31 @@ TEST(CliMolecule, UsersSdfTrainsSamplesAndEvaluates) {
   const auto csv = diffuse::load_checkpoint(d + "/csv/checkpoint.safetensors").recipe;
   EXPECT_EQ(csv.at("data").at("columns"), diffuse::Json::array({"structure"}));
   EXPECT_EQ(csv.at("codec").at("max_atoms").get<int>(), 64);
+  // A fine-tune (--init): the trained model's weights, codec and noise marginals, the new molecules'
+  // sizes and logP bins. At a learning rate of 1e-12 it samples what the model it started from does.
+  r = run("train molecule --init " + ck + " --data " + d + "/mine.csv --smiles-column structure --steps 1 --batch 2 --lr 1e-12 --out " + d + "/ft");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto ft = diffuse::load_checkpoint(d + "/ft/checkpoint.safetensors").recipe;
+  const auto base = diffuse::load_checkpoint(ck).recipe;
+  EXPECT_EQ(ft.at("init").get<std::string>(), ck);
+  EXPECT_EQ(ft.at("data").at("files"), diffuse::Json::array({d + "/mine.csv"}));
+  EXPECT_EQ(ft.at("discrete").at("marginals"), base.at("discrete").at("marginals"));
+  EXPECT_EQ(ft.at("atom_counts"), csv.at("atom_counts"));  // the CSV's training split, not the SDF's
+  EXPECT_NE(ft.at("atom_counts").size(), base.at("atom_counts").size());
+  for (const auto* model : {"run", "ft"}) {
+    r = run("sample molecule --checkpoint " + d + "/" + model + "/checkpoint.safetensors --n 6 --steps 4 --atoms 9 --label \"logP 1-2\" --repair --out " + d +
+            "/" + model + ".smi");
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+  EXPECT_FALSE(diffuse::read_file(d + "/run.smi").empty());
+  EXPECT_EQ(diffuse::read_file(d + "/run.smi"), diffuse::read_file(d + "/ft.smi"));
+  r = run("train molecule --init " + ck + " --max-atoms 64 --steps 1 --out " + d + "/ft64");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("--max-atoms 64: " + ck + " holds 40 atoms"), std::string::npos) << r.out;
+  r = run("train molecule --init " + ck + " --resume " + d + "/ft/checkpoint.safetensors --steps 2 --out " + d + "/ft2");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("--init " + ck + ": a run either resumes (--resume) or starts from a model, not both"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(d + "/ft2"));
   r = run("train molecule --resume " + d + "/csv/checkpoint.safetensors --max-atoms 40 --steps 2 --out " + d + "/csv2");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("--max-atoms 40: " + d + "/csv/checkpoint.safetensors holds 64 atoms"), std::string::npos) << r.out;
