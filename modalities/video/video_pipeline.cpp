@@ -314,6 +314,14 @@ class VideoModality : public DiffusionModality {
       for (int64_t i = 0; i < frames.size(0); ++i) z.push_back(vae->encode(frames.slice(0, i, i + 1)));
       return torch::cat(z);
     };
+    // The image stage's options where no image stage runs are refused, not ignored.
+    const char* stage_option = !o.image_model.empty() ? "--image-model" : o.image_steps ? "--image-steps" : o.image_cfg ? "--image-cfg"
+                               : o.image_sampler != VideoSampleOptions().image_sampler ? "--image-sampler" : nullptr;
+    if (stage_option && (c.context_channels == 0 || !o.first_frame.empty())) {
+      throw std::invalid_argument(std::string(stage_option) + ": no image stage runs here (it makes frame 0 only for a model trained with " +
+                                  "--condition first-frame and no --first-frame; " + a.checkpoint +
+                                  (c.context_channels == 0 ? " has no first-frame condition)" : " is given --first-frame " + o.first_frame + ")"));
+    }
     if (c.context_channels > 0) {
       // A first-frame model: frame 0 from the image model (or the user's image, or a held-out
       // item) as its latent, seen noise-augmented by every frame and kept as the clip's frame 0.

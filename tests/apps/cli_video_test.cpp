@@ -264,6 +264,16 @@ TEST(CliVideo, FirstFrameModelChainsAfterTheImageModel) {
   r = run("train video --resume " + ck + " --condition none --steps 3 --batch 2 --data-n 8 --out " + d + "/ff");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--condition none: " + ck + " is first-frame-conditioned; it cannot drop its condition"), std::string::npos) << r.out;
+  // The image stage's options where no image stage runs: a model without the condition, or a given frame.
+  r = run("sample video --checkpoint " + base + " --image-cfg 2 --steps 2 --out " + d + "/x.mp4");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--image-cfg: no image stage runs here (it makes frame 0 only for a model trained with --condition first-frame and no "
+                       "--first-frame; " + base + " has no first-frame condition)"), std::string::npos) << r.out;
+  r = run("eval video " + ck + " --classifier " + clf + " --first-frame none --image-model " + base + " --n-per-class 1 --steps 2 --json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--image-model: no image stage runs here"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(ck + " is given --first-frame none)"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(d + "/x.mp4"));
   r = run("sample video --checkpoint " + ck + " --first-frame " + d + "/missing.png --out " + d + "/x.mp4");
   EXPECT_EQ(r.code, 2);  // a usage error
   EXPECT_NE(r.out.find("missing.png"), std::string::npos) << r.out;
