@@ -388,7 +388,6 @@ TEST(VideoPipeline, ClipsRoundTripThroughTheFrameCodecAndSampleFromTheSeedInAnyB
   const std::string png = "/tmp/diffuse_video_first_frame.png";
   image::write_image(png, item, {8, 95, true});
   own->first_frame = png;
-  own->image_steps = 2;
   const auto given = sample_clips(a, 2);
   const auto canvas = torch::constant_pad_nd(image::read_image(png).mean(0, true).unsqueeze(0), {18, 18, 18, 18}, 0);
   torch::Tensor z0;
