@@ -170,10 +170,10 @@ void check_run_folder(const TrainArgs& a) {
 }
 
 void train_dit(const TrainArgs& a, const Json& recipe, const torch::Tensor& x, const Condition& cond, Json defaults) {
+  check_init_or_resume(a);
   const std::string &out = a.out, &resume = a.resume, &init = a.init;
   const TrainOptions o = train_options(a, std::move(defaults));
   DiT net(dit_config_from_json(recipe.at("model").at("config")));
-  check_init_or_resume(a);
   if (!init.empty()) {
     const auto ck = load_checkpoint(init);
     auto w = ck.model;

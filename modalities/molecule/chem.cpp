@@ -42,7 +42,6 @@ void quiet_rdkit() {
   (void)once;
 }
 
-
 std::string lower_ext(const std::string& path) {
   std::string e = std::filesystem::path(path).extension().string();
   std::transform(e.begin(), e.end(), e.begin(), ::tolower);

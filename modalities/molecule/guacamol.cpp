@@ -24,7 +24,6 @@
 namespace diffuse::molecule {
 namespace {
 
-
 // Shannon entropy in bits of counts (rdkit.ML.InfoTheory.entropy.InfoEntropy).
 template <typename Map>
 double info_entropy(const Map& counts) {
