@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 
@@ -91,7 +92,8 @@ Json score_smiles(const std::vector<std::string>& smiles, const std::vector<bool
 // The judge of `eval molecule`: the checkpoint's data (or rdkit-data) split as it trained, its
 // held-out molecules the reference (or the user's, --reference). --calibrate adds held-out vs
 // train (the floor), held-out molecules with one random bond order changed each (a corrupted
-// baseline) and the held-out molecules written as random SMILES (the scores must not move).
+// baseline), their atoms on random trees of single bonds (garbage) and the held-out molecules
+// written as random SMILES (the scores must not move).
 class MoleculeEvaluator : public Evaluator {
  public:
   MoleculeEvaluator(const Json& recipe, const std::vector<std::string>& reference) : reference_files_(reference) {
@@ -138,6 +140,35 @@ class MoleculeEvaluator : public Evaluator {
       conn.push_back(d.valid && d.connected);
     }
     j["corrupted_test"] = score_smiles(corrupted, conn, ds_.train, ds_.test);
+    // Garbage with the right atoms: each held-out molecule's atoms (elements and charges) joined by
+    // a random tree of single bonds, each atom bonded to one drawn before it.
+    std::vector<std::string> trees;
+    std::vector<bool> tree_conn;
+    for (const auto& s : ds_.test) {
+      EncodedGraph g;
+      try {
+        g = encode(s, codec_);
+      } catch (const std::invalid_argument&) {
+        continue;
+      }
+      const int64_t atoms = g.mask.sum().item<int64_t>();
+      std::vector<int64_t> order(size_t(atoms), 0);
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), rng);
+      g.edges.zero_();
+      g.edges.select(2, 0).fill_(1.0);
+      for (int64_t k = 1; k < atoms; ++k) {
+        const int64_t p = order[size_t(k)], q = order[size_t(rng() % uint64_t(k))];
+        for (auto [i, m] : {std::pair{p, q}, std::pair{q, p}}) {
+          g.edges[i][m][0] = 0.0;
+          g.edges[i][m][1] = 1.0;
+        }
+      }
+      const auto d = decode(g.nodes, g.edges, g.mask, codec_);
+      trees.push_back(d.valid ? d.smiles : std::string());
+      tree_conn.push_back(d.valid && d.connected);
+    }
+    j["random_tree_test"] = score_smiles(trees, tree_conn, ds_.train, ds_.test);
     std::vector<std::string> rewritten;
     for (const auto& s : ds_.test) rewritten.push_back(canonical_smiles(random_smiles(s, int(rng() % 1000000))));
     j["random_smiles_test"] = score_smiles(rewritten, std::vector<bool>(rewritten.size(), true), ds_.train, ds_.test);

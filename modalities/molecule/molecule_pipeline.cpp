@@ -203,7 +203,8 @@ torch::Tensor sample_discrete_graphs(GraphDiT net, const Json& recipe, const Cod
 
 // The graph DiT's regression, categorical or discrete (DiGress) objective.
 std::string objective_kind(const TrainArgs& a) {
-  const std::string& kind = a.options<MoleculeTrainOptions>().objective;
+  const std::string& given = a.options<MoleculeTrainOptions>().objective;
+  const std::string kind = given.empty() ? "discrete" : given;
   if (kind != "discrete" && kind != "categorical" && kind != "regression") {
     throw std::invalid_argument("--objective " + kind + ": one of discrete, categorical, regression");
   }
@@ -225,8 +226,11 @@ class MoleculeModality : public DiffusionModality {
   }
 
   void adapt_recipe(Json& recipe, const TrainArgs& a, const std::string& from) const override {
-    objective_kind(a);
     const auto& o = a.options<MoleculeTrainOptions>();
+    if (const std::string had = discrete(recipe) ? "discrete" : categorical(recipe) ? "categorical" : "regression";
+        !o.objective.empty() && objective_kind(a) != had) {
+      throw std::invalid_argument("--objective " + o.objective + ": " + from + " is a " + had + " model (a new model takes --objective)");
+    }
     if (const int64_t held = recipe.at("codec").at("max_atoms").get<int64_t>(); o.max_atoms > 0 && o.max_atoms != held) {
       throw std::invalid_argument("--max-atoms " + std::to_string(o.max_atoms) + ": " + from + " holds " + std::to_string(held) +
                                   " atoms (a new model takes --max-atoms)");

@@ -14,7 +14,7 @@ struct MoleculeTrainOptions : PluginOptions {
   std::string data;                  // "" = rdkit-data, else an SDF, SMILES or CSV file or a folder of them
   std::vector<std::string> smiles_columns;  // the CSV columns holding SMILES ({}: smiles, or a headerless first column)
   int64_t max_atoms = 40;            // heavy atoms the codec holds (a new model; 0: not given)
-  std::string objective = "discrete";  // discrete, categorical or regression
+  std::string objective = "discrete";  // discrete, categorical or regression ("": not given, discrete for a new model)
   int64_t data_n = 0;                // the first N molecules (0: all)
 };
 

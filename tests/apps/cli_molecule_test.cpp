@@ -103,6 +103,11 @@ TEST(CliMolecule, TrainSampleSdfEvalRoundTrip) {
   const double floor = j.at("test_vs_train").at("guacamol_kl_score").get<double>();
   EXPECT_GT(floor, 0.9);
   EXPECT_LT(j.at("corrupted_test").at("guacamol_kl_score").get<double>(), floor);
+  // Garbage with the right atoms (random trees of single bonds): far below the edited molecules,
+  // and no ring, so no scaffold in common.
+  EXPECT_LT(j.at("random_tree_test").at("guacamol_kl_score").get<double>(), j.at("corrupted_test").at("guacamol_kl_score").get<double>() - 0.2);
+  EXPECT_EQ(j.at("random_tree_test").at("scaffold_similarity").get<double>(), 0.0);
+  EXPECT_GT(j.at("random_tree_test").at("w1").at("rings").get<double>(), 1.0);
   EXPECT_NEAR(j.at("random_smiles_test").at("guacamol_kl_score").get<double>(), 1.0, 1e-9);
   EXPECT_DOUBLE_EQ(j.at("random_smiles_test").at("validity").get<double>(), 1.0);
   EXPECT_EQ(j.at("test_vs_train").at("guacamol_kl").size(), 10u);
@@ -277,6 +282,10 @@ TEST(CliMolecule, UsersSdfTrainsSamplesAndEvaluates) {
   r = run("train molecule --init " + ck + " --max-atoms 64 --steps 1 --out " + d + "/ft64");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("--max-atoms 64: " + ck + " holds 40 atoms"), std::string::npos) << r.out;
+  r = run("train molecule --init " + ck + " --objective categorical --steps 1 --out " + d + "/ftc");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("--objective categorical: " + ck + " is a discrete model"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(d + "/ftc"));
   r = run("train molecule --init " + ck + " --resume " + d + "/ft/checkpoint.safetensors --steps 2 --out " + d + "/ft2");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("--init " + ck + ": a run either resumes (--resume) or starts from a model, not both"), std::string::npos) << r.out;
