@@ -34,6 +34,9 @@ void validate(const SampleRequest& r) {
   for (const auto* t : c.fields()) {
     if (t->defined() && t->size(0) != r.n) throw std::invalid_argument("need one condition row per sample");
   }
+  if (r.null_context.defined() && (!c.context.defined() || r.null_context.sizes() != c.context.sizes())) {
+    throw std::invalid_argument("a null context needs a context of its shape");
+  }
 }
 
 torch::Tensor sample_batches(const SampleRequest& r, const std::function<torch::Tensor(const SampleBatch& b)>& run) {
@@ -46,6 +49,7 @@ torch::Tensor sample_batches(const SampleRequest& r, const std::function<torch::
     SampleBatch batch{start, b, &noise, {}, {}};
     if (!r.condition.empty()) batch.cond = batch.uncond = r.condition.slice(start, start + b).to(r.options.device());
     if (batch.cond.labels.defined()) batch.uncond.labels = torch::full_like(batch.cond.labels, r.null_label);
+    if (r.null_context.defined()) batch.uncond.context = r.null_context.slice(0, start, start + b).to(r.options.device());
     out.push_back(run(batch));
     if (r.progress) r.progress((start + b) * r.steps, r.n * r.steps);
   }

@@ -31,6 +31,10 @@ struct SampleRequest {
   // the labels replaced by null_label; guidance applies when there are labels.
   Condition condition;
   int64_t null_label = -1;
+  // CFG's unconditional pass's context (n, ...), or undefined (it keeps the condition's). With it,
+  // guidance also pushes toward the context: Stable Video Diffusion's unconditional pass drops its
+  // conditioning frame.
+  torch::Tensor null_context;
   torch::TensorOptions options = torch::TensorOptions().dtype(torch::kFloat32);
   // The compute type the pipeline's denoiser runs its network in (--precision); the engine's and
   // the sampler's arithmetic stay in options' dtype.

@@ -117,58 +117,45 @@ class MoleculeEvaluator : public Evaluator {
     Json j;
     j["test_vs_train"] = score_smiles(ds_.test, std::vector<bool>(ds_.test.size(), true), ds_.train, ds_.train);
     std::mt19937_64 rng(0);
-    std::vector<std::string> corrupted;
-    std::vector<bool> conn;
-    for (const auto& s : ds_.test) {
-      EncodedGraph g;
-      try {
-        g = encode(s, codec_);
-      } catch (const std::invalid_argument&) {
-        continue;  // a --reference molecule the codec cannot hold has no edited twin
-      }
-      const int64_t atoms = g.mask.sum().item<int64_t>();
-      const int64_t p = int64_t(rng() % uint64_t(atoms)), q = int64_t(rng() % uint64_t(atoms));
-      if (p != q) {
-        const int64_t o = (g.edges[p][q].argmax().item<int64_t>() + 1 + int64_t(rng() % 3)) % 4;
-        for (auto [i, k] : {std::pair{p, q}, std::pair{q, p}}) {
-          g.edges[i][k].zero_();
-          g.edges[i][k][o] = 1.0;
+    // Each held-out molecule's graph, edited, decoded and scored; a --reference molecule the codec
+    // cannot hold has no edited twin.
+    const auto edited = [&](const char* name, const auto& edit) {
+      std::vector<std::string> smiles;
+      std::vector<bool> conn;
+      for (const auto& s : ds_.test) {
+        EncodedGraph g;
+        try {
+          g = encode(s, codec_);
+        } catch (const std::invalid_argument&) {
+          continue;
         }
+        edit(g, g.mask.sum().item<int64_t>());
+        const auto d = decode(g.nodes, g.edges, g.mask, codec_);
+        smiles.push_back(d.valid ? d.smiles : std::string());
+        conn.push_back(d.valid && d.connected);
       }
-      const auto d = decode(g.nodes, g.edges, g.mask, codec_);
-      corrupted.push_back(d.valid ? d.smiles : std::string());
-      conn.push_back(d.valid && d.connected);
-    }
-    j["corrupted_test"] = score_smiles(corrupted, conn, ds_.train, ds_.test);
-    // Garbage with the right atoms: each held-out molecule's atoms (elements and charges) joined by
-    // a random tree of single bonds, each atom bonded to one drawn before it.
-    std::vector<std::string> trees;
-    std::vector<bool> tree_conn;
-    for (const auto& s : ds_.test) {
-      EncodedGraph g;
-      try {
-        g = encode(s, codec_);
-      } catch (const std::invalid_argument&) {
-        continue;
+      j[name] = score_smiles(smiles, conn, ds_.train, ds_.test);
+    };
+    const auto bond = [](EncodedGraph& g, int64_t p, int64_t q, int64_t order) {
+      for (auto [i, k] : {std::pair{p, q}, std::pair{q, p}}) {
+        g.edges[i][k].zero_();
+        g.edges[i][k][order] = 1.0;
       }
-      const int64_t atoms = g.mask.sum().item<int64_t>();
+    };
+    edited("corrupted_test", [&](EncodedGraph& g, int64_t atoms) {  // one bond order changed
+      const int64_t p = int64_t(rng() % uint64_t(atoms)), q = int64_t(rng() % uint64_t(atoms));
+      if (p != q) bond(g, p, q, (g.edges[p][q].argmax().item<int64_t>() + 1 + int64_t(rng() % 3)) % 4);
+    });
+    // Garbage with the right atoms: the molecule's atoms (elements and charges) joined by a random
+    // tree of single bonds, each atom bonded to one drawn before it.
+    edited("random_tree_test", [&](EncodedGraph& g, int64_t atoms) {
       std::vector<int64_t> order(size_t(atoms), 0);
       std::iota(order.begin(), order.end(), 0);
       std::shuffle(order.begin(), order.end(), rng);
       g.edges.zero_();
       g.edges.select(2, 0).fill_(1.0);
-      for (int64_t k = 1; k < atoms; ++k) {
-        const int64_t p = order[size_t(k)], q = order[size_t(rng() % uint64_t(k))];
-        for (auto [i, m] : {std::pair{p, q}, std::pair{q, p}}) {
-          g.edges[i][m][0] = 0.0;
-          g.edges[i][m][1] = 1.0;
-        }
-      }
-      const auto d = decode(g.nodes, g.edges, g.mask, codec_);
-      trees.push_back(d.valid ? d.smiles : std::string());
-      tree_conn.push_back(d.valid && d.connected);
-    }
-    j["random_tree_test"] = score_smiles(trees, tree_conn, ds_.train, ds_.test);
+      for (int64_t k = 1; k < atoms; ++k) bond(g, order[size_t(k)], order[size_t(rng() % uint64_t(k))], 1);
+    });
     std::vector<std::string> rewritten;
     for (const auto& s : ds_.test) rewritten.push_back(canonical_smiles(random_smiles(s, int(rng() % 1000000))));
     j["random_smiles_test"] = score_smiles(rewritten, std::vector<bool>(rewritten.size(), true), ds_.train, ds_.test);

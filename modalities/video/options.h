@@ -54,6 +54,7 @@ struct VideoSampleOptions : PluginOptions {
   std::optional<int64_t> image_steps;
   std::optional<double> image_cfg, video_cfg;  // video_cfg: the video stage's (overrides --cfg)
   double first_frame_noise = 0.02;  // noise augmentation of the first frame given to the model
+  std::optional<bool> first_frame_guidance;  // CFG's unconditional pass also drops the first frame (unset = on)
   std::optional<bool> anchor_frame;  // unset = as trained
   std::string decoder = "auto";      // auto, per-frame or a temporal decoder checkpoint
   std::string preset = "medium";

@@ -38,6 +38,10 @@ void add_first_frame_options(CLI::App& c, VideoSampleOptions& o) {
   c.add_option_function<double>("--video-cfg", [&o](double v) { o.video_cfg = v; }, "the video stage's CFG scale (overrides --cfg)");
   c.add_option("--first-frame-noise", o.first_frame_noise, "first-frame models: noise level of the first frame as the model sees it")
       ->capture_default_str()->check(CLI::Range(0.0, 10.0));
+  c.add_option_function<std::string>("--first-frame-guidance", [&o](const std::string& s) { o.first_frame_guidance = s == "on"; },
+                                     "first-frame models: on: CFG's unconditional pass also drops the first frame, so guidance\n"
+                                     "pushes toward it as well as toward the class (Stable Video Diffusion's; default); off: the class only")
+      ->check(CLI::IsMember({"on", "off"}));
 }
 
 }  // namespace

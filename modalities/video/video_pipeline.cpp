@@ -322,6 +322,9 @@ class VideoModality : public DiffusionModality {
                                   "--condition first-frame and no --first-frame; " + a.checkpoint +
                                   (c.context_channels == 0 ? " has no first-frame condition)" : " is given --first-frame " + o.first_frame + ")"));
     }
+    if (o.first_frame_guidance.value_or(false) && c.context_channels == 0) {
+      throw std::invalid_argument("--first-frame-guidance on: " + a.checkpoint + " has no first-frame condition to guide toward");
+    }
     if (c.context_channels > 0) {
       // A first-frame model: frame 0 from the image model (or the user's image, or a held-out
       // item) as its latent, seen noise-augmented by every frame and kept as the clip's frame 0.
@@ -345,6 +348,9 @@ class VideoModality : public DiffusionModality {
       }
       r.condition.context = context + o.first_frame_noise * torch::stack(noise);
       r.condition.context_noise = torch::full({n}, o.first_frame_noise);
+      const bool guide = o.first_frame_guidance.value_or(true);
+      if (guide) r.null_context = o.first_frame_noise * torch::stack(noise);  // a dropped frame: zeros, as in training
+      out.info["first_frame_guidance"] = guide;
       if (z0.defined()) {
         auto known = torch::full({n, shape[1], c.input_size[0], shape[3], shape[4]}, std::numeric_limits<float>::quiet_NaN());
         known.select(2, 0).copy_(z0);

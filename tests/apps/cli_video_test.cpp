@@ -239,13 +239,15 @@ TEST(CliVideo, FirstFrameModelChainsAfterTheImageModel) {
   EXPECT_EQ(s.at("first_frame").get<std::string>().rfind("image model ", 0), 0u) << s.dump();
   EXPECT_EQ(s.at("image_stage").at("cfg"), 2.0);
   EXPECT_EQ(s.at("cfg"), 1.5);
+  EXPECT_EQ(s.at("first_frame_guidance"), true);  // the default: CFG also guides toward frame 0
   for (const char* key : {"identity_to_first", "identity_last_frame"}) {
     EXPECT_GE(s.at(key).get<double>(), -1.0) << key;
     EXPECT_LE(s.at(key).get<double>(), 1.0) << key;
   }
-  r = run("eval video " + ck + " --classifier " + clf + " --first-frame held-out --n-per-class 1 --steps 2 --json");
+  r = run("eval video " + ck + " --classifier " + clf + " --first-frame held-out --first-frame-guidance off --n-per-class 1 --steps 2 --json");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(diffuse::Json::parse(r.out).at("samples").at("first_frame"), "held-out Fashion-MNIST test items");
+  EXPECT_EQ(diffuse::Json::parse(r.out).at("samples").at("first_frame_guidance"), false);
   // The user's image; and none.
   diffuse::image::write_image(d + "/item.png", torch::rand({1, 28, 28}));
   for (const std::string first : {d + "/item.png", std::string("none")}) {
@@ -269,6 +271,9 @@ TEST(CliVideo, FirstFrameModelChainsAfterTheImageModel) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--image-cfg: no image stage runs here (it makes frame 0 only for a model trained with --condition first-frame and no "
                        "--first-frame; " + base + " has no first-frame condition)"), std::string::npos) << r.out;
+  r = run("sample video --checkpoint " + base + " --first-frame-guidance on --steps 2 --out " + d + "/x.mp4");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--first-frame-guidance on: " + base + " has no first-frame condition to guide toward"), std::string::npos) << r.out;
   r = run("eval video " + ck + " --classifier " + clf + " --first-frame none --image-model " + base + " --n-per-class 1 --steps 2 --json");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--image-model: no image stage runs here"), std::string::npos) << r.out;

@@ -139,6 +139,29 @@ TEST(Samplers, FlowEulerEqualsEulerAndDdim) {
   EXPECT_LE(max_abs(run_sampler("ddim", d, x, sigmas, noise), euler), 1e-12);
 }
 
+// CFG's unconditional pass takes the request's null context where there is one (Stable Video
+// Diffusion's guidance toward its conditioning frame), batch by batch; the conditional pass keeps
+// the condition's. One Euler step to sigma 0 returns the guided clean estimate itself.
+TEST(Engine, NullContextEntersOnlyTheUnconditionalPass) {
+  ConditionalDenoiser d = [](const torch::Tensor& x, const torch::Tensor&, const Condition& c) { return c.context + 0.0 * x; };
+  SampleRequest r;
+  r.item_shape = {2};
+  r.n = 3;
+  r.batch = 2;
+  r.steps = 1;
+  r.sampler = "euler";
+  r.options = r.options.dtype(torch::kFloat64);
+  r.guidance.scale = 3.0;
+  r.null_label = 5;
+  r.condition.labels = torch::zeros({3}, torch::kLong);
+  r.condition.context = torch::tensor({1.0, 2.0, 3.0}, torch::kFloat64).view({3, 1}).expand({3, 2}).contiguous();
+  EXPECT_LE(max_abs(sample(d, r), r.condition.context), 1e-12);  // without it, both passes see the context
+  r.null_context = torch::tensor({0.0, 0.5, 1.0}, torch::kFloat64).view({3, 1}).expand({3, 2}).contiguous();
+  EXPECT_LE(max_abs(sample(d, r), r.null_context + 3.0 * (r.condition.context - r.null_context)), 1e-12);
+  r.condition.context = torch::Tensor();
+  EXPECT_THROW(sample(d, r), std::invalid_argument);
+}
+
 TEST(Samplers, UnknownNameListsValidOnes) {
   try {
     find_sampler("eulr");
