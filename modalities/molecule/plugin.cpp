@@ -20,9 +20,10 @@ PipelineCommands molecule_plugin() {
                                                       "first column of a file without a header)");
     auto* max_atoms = c.add_option("--max-atoms", o->max_atoms, "heavy atoms per molecule the model holds (a new model; 2 to 64)")
                           ->capture_default_str()->check(CLI::Range(2, 64));
-    auto* objective = c.add_option("--objective", o->objective, "discrete (DiGress marginal transitions, its own sampler), categorical (logits\n"
-                                              "and cross-entropy under continuous noise) or regression (EDM on the one-hot values)")
-        ->capture_default_str()->check(CLI::IsMember({"discrete", "categorical", "regression"}));
+    auto* objective = c.add_option("--objective", o->objective,
+                                   "discrete (DiGress marginal transitions, its own sampler), categorical (logits\n"
+                                   "and cross-entropy under continuous noise) or regression (EDM on the one-hot values)")
+                          ->capture_default_str()->check(CLI::IsMember({"discrete", "categorical", "regression"}));
     add_init_option(c, *init);  // keeps the model's codec and noise marginals; --data gives the new molecules
     return [o, max_atoms, objective, init](TrainArgs& a) {
       if (max_atoms->count() == 0) o->max_atoms = 0;  // 0: not given (a new model takes the default, 40)
