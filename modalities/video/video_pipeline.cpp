@@ -346,10 +346,11 @@ class VideoModality : public DiffusionModality {
         auto gen = at::detail::createCPUGenerator((a.seed + uint64_t(i)) ^ 0xC0A6A0C0A6ULL);
         noise.push_back(torch::randn(context.sizes().slice(1), gen));
       }
-      r.condition.context = context + o.first_frame_noise * torch::stack(noise);
+      const auto augmentation = o.first_frame_noise * torch::stack(noise);
+      r.condition.context = context + augmentation;
       r.condition.context_noise = torch::full({n}, o.first_frame_noise);
       const bool guide = o.first_frame_guidance.value_or(true);
-      if (guide) r.null_context = o.first_frame_noise * torch::stack(noise);  // a dropped frame: zeros, as in training
+      if (guide) r.null_context = augmentation;  // a dropped frame: zeros, as in training
       out.info["first_frame_guidance"] = guide;
       if (z0.defined()) {
         auto known = torch::full({n, shape[1], c.input_size[0], shape[3], shape[4]}, std::numeric_limits<float>::quiet_NaN());
