@@ -45,7 +45,10 @@ void add_train_common(CLI::App& c, TrainCommand& t, const std::string&) {
   c.add_option("--log-every", t.train.log_every, "steps between log.jsonl lines")->check(positive_number());
   c.add_option("--preview-every", t.train.preview_every, "steps between preview samples scored in log.jsonl (0: off)");
   c.add_option("--checkpoint-every", t.train.checkpoint_every, "steps between checkpoints (0: at the end)");
-  c.add_option("--resume", t.args.resume, "continue from this checkpoint")->check(CLI::ExistingFile);
+  c.add_option("--resume", t.args.resume, "continue from this checkpoint (give the options its run was started with; the\n"
+                                           "learning rate follows the cosine over --steps, so a larger --steps raises it again)")->check(CLI::ExistingFile);
+  c.add_flag("--extend", t.args.extend, "with --resume and a larger --steps: decay the learning rate on from the rate the\n"
+                                        "checkpoint had reached (cosine to the same floor) instead");
   c.add_flag("--force", t.args.force, "reuse an existing run folder");
   c.add_option("--dist-backend", t.dist_backend, "data-parallel runs (launched by torchrun or srun): gloo (default on CPU) or\n"
                                                   "nccl (default on CUDA when built with -DDIFFUSE_WITH_NCCL=ON)")->check(CLI::IsMember({"gloo", "nccl"}));

@@ -88,6 +88,7 @@ struct TrainArgs {
   std::string resume;            // a checkpoint this run continues
   std::string init;              // a model a new run starts from (a fine-tune)
   bool force = false;            // reuse an existing run folder
+  bool extend = false;           // with resume: decay the learning rate on from the checkpoint's
   std::optional<int64_t> steps, batch, grad_accum, warmup, log_every, preview_every, checkpoint_every;
   std::optional<double> lr, ema_decay;
   std::optional<uint64_t> seed;

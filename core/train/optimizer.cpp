@@ -10,10 +10,15 @@
 namespace diffuse {
 
 double learning_rate_at(const TrainOptions& o, int64_t step) {
-  if (step < o.warmup) return o.lr * double(step + 1) / double(o.warmup);
-  const double progress = o.steps > o.warmup ? double(step - o.warmup) / double(o.steps - o.warmup) : 1.0;
   const double min_lr = o.lr * o.min_lr_ratio;
-  return min_lr + (o.lr - min_lr) * 0.5 * (1.0 + std::cos(M_PI * std::min(progress, 1.0)));
+  const auto cosine = [min_lr](double from, double progress) {
+    return min_lr + (from - min_lr) * 0.5 * (1.0 + std::cos(M_PI * std::min(progress, 1.0)));
+  };
+  if (o.decay_from > 0 && step >= o.decay_from) {
+    return cosine(o.decay_from_lr, o.steps > o.decay_from ? double(step - o.decay_from) / double(o.steps - o.decay_from) : 1.0);
+  }
+  if (step < o.warmup) return o.lr * double(step + 1) / double(o.warmup);
+  return cosine(o.lr, o.steps > o.warmup ? double(step - o.warmup) / double(o.steps - o.warmup) : 1.0);
 }
 
 AdamW::AdamW(std::vector<torch::Tensor> params, double beta1, double beta2, double eps, double weight_decay)

@@ -10,7 +10,8 @@ namespace diffuse {
 struct TrainOptions;
 
 // The learning rate of optimizer step `step` (0-based): linear warm-up to lr over `warmup` steps,
-// then cosine decay to lr * min_lr_ratio at `steps`.
+// then cosine decay to lr * min_lr_ratio at `steps`. An extended run (decay_from > 0) follows that
+// up to decay_from, then decays from decay_from_lr to the same floor at `steps`.
 double learning_rate_at(const TrainOptions& o, int64_t step);
 
 // AdamW (Loshchilov & Hutter 2019): decoupled weight decay, bias-corrected moments.

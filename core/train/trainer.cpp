@@ -22,7 +22,7 @@ namespace diffuse {
 namespace {
 const auto kTrainFields = [](auto& o, auto&& f) {
   f("steps", o.steps); f("batch", o.batch); f("grad_accum", o.grad_accum); f("lr", o.lr);
-  f("min_lr_ratio", o.min_lr_ratio); f("warmup", o.warmup); f("beta1", o.beta1); f("beta2", o.beta2);
+  f("min_lr_ratio", o.min_lr_ratio); f("warmup", o.warmup); f("decay_from", o.decay_from); f("decay_from_lr", o.decay_from_lr); f("beta1", o.beta1); f("beta2", o.beta2);
   f("adam_eps", o.adam_eps); f("weight_decay", o.weight_decay); f("grad_clip", o.grad_clip);
   f("ema_decay", o.ema_decay); f("cond_dropout", o.cond_dropout); f("null_label", o.null_label);
   f("vector_dropout", o.vector_dropout); f("frame_dropout", o.frame_dropout);
@@ -53,6 +53,8 @@ TrainOptions train_options(const TrainArgs& a, Json defaults) {
   given("log_every", a.log_every);
   TrainOptions o = train_options_from_json(defaults);
   o.out_dir = a.out;
+  if (a.extend && a.resume.empty()) throw std::invalid_argument("--extend: only with --resume CHECKPOINT (the run it extends)");
+  o.extend = a.extend;
   return o;
 }
 
@@ -63,6 +65,10 @@ void validate(const TrainOptions& o) {
   if (o.grad_accum < 1) fail("grad_accum must be >= 1, got " + std::to_string(o.grad_accum));
   if (!(o.lr > 0)) fail("lr must be > 0, got " + std::to_string(o.lr));
   if (o.warmup < 0) fail("warmup must be >= 0");
+  if (o.decay_from < 0 || (o.decay_from > 0 && !(o.decay_from_lr > 0))) {
+    fail("decay_from must be >= 0, with decay_from_lr > 0 where it is set; got " + std::to_string(o.decay_from) + " and " +
+         std::to_string(o.decay_from_lr));
+  }
   if (!(o.ema_decay >= 0 && o.ema_decay < 1)) fail("ema_decay must be in [0, 1), got " + std::to_string(o.ema_decay));
   for (const auto& [name, p] : {std::pair{"cond_dropout", o.cond_dropout}, std::pair{"vector_dropout", o.vector_dropout},
                                 std::pair{"frame_dropout", o.frame_dropout}, std::pair{"context_dropout", o.context_dropout}}) {
@@ -345,6 +351,22 @@ void Trainer::resume(const std::string& path) {
     ema_->weights()[i].copy_(c.ema.at(names_[i]));
     optimizer_->exp_avg()[i].copy_(c.exp_avg.at(names_[i]));
     optimizer_->exp_avg_sq()[i].copy_(c.exp_avg_sq.at(names_[i]));
+  }
+  // The learning rate: --extend decays on from the rate the checkpoint's own schedule gives at its
+  // step; a plain resume of an extended run keeps that decay (the same rates as without a stop).
+  const Json before = c.recipe.value("train", Json::object());
+  if (o_.extend) {
+    if (o_.steps <= c.step) {
+      throw std::invalid_argument("--extend: " + path + " is at step " + std::to_string(c.step) + "; --steps " +
+                                  std::to_string(o_.steps) + " must be larger");
+    }
+    if (!before.contains("steps") || !before.contains("lr")) throw std::invalid_argument("--extend: " + path + " records no learning-rate schedule");
+    // Its own schedule, not validated: a run from another machine may name a device this one lacks.
+    o_.decay_from = c.step;
+    o_.decay_from_lr = learning_rate_at(fields_from_json<TrainOptions>(before, kTrainFields, path + ": training options"), c.step);
+  } else if (o_.decay_from == 0 && before.value("decay_from", int64_t(0)) > 0) {
+    o_.decay_from = before.at("decay_from").get<int64_t>();
+    o_.decay_from_lr = before.at("decay_from_lr").get<double>();
   }
   step_ = c.step;
   epoch_ = c.epoch;

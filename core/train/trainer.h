@@ -33,6 +33,11 @@ struct TrainOptions {
   int64_t grad_accum = 1;      // micro-batches per optimizer step
   double lr = 1e-3, min_lr_ratio = 0.1;
   int64_t warmup = 100;        // linear warm-up steps
+  // An extended run (--extend): from step decay_from on, the rate decays from decay_from_lr (the
+  // rate its checkpoint's run had reached) instead of following the cosine over all `steps`.
+  int64_t decay_from = 0;
+  double decay_from_lr = 0.0;
+  bool extend = false;  // set decay_from when resuming (not recorded: the two fields above are)
   double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8, weight_decay = 0.0;
   double grad_clip = 1.0;      // max global gradient norm (0 = off)
   double ema_decay = 0.999;    // EMA decay, warmed up as min(decay, (1 + k) / (10 + k))

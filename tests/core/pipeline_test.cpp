@@ -275,6 +275,11 @@ TEST(TrainArgs, OverrideOnlyTheGivenTrainOptions) {
   EXPECT_EQ(o.out_dir, "runs/x");
   a.batch = 0;
   test::expect_throw_containing<std::invalid_argument>([&] { train_options(a, Json::object()); }, "batch must be >= 1, got 0");
+  a.batch.reset();
+  a.extend = true;  // a new run has no rate to decay on from
+  test::expect_throw_containing<std::invalid_argument>([&] { train_options(a, Json::object()); }, "--extend: only with --resume CHECKPOINT");
+  a.resume = "runs/x/checkpoint.safetensors";
+  EXPECT_TRUE(train_options(a, Json::object()).extend);
 }
 
 // The guidance scale of a request: the command line's, else the model's own (its recipe's

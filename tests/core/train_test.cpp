@@ -11,6 +11,7 @@
 #include "core/files.h"
 #include "core/safetensors.h"
 #include "core/train/checkpoint.h"
+#include "core/train/optimizer.h"
 #include "core/toy.h"
 #include "tests/core/test_util.h"
 
@@ -109,6 +110,61 @@ TEST(Trainer, LogStartsAnewAtStepZeroAndResumesAtTheCheckpointStep) {
   auto again = make_run(o);  // from step 0 into the same folder
   again.trainer->run(data, 20);
   EXPECT_EQ(logged_steps(dir + "/log.jsonl"), (std::vector<int64_t>{10, 20}));
+}
+
+std::map<int64_t, double> logged_rates(const std::string& path) {
+  std::map<int64_t, double> rates;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    const auto j = Json::parse(line);
+    rates[j.at("step").get<int64_t>()] = j.at("lr").get<double>();
+  }
+  return rates;
+}
+
+// --extend: a resumed run with a larger --steps decays the learning rate on from the rate its
+// checkpoint had reached (the cosine over the new length would raise it again); the run records
+// it, so a plain resume of the extended run keeps the same rates.
+TEST(Trainer, ExtendDecaysOnFromTheRateTheCheckpointReached) {
+  const auto data = find_modality("toy").dataset({{"n", 200}, {"seed", 3}});
+  const auto dir = temp_dir("extend");
+  auto o = small_options();  // 40 steps, 5 of warm-up
+  o.log_every = 1;
+  o.out_dir = dir;
+  o.checkpoint_every = 1000;
+  auto first = make_run(o);
+  first.trainer->run(data, 30);
+  first.trainer->save(dir + "/at30.safetensors", false);
+  const double reached = learning_rate_at(o, 30);  // the original run's next rate
+  auto longer = o;
+  longer.steps = 80;
+  longer.extend = true;
+  auto extended = make_run(longer);
+  extended.trainer->resume(dir + "/at30.safetensors");
+  extended.trainer->run(data, 60);
+  extended.trainer->save(dir + "/at60.safetensors", false);
+  extended.trainer->run(data);
+  const auto rates = logged_rates(dir + "/log.jsonl");  // a line's rate is its step's (index step - 1)
+  ASSERT_EQ(rates.size(), 80u);
+  EXPECT_DOUBLE_EQ(rates.at(31), reached);
+  for (int64_t s = 32; s <= 80; ++s) EXPECT_LT(rates.at(s), rates.at(s - 1)) << "step " << s;
+  EXPECT_NEAR(rates.at(80), o.lr * o.min_lr_ratio, 1e-3 * o.lr);
+  const Json train = load_checkpoint(dir + "/at60.safetensors").recipe.at("train");
+  EXPECT_EQ(train.at("decay_from").get<int64_t>(), 30);
+  EXPECT_DOUBLE_EQ(train.at("decay_from_lr").get<double>(), reached);
+  auto plain = longer;
+  plain.extend = false;
+  EXPECT_GT(learning_rate_at(plain, 30), 1.5 * reached);  // what a resume without --extend would use
+  auto again = make_run(plain);
+  again.trainer->resume(dir + "/at60.safetensors");
+  again.trainer->run(data);
+  EXPECT_EQ(logged_rates(dir + "/log.jsonl"), rates);
+  auto no_longer = o;
+  no_longer.steps = 30;
+  no_longer.extend = true;
+  auto refused = make_run(no_longer);
+  test::expect_throw_containing<std::invalid_argument>([&] { refused.trainer->resume(dir + "/at30.safetensors"); },
+                                                       "--extend: " + dir + "/at30.safetensors is at step 30; --steps 30 must be larger");
 }
 
 TEST(Trainer, EveryConditionFieldReachesTheLossWithItsItems) {
