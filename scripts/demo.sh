@@ -45,8 +45,8 @@ else
 fi
 
 echo
-echo "== diffuse sample video: a Moving Fashion-MNIST clip of a sneaker -> $out/clip.mp4"
-if "$bin" sample video --class Sneaker --frames 16 --fps 8 --steps 20 --cfg 3 --seed 1 --out "$out/clip.mp4" --force; then
+echo "== diffuse sample video: a Moving Fashion-MNIST clip of a sneaker (the image model draws frame 0) -> $out/clip.mp4"
+if "$bin" sample video --class Sneaker --frames 16 --fps 8 --steps 20 --seed 1 --out "$out/clip.mp4" --force; then
   wrote="$wrote $out/clip.mp4"
 else
   retrain models/moving-fashion-mnist/dit.safetensors

@@ -349,7 +349,8 @@ TEST(VideoMetrics, SwappedItemsKeepTheClassAndTheFrameIndex) {
 }
 
 // The per-frame codec's round trip on Moving Fashion-MNIST clips, and sampling through the DiT
-// pipeline with the shipped model, reproducible from the seed in any batch size.
+// pipeline with the shipped model (the chain: the image model draws frame 0, the first-frame
+// model animates it), reproducible from the seed in any batch size.
 TEST(VideoPipeline, ClipsRoundTripThroughTheFrameCodecAndSampleFromTheSeedInAnyBatchSize) {
   if (!fs::exists(std::string(image::kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
   const auto path = shipped_model_path("moving-fashion-mnist/dit.safetensors");
@@ -378,6 +379,8 @@ TEST(VideoPipeline, ClipsRoundTripThroughTheFrameCodecAndSampleFromTheSeedInAnyB
   EXPECT_EQ(g.labels, (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(g.info.at("decoder"), "per-frame");
   EXPECT_EQ(g.info.at("fps").get<double>(), 8.0);
+  EXPECT_EQ(g.info.at("first_frame").get<std::string>().rfind("image model ", 0), 0u) << g.info.dump();
+  EXPECT_TRUE(g.info.at("first_frame_guidance").get<bool>());
   a.batch = 1;
   const auto one = sample_clips(a, 1);
   const double mse = (one.data[0] - g.data[0]).pow(2).mean().item<double>();
@@ -399,6 +402,12 @@ TEST(VideoPipeline, ClipsRoundTripThroughTheFrameCodecAndSampleFromTheSeedInAnyB
   own->first_frame = "";
   own->frames = 8;
   test::expect_throw_containing<std::invalid_argument>([&] { sample_clips(a, 1); }, "--frames 8: this model generates 16-frame clips");
+  // The direct text-to-video model, shipped beside it for comparison, runs without an image stage.
+  own->frames = 0;
+  a.checkpoint = shipped_model_path("moving-fashion-mnist/dit-unconditional.safetensors");
+  const auto direct = sample_clips(a, 1);
+  EXPECT_EQ(direct.data.sizes(), (std::vector<int64_t>{1, 16, 1, 64, 64}));
+  EXPECT_FALSE(direct.info.contains("first_frame")) << direct.info.dump();
 }
 
 }  // namespace
