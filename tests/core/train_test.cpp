@@ -82,6 +82,15 @@ TEST(Trainer, ResumeIsBitIdentical) {
   EXPECT_EQ(a.data_index, b.data_index);
 }
 
+// small_options() logging every `log_every` steps into `dir`, with one checkpoint at the end.
+TrainOptions logged_options(const std::string& dir, int64_t log_every) {
+  auto o = small_options();
+  o.log_every = log_every;
+  o.out_dir = dir;
+  o.checkpoint_every = 1000;
+  return o;
+}
+
 std::vector<int64_t> logged_steps(const std::string& path) {
   std::vector<int64_t> steps;
   std::ifstream in(path);
@@ -94,10 +103,7 @@ std::vector<int64_t> logged_steps(const std::string& path) {
 TEST(Trainer, LogStartsAnewAtStepZeroAndResumesAtTheCheckpointStep) {
   const auto data = find_modality("toy").dataset({{"n", 200}, {"seed", 3}});
   const auto dir = temp_dir("log");
-  auto o = small_options();
-  o.log_every = 10;
-  o.out_dir = dir;
-  o.checkpoint_every = 1000;
+  const auto o = logged_options(dir, 10);
   auto first = make_run(o);
   first.trainer->run(data, 20);
   first.trainer->save(dir + "/half.safetensors", false);
@@ -128,10 +134,7 @@ std::map<int64_t, double> logged_rates(const std::string& path) {
 TEST(Trainer, ExtendDecaysOnFromTheRateTheCheckpointReached) {
   const auto data = find_modality("toy").dataset({{"n", 200}, {"seed", 3}});
   const auto dir = temp_dir("extend");
-  auto o = small_options();  // 40 steps, 5 of warm-up
-  o.log_every = 1;
-  o.out_dir = dir;
-  o.checkpoint_every = 1000;
+  const auto o = logged_options(dir, 1);  // 40 steps, 5 of warm-up
   auto first = make_run(o);
   first.trainer->run(data, 30);
   first.trainer->save(dir + "/at30.safetensors", false);
