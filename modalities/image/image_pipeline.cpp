@@ -120,11 +120,11 @@ class ImageModality : public DiffusionModality {
     const auto& recipe = s.checkpoint.recipe;
     if (recipe.value("pixel", false)) return [](const torch::Tensor& z, Generated& out) { out.data = ((z + 1.0) * 0.5).clamp(0.0, 1.0); };
     auto vae = load_vae(resolve_beside(recipe.at("vae"), a.checkpoint));
-    // One image at a time: a convolution's kernel may differ with the batch, and an image must not
-    // depend on how many were drawn with it (the video chain's first frames carry it on).
-    return [vae](const torch::Tensor& z, Generated& out) mutable {
+    const auto* own = dynamic_cast<const ImageSampleOptions*>(a.own.get());  // eval's own options are another type
+    const int64_t chunk = own ? own->decode_batch : ImageSampleOptions().decode_batch;
+    return [vae, chunk](const torch::Tensor& z, Generated& out) mutable {
       std::vector<torch::Tensor> parts;
-      for (int64_t s = 0; s < z.size(0); ++s) parts.push_back(vae->decode(z.slice(0, s, s + 1)));
+      for (int64_t s = 0; s < z.size(0); s += chunk) parts.push_back(vae->decode(z.slice(0, s, s + chunk)));
       out.data = torch::cat(parts);
     };
   }

@@ -38,6 +38,10 @@ struct ImageTrainOptions : PluginOptions {
 struct ImageSampleOptions : PluginOptions {
   bool grid = false, labelled = false;
   int64_t columns = 10, scale = 1;
+  // Images per VAE decode call. A convolution's result may differ slightly with the batch: 1 makes
+  // each image independent of how many were drawn with it (the video chain's first frames, which
+  // the video stage carries on), at about 5x the decode time.
+  int64_t decode_batch = 500;
 };
 
 // `eval image`: the evaluation classifier ("" = the shipped one).

@@ -12,6 +12,7 @@
 #include "modalities/image/idx.h"
 #include "modalities/image/image_pipeline.h"
 #include "modalities/image/io.h"
+#include "modalities/image/options.h"
 
 namespace diffuse::video {
 
@@ -73,6 +74,9 @@ torch::Tensor chain_first_frames(const DitSampling& s, const SampleArgs& a, cons
     img.label = a.label;
     img.device = a.device;
     img.precision = a.precision;
+    auto own = std::make_shared<image::ImageSampleOptions>();
+    own->decode_batch = 1;  // a clip must not depend on how many were drawn with it
+    img.own = own;
     image::SampleInfo stage;
     items = image::sample_images(img, n, &stage);
     for (int64_t i = 0; i < n; ++i) {  // the same label spec gives the same classes in both stages
