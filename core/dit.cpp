@@ -70,6 +70,7 @@ void DiTConfig::validate() const {
     fail("vector_embedding must be 'linear' or 'sinusoidal', got '" + vector_embedding + "'");
   }
   if (context_channels < 0 || context_channels > kMaxDiTSize) fail("context_channels must be in [0, " + std::to_string(kMaxDiTSize) + "]");
+  if (context_frame && (context_channels == 0 || attention == "full")) fail("context_frame needs context_channels and factorized or hybrid attention");
 }
 
 namespace {
@@ -79,6 +80,7 @@ const auto kDiTFields = [](auto& c, auto&& f) {
   f("num_classes", c.num_classes); f("cond_dim", c.cond_dim); f("attention", c.attention);
   f("anchor_frame", c.anchor_frame); f("position", c.position); f("attention_chunk", c.attention_chunk);
   f("vector_embedding", c.vector_embedding); f("context_channels", c.context_channels);
+  f("context_frame", c.context_frame);
 };
 }  // namespace
 
@@ -145,6 +147,7 @@ int64_t dit_parameter_count(const DiTConfig& c) {
   if (c.cond_dim > 0 && c.vector_embedding == "linear") n += c.cond_dim * D + D + D;  // vector projection + null vector
   if (c.cond_dim > 0 && c.vector_embedding != "linear") n += c.cond_dim * 256 * D + D + D * D + D + D;  // MLP + null
   if (c.context_channels > 0) n += 256 * D + D + D * D + D;  // the context's noise level MLP
+  if (c.context_frame) n += c.context_channels * P * D + D;  // the context frame's patch embedding
   n += c.depth * (3 * D * D + 3 * D + D * D + D + D * M + M + M * D + D + 6 * D * D + 6 * D);
   n += D * 2 * D + 2 * D + D * P * c.out_channels() + P * c.out_channels();
   return n;
@@ -157,12 +160,13 @@ double dit_forward_macs(const DiTConfig& c) {
   double macs = T * double(c.in_channels + c.context_channels) * P * D + 256 * D + D * D;
   macs += c.vector_embedding == "linear" ? double(c.cond_dim) * D : double(c.cond_dim) * 256 * D + D * D;
   if (c.context_channels > 0) macs += 256 * D + D * D;
+  // The blocks see the clip's frames and, with a context frame, one more.
+  const double clip_frames = c.attention != "full" ? double(c.input_size[0] / c.patch[0]) : 1.0;
+  const double frames = clip_frames + (c.context_frame ? 1 : 0), S = T / clip_frames, B = S * frames;
+  if (c.context_frame) macs += S * double(c.context_channels) * P * D;
   for (int64_t i = 0; i < c.depth; ++i) {
-    if (c.attention != "full") {
-      const double frames = double(c.input_size[0] / c.patch[0]);
-      attended = (i % 2 == 0) ? (c.anchor_frame ? 2 : 1) * T / frames : c.attention == "hybrid" ? T : frames;
-    }
-    macs += 6 * D * D + T * 3 * D * D + 2 * T * attended * D + T * D * D + 2 * T * D * M;
+    if (c.attention != "full") attended = (i % 2 == 0) ? (c.anchor_frame ? 2 : 1) * S : c.attention == "hybrid" ? B : frames;
+    macs += 6 * D * D + B * 3 * D * D + 2 * B * attended * D + B * D * D + 2 * B * D * M;
   }
   macs += 2 * D * D + T * D * P * c.out_channels();
   return macs;
@@ -278,6 +282,12 @@ DiTImpl::DiTImpl(const DiTConfig& c) : config_(c) {
     torch::NoGradGuard g;
     x_embed_->weight.slice(1, c.in_channels * c.patch_dim()).div_(kContextGain);
   }
+  if (c.context_frame) {  // at the same scale as the context's columns of the patch embedding
+    context_frame_embed_ = register_module("context_frame_embed", torch::nn::Linear(c.context_channels * c.patch_dim(), D));
+    xavier_init(context_frame_embed_);
+    torch::NoGradGuard g;
+    context_frame_embed_->weight.div_(kContextGain);
+  }
   t_embed_ = register_module("t_embed", TimestepEmbedder(D));
   if (c.context_channels > 0) noise_embed_ = register_module("context_noise_embed", ScalarEmbedder(1, D));
   if (c.num_classes > 0) {
@@ -355,7 +365,8 @@ torch::Tensor DiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t, c
     full[1] = c.context_channels;
     in = torch::cat({x, kContextGain * (context.defined() ? context.to(x.options()).expand(full) : torch::zeros(full, x.options()))}, 1);
   }
-  auto h = x_embed_(patchify(in));                      // (N, T, D)
+  const auto patches = patchify(in);
+  auto h = x_embed_(patches);                           // (N, T, D)
   if (pos_.defined()) h = h + pos_;
   auto cond = t_embed_(t.to(x.device()).reshape({N}));  // (N, D)
   cond = cond + condition_embedding(y_embed_, c.num_classes, labels, y_proj_, null_vector_, y_proj_ ? vectors : torch::Tensor(), cond);
@@ -368,13 +379,26 @@ torch::Tensor DiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t, c
     cond = cond + noise_embed_(torch::log(s.clamp_min(1e-4)).unsqueeze(1));
   }
   const bool video = c.attention != "full";
-  const int64_t frames = video ? c.input_size[0] / c.patch[0] : 1;
+  int64_t frames = video ? c.input_size[0] / c.patch[0] : 1;
+  const int64_t S = h.size(1) / frames;  // tokens per frame
+  Rope rope = rope_;
+  if (context_frame_embed_) {  // the context's tokens of frame 0 (its values at every frame are the same), clean
+    auto r = context_frame_embed_(patches.slice(1, 0, S).slice(2, c.in_channels * c.patch_dim()));
+    if (pos_.defined()) r = r + pos_.slice(1, 0, S);
+    h = torch::cat({r, h}, 1);
+    if (rope.defined()) {  // at frame 0's positions
+      rope.cos = torch::cat({rope.cos.slice(0, 0, S), rope.cos});
+      rope.sin = torch::cat({rope.sin.slice(0, 0, S), rope.sin});
+    }
+    ++frames;
+  }
   const auto odd = c.attention == "hybrid" ? TokenMix::kSpaceTime : TokenMix::kAcrossFrames;
   for (size_t i = 0; i < blocks_.size(); ++i) {
     const auto even = c.anchor_frame ? TokenMix::kWithinFramesAndFirst : TokenMix::kWithinFrames;
     const auto mix = !video ? TokenMix::kAll : i % 2 == 0 ? even : odd;
-    h = blocks_[i]->forward(h, cond, frames, mix, rope_, independent_frames);
+    h = blocks_[i]->forward(h, cond, frames, mix, rope, independent_frames);
   }
+  if (context_frame_embed_) h = h.slice(1, S);
   const auto m = final_ada_(torch::silu(cond)).chunk(2, 1);
   return unpatchify(final_linear_(modulate(final_norm_(h), m[0], m[1])));
 }

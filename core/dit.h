@@ -37,6 +37,13 @@ struct DiTConfig {
   // latent on every frame, as Stable Video Diffusion conditions on it), with its noise level
   // (Condition::context_noise) embedded and added to the timestep's. 0: none.
   int64_t context_channels = 0;
+  // With a context: it also enters as a clean frame of its own before the clip (its own patch
+  // embedding, frame 0's positions) that goes through every block with the clip's frames and is
+  // dropped at the output. Temporal blocks attend to it at each position and, with anchor_frame,
+  // it is the first frame the spatial blocks attend to (instead of the noisy frame 0): the given
+  // frame's clean tokens are keys and values in every block, as a reference image's are in
+  // ReferenceNet (Hu et al. 2023). Factorised or hybrid attention only.
+  bool context_frame = false;
   std::string attention = "full";              // "full", "factorized" or "hybrid" (the last two 3-D input only)
   // Factorised and hybrid: each frame's spatial blocks also attend to the first frame's tokens
   // (cross-frame attention, Khachatryan et al. 2023; Tune-A-Video's sparse attention without the
@@ -116,7 +123,7 @@ class DiTImpl : public torch::nn::Module {
 
  private:
   DiTConfig config_;
-  torch::nn::Linear x_embed_{nullptr}, y_proj_{nullptr}, final_ada_{nullptr}, final_linear_{nullptr};
+  torch::nn::Linear x_embed_{nullptr}, y_proj_{nullptr}, final_ada_{nullptr}, final_linear_{nullptr}, context_frame_embed_{nullptr};
   torch::nn::Embedding y_embed_{nullptr};
   torch::Tensor null_vector_, pos_;
   Rope rope_;

@@ -30,6 +30,7 @@ struct VideoTrainOptions : PluginOptions {
 
   std::string attention;               // "" = the recipe's
   std::optional<bool> anchor_frame;    // unset = the recipe's
+  std::optional<bool> first_frame_tokens;  // a new first-frame run: the frame also as a clean frame of tokens (DiTConfig::context_frame)
   int64_t patch = 0, width = 0, depth = 0;  // 0 = the recipe's
   // The recipe's data spec, and the model keys they set (for a new run; a resume may switch
   // attention and anchor_frame).

@@ -66,6 +66,7 @@ Json VideoTrainOptions::model_spec() const {
   if (!attention.empty()) model["attention"] = attention;
   if (anchor_frame) model["anchor_frame"] = *anchor_frame;
   if (!condition.empty()) model["condition"] = condition;
+  if (first_frame_tokens) model["context_frame"] = *first_frame_tokens;
   return model;
 }
 
@@ -97,6 +98,10 @@ PipelineCommands video_plugin() {
                                               "noise-augmented; image-to-video, chained after the image model by sample);\n"
                                               "a new run or a fine-tune (--init). none: unconditional on frames (default)")
         ->check(CLI::IsMember({"first-frame", "none"}));
+    c.add_option_function<std::string>("--first-frame-tokens", [o](const std::string& s) { o->first_frame_tokens = s == "on"; },
+                                       "first-frame models, a new run: on: the first frame also enters as a clean frame of tokens\n"
+                                       "of its own, which every block attends to (keys and values; default off: channels only)")
+        ->check(CLI::IsMember({"on", "off"}));
     return [o, init](TrainArgs& a) {
       a.own = o;
       a.init = *init;

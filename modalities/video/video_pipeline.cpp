@@ -58,6 +58,8 @@ Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOpt
   d.attention = model.value("attention", std::string("factorized"));
   d.anchor_frame = model.value("anchor_frame", false);
   if (model.value("condition", std::string("none")) == "first-frame") d.context_channels = d.in_channels;
+  d.context_frame = model.value("context_frame", false);
+  if (d.context_frame && d.context_channels == 0) throw std::invalid_argument("--first-frame-tokens on: needs --condition first-frame");
   d.num_classes = 10;
   ObjectiveOptions o;
   o.kind = ModelKind::kEdm;
@@ -150,6 +152,11 @@ class VideoModality : public DiffusionModality {
         }
         config[key] = model.at(key);
       }
+    }
+    if (o.first_frame_tokens && !from.empty() &&
+        *o.first_frame_tokens != recipe.at("model").at("config").value("context_frame", false)) {  // it adds weights
+      throw std::invalid_argument(std::string("--first-frame-tokens ") + (*o.first_frame_tokens ? "on" : "off") + ": " + from +
+                                  " was trained " + (*o.first_frame_tokens ? "without" : "with") + " them; only a new run chooses");
     }
     if (!o.condition.empty()) {  // a new run's is in its recipe already; a fine-tune may add it
       auto& config = recipe.at("model").at("config");

@@ -425,6 +425,54 @@ TEST(DiT, InitAddsAContextAndASinusoidalVectorStartingFromTheModelsOutputs) {
   EXPECT_EQ(numel(*tuned), dit_parameter_count(c1));
 }
 
+// The context as a clean frame of its own (the first frame's tokens as keys and values in every
+// block): counted, shaped like the input, and a path of its own: with the context's columns of the
+// patch embedding at zero, item i's context still changes every frame of item i and nothing else,
+// where without the frame it changes nothing. Refused without a context or with full attention.
+TEST(DiT, ContextFrameReachesEveryFrameThroughItsOwnTokens) {
+  torch::manual_seed(7);
+  DiTConfig c = tiny_factorized_config();
+  c.context_channels = 4;
+  c.anchor_frame = true;
+  const auto x = torch::randn({3, 4, 4, 8, 8}), t = torch::tensor({1.0, 10.0, 100.0});
+  const auto labels = torch::tensor({0, 1, 2}), level = torch::tensor({0.02f, 0.02f, 0.5f});
+  const auto ctx = torch::randn({3, 4, 1, 8, 8});
+  auto other = ctx.clone();
+  other[1].normal_();
+  for (const char* position : {"sincos", "rope"}) {
+    for (const bool frame : {false, true}) {
+      c.position = position;
+      c.context_frame = frame;
+      DiT m(c);
+      EXPECT_EQ(numel(*m), dit_parameter_count(c)) << position << frame;
+      perturb(*m, 0.05);
+      torch::NoGradGuard g;
+      m->named_parameters()["x_embed.weight"].slice(1, 4 * 4).zero_();
+      const auto out = m->forward(x, t, labels, {}, {}, ctx, level);
+      EXPECT_EQ(out.sizes(), x.sizes());
+      const auto moved = (m->forward(x, t, labels, {}, {}, other, level) - out).abs().flatten(3).amax(3);  // (N, C, T)
+      if (frame) {
+        EXPECT_GT(moved[1].amin().item<double>(), 1e-4) << position;  // every frame and channel of item 1
+      } else {
+        EXPECT_LE(moved[1].amax().item<double>(), 1e-6) << position;
+      }
+      EXPECT_LE(moved.index_select(0, torch::tensor({0, 2})).max().item<double>(), 1e-5) << position << frame;
+    }
+  }
+  // It costs about one more frame (of 4) in every block, and its own embedding.
+  DiTConfig without = c;
+  without.context_frame = false;
+  EXPECT_GT(dit_forward_macs(c) / dit_forward_macs(without), 1.15);
+  EXPECT_LT(dit_forward_macs(c) / dit_forward_macs(without), 1.3);
+  EXPECT_EQ(dit_config_from_json(to_json(c)).context_frame, true);
+  c.context_channels = 0;
+  EXPECT_THROW(c.validate(), std::invalid_argument);
+  c.context_channels = 4;
+  c.attention = "full";
+  c.anchor_frame = false;
+  EXPECT_THROW(c.validate(), std::invalid_argument);
+}
+
 // train_dit with args.init: a new run from a trained model's weights, where a condition vector
 // the model lacked (here a frame rate) starts at zero, so the fine-tune starts from exactly the
 // trained model's outputs, and its projection is trained from there.
