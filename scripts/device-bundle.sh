@@ -2,7 +2,8 @@
 # Packs what a GPU machine without Debian's packages needs to build diffuse's core, molecule
 # modality and CLI against its own (CUDA) libtorch: the RDKit, Boost, CLI11 and nlohmann/json
 # headers the sources include, RDKit's shared libraries and their dependencies, and rdkit-data's
-# molecule files. Writes .gpu/deps.tar.xz (ignored by git; scripts/device-molecule-train.sh reads it).
+# molecule files. Writes .gpu/deps.tar.xz (ignored by git, so the device run names .gpu in its
+# carry; scripts/device-molecule-train.sh reads it).
 # Usage: scripts/device-bundle.sh [build-dir-with-compile_commands.json]
 set -euo pipefail
 build=${1:-build}
@@ -48,3 +49,12 @@ done
 [ "$(find "$work/root/usr/share/RDKit" -type f | wc -l)" -ge 10 ] || { echo "device-bundle: rdkit-data's molecule files not found in dataset.cpp" >&2; exit 1; }
 tar cJf .gpu/deps.tar.xz -C "$work" lib root
 ls -l .gpu/deps.tar.xz
+# The device tool sends the tracked files that are present, plus carried paths, up to 64 MiB.
+# The shipped models alone come near that, so name what to move aside for the run.
+tree=$(git ls-files -z | xargs -0 stat -c %s 2>/dev/null | awk "{s += \$1} END {print s}")
+total=$(( tree + $(stat -c %s .gpu/deps.tar.xz) ))
+echo "device-bundle: the run would send $(( total / 1048576 )) MiB (the tracked files present, and .gpu, to be carried)"
+if [ "$total" -gt $(( 63 * 1048576 )) ]; then
+  echo "device-bundle: over the device tool's 64 MiB: move models/spoken-digits (27 MB, not needed there) aside for the run," \
+       "e.g. mv models/spoken-digits /tmp/, and back after it"
+fi
