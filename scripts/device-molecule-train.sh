@@ -3,7 +3,7 @@
 # molecule modality and CLI against that torch's libtorch, then trains the molecule model with
 # `diffuse train molecule --device cuda` for as many steps as fit a wall-clock budget (a short
 # probe run measures the step rate first, so the cosine schedule ends inside the budget).
-# Needs .gpu/deps.tar.xz from scripts/device-bundle.sh. Results go to $OUT (default /tmp/out):
+# Needs .gpu/deps.tar.xz from scripts/device-bundle.sh (the run carries .gpu). Results go to $OUT (default /tmp/out):
 # the exported model, the checkpoint split into 15 MB parts (cat them back together), the
 # training log and summary.txt.
 # Usage: BUDGET=SECONDS [BATCH=256] [LR=1e-3] scripts/device-molecule-train.sh
