@@ -83,12 +83,23 @@ double feature_consistency(const torch::Tensor& features) {
   return pairs.mean().item<double>();
 }
 
-std::pair<double, double> identity_to_first(const torch::Tensor& features) {
+namespace {
+torch::Tensor cosine_to_first(const torch::Tensor& features, const char* what) {  // (N, T - 1)
   const int64_t T = features.size(1);
-  if (T < 2) throw std::invalid_argument("identity_to_first: needs 2 or more frames per clip, got " + std::to_string(T));
+  if (T < 2) throw std::invalid_argument(std::string(what) + ": needs 2 or more frames per clip, got " + std::to_string(T));
   const auto u = torch::nn::functional::normalize(features.to(torch::kFloat64), torch::nn::functional::NormalizeFuncOptions().dim(2));
-  const auto to_first = (u.slice(1, 1) * u.slice(1, 0, 1)).sum(2);  // (N, T - 1)
-  return {to_first.mean().item<double>(), to_first.select(1, T - 2).mean().item<double>()};
+  return (u.slice(1, 1) * u.slice(1, 0, 1)).sum(2);
+}
+}  // namespace
+
+std::pair<double, double> identity_to_first(const torch::Tensor& features) {
+  const auto to_first = cosine_to_first(features, "identity_to_first");
+  return {to_first.mean().item<double>(), to_first.select(1, to_first.size(1) - 1).mean().item<double>()};
+}
+
+std::vector<double> identity_by_frame(const torch::Tensor& features) {
+  const auto per_frame = cosine_to_first(features, "identity_by_frame").mean(0).contiguous();
+  return {per_frame.data_ptr<double>(), per_frame.data_ptr<double>() + per_frame.numel()};
 }
 
 torch::Tensor swap_items(const torch::Tensor& clips, const torch::Tensor& labels, at::Generator& gen) {
@@ -128,6 +139,7 @@ Json score(image::Classifier& clf, const torch::Tensor& real_features, const tor
   const auto identity = T >= 2 ? identity_to_first(features.view({N, T, -1})) : std::pair<double, double>{1.0, 1.0};
   return {{"clips", N}, {"frames", T}, {"fd", frechet_distance(features, real_features)},
           {"identity_to_first", identity.first}, {"identity_last_frame", identity.second},
+          {"identity_by_frame", T >= 2 ? Json(identity_by_frame(features.view({N, T, -1}))) : Json(nullptr)},
           {"frame_accuracy", (pred == labels.unsqueeze(1)).to(torch::kFloat64).mean().item<double>()},
           {"class_consistency", consistency}, {"feature_consistency", T >= 2 ? Json(feature_consistency(features.view({N, T, -1}))) : Json(nullptr)},
           {"smoothness_px", smooth}, {"speed_px", speed},

@@ -36,6 +36,9 @@ double feature_consistency(const torch::Tensor& features);
 // classifier features of frames 1..T-1 to frame 0's (identity to the first frame), and of the last
 // frame's alone. features (n, T, F); T >= 2.
 std::pair<double, double> identity_to_first(const torch::Tensor& features);
+// The same per frame: entry t-1 is frame t's mean cosine to frame 0 over the clips (t = 1..T-1),
+// to see whether an item fades with time.
+std::vector<double> identity_by_frame(const torch::Tensor& features);
 // A baseline for both consistencies: frame t of clip i becomes frame t of another clip with the
 // same label (a fresh draw per frame), so the class stays and the item changes every frame.
 // clips (n, T, ...), labels (n,).

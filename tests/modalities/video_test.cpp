@@ -326,6 +326,11 @@ TEST(VideoMetrics, IdentityToTheFirstFrameIsTheMeanCosineToFrameZero) {
   EXPECT_NEAR(mean, (1.0 + 0.0 - 1.0 + std::sqrt(0.5)) / 4, 1e-9);
   EXPECT_NEAR(last, (0.0 + std::sqrt(0.5)) / 2, 1e-9);
   EXPECT_THROW(identity_to_first(torch::ones({2, 1, 3})), std::invalid_argument);
+  const auto by_frame = identity_by_frame(f);
+  ASSERT_EQ(by_frame.size(), 2u);
+  EXPECT_NEAR(by_frame[0], (1.0 - 1.0) / 2, 1e-9);
+  EXPECT_NEAR(by_frame[1], last, 1e-9);
+  EXPECT_THROW(identity_by_frame(torch::ones({2, 1, 3})), std::invalid_argument);
 }
 
 // Swapping items keeps each frame's class and frame index but draws the clip it comes from anew.
