@@ -29,6 +29,7 @@ struct VideoTrainOptions : PluginOptions {
   std::string condition;               // "" = the recipe's; "first-frame" (a new run or --init) or "none"
 
   std::string attention;               // "" = the recipe's
+  std::string position;                // "" = sincos (a new run only)
   std::optional<bool> anchor_frame;    // unset = the recipe's
   std::optional<bool> first_frame_tokens;  // a new first-frame run: the frame also as a clean frame of tokens (DiTConfig::context_frame)
   int64_t patch = 0, width = 0, depth = 0;  // 0 = the recipe's

@@ -57,6 +57,7 @@ Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOpt
   d.heads = 4;
   d.attention = model.value("attention", std::string("factorized"));
   d.anchor_frame = model.value("anchor_frame", false);
+  d.position = model.value("position", std::string("sincos"));
   if (model.value("condition", std::string("none")) == "first-frame") d.context_channels = d.in_channels;
   d.context_frame = model.value("context_frame", false);
   if (d.context_frame && d.context_channels == 0) throw std::invalid_argument("--first-frame-tokens on: needs --condition first-frame");
@@ -152,6 +153,9 @@ class VideoModality : public DiffusionModality {
         }
         config[key] = model.at(key);
       }
+    }
+    if (!o.position.empty() && !from.empty() && o.position != recipe.at("model").at("config").value("position", std::string("sincos"))) {
+      throw std::invalid_argument("--position " + o.position + ": " + from + " was trained with other positions; only a new run chooses");
     }
     if (o.first_frame_tokens && !from.empty() &&
         *o.first_frame_tokens != recipe.at("model").at("config").value("context_frame", false)) {  // it adds weights

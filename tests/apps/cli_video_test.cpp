@@ -270,14 +270,18 @@ TEST(CliVideo, FirstFrameModelChainsAfterTheImageModel) {
   r = run("train video --init " + base + " --condition first-frame --first-frame-tokens on --steps 2 --batch 2 --data-n 8 --out " + d + "/ff3");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--first-frame-tokens on: " + base + " was trained without them; only a new run chooses"), std::string::npos) << r.out;
+  r = run("train video --init " + base + " --condition first-frame --position rope --steps 2 --batch 2 --data-n 8 --out " + d + "/ff3");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--position rope: " + base + " was trained with other positions; only a new run chooses"), std::string::npos) << r.out;
   r = run("train video --first-frame-tokens on --width 48 --depth 2 --steps 2 --batch 2 --data-n 8 --out " + d + "/fft");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--first-frame-tokens on: needs --condition first-frame"), std::string::npos) << r.out;
   r = run("train video --vae " + d + "/vae/checkpoint.safetensors --frames 8 --condition first-frame --first-frame-tokens on --anchor-frame on "
-          "--width 48 --depth 2 --steps 2 --batch 2 --data-n 8 --out " + d + "/fft");
+          "--position rope --width 48 --depth 2 --steps 2 --batch 2 --data-n 8 --out " + d + "/fft");
   ASSERT_EQ(r.code, 0) << r.out;
   const auto with_tokens = diffuse::load_checkpoint(d + "/fft/checkpoint.safetensors");
   EXPECT_EQ(with_tokens.recipe.at("model").at("config").at("context_frame"), true);
+  EXPECT_EQ(with_tokens.recipe.at("model").at("config").at("position"), "rope");
   EXPECT_EQ(with_tokens.model.at("context_frame_embed.weight").sizes(), torch::IntArrayRef({48, 4 * 4}));
   r = run("sample video --checkpoint " + d + "/fft/checkpoint.safetensors --first-frame " + d + "/item.png --steps 2 --out " + d + "/t.mp4");
   ASSERT_EQ(r.code, 0) << r.out;
