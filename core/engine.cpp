@@ -37,6 +37,9 @@ void validate(const SampleRequest& r) {
   if (r.null_context.defined() && (!c.context.defined() || r.null_context.sizes() != c.context.sizes())) {
     throw std::invalid_argument("a null context needs a context of its shape");
   }
+  if (r.guidance.context_scale && (!r.null_context.defined() || !c.labels.defined())) {
+    throw std::invalid_argument("a context guidance scale needs labels and a null context");
+  }
 }
 
 torch::Tensor sample_batches(const SampleRequest& r, const std::function<torch::Tensor(const SampleBatch& b)>& run) {
@@ -68,7 +71,12 @@ torch::Tensor sample(const ConditionalDenoiser& model, const SampleRequest& r) {
     shape.insert(shape.end(), r.item_shape.begin(), r.item_shape.end());
     const auto x = batch.noise->draw(torch::zeros(shape, r.options)) * sigmas[0].item<double>();
     const auto& cond = batch.cond;
-    const Denoiser d = cond.labels.defined() ? cfg(model, cond, batch.uncond, r.guidance)
+    Condition context_only;  // the two-scale guidance's middle pass: the context kept, the labels dropped
+    if (r.guidance.context_scale) {
+      context_only = cond;
+      context_only.labels = batch.uncond.labels;
+    }
+    const Denoiser d = cond.labels.defined() ? cfg(model, cond, batch.uncond, r.guidance, context_only)
                                              : Denoiser([&model, cond](const torch::Tensor& x, const torch::Tensor& s) { return model(x, s, cond); });
     // Progress in item-steps (n x steps in all), reported after every sampler step.
     SamplerOptions o = r.sampler_options;

@@ -12,6 +12,9 @@ void validate(const GuidanceOptions& o) {
   if (!(o.rescale >= 0 && o.rescale <= 1)) {
     throw std::invalid_argument("guidance rescale must be in [0, 1], got " + std::to_string(o.rescale));
   }
+  if (o.context_scale && !(*o.context_scale >= 0)) {
+    throw std::invalid_argument("context guidance scale must be >= 0, got " + std::to_string(*o.context_scale));
+  }
   if (!(o.sigma_lo <= o.sigma_hi)) {
     throw std::invalid_argument("guidance interval inverted: sigma_lo " + std::to_string(o.sigma_lo) +
                                 " > sigma_hi " + std::to_string(o.sigma_hi));
@@ -27,17 +30,28 @@ torch::Tensor rescale_guidance(const torch::Tensor& guided, const torch::Tensor&
   return rescale * rescaled + (1.0 - rescale) * guided;
 }
 
-Denoiser cfg(ConditionalDenoiser model, Condition cond, Condition uncond, GuidanceOptions o) {
+Denoiser cfg(ConditionalDenoiser model, Condition cond, Condition uncond, GuidanceOptions o, Condition context_only) {
   validate(o);
-  return [model = std::move(model), cond = std::move(cond), uncond = std::move(uncond), o](
-             const torch::Tensor& x, const torch::Tensor& sigma) {
+  const bool two_scales = o.context_scale && *o.context_scale != o.scale;
+  if (two_scales && context_only.empty()) throw std::invalid_argument("a context guidance scale needs the context-only condition");
+  return [model = std::move(model), cond = std::move(cond), uncond = std::move(uncond), context_only = std::move(context_only), o,
+          two_scales](const torch::Tensor& x, const torch::Tensor& sigma) {
     const double sg = sigma.item<double>();
-    const bool guide = o.scale != 1.0 && sg >= o.sigma_lo && sg <= o.sigma_hi;
+    const bool guide = (o.scale != 1.0 || (two_scales && *o.context_scale != 1.0)) && sg >= o.sigma_lo && sg <= o.sigma_hi;
     if (!guide) return model(x, sigma, cond);
     const int64_t n = x.size(0);
-    const auto both = model(torch::cat({x, x}), sigma, Condition::cat(cond, uncond));  // one forward
-    const auto x0_c = both.slice(0, 0, n), x0_u = both.slice(0, n);
-    auto x0 = x0_u + o.scale * (x0_c - x0_u);
+    torch::Tensor x0_c, x0;
+    if (two_scales) {
+      const auto all = model(torch::cat({x, x, x}), sigma, Condition::cat(Condition::cat(cond, context_only), uncond));  // one forward
+      x0_c = all.slice(0, 0, n);
+      const auto x0_f = all.slice(0, n, 2 * n), x0_u = all.slice(0, 2 * n);
+      x0 = x0_u + *o.context_scale * (x0_f - x0_u) + o.scale * (x0_c - x0_f);
+    } else {
+      const auto both = model(torch::cat({x, x}), sigma, Condition::cat(cond, uncond));  // one forward
+      x0_c = both.slice(0, 0, n);
+      const auto x0_u = both.slice(0, n);
+      x0 = x0_u + o.scale * (x0_c - x0_u);
+    }
     if (o.rescale > 0) {
       // Measure in the model's prediction space, as diffusers does, then map back to x0.
       const Scaling k = o.scaling(sg);

@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <random>
 #include <sstream>
 #include <vector>
 
@@ -46,5 +48,20 @@ MovingOptions moving_options(const Json& data, uint64_t seed) {
 
 bool fps_conditioned(const Json& recipe) { return recipe.at("data").contains("fps"); }
 torch::Tensor fps_vector(const torch::Tensor& fps, double native) { return torch::log2(fps.to(torch::kFloat64) / native).to(torch::kFloat32).unsqueeze(1); }
+
+bool motion_conditioned(const Json& recipe) { return recipe.at("data").value("motion", false); }
+torch::Tensor motion_vector(const torch::Tensor& step) { return (step.to(torch::kFloat64) / 4.0).to(torch::kFloat32); }
+
+torch::Tensor draw_motion(int64_t n, uint64_t seed, double fps, const MovingOptions& m) {
+  auto out = torch::empty({n, 2}, torch::kFloat64);
+  for (int64_t i = 0; i < n; ++i) {
+    std::mt19937_64 rng((seed + uint64_t(i)) ^ 0x3071013071ULL);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    const double angle = u(rng) * 2 * M_PI, speed = m.native_fps / fps * (m.min_speed + u(rng) * (m.max_speed - m.min_speed));
+    out[i][0] = speed * std::sin(angle);
+    out[i][1] = speed * std::cos(angle);
+  }
+  return out;
+}
 
 }  // namespace diffuse::video

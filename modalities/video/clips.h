@@ -24,6 +24,15 @@ MovingOptions moving_options(const Json& data, uint64_t seed);
 // fps conditioning: the model's condition vector is log2(fps / native fps), one column.
 bool fps_conditioned(const Json& recipe);
 torch::Tensor fps_vector(const torch::Tensor& fps, double native);
+// Motion conditioning (Moving Fashion-MNIST, one item; a new run's choice): the condition vector
+// also holds the item's first step (dy, dx), pixels per frame, over 4, after the frame rate's
+// column if there is one. Stable Video Diffusion conditions on a motion bucket; here it is the
+// velocity itself, so the model need not guess where the item goes.
+bool motion_conditioned(const Json& recipe);
+torch::Tensor motion_vector(const torch::Tensor& step);  // (N, 2) px/frame -> (N, 2) float32
+// n first steps (dy, dx) drawn as the data draws them: speed uniform in [min, max] px/frame at the
+// native rate, times native / fps, in a uniform direction; clip i's from seed + i.
+torch::Tensor draw_motion(int64_t n, uint64_t seed, double fps, const MovingOptions& m);
 
 // `auto`: the temporal decoder shipped beside the model (decoder.safetensors), else none (the
 // image VAE per frame); `per-frame`: none; else a `train video-decoder` checkpoint, which must

@@ -204,7 +204,7 @@ class VideoEvaluator : public Evaluator {
     auto s = video::score(clf_, real_f_, g.data, torch::tensor(g.labels, torch::kLong));
     s["temporal_guidance"] = a.options<VideoEvalOptions>().temporal_guidance;
     for (const auto* key : {"anchor_frame", "fps", "fps_conditioned", "decoder"}) s[key] = g.info.at(key);
-    for (const auto* key : {"first_frame", "first_frame_noise", "first_frame_guidance", "image_stage"}) {
+    for (const auto* key : {"first_frame", "first_frame_noise", "first_frame_guidance", "first_frame_cfg", "image_stage", "motion"}) {
       if (g.info.contains(key)) s[key] = g.info.at(key);
     }
     s["seconds_per_clip"] = (g.sample_seconds + g.decode_seconds) / double(g.data.size(0));

@@ -20,7 +20,7 @@ MovingClips moving_fashion_mnist(const torch::Tensor& images, const torch::Tenso
   }
   if (!(o.native_fps > 0)) throw std::invalid_argument("native frame rate must be positive");
   MovingClips out{torch::zeros({n, T, 1, S, S}), torch::empty({n, o.items}, torch::kLong), torch::empty({n, T, o.items, 2}),
-                  torch::full({n}, o.native_fps, torch::kFloat64)};
+                  torch::full({n}, o.native_fps, torch::kFloat64), torch::zeros({n, o.items, 2, 2}, torch::kFloat64)};
   auto lab = labels.to(torch::kLong);
   for (int64_t i = 0; i < n; ++i) {
     std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + uint64_t(i));
@@ -39,6 +39,11 @@ MovingClips moving_fashion_mnist(const torch::Tensor& images, const torch::Tenso
       const double angle = u(rng) * 2 * M_PI, speed = per_frame * (o.min_speed + u(rng) * (o.max_speed - o.min_speed));
       double vy = speed * std::sin(angle), vx = speed * std::cos(angle);
       for (int64_t t = 0; t < T; ++t) {
+        for (const int64_t at : {int64_t(0), T - 2}) {
+          if (t != at) continue;
+          out.velocities[i][k][at == 0 ? 0 : 1][0] = vy;
+          out.velocities[i][k][at == 0 ? 0 : 1][1] = vx;
+        }
         const int64_t py = std::llround(y), px = std::llround(x);
         auto dst = out.clips[i][t][0].slice(0, py, py + h).slice(1, px, px + w);
         dst.copy_(torch::maximum(dst, images[idx][0]));

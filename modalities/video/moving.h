@@ -27,6 +27,9 @@ struct MovingClips {
   torch::Tensor labels;     // (N, items) int64 classes of the items
   torch::Tensor centroids;  // (N, T, items, 2) item centres (y, x) in pixels
   torch::Tensor fps;        // (N,) float64 frame rate of each clip
+  // (N, items, 2, 2) float64: each item's step (vy, vx) in pixels per frame from frame 0 to 1, and
+  // from frame T-2 to T-1 (before that step's bounce), for motion conditioning.
+  torch::Tensor velocities;
 };
 
 // Items are drawn from `images` (M, 1, 28, 28) with their `labels` (M,).

@@ -26,6 +26,7 @@ struct VideoTrainOptions : PluginOptions {
   std::string on_bad = "skip";
   std::vector<double> fps_choices;
   std::optional<double> frame_sets;
+  bool motion = false;                 // --motion-condition: a new run conditioned on the item's first step
   std::string condition;               // "" = the recipe's; "first-frame" (a new run or --init) or "none"
 
   std::string attention;               // "" = the recipe's
@@ -57,6 +58,8 @@ struct VideoSampleOptions : PluginOptions {
   std::optional<double> image_cfg, video_cfg;  // video_cfg: the video stage's (overrides --cfg)
   double first_frame_noise = 0.02;  // noise augmentation of the first frame given to the model
   std::optional<bool> first_frame_guidance;  // CFG's unconditional pass also drops the first frame (unset = on)
+  std::optional<double> first_frame_cfg;     // the first frame's own guidance scale (unset = the video stage's)
+  std::vector<double> motion;                // motion-conditioned models: the item's first step (dy, dx) px/frame; empty = drawn
   std::optional<bool> anchor_frame;  // unset = as trained
   std::string decoder = "auto";      // auto, per-frame or a temporal decoder checkpoint
   std::string preset = "medium";

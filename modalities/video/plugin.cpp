@@ -42,6 +42,11 @@ void add_first_frame_options(CLI::App& c, VideoSampleOptions& o) {
                                      "first-frame models: on: CFG's unconditional pass also drops the first frame, so guidance\n"
                                      "pushes toward it as well as toward the class (Stable Video Diffusion's; default); off: the class only")
       ->check(CLI::IsMember({"on", "off"}));
+  c.add_option_function<double>("--first-frame-cfg", [&o](double v) { o.first_frame_cfg = v; },
+                                "first-frame models with first-frame guidance: the frame's own scale F beside the class's C\n"
+                                "(InstructPix2Pix's two scales: u + F (f - u) + C (c - f), f without the class; a third\n"
+                                "pass per step); default: the video CFG for both")
+      ->check(CLI::Range(0.0, 100.0));
 }
 
 }  // namespace
@@ -55,6 +60,7 @@ Json VideoTrainOptions::data_spec() const {
   spec["items"] = clips.items;
   if (frame_sets) spec["frame_sets"] = *frame_sets;
   if (!fps_choices.empty()) spec["fps"] = fps_choices;
+  if (motion) spec["motion"] = true;
   return spec;
 }
 
@@ -85,6 +91,8 @@ PipelineCommands video_plugin() {
     c.add_option("--fps-choices", o->fps_choices, "condition on the frame rate: each clip is filmed at one of these rates\n"
                                                    "(e.g. 4 8 16; items move 8/fps times as far per frame), and sample --fps picks one")
         ->expected(1, 16);
+    c.add_flag("--motion-condition", o->motion, "condition on the item's velocity (its first step, dy and dx), a new run on Moving\n"
+                                                "Fashion-MNIST: sample draws it as the data does, or takes --motion DY DX");
     c.add_option_function<double>("--frame-sets", [o](double share) { o->frame_sets = share; }, "share of training items that are stacks of same-class frames from different clips,\n"
                                                              "trained with temporal attention off (joint image-video training; default 0)");
     c.add_option("--patch", o->patch, "the DiT's spatial patch on the latents (default 2)")->check(positive_number());
@@ -117,6 +125,8 @@ PipelineCommands video_plugin() {
         ->capture_default_str();
     add_anchor_option(c, o->anchor_frame, "on/off: cross-frame attention to the first frame (default: as trained)");
     c.add_option("--frames", o->frames, "frames per clip (the model's own by default)")->check(positive_number());
+    c.add_option("--motion", o->motion, "motion-conditioned models: the item's first step DY DX in pixels per frame\n"
+                                        "(default: drawn per clip from its seed, as the data draws it)")->expected(2);
     c.add_option("--fps", o->fps, "frames per second of the MP4 (default: the model's, 8); an fps-conditioned\n"
                                   "model (train --fps-choices) also moves its items to match")->check(CLI::Range(0.1, 240.0));
     c.add_option("--crf", o->crf, "H.264/VP9 constant quality, lower is better")->capture_default_str()->check(CLI::Range(0, 51));

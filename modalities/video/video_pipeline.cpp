@@ -210,6 +210,19 @@ class VideoModality : public DiffusionModality {
       config["cond_dim"] = 1;
       recipe["data"]["fps"] = fps;
     }
+    if (o.motion && !motion_conditioned(recipe)) {  // it adds two columns to the condition vector
+      if (!from.empty()) throw std::invalid_argument("--motion-condition: " + from + " is not motion-conditioned; only a new run chooses");
+      if (recipe.at("data").value("dataset", std::string()) == "folder") {
+        throw std::invalid_argument("--motion-condition: Moving Fashion-MNIST only (a video folder's motion is not known)");
+      }
+      if (recipe.at("data").value("items", int64_t(1)) != 1) throw std::invalid_argument("--motion-condition: one item per clip only");
+      recipe["data"]["motion"] = true;
+    }
+    if (motion_conditioned(recipe)) {
+      auto& config = recipe.at("model").at("config");
+      config["cond_dim"] = (fps_conditioned(recipe) ? 1 : 0) + 2;
+      config["vector_embedding"] = "sinusoidal";
+    }
   }
 
   TrainData training_set(Json& recipe, const TrainArgs& a, bool fresh) const override {
@@ -217,7 +230,7 @@ class VideoModality : public DiffusionModality {
     const std::string& from = resume.empty() ? a.init : resume;
     auto vae = image::load_vae(recipe.at("vae"));
     const Json& data = recipe.at("data");
-    torch::Tensor clips, labels, fps;
+    torch::Tensor clips, labels, fps, velocities;
     if (data.value("dataset", std::string()) == "folder") {  // DIR/<class>/<videos>, gray, at the model's size
       const auto f = load_video_folder(data.at("dir"), data.value("frames", int64_t(16)), data.value("size", int64_t(64)),
                                        data.value("size", int64_t(64)), data.value("on_bad", std::string("skip")) == "skip");
@@ -235,10 +248,12 @@ class VideoModality : public DiffusionModality {
       clips = mv.clips;
       labels = mv.labels.select(1, 0);
       fps = mv.fps;
+      velocities = mv.velocities.select(1, 0);  // (N, 2, 2): the first step and the last
     }
     // The key: data spec, clip count, a fingerprint of the frames (a folder's files may change) and the VAE file.
     Json spec = data;
     spec.erase("frame_sets");  // drawn from the cached latents, so not part of the key
+    spec.erase("motion");      // a condition on the same clips
     const std::string key = spec.dump() + " n=" + std::to_string(clips.size(0)) + " frames=" +
                             std::to_string(clips.sum().item<double>()) + "/" + std::to_string(clips.norm().item<double>()) +
                             " vae=" + recipe.at("vae").get<std::string>() + " " +
@@ -253,10 +268,19 @@ class VideoModality : public DiffusionModality {
       for (const double f : data.at("fps").get<std::vector<double>>()) std::cerr << " " << f << " (" << (fps == f).sum().item<int64_t>() << " clips)";
       std::cerr << "\n";
     }
-    if (data.value("time_reverse", !folder)) {  // a bouncing clip played backwards is another valid clip
+    const bool reverse = data.value("time_reverse", !folder);
+    if (motion_conditioned(recipe)) {  // played backwards, a clip's first step is its last step reversed
+      const auto forward = motion_vector(velocities.select(1, 0));
+      const auto step = reverse ? torch::cat({forward, motion_vector(-velocities.select(1, 1))}) : forward;
+      const auto rates = vectors.defined() ? (reverse ? torch::cat({vectors, vectors}) : vectors) : torch::Tensor();
+      vectors = rates.defined() ? torch::cat({rates, step}, 1) : step;
+      std::cerr << "motion: the item's first step, mean speed " << velocities.select(1, 0).norm(2, 1).mean().item<double>() << " px/frame\n";
+    } else if (reverse && vectors.defined()) {
+      vectors = torch::cat({vectors, vectors});
+    }
+    if (reverse) {  // a bouncing clip played backwards is another valid clip
       z = torch::cat({z, z.flip(2)});
       labels = torch::cat({labels, labels});
-      if (vectors.defined()) vectors = torch::cat({vectors, vectors});
     }
     torch::Tensor independent;
     const bool first_frame = recipe.at("model").at("config").value("context_channels", int64_t(0)) > 0;
@@ -270,7 +294,7 @@ class VideoModality : public DiffusionModality {
       z = torch::cat({z, sets});
       labels = torch::cat({labels, set_labels});
       // A stack of unrelated frames has no frame rate: the null vector.
-      if (vectors.defined()) vectors = torch::cat({vectors, torch::full({sets.size(0), 1}, std::numeric_limits<float>::quiet_NaN())});
+      if (vectors.defined()) vectors = torch::cat({vectors, torch::full({sets.size(0), vectors.size(1)}, std::numeric_limits<float>::quiet_NaN())});
     }
     Condition cond{labels};
     if (vectors.defined()) cond.vectors = vectors.to(torch::kFloat32);
@@ -313,6 +337,16 @@ class VideoModality : public DiffusionModality {
       }
       r.condition.vectors = fps_vector(torch::full({n}, fps, torch::kFloat64), recipe.value("fps", 8.0));
     }
+    if (!o.motion.empty() && !motion_conditioned(recipe)) {
+      throw std::invalid_argument("--motion: " + a.checkpoint + " is not conditioned on motion (train video --motion-condition)");
+    }
+    if (motion_conditioned(recipe)) {  // the item's first step: given, or drawn per clip as the data draws it
+      const auto step = o.motion.empty() ? draw_motion(n, a.seed, fps, moving_options(recipe.at("data"), 0))
+                                         : torch::tensor(o.motion, torch::kFloat64).unsqueeze(0).expand({n, 2});
+      const auto m = motion_vector(step);
+      r.condition.vectors = r.condition.vectors.defined() ? torch::cat({r.condition.vectors, m}, 1) : m;
+      out.info["motion"] = o.motion.empty() ? Json("drawn") : Json(o.motion);
+    }
     r.batch = std::min<int64_t>(r.batch, 16);
     if (o.video_cfg) r.guidance.scale = *o.video_cfg;
     const int64_t side = recipe.at("data").value("size", int64_t(64));
@@ -332,6 +366,12 @@ class VideoModality : public DiffusionModality {
       throw std::invalid_argument(std::string(stage_option) + ": no image stage runs here (it makes frame 0 only for a model trained with " +
                                   "--condition first-frame and no --first-frame; " + a.checkpoint +
                                   (c.context_channels == 0 ? " has no first-frame condition)" : " is given --first-frame " + o.first_frame + ")"));
+    }
+    if (o.first_frame_cfg && c.context_channels == 0) {
+      throw std::invalid_argument("--first-frame-cfg: " + a.checkpoint + " has no first-frame condition to guide toward");
+    }
+    if (o.first_frame_cfg && (!o.first_frame_guidance.value_or(true) || o.first_frame == "none")) {
+      throw std::invalid_argument("--first-frame-cfg: needs a first frame and first-frame guidance on");
     }
     if (o.first_frame_guidance.value_or(false) && c.context_channels == 0) {
       throw std::invalid_argument("--first-frame-guidance on: " + a.checkpoint + " has no first-frame condition to guide toward");
@@ -363,6 +403,8 @@ class VideoModality : public DiffusionModality {
       const bool guide = o.first_frame_guidance.value_or(true);
       if (guide) r.null_context = augmentation;  // a dropped frame: zeros, as in training
       out.info["first_frame_guidance"] = guide;
+      if (guide) r.guidance.context_scale = o.first_frame_cfg;
+      if (guide) out.info["first_frame_cfg"] = o.first_frame_cfg.value_or(r.guidance.scale);
       if (z0.defined()) {
         auto known = torch::full({n, shape[1], c.input_size[0], shape[3], shape[4]}, std::numeric_limits<float>::quiet_NaN());
         known.select(2, 0).copy_(z0);

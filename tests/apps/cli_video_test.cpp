@@ -286,6 +286,31 @@ TEST(CliVideo, FirstFrameModelChainsAfterTheImageModel) {
   r = run("sample video --checkpoint " + d + "/fft/checkpoint.safetensors --first-frame " + d + "/item.png --steps 2 --out " + d + "/t.mp4");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(diffuse::video::read_video(d + "/t.mp4").frames.size(0), 8);
+  // Motion conditioning: a new run's, whose samples take the item's first step or draw it.
+  r = run("train video --init " + base + " --motion-condition --steps 2 --batch 2 --data-n 8 --out " + d + "/fm");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--motion-condition: " + base + " is not motion-conditioned; only a new run chooses"), std::string::npos) << r.out;
+  r = run("train video --vae " + d + "/vae/checkpoint.safetensors --frames 8 --condition first-frame --motion-condition --fps-choices 4 8 "
+          "--width 48 --depth 2 --steps 2 --batch 2 --data-n 8 --out " + d + "/fm");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto moving = diffuse::load_checkpoint(d + "/fm/checkpoint.safetensors");
+  EXPECT_EQ(moving.recipe.at("model").at("config").at("cond_dim"), 3);  // the frame rate, dy, dx
+  EXPECT_EQ(moving.recipe.at("data").at("motion"), true);
+  r = run("eval video " + d + "/fm/checkpoint.safetensors --classifier " + clf + " --first-frame held-out --n-per-class 1 --steps 2 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::Json::parse(r.out).at("samples").at("motion"), "drawn");
+  r = run("sample video --checkpoint " + d + "/fm/checkpoint.safetensors --first-frame " + d + "/item.png --motion 1.5 -2 --steps 2 --out " + d + "/m.mp4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("sample video --checkpoint " + ck + " --first-frame " + d + "/item.png --motion 1.5 -2 --steps 2 --out " + d + "/m2.mp4");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--motion: " + ck + " is not conditioned on motion (train video --motion-condition)"), std::string::npos) << r.out;
+  // Two guidance scales: the frame's own beside the class's; refused without first-frame guidance.
+  r = run("eval video " + ck + " --classifier " + clf + " --first-frame held-out --first-frame-cfg 4 --video-cfg 2 --n-per-class 1 --steps 2 --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(diffuse::Json::parse(r.out).at("samples").at("first_frame_cfg"), 4.0);
+  r = run("sample video --checkpoint " + ck + " --first-frame-cfg 4 --first-frame-guidance off --steps 2 --out " + d + "/g.mp4");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--first-frame-cfg: needs a first frame and first-frame guidance on"), std::string::npos) << r.out;
   // The image stage's options where no image stage runs: a model without the condition, or a given frame.
   r = run("sample video --checkpoint " + base + " --image-cfg 2 --steps 2 --out " + d + "/x.mp4");
   EXPECT_EQ(r.code, 1);

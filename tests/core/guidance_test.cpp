@@ -53,6 +53,35 @@ TEST(Cfg, ScaleOneAndOutsideIntervalRunOnlyTheConditionalPass) {
   EXPECT_EQ(m.batch_sizes.back(), 4);
 }
 
+// Two scales (InstructPix2Pix): x0 = x (1 + label) + context, so u = 0, f = C and c = x (1 + L) + C,
+// and out = u + F (f - u) + S (c - f) = F C + S x (1 + L), in one forward of three passes; F = S
+// is one-scale CFG in two.
+TEST(Cfg, AContextScaleOfItsOwnIsAThirdPass) {
+  std::vector<int64_t> batches;
+  const ConditionalDenoiser model = [&batches](const torch::Tensor& x, const torch::Tensor&, const Condition& c) {
+    batches.push_back(x.size(0));
+    return x * (1.0 + c.labels.to(torch::kFloat64)).view({-1, 1}) + c.context;
+  };
+  const auto x = torch::randn({3, 4}, torch::kFloat64), ctx = torch::randn({3, 4}, torch::kFloat64);
+  const auto labels = torch::tensor({0, 1, 2}, torch::kLong), null = torch::full({3}, -1L);
+  Condition c{labels}, u{null}, f{null};
+  c.context = f.context = ctx;
+  u.context = torch::zeros_like(ctx);
+  GuidanceOptions o;
+  o.scale = 3.0;
+  o.context_scale = 7.0;
+  const auto out = cfg(model, c, u, o, f)(x, kSigma);
+  EXPECT_EQ(batches, (std::vector<int64_t>{9}));
+  EXPECT_LE(max_abs(out, 7.0 * ctx + 3.0 * x * (1.0 + labels.to(torch::kFloat64)).view({-1, 1})), 1e-12);
+  o.context_scale = 3.0;
+  EXPECT_LE(max_abs(cfg(model, c, u, o, f)(x, kSigma), cfg(model, c, u, GuidanceOptions{3.0}, f)(x, kSigma)), 1e-12);
+  EXPECT_EQ(batches.back(), 6);
+  o.context_scale = 7.0;
+  EXPECT_THROW(cfg(model, c, u, o), std::invalid_argument);  // no context-only condition
+  o.context_scale = -1.0;
+  EXPECT_THROW(validate(o), std::invalid_argument);
+}
+
 TEST(RescaleGuidance, MatchesDiffusersFormula) {
   const auto g = torch::randn({2, 5}, torch::kFloat64), c = torch::randn({2, 5}, torch::kFloat64);
   const auto out = rescale_guidance(g, c, 0.7);

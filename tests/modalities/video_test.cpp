@@ -229,6 +229,19 @@ TEST(MovingFashionMnist, ItemsStayOnTheCanvasBounceAndAreReproducible) {
   EXPECT_NEAR(speed, 3.0, 0.5);
   EXPECT_GT(smooth, 0.0);
   EXPECT_EQ(background_flicker(a.clips, c), 0.0);
+  // The recorded steps: 3 px per frame, the first one the first frame's move (positions are
+  // rounded to pixels), the last one the last frame's (a bounce within it reflects it).
+  const auto v = a.velocities.select(1, 0);  // (8, 2, 2)
+  EXPECT_NEAR(v.norm(2, 2).min().item<double>(), 3.0, 1e-9);
+  EXPECT_NEAR(v.norm(2, 2).max().item<double>(), 3.0, 1e-9);
+  const auto moved = a.centroids.select(2, 0);  // (8, 40, 2)
+  int64_t first = 0, last = 0;  // clips whose step hits no wall: their move is that step
+  for (int64_t i = 0; i < 8; ++i) {
+    first += (moved[i][1] - moved[i][0] - v[i][0]).abs().max().item<double>() <= 1.0 + 1e-9;
+    last += (moved[i][39] - moved[i][38] - v[i][1]).abs().max().item<double>() <= 1.0 + 1e-9;
+  }
+  EXPECT_GE(first, 6);
+  EXPECT_GE(last, 6);
   // Clip i depends only on (seed, i).
   const auto b = moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 3, o);
   EXPECT_TRUE(torch::equal(b.clips, a.clips.slice(0, 0, 3)));
