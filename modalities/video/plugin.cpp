@@ -126,7 +126,7 @@ PipelineCommands video_plugin() {
     add_anchor_option(c, o->anchor_frame, "on/off: cross-frame attention to the first frame (default: as trained)");
     c.add_option("--frames", o->frames, "frames per clip (the model's own by default)")->check(positive_number());
     c.add_option("--motion", o->motion, "motion-conditioned models: the item's first step DY DX in pixels per frame\n"
-                                        "(default: drawn per clip from its seed, as the data draws it)")->expected(2);
+                                        "(default: drawn per clip from its seed, as the data draws it)")->expected(2)->check(CLI::Range(-64.0, 64.0));
     c.add_option("--fps", o->fps, "frames per second of the MP4 (default: the model's, 8); an fps-conditioned\n"
                                   "model (train --fps-choices) also moves its items to match")->check(CLI::Range(0.1, 240.0));
     c.add_option("--crf", o->crf, "H.264/VP9 constant quality, lower is better")->capture_default_str()->check(CLI::Range(0, 51));
