@@ -39,11 +39,8 @@ MovingClips moving_fashion_mnist(const torch::Tensor& images, const torch::Tenso
       const double angle = u(rng) * 2 * M_PI, speed = per_frame * (o.min_speed + u(rng) * (o.max_speed - o.min_speed));
       double vy = speed * std::sin(angle), vx = speed * std::cos(angle);
       for (int64_t t = 0; t < T; ++t) {
-        for (const int64_t at : {int64_t(0), T - 2}) {
-          if (t != at) continue;
-          out.velocities[i][k][at == 0 ? 0 : 1][0] = vy;
-          out.velocities[i][k][at == 0 ? 0 : 1][1] = vx;
-        }
+        if (t == 0) out.velocities[i][k][0].copy_(torch::tensor({vy, vx}, torch::kFloat64));
+        if (t == T - 2) out.velocities[i][k][1].copy_(torch::tensor({vy, vx}, torch::kFloat64));
         const int64_t py = std::llround(y), px = std::llround(x);
         auto dst = out.clips[i][t][0].slice(0, py, py + h).slice(1, px, px + w);
         dst.copy_(torch::maximum(dst, images[idx][0]));
