@@ -61,8 +61,10 @@ void DiTConfig::validate() const {
   }
   if (attention != "full" && input_size.size() != 3) fail(attention + " attention needs a 3-D (T, H, W) input");
   if (anchor_frame && attention == "full") fail("anchor_frame needs factorized or hybrid attention");
-  if (position != "sincos" && position != "rope") fail("position must be 'sincos' or 'rope', got '" + position + "'");
-  if (position == "rope" && (hidden / heads) % (2 * int64_t(input_size.size())) != 0) {
+  if (position != "sincos" && position != "rope" && position != "sincos+rope") {
+    fail("position must be 'sincos', 'rope' or 'sincos+rope', got '" + position + "'");
+  }
+  if (position != "sincos" && (hidden / heads) % (2 * int64_t(input_size.size())) != 0) {
     fail("rope needs the head size (hidden / heads) divisible by 2 x the number of axes");
   }
   if (num_classes < 0 || cond_dim < 0 || !(mlp_ratio > 0)) fail("num_classes, cond_dim must be >= 0 and mlp_ratio > 0");
@@ -302,11 +304,8 @@ DiTImpl::DiTImpl(const DiTConfig& c) : config_(c) {
   if (c.cond_dim > 0) null_vector_ = register_parameter("v_null", torch::zeros({D}));
   std::vector<int64_t> grid;
   for (size_t i = 0; i < c.input_size.size(); ++i) grid.push_back(c.input_size[i] / c.patch[i]);
-  if (c.position == "rope") {
-    rope_ = rope_table(D / c.heads, grid);
-  } else {
-    pos_ = register_buffer("pos_embed", sincos_position_embedding(D, grid).unsqueeze(0));
-  }
+  if (c.position != "sincos") rope_ = rope_table(D / c.heads, grid);
+  if (c.position != "rope") pos_ = register_buffer("pos_embed", sincos_position_embedding(D, grid).unsqueeze(0));
   auto list = register_module("blocks", torch::nn::ModuleList());  // names blocks.0, blocks.1, ...
   for (int64_t i = 0; i < c.depth; ++i) {
     blocks_.push_back(DiTBlock(D, c.heads, c.mlp_ratio, c.attention_chunk));

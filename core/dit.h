@@ -49,7 +49,8 @@ struct DiTConfig {
   // (cross-frame attention, Khachatryan et al. 2023; Tune-A-Video's sparse attention without the
   // previous frame), so an item keeps its appearance wherever it has moved. No extra weights.
   bool anchor_frame = false;
-  std::string position = "sincos";             // "sincos" (added to tokens) or "rope" (rotary, in attention)
+  std::string position = "sincos";             // "sincos" (added to tokens), "rope" (rotary, in attention) or both
+                                               // ("sincos+rope": absolute positions and relative attention)
   int64_t attention_chunk = 1024;              // queries per chunk on libtorch < 2.0
 
   int64_t out_channels() const { return learn_sigma ? 2 * in_channels : in_channels; }

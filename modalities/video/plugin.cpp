@@ -98,8 +98,9 @@ PipelineCommands video_plugin() {
     c.add_option("--patch", o->patch, "the DiT's spatial patch on the latents (default 2)")->check(positive_number());
     c.add_option("--width", o->width, "the DiT's width (default 144; divisible by 6)")->check(positive_number());
     c.add_option("--depth", o->depth, "the DiT's blocks (default 6, alternating spatial and temporal)")->check(positive_number());
-    c.add_option("--position", o->position, "sincos (positions added to the tokens; default) or rope (rotary, relative positions\n"
-                                            "in every attention; a new run)")->check(CLI::IsMember({"sincos", "rope"}));
+    c.add_option("--position", o->position, "sincos (positions added to the tokens; default), rope (rotary, relative positions\n"
+                                            "in every attention) or sincos+rope (both); a new run")
+        ->check(CLI::IsMember({"sincos", "rope", "sincos+rope"}));
     c.add_option("--attention", o->attention, "factorized (spatial blocks alternate with temporal ones; default) or hybrid\n"
                                               "(with full space-time ones: the same weights, so a resume may switch)")
         ->check(CLI::IsMember({"factorized", "hybrid"}));

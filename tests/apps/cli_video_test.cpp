@@ -277,11 +277,11 @@ TEST(CliVideo, FirstFrameModelChainsAfterTheImageModel) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--first-frame-tokens on: needs --condition first-frame"), std::string::npos) << r.out;
   r = run("train video --vae " + d + "/vae/checkpoint.safetensors --frames 8 --condition first-frame --first-frame-tokens on --anchor-frame on "
-          "--position rope --width 48 --depth 2 --steps 2 --batch 2 --data-n 8 --out " + d + "/fft");
+          "--position sincos+rope --width 48 --depth 2 --steps 2 --batch 2 --data-n 8 --out " + d + "/fft");
   ASSERT_EQ(r.code, 0) << r.out;
   const auto with_tokens = diffuse::load_checkpoint(d + "/fft/checkpoint.safetensors");
   EXPECT_EQ(with_tokens.recipe.at("model").at("config").at("context_frame"), true);
-  EXPECT_EQ(with_tokens.recipe.at("model").at("config").at("position"), "rope");
+  EXPECT_EQ(with_tokens.recipe.at("model").at("config").at("position"), "sincos+rope");
   EXPECT_EQ(with_tokens.model.at("context_frame_embed.weight").sizes(), torch::IntArrayRef({48, 4 * 4}));
   r = run("sample video --checkpoint " + d + "/fft/checkpoint.safetensors --first-frame " + d + "/item.png --steps 2 --out " + d + "/t.mp4");
   ASSERT_EQ(r.code, 0) << r.out;

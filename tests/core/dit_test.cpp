@@ -278,6 +278,15 @@ TEST(DiT, RopeVariantsBuildRunAndValidate) {
     const auto out = m->forward(x, torch::tensor({5.0, 50.0}));
     EXPECT_EQ(out.sizes(), x.sizes());
     EXPECT_FALSE(m->named_buffers().contains("pos_embed"));  // positions enter through attention only
+    c.position = "sincos+rope";  // both: the same parameters, absolute positions on the tokens as well
+    DiT both(c);
+    EXPECT_EQ(numel(*both), dit_parameter_count(c)) << attention;
+    EXPECT_TRUE(both->named_buffers().contains("pos_embed"));
+    torch::manual_seed(1);
+    perturb(*both, 0.05);
+    const auto with_sincos = both->forward(x, torch::tensor({5.0, 50.0}));
+    both->named_buffers()["pos_embed"].zero_();  // the absolute positions do reach the output
+    EXPECT_GT(test::max_abs(with_sincos, both->forward(x, torch::tensor({5.0, 50.0}))), 1e-4) << attention;
   }
   DiTConfig bad = dit_preset("dit-tiny/2");
   bad.position = "alibi";
