@@ -250,14 +250,14 @@ class VideoModality : public DiffusionModality {
       fps = mv.fps;
       velocities = mv.velocities.select(1, 0);  // (N, 2, 2): the first step and the last
     }
-    // The key: data spec, clip count, a fingerprint of the frames (a folder's files may change) and the VAE file.
+    // The key: data spec, clip count, a fingerprint of the frames (a folder's files may change) and
+    // the VAE file's contents, not its path: a fine-tune names it relative to its model's folder.
     Json spec = data;
     spec.erase("frame_sets");  // drawn from the cached latents, so not part of the key
     spec.erase("motion");      // a condition on the same clips
     const std::string key = spec.dump() + " n=" + std::to_string(clips.size(0)) + " frames=" +
                             std::to_string(clips.sum().item<double>()) + "/" + std::to_string(clips.norm().item<double>()) +
-                            " vae=" + recipe.at("vae").get<std::string>() + " " +
-                            std::to_string(std::hash<std::string>{}(read_file(recipe.at("vae"))));
+                            " vae=" + std::to_string(std::hash<std::string>{}(read_file(recipe.at("vae"))));
     auto z = cached_latents(a.out, from, key, [&] { return encode_clips(vae, clips); });
     std::cerr << "latents of " << clips.size(0) << " clips: " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
     const bool folder = data.value("dataset", std::string()) == "folder";

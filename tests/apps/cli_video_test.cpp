@@ -70,6 +70,13 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   r = run("train video --resume " + ck + " --steps 3 --batch 2 --data-n 6 --out " + d + "/dit3");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find(d + "/dit/latents.safetensors: written for other data or another VAE; encoding again"), std::string::npos) << r.out;
+  // The same VAE under another name (as a fine-tune names its model's VAE) reuses them.
+  std::filesystem::create_directories(d + "/dit5");
+  std::filesystem::copy_file(d + "/dit/latents.safetensors", d + "/dit5/latents.safetensors");
+  std::filesystem::copy_file(d + "/vae/checkpoint.safetensors", d + "/vae-copy.safetensors");
+  r = run("train video --vae " + d + "/vae-copy.safetensors --frames 8 --steps 1 --batch 2 --data-n 8 --out " + d + "/dit5");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("latents from " + d + "/dit5/latents.safetensors"), std::string::npos) << r.out;
   // Joint image-video training: frame sets are drawn from the cached latents (same key) and the
   // share is kept in the recipe, so a later resume goes on with them.
   r = run("train video --resume " + ck + " --frame-sets 0.5 --steps 3 --batch 4 --data-n 8 --out " + d + "/dit4");
