@@ -243,7 +243,14 @@ class VideoModality : public DiffusionModality {
       }
     } else {
       const auto fm = image::load_fashion_mnist("train");
-      const int64_t data_n = a.options<VideoTrainOptions>().clips.data_n, n = data_n > 0 ? data_n : 6000;
+      // The clip count is part of the data: a resume keeps its run's, and the recipe records it.
+      const int64_t data_n = a.options<VideoTrainOptions>().clips.data_n;
+      const int64_t n = data_n > 0 ? data_n : data.value("clips", int64_t(6000));
+      if (!resume.empty() && data_n > 0 && data.contains("clips") && data_n != data.at("clips").get<int64_t>()) {
+        throw std::invalid_argument("--data-n " + std::to_string(data_n) + ": " + resume + " trains on " +
+                                    std::to_string(data.at("clips").get<int64_t>()) + " clips; start a fine-tune with --init instead");
+      }
+      recipe["data"]["clips"] = n;
       const auto mv = moving_fashion_mnist(fm.images, fm.labels, n, moving_options(data, 1));
       clips = mv.clips;
       labels = mv.labels.select(1, 0);
@@ -255,6 +262,7 @@ class VideoModality : public DiffusionModality {
     Json spec = data;
     spec.erase("frame_sets");  // drawn from the cached latents, so not part of the key
     spec.erase("motion");      // a condition on the same clips
+    spec.erase("clips");       // counted below
     const std::string key = spec.dump() + " n=" + std::to_string(clips.size(0)) + " frames=" +
                             std::to_string(clips.sum().item<double>()) + "/" + std::to_string(clips.norm().item<double>()) +
                             " vae=" + std::to_string(std::hash<std::string>{}(read_file(recipe.at("vae"))));

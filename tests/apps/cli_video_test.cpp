@@ -62,14 +62,22 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   r = run("sample video --checkpoint " + ck + " --class Sneaker --steps 2 --out " + d + "/clip.mp4");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find(d + "/clip.mp4: exists; pass --force to overwrite"), std::string::npos) << r.out;
-  // Resuming reads the run's cached latents instead of encoding the clips again.
-  r = run("train video --resume " + ck + " --steps 3 --batch 2 --data-n 8 --out " + d + "/dit2");
+  // The recipe records the clip count, so a resume trains on the same clips without being told
+  // and reads the run's cached latents instead of encoding the clips again; it refuses other data.
+  EXPECT_EQ(diffuse::load_checkpoint(ck).recipe.at("data").at("clips"), 8);
+  r = run("train video --resume " + ck + " --steps 3 --batch 2 --out " + d + "/dit2");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("latents from " + d + "/dit/latents.safetensors"), std::string::npos) << r.out;
-  // Other data (fewer clips) does not reuse them.
-  r = run("train video --resume " + ck + " --steps 3 --batch 2 --data-n 6 --out " + d + "/dit3");
+  r = run("train video --resume " + ck + " --steps 3 --batch 2 --data-n 6 --out " + d + "/dit2");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--data-n 6: " + ck + " trains on 8 clips; start a fine-tune with --init instead"), std::string::npos) << r.out;
+  // A run on other data (fewer clips) does not reuse latents left in its folder.
+  std::filesystem::create_directories(d + "/dit3");
+  std::filesystem::copy_file(d + "/dit/latents.safetensors", d + "/dit3/latents.safetensors");
+  r = run("train video --vae " + d + "/vae/checkpoint.safetensors --frames 8 --steps 1 --batch 2 --data-n 6 --out " + d + "/dit3");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find(d + "/dit/latents.safetensors: written for other data or another VAE; encoding again"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(d + "/dit3/latents.safetensors: written for other data or another VAE; encoding again"), std::string::npos) << r.out;
+  EXPECT_EQ(diffuse::load_checkpoint(d + "/dit3/checkpoint.safetensors").recipe.at("data").at("clips"), 6);
   // The same VAE under another name (as a fine-tune names its model's VAE) reuses them.
   std::filesystem::create_directories(d + "/dit5");
   std::filesystem::copy_file(d + "/dit/latents.safetensors", d + "/dit5/latents.safetensors");
