@@ -141,6 +141,49 @@ DiTConfig dit_config_from_spec(const std::string& spec) {
   }
 }
 
+std::map<std::string, torch::Tensor> deepen_dit(const std::map<std::string, torch::Tensor>& weights, const DiTConfig& c,
+                                                int64_t from_depth) {
+  const int64_t unit = c.attention == "full" ? 1 : 2;  // a spatial and a temporal block stay together
+  if (from_depth < 1 || c.depth <= from_depth || from_depth % unit != 0 || c.depth % unit != 0) {
+    throw std::invalid_argument("depth " + std::to_string(c.depth) + ": a model of " + std::to_string(from_depth) +
+                                " blocks grows to more blocks" + (unit == 2 ? ", in spatial-temporal pairs (an even count)" : ""));
+  }
+  const int64_t P = from_depth / unit, Q = c.depth / unit, D = c.hidden;
+  // Trained unit k goes to new unit round(k (Q - 1) / (P - 1)); each new unit copies the last trained one before it.
+  std::vector<int64_t> source(size_t(Q), -1);
+  std::vector<bool> trained(size_t(Q), false);
+  for (int64_t k = 0; k < P; ++k) {
+    const int64_t at = P == 1 ? 0 : (2 * k * (Q - 1) + (P - 1)) / (2 * (P - 1));
+    source[size_t(at)] = k;
+    trained[size_t(at)] = true;
+  }
+  for (int64_t q = 1; q < Q; ++q) if (source[size_t(q)] < 0) source[size_t(q)] = source[size_t(q - 1)];
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& [name, t] : weights) {
+    if (name.rfind("blocks.", 0) != 0) out[name] = t;
+  }
+  for (int64_t q = 0; q < Q; ++q) {
+    for (int64_t j = 0; j < unit; ++j) {
+      const std::string from = "blocks." + std::to_string(source[size_t(q)] * unit + j) + ".";
+      const std::string to = "blocks." + std::to_string(q * unit + j) + ".";
+      bool any = false;
+      for (const auto& [name, t] : weights) {
+        if (name.rfind(from, 0) != 0) continue;
+        any = true;
+        auto v = t.clone();
+        const std::string field = name.substr(from.size());
+        if (!trained[size_t(q)] && field.rfind("adaLN.", 0) == 0) {  // rows 2D..3D and 5D..6D: the attention's and the MLP's gates
+          v.slice(0, 2 * D, 3 * D).zero_();
+          v.slice(0, 5 * D, 6 * D).zero_();
+        }
+        out[to + field] = v;
+      }
+      if (!any) throw std::invalid_argument("depth " + std::to_string(c.depth) + ": the trained model has no " + from + " weights");
+    }
+  }
+  return out;
+}
+
 int64_t dit_parameter_count(const DiTConfig& c) {
   const int64_t D = c.hidden, P = c.patch_dim(), M = int64_t(double(D) * c.mlp_ratio);
   int64_t n = (c.in_channels + c.context_channels) * P * D + D;  // patch embedding

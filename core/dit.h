@@ -13,6 +13,7 @@
 #include <torch/nn/modules/normalization.h>
 #include <torch/types.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,15 @@ DiTConfig dit_config_from_spec(const std::string& spec);
 // forward pass of one sample, counted analytically. DiT's paper reports MACs as "Gflops".
 int64_t dit_parameter_count(const DiTConfig& c);
 double dit_forward_macs(const DiTConfig& c);
+
+// The weights of a deeper DiT (config c, c.depth blocks) from those of a trained one with
+// `from_depth` blocks and otherwise the same config (names as state_of gives them): the trained
+// blocks are spread evenly over the new depth, in spatial-temporal pairs for a factorised or hybrid
+// model, and each new block is a copy of the trained block before it of its kind with its adaLN
+// gates at zero. So the deeper model computes exactly what the trained one did, and its new blocks
+// open as it trains (depth up-scaling, Kim et al. 2023, with adaLN-Zero's closed gates).
+std::map<std::string, torch::Tensor> deepen_dit(const std::map<std::string, torch::Tensor>& weights, const DiTConfig& c,
+                                                int64_t from_depth);
 
 // Which tokens a block's attention mixes: all of them, those of one frame, those at one position
 // across frames, or all of a video's tokens (a space-time block of a hybrid model); or a frame's

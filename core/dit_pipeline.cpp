@@ -178,6 +178,13 @@ void train_dit(const TrainArgs& a, const Json& recipe, const torch::Tensor& x, c
     const auto ck = load_checkpoint(init);
     auto w = ck.model;
     for (const auto& [k, v] : ck.ema) w[k] = v;
+    // A deeper model than the one it starts from (train video --init M --depth D): its new blocks
+    // start as closed copies, so the fine-tune starts from the trained model's outputs here too.
+    const int64_t was = dit_config_from_json(ck.recipe.at("model").at("config")).depth;
+    if (net->config().depth > was) {
+      w = deepen_dit(w, net->config(), was);
+      std::cerr << "--init " << init << ": " << was << " blocks grown to " << net->config().depth << " (new blocks start closed)\n";
+    }
     // A condition the model did not have (a condition vector, a context) enters through layers
     // whose last one starts at zero, and a context's new input columns of the patch embedding
     // start at zero too, so the fine-tune starts from exactly the trained model's outputs.

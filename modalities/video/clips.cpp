@@ -1,12 +1,17 @@
-// Clips and latents, recipe options and frame-rate conditioning shared by the video pipeline.
+// Clips and latents (training cache, frame sets), recipe options and frame-rate conditioning of the video pipeline.
 #include "modalities/video/clips.h"
 
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
+#include <functional>
+#include <iostream>
 #include <random>
 #include <sstream>
 #include <vector>
+
+#include "core/safetensors.h"
 
 namespace diffuse::video {
 
@@ -62,6 +67,62 @@ torch::Tensor draw_motion(int64_t n, uint64_t seed, double fps, const MovingOpti
     out[i][1] = speed * std::cos(angle);
   }
   return out;
+}
+
+// The key of a training set's latents: the data spec (less what is drawn from the latents or
+// conditions on the same clips), the clip count, a fingerprint of the frames (a folder's files may
+// change) and the VAE file's contents, not its path: a fine-tune names it relative to its model's folder.
+std::string latents_key(const Json& data, const torch::Tensor& clips, const std::string& vae_bytes) {
+  Json spec = data;
+  for (const char* k : {"frame_sets", "motion", "clips"}) spec.erase(k);
+  return spec.dump() + " n=" + std::to_string(clips.size(0)) + " frames=" + std::to_string(clips.sum().item<double>()) + "/" +
+         std::to_string(clips.norm().item<double>()) + " vae=" + std::to_string(std::hash<std::string>{}(vae_bytes));
+}
+
+// The clips' latents from RUN/latents.safetensors when it was written for the same data and VAE
+// (`key`), else from the resumed run's folder, else encoded now and saved there: encoding 96,000
+// frames takes most of a quarter hour on two cores, so resuming or re-running should not repeat it.
+torch::Tensor cached_latents(const std::string& out, const std::string& resume, const std::string& key,
+                             const std::function<torch::Tensor()>& encode) {
+  std::vector<std::string> places = {out + "/latents.safetensors"};
+  if (!resume.empty()) places.push_back((std::filesystem::path(resume).parent_path() / "latents.safetensors").string());
+  for (const auto& f : places) {
+    if (!std::filesystem::exists(f)) continue;
+    auto st = load_safetensors(f);
+    if (st.metadata["key"] == key && st.tensors.count("latents")) {
+      std::cerr << "latents from " << f << "\n";
+      return st.tensors.at("latents");
+    }
+    std::cerr << f << ": written for other data or another VAE; encoding again\n";
+  }
+  auto z = encode();
+  std::filesystem::create_directories(out);
+  save_safetensors(places[0], {{{"latents", z}}, {{"key", key}}}, true);
+  return z;
+}
+
+// Joint image-video training (after Ho et al. 2022): `count` stacks of frames, each of one class
+// but from different clips, to be trained with temporal attention off, so the spatial blocks see
+// many more distinct items per step than whole clips give them. z (N, C, T, s, s), labels (N,).
+// The sets are spread evenly over the classes present.
+std::pair<torch::Tensor, torch::Tensor> frame_sets(const torch::Tensor& z, const torch::Tensor& labels, int64_t count) {
+  const int64_t T = z.size(2);
+  const auto frames = z.permute({0, 2, 1, 3, 4}).reshape({-1, z.size(1), z.size(3), z.size(4)});  // (N*T, C, s, s)
+  auto gen = at::detail::createCPUGenerator(0x5EED5E75);
+  const auto present = torch::bincount(labels).nonzero().flatten();
+  const int64_t P = present.numel();
+  std::vector<torch::Tensor> sets, set_labels;
+  for (int64_t i = 0; i < P; ++i) {
+    const int64_t c = present[i].item<int64_t>(), n = count / P + (i < count % P ? 1 : 0);
+    const auto clips = (labels == c).nonzero().flatten();
+    if (n == 0) continue;
+    const auto pick = clips.index_select(0, torch::randint(clips.numel(), {n * T}, gen, torch::kLong));
+    const auto at_frame = torch::randint(T, {n * T}, gen, torch::kLong);
+    sets.push_back(frames.index_select(0, pick * T + at_frame).view({n, T, z.size(1), z.size(3), z.size(4)}).permute({0, 2, 1, 3, 4}));
+    set_labels.push_back(torch::full({n}, c, torch::kLong));
+  }
+  if (sets.empty()) throw std::invalid_argument("--frame-sets: no labelled clips to draw frames from");
+  return {torch::cat(sets).contiguous(), torch::cat(set_labels)};
 }
 
 }  // namespace diffuse::video

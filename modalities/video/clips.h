@@ -1,9 +1,12 @@
-// Shared by the video pipeline's parts: clips to and from the image VAE's latents, the Moving
-// Fashion-MNIST options a recipe names, frame-rate conditioning, and the decoder a model uses.
+// Shared by the video pipeline's parts: clips to and from the image VAE's latents, the training
+// latents' cache and frame sets, the Moving Fashion-MNIST options a recipe names, frame-rate
+// conditioning, and the decoder a model uses.
 #pragma once
 #include <torch/types.h>
 
+#include <functional>
 #include <string>
+#include <utility>
 
 #include "core/json.h"
 #include "core/pipeline.h"
@@ -33,6 +36,16 @@ torch::Tensor motion_vector(const torch::Tensor& step);  // (N, 2) px/frame -> (
 // n first steps (dy, dx) drawn as the data draws them: speed uniform in [min, max] px/frame at the
 // native rate, times native / fps, in a uniform direction; clip i's from seed + i.
 torch::Tensor draw_motion(int64_t n, uint64_t seed, double fps, const MovingOptions& m);
+
+// Training latents: the key a cache is written for (the recipe's data spec, the clips, the VAE
+// file's bytes); the latents from OUT/latents.safetensors when written for that key, else from
+// beside `from` (the resumed checkpoint or the fine-tune's start), else encode() saved to OUT.
+std::string latents_key(const Json& data, const torch::Tensor& clips, const std::string& vae_bytes);
+torch::Tensor cached_latents(const std::string& out, const std::string& from, const std::string& key,
+                             const std::function<torch::Tensor()>& encode);
+// Joint image-video training (after Ho et al. 2022): `count` stacks of frames, each of one class
+// but from different clips (temporal attention off), from z (N, C, T, s, s) and labels (N,).
+std::pair<torch::Tensor, torch::Tensor> frame_sets(const torch::Tensor& z, const torch::Tensor& labels, int64_t count);
 
 // `auto`: the temporal decoder shipped beside the model (decoder.safetensors), else none (the
 // image VAE per frame); `per-frame`: none; else a `train video-decoder` checkpoint, which must

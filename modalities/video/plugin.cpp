@@ -97,7 +97,7 @@ PipelineCommands video_plugin() {
                                                              "trained with temporal attention off (joint image-video training; default 0)");
     c.add_option("--patch", o->patch, "the DiT's spatial patch on the latents (default 2)")->check(positive_number());
     c.add_option("--width", o->width, "the DiT's width (default 144; divisible by 6)")->check(positive_number());
-    c.add_option("--depth", o->depth, "the DiT's blocks (default 6, alternating spatial and temporal)")->check(positive_number());
+    c.add_option("--depth", o->depth, "the DiT's blocks (default 6, alternating spatial and temporal); a fine-tune\n(--init) may add blocks, which start closed")->check(positive_number());
     c.add_option("--position", o->position, "sincos (positions added to the tokens; default), rope (rotary, relative positions\n"
                                             "in every attention) or sincos+rope (both); a new run")
         ->check(CLI::IsMember({"sincos", "rope", "sincos+rope"}));

@@ -73,52 +73,6 @@ Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOpt
           {"fps", 8.0}, {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
 }
 
-// The clips' latents from RUN/latents.safetensors when it was written for the same data and VAE
-// (`key`), else from the resumed run's folder, else encoded now and saved there: encoding 96,000
-// frames takes most of a quarter hour on two cores, so resuming or re-running should not repeat it.
-torch::Tensor cached_latents(const std::string& out, const std::string& resume, const std::string& key,
-                             const std::function<torch::Tensor()>& encode) {
-  std::vector<std::string> places = {out + "/latents.safetensors"};
-  if (!resume.empty()) places.push_back((std::filesystem::path(resume).parent_path() / "latents.safetensors").string());
-  for (const auto& f : places) {
-    if (!std::filesystem::exists(f)) continue;
-    auto st = load_safetensors(f);
-    if (st.metadata["key"] == key && st.tensors.count("latents")) {
-      std::cerr << "latents from " << f << "\n";
-      return st.tensors.at("latents");
-    }
-    std::cerr << f << ": written for other data or another VAE; encoding again\n";
-  }
-  auto z = encode();
-  std::filesystem::create_directories(out);
-  save_safetensors(places[0], {{{"latents", z}}, {{"key", key}}}, true);
-  return z;
-}
-
-// Joint image-video training (after Ho et al. 2022): `count` stacks of frames, each of one class
-// but from different clips, to be trained with temporal attention off, so the spatial blocks see
-// many more distinct items per step than whole clips give them. z (N, C, T, s, s), labels (N,).
-// The sets are spread evenly over the classes present.
-std::pair<torch::Tensor, torch::Tensor> frame_sets(const torch::Tensor& z, const torch::Tensor& labels, int64_t count) {
-  const int64_t T = z.size(2);
-  const auto frames = z.permute({0, 2, 1, 3, 4}).reshape({-1, z.size(1), z.size(3), z.size(4)});  // (N*T, C, s, s)
-  auto gen = at::detail::createCPUGenerator(0x5EED5E75);
-  const auto present = torch::bincount(labels).nonzero().flatten();
-  const int64_t P = present.numel();
-  std::vector<torch::Tensor> sets, set_labels;
-  for (int64_t i = 0; i < P; ++i) {
-    const int64_t c = present[i].item<int64_t>(), n = count / P + (i < count % P ? 1 : 0);
-    const auto clips = (labels == c).nonzero().flatten();
-    if (n == 0) continue;
-    const auto pick = clips.index_select(0, torch::randint(clips.numel(), {n * T}, gen, torch::kLong));
-    const auto at_frame = torch::randint(T, {n * T}, gen, torch::kLong);
-    sets.push_back(frames.index_select(0, pick * T + at_frame).view({n, T, z.size(1), z.size(3), z.size(4)}).permute({0, 2, 1, 3, 4}));
-    set_labels.push_back(torch::full({n}, c, torch::kLong));
-  }
-  if (sets.empty()) throw std::invalid_argument("--frame-sets: no labelled clips to draw frames from");
-  return {torch::cat(sets).contiguous(), torch::cat(set_labels)};
-}
-
 class VideoModality : public DiffusionModality {
  public:
   std::string name() const override { return "video"; }
@@ -152,6 +106,19 @@ class VideoModality : public DiffusionModality {
                                       model.at(key).dump());
         }
         config[key] = model.at(key);
+      }
+      // The backbone's size is a new run's choice, but a fine-tune may deepen it (core/dit.h, deepen_dit).
+      auto& config = recipe.at("model").at("config");
+      for (const auto& [key, flag] : {std::pair<const char*, const char*>{"patch", "--patch"}, {"hidden", "--width"}}) {
+        if (model.contains(key)) throw std::invalid_argument(std::string(flag) + ": " + from + " has its size; only a new run chooses");
+      }
+      if (model.contains("depth")) {
+        const int64_t want = model.at("depth"), was = config.at("depth");
+        if (want != was && (!resume.empty() || want < was)) {
+          throw std::invalid_argument("--depth " + std::to_string(want) + ": " + from + " has " + std::to_string(was) + " blocks; " +
+                                      (resume.empty() ? "a fine-tune may add blocks, not remove them" : "start a fine-tune with --init to add blocks"));
+        }
+        config["depth"] = want;
       }
     }
     if (!o.position.empty() && !from.empty() && o.position != recipe.at("model").at("config").value("position", std::string("sincos"))) {
@@ -257,15 +224,7 @@ class VideoModality : public DiffusionModality {
       fps = mv.fps;
       velocities = mv.velocities.select(1, 0);  // (N, 2, 2): the first step and the last
     }
-    // The key: data spec, clip count, a fingerprint of the frames (a folder's files may change) and
-    // the VAE file's contents, not its path: a fine-tune names it relative to its model's folder.
-    Json spec = data;
-    spec.erase("frame_sets");  // drawn from the cached latents, so not part of the key
-    spec.erase("motion");      // a condition on the same clips
-    spec.erase("clips");       // counted below
-    const std::string key = spec.dump() + " n=" + std::to_string(clips.size(0)) + " frames=" +
-                            std::to_string(clips.sum().item<double>()) + "/" + std::to_string(clips.norm().item<double>()) +
-                            " vae=" + std::to_string(std::hash<std::string>{}(read_file(recipe.at("vae"))));
+    const std::string key = latents_key(data, clips, read_file(recipe.at("vae")));
     auto z = cached_latents(a.out, from, key, [&] { return encode_clips(vae, clips); });
     std::cerr << "latents of " << clips.size(0) << " clips: " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
     const bool folder = data.value("dataset", std::string()) == "folder";

@@ -301,6 +301,25 @@ TEST(CliVideo, FirstFrameModelChainsAfterTheImageModel) {
   r = run("sample video --checkpoint " + d + "/fft/checkpoint.safetensors --first-frame " + d + "/item.png --steps 2 --out " + d + "/t.mp4");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(diffuse::video::read_video(d + "/t.mp4").frames.size(0), 8);
+  // A fine-tune may deepen its model (new blocks start closed) but not resize it otherwise; a
+  // resume keeps its depth.
+  const std::string fft = d + "/fft/checkpoint.safetensors";
+  r = run("train video --init " + fft + " --depth 4 --steps 1 --batch 2 --data-n 8 --out " + d + "/deep");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("--init " + fft + ": 2 blocks grown to 4 (new blocks start closed)"), std::string::npos) << r.out;
+  EXPECT_EQ(diffuse::load_checkpoint(d + "/deep/checkpoint.safetensors").recipe.at("model").at("config").at("depth"), 4);
+  r = run("sample video --checkpoint " + d + "/deep/checkpoint.safetensors --first-frame " + d + "/item.png --steps 2 --out " + d + "/deep.mp4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("train video --init " + fft + " --width 96 --steps 1 --batch 2 --data-n 8 --out " + d + "/wide");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--width: " + fft + " has its size; only a new run chooses"), std::string::npos) << r.out;
+  r = run("train video --init " + d + "/deep/checkpoint.safetensors --depth 2 --steps 1 --batch 2 --data-n 8 --out " + d + "/shallow");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--depth 2: " + d + "/deep/checkpoint.safetensors has 4 blocks; a fine-tune may add blocks, not remove them"),
+            std::string::npos) << r.out;
+  r = run("train video --resume " + fft + " --depth 4 --steps 3 --batch 2 --out " + d + "/fft");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--depth 4: " + fft + " has 2 blocks; start a fine-tune with --init to add blocks"), std::string::npos) << r.out;
   // Motion conditioning: a new run's, whose samples take the item's first step or draw it.
   r = run("train video --init " + base + " --motion-condition --steps 2 --batch 2 --data-n 8 --out " + d + "/fm");
   EXPECT_EQ(r.code, 1);

@@ -530,17 +530,85 @@ TEST(DiT, InitStartsAFineTuneWhereANewConditionVectorStartsAtZero) {
     const auto den = dit_denoiser(tuned, 1.0, guidance);
     EXPECT_GT(test::max_abs(den(x, s, slow), den(x, s, fast)), 1e-3) << guidance;
   }
-  // Any other missing tensor still refuses, naming it; and a run cannot both resume and start from a model.
-  DiTConfig deeper = c;
-  deeper.depth += 2;
-  recipe["model"]["config"] = to_json(deeper);
+  // Any other missing tensor still refuses, naming it (first-frame tokens need their own patch
+  // embedding); and a run cannot both resume and start from a model.
+  DiTConfig tokens = c;
+  tokens.context_channels = c.in_channels;
+  tokens.context_frame = true;
+  recipe["model"]["config"] = to_json(tokens);
   try {
-    train_dit(run("deeper"), recipe, x, {y}, Json::object());
-    ADD_FAILURE() << "a deeper model started from a shallower one";
+    train_dit(run("tokens"), recipe, x, {y}, Json::object());
+    ADD_FAILURE() << "a model with first-frame tokens started from one without";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("lacks tensor 'blocks." + std::to_string(c.depth)), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("lacks tensor 'context_frame_embed."), std::string::npos) << e.what();
   }
   EXPECT_THROW(train_dit(run("both", d + "/ft/checkpoint.safetensors"), base_recipe, x, {y}, Json::object()), std::invalid_argument);
+}
+
+// Depth up-scaling (train video --init M --depth D): the trained blocks spread over the new depth in
+// spatial-temporal pairs, the new ones copies with closed gates, so the deeper model computes what
+// the trained one did; a fine-tune through train_dit starts there and trains the new blocks.
+TEST(DiT, DeepenedModelStartsFromTheTrainedOnesOutputs) {
+  torch::manual_seed(7);
+  DiTConfig c = tiny_factorized_config();
+  c.depth = 4;
+  c.anchor_frame = true;
+  DiT base(c);
+  perturb(*base, 0.05);  // open gates everywhere
+  base->eval();
+  const auto x = torch::randn({2, 4, 4, 8, 8});
+  const auto t = torch::tensor({3.0, 300.0});
+  const auto y = torch::tensor({0, 2});
+  torch::Tensor want;
+  {
+    torch::NoGradGuard g;
+    want = base->forward(x, t, y);
+  }
+  for (const int64_t depth : {6, 8, 10}) {
+    torch::NoGradGuard g;
+    DiTConfig d = c;
+    d.depth = depth;
+    const auto w = deepen_dit(state_of(*base), d, c.depth);
+    DiT deep(d);
+    load_into(*deep, w, "deepened");
+    deep->eval();
+    EXPECT_LE(test::max_abs(deep->forward(x, t, y), want), 1e-5) << depth;
+    // 4 -> 10: trained pairs 0 and 1 at new pairs 0 and 4; pairs 1-3 copy pair 0 with closed gates.
+    if (depth == 10) {
+      const int64_t D = c.hidden;
+      EXPECT_TRUE(torch::equal(w.at("blocks.8.qkv.weight"), state_of(*base).at("blocks.2.qkv.weight")));  // temporal pair member
+      EXPECT_TRUE(torch::equal(w.at("blocks.9.fc2.weight"), state_of(*base).at("blocks.3.fc2.weight")));
+      for (const int64_t b : {2, 3, 4, 5, 6, 7}) {
+        const auto& ada = w.at("blocks." + std::to_string(b) + ".adaLN.weight");
+        EXPECT_EQ(ada.slice(0, 2 * D, 3 * D).abs().max().item<double>(), 0.0) << b;
+        EXPECT_EQ(ada.slice(0, 5 * D, 6 * D).abs().max().item<double>(), 0.0) << b;
+        EXPECT_TRUE(torch::equal(ada.slice(0, 0, 2 * D), state_of(*base).at("blocks." + std::to_string(b % 2) + ".adaLN.weight").slice(0, 0, 2 * D)));
+      }
+    }
+  }
+  DiTConfig odd = c;
+  odd.depth = 7;  // would split a pair
+  EXPECT_THROW(deepen_dit(state_of(*base), odd, c.depth), std::invalid_argument);
+  EXPECT_THROW(deepen_dit(state_of(*base), c, c.depth), std::invalid_argument);  // not deeper
+  // Through train_dit's --init: a 4-block model fine-tuned as 6 blocks starts from its outputs
+  // (learning rate 1e-12) and names the growth.
+  const std::string dir = "/tmp/diffuse_dit_deepen";
+  Json recipe = save_base_model(base, dir);
+  DiTConfig d = c;
+  d.depth = 6;
+  recipe["model"]["config"] = to_json(d);
+  TrainArgs a;
+  a.out = dir + "/ft";
+  a.init = dir + "/base.safetensors";
+  a.steps = 1;
+  a.batch = 2;
+  a.lr = 1e-12;
+  a.warmup = 0;
+  train_dit(a, recipe, x, {y}, Json::object());
+  torch::NoGradGuard g;
+  DiT tuned(d);
+  load_for_inference(*tuned, load_checkpoint(dir + "/ft/checkpoint.safetensors"), "ft");
+  EXPECT_LE(test::max_abs(tuned->forward(x, t, y), want), 1e-4);
 }
 
 }  // namespace
