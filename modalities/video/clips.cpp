@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <iomanip>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -72,11 +73,19 @@ torch::Tensor draw_motion(int64_t n, uint64_t seed, double fps, const MovingOpti
 // The key of a training set's latents: the data spec (less what is drawn from the latents or
 // conditions on the same clips), the clip count, a fingerprint of the frames (a folder's files may
 // change) and the VAE file's contents, not its path: a fine-tune names it relative to its model's folder.
-std::string latents_key(const Json& data, const torch::Tensor& clips, const std::string& vae_bytes) {
+void ClipsFingerprint::add(const torch::Tensor& clips) {
+  n += clips.size(0);
+  sum += clips.sum(torch::kFloat64).item<double>();
+  sum_sq += clips.to(torch::kFloat64).pow(2).sum().item<double>();
+}
+
+std::string latents_key(const Json& data, const ClipsFingerprint& frames, const std::string& vae_bytes) {
   Json spec = data;
   for (const char* k : {"frame_sets", "motion", "clips"}) spec.erase(k);
-  return spec.dump() + " n=" + std::to_string(clips.size(0)) + " frames=" + std::to_string(clips.sum().item<double>()) + "/" +
-         std::to_string(clips.norm().item<double>()) + " vae=" + std::to_string(std::hash<std::string>{}(vae_bytes));
+  std::ostringstream key;
+  key << spec.dump() << " n=" << frames.n << std::setprecision(17) << " frames=" << frames.sum << "/" << frames.sum_sq
+      << " vae=" << std::hash<std::string>{}(vae_bytes);
+  return key.str();
 }
 
 // The clips' latents from RUN/latents.safetensors when it was written for the same data and VAE

@@ -15,6 +15,7 @@ MovingClips moving_fashion_mnist(const torch::Tensor& images, const torch::Tenso
   if (S < std::max(h, w)) throw std::invalid_argument("canvas size " + std::to_string(S) + " is smaller than the items");
   if (o.items < 1 || o.items > 2) throw std::invalid_argument("items per clip must be 1 or 2, got " + std::to_string(o.items));
   if (T < 1 || n < 1) throw std::invalid_argument("need at least one clip and one frame");
+  if (o.first < 0) throw std::invalid_argument("first clip index " + std::to_string(o.first) + ": must be >= 0");
   for (const double f : o.fps) {
     if (!(f > 0 && std::isfinite(f))) throw std::invalid_argument("frame rate " + std::to_string(f) + ": must be positive");
   }
@@ -23,11 +24,12 @@ MovingClips moving_fashion_mnist(const torch::Tensor& images, const torch::Tenso
                   torch::full({n}, o.native_fps, torch::kFloat64), torch::zeros({n, o.items, 2, 2}, torch::kFloat64)};
   auto lab = labels.to(torch::kLong);
   for (int64_t i = 0; i < n; ++i) {
-    std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + uint64_t(i));
+    const uint64_t index = uint64_t(o.first + i);
+    std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + index);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     double per_frame = 1.0;  // distance per frame relative to the native rate
     if (!o.fps.empty()) {    // its own generator, so that the items' draws stay as without fps
-      std::mt19937_64 pick((o.seed * 0x9E3779B97F4A7C15ULL + uint64_t(i)) ^ 0xF0F5F0F5F0F5F0F5ULL);
+      std::mt19937_64 pick((o.seed * 0x9E3779B97F4A7C15ULL + index) ^ 0xF0F5F0F5F0F5F0F5ULL);
       const double f = o.fps[size_t(pick() % o.fps.size())];
       out.fps[i] = f;
       per_frame = o.native_fps / f;

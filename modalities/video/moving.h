@@ -15,6 +15,7 @@ struct MovingOptions {
   int64_t items = 1;             // items per clip (1 or 2)
   double min_speed = 1.0, max_speed = 3.0;  // pixels per frame at native_fps
   uint64_t seed = 0;
+  int64_t first = 0;  // index of the first clip drawn: clips first .. first + n - 1 of the sequence
   // Frame rates for fps conditioning: clip i is filmed at one of `fps` (drawn uniformly from the
   // list by its own generator), so its items move native_fps / fps times as far per frame. Empty:
   // every clip at native_fps, and clip i is the same as without this field.

@@ -197,12 +197,16 @@ class VideoModality : public DiffusionModality {
     const std::string& from = resume.empty() ? a.init : resume;
     auto vae = image::load_vae(recipe.at("vae"));
     const Json& data = recipe.at("data");
-    torch::Tensor clips, labels, fps, velocities;
+    torch::Tensor labels, fps, velocities;
+    ClipsFingerprint print;  // of the frames, for the latents' cache key
+    std::function<torch::Tensor()> encode;
     if (data.value("dataset", std::string()) == "folder") {  // DIR/<class>/<videos>, gray, at the model's size
       const auto f = load_video_folder(data.at("dir"), data.value("frames", int64_t(16)), data.value("size", int64_t(64)),
                                        data.value("size", int64_t(64)), data.value("on_bad", std::string("skip")) == "skip");
       for (const auto& [file, why] : f.bad) std::cerr << "skipped " << why << "\n";
-      clips = f.clips.mean(2, true);
+      const auto clips = f.clips.mean(2, true);
+      print.add(clips);
+      encode = [&vae, clips] { return encode_clips(vae, clips); };
       labels = f.labels;
       if (resume.empty()) {
         recipe["classes"] = f.class_names;
@@ -218,15 +222,32 @@ class VideoModality : public DiffusionModality {
                                     std::to_string(data.at("clips").get<int64_t>()) + " clips; start a fine-tune with --init instead");
       }
       recipe["data"]["clips"] = n;
-      const auto mv = moving_fashion_mnist(fm.images, fm.labels, n, moving_options(data, 1));
-      clips = mv.clips;
-      labels = mv.labels.select(1, 0);
-      fps = mv.fps;
-      velocities = mv.velocities.select(1, 0);  // (N, 2, 2): the first step and the last
+      // Made a chunk at a time (clip i is the same whichever chunk draws it), and encoded so on a
+      // cache miss: 60,000 clips' frames would take 16 GB, their latents 4 GB.
+      const auto part = [fm, n, options = moving_options(data, 1)](int64_t first) {
+        MovingOptions m = options;
+        m.first = first;
+        return moving_fashion_mnist(fm.images, fm.labels, std::min(kClipChunk, n - first), m);
+      };
+      std::vector<torch::Tensor> l, f, v;
+      for (int64_t first = 0; first < n; first += kClipChunk) {
+        const auto mv = part(first);
+        print.add(mv.clips);
+        l.push_back(mv.labels.select(1, 0));
+        f.push_back(mv.fps);
+        v.push_back(mv.velocities.select(1, 0));  // (N, 2, 2): the first step and the last
+      }
+      labels = torch::cat(l);
+      fps = torch::cat(f);
+      velocities = torch::cat(v);
+      encode = [&vae, part, n] {
+        std::vector<torch::Tensor> zs;
+        for (int64_t first = 0; first < n; first += kClipChunk) zs.push_back(encode_clips(vae, part(first).clips));
+        return torch::cat(zs);
+      };
     }
-    const std::string key = latents_key(data, clips, read_file(recipe.at("vae")));
-    auto z = cached_latents(a.out, from, key, [&] { return encode_clips(vae, clips); });
-    std::cerr << "latents of " << clips.size(0) << " clips: " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
+    auto z = cached_latents(a.out, from, latents_key(data, print, read_file(recipe.at("vae"))), encode);
+    std::cerr << "latents of " << z.size(0) << " clips: " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
     const bool folder = data.value("dataset", std::string()) == "folder";
     torch::Tensor vectors;
     if (fps_conditioned(recipe)) {

@@ -367,6 +367,19 @@ TEST(DiT, TemporalGuidanceExtrapolatesAwayFromFramesKeptApart) {
 
 // base's weights saved as d/base.safetensors (d made anew) with an EDM recipe, which it returns:
 // the model an --init fine-tune starts from.
+// A one-step fine-tune of DIR/base.safetensors into DIR/ft at a learning rate of 1e-12: it
+// changes no weight measurably, so the result computes what its start does.
+TrainArgs one_step_fine_tune(const std::string& dir, int64_t batch) {
+  TrainArgs a;
+  a.out = dir + "/ft";
+  a.init = dir + "/base.safetensors";
+  a.steps = 1;
+  a.batch = batch;
+  a.lr = 1e-12;
+  a.warmup = 0;
+  return a;
+}
+
 Json save_base_model(DiT& base, const std::string& d) {
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
@@ -397,14 +410,7 @@ TEST(DiT, InitAddsAContextAndASinusoidalVectorStartingFromTheModelsOutputs) {
   const auto x = torch::randn({4, 4, 4, 8, 8});
   Condition cond{torch::tensor({0, 1, 2, 0}), torch::randn({4, 1})};
   cond.context = x.slice(2, 0, 1).clone();
-  TrainArgs a;
-  a.out = d + "/ft";
-  a.init = d + "/base.safetensors";
-  a.steps = 1;
-  a.batch = 4;
-  a.lr = 1e-12;
-  a.warmup = 0;
-  train_dit(a, recipe, x, cond, Json{{"context_noise_std", 0.5}});
+  train_dit(one_step_fine_tune(d, 4), recipe, x, cond, Json{{"context_noise_std", 0.5}});
   const auto ft = load_checkpoint(d + "/ft/checkpoint.safetensors");
   EXPECT_EQ(ft.model.at("x_embed.weight").size(1), 8 * 4);  // (4 + 4 context channels) x patch 1x2x2
   DiTConfig c1 = dit_config_from_json(recipe["model"]["config"]);
@@ -497,14 +503,9 @@ TEST(DiT, InitStartsAFineTuneWhereANewConditionVectorStartsAtZero) {
   const auto x = torch::randn({4, 4, 4, 8, 8});
   const auto y = torch::tensor({0, 1, 2, 0}), v = torch::randn({4, 1});
   const auto run = [&](const std::string& out, const std::string& resume = "") {
-    TrainArgs a;
+    TrainArgs a = one_step_fine_tune(d, 4);
     a.out = d + "/" + out;
-    a.init = d + "/base.safetensors";
     a.resume = resume;
-    a.steps = 1;
-    a.batch = 4;
-    a.lr = 1e-12;
-    a.warmup = 0;
     return a;
   };
   train_dit(run("ft"), recipe, x, Condition{y, v}, Json::object());
@@ -597,14 +598,7 @@ TEST(DiT, DeepenedModelStartsFromTheTrainedOnesOutputs) {
   DiTConfig d = c;
   d.depth = 6;
   recipe["model"]["config"] = to_json(d);
-  TrainArgs a;
-  a.out = dir + "/ft";
-  a.init = dir + "/base.safetensors";
-  a.steps = 1;
-  a.batch = 2;
-  a.lr = 1e-12;
-  a.warmup = 0;
-  train_dit(a, recipe, x, {y}, Json::object());
+  train_dit(one_step_fine_tune(dir, 2), recipe, x, {y}, Json::object());
   torch::NoGradGuard g;
   DiT tuned(d);
   load_for_inference(*tuned, load_checkpoint(dir + "/ft/checkpoint.safetensors"), "ft");

@@ -242,9 +242,22 @@ TEST(MovingFashionMnist, ItemsStayOnTheCanvasBounceAndAreReproducible) {
   }
   EXPECT_GE(first, 6);
   EXPECT_GE(last, 6);
-  // Clip i depends only on (seed, i).
+  // Clip i depends only on (seed, i), so a training set made in chunks (`first`) is the same.
   const auto b = moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 3, o);
   EXPECT_TRUE(torch::equal(b.clips, a.clips.slice(0, 0, 3)));
+  o.fps = {4, 8};  // the frame-rate draw too
+  const auto whole = moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 8, o);
+  o.first = 3;
+  const auto rest = moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 5, o);
+  EXPECT_TRUE(torch::equal(rest.clips, whole.clips.slice(0, 3)));
+  EXPECT_TRUE(torch::equal(rest.labels, whole.labels.slice(0, 3)));
+  EXPECT_TRUE(torch::equal(rest.fps, whole.fps.slice(0, 3)));
+  EXPECT_TRUE(torch::equal(rest.velocities, whole.velocities.slice(0, 3)));
+  o.first = -1;
+  EXPECT_THROW(moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 1, o), std::invalid_argument);
+  o = MovingOptions{};
+  o.frames = 40;
+  o.max_speed = o.min_speed = 3.0;
   o.seed = 1;
   EXPECT_FALSE(torch::equal(moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 3, o).clips, b.clips));
   EXPECT_THROW(moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 1, MovingOptions{16, 20}), std::invalid_argument);
