@@ -70,15 +70,15 @@ torch::Tensor draw_motion(int64_t n, uint64_t seed, double fps, const MovingOpti
   return out;
 }
 
-// The key of a training set's latents: the data spec (less what is drawn from the latents or
-// conditions on the same clips), the clip count, a fingerprint of the frames (a folder's files may
-// change) and the VAE file's contents, not its path: a fine-tune names it relative to its model's folder.
 void ClipsFingerprint::add(const torch::Tensor& clips) {
   n += clips.size(0);
   sum += clips.sum(torch::kFloat64).item<double>();
   sum_sq += clips.to(torch::kFloat64).pow(2).sum().item<double>();
 }
 
+// The data spec (less what is drawn from the latents or conditions on the same clips), the frames
+// (a folder's files may change) and the VAE file's contents, not its path: a fine-tune names it
+// relative to its model's folder.
 std::string latents_key(const Json& data, const ClipsFingerprint& frames, const std::string& vae_bytes) {
   Json spec = data;
   for (const char* k : {"frame_sets", "motion", "clips"}) spec.erase(k);
@@ -88,13 +88,12 @@ std::string latents_key(const Json& data, const ClipsFingerprint& frames, const 
   return key.str();
 }
 
-// The clips' latents from RUN/latents.safetensors when it was written for the same data and VAE
-// (`key`), else from the resumed run's folder, else encoded now and saved there: encoding 96,000
-// frames takes most of a quarter hour on two cores, so resuming or re-running should not repeat it.
-torch::Tensor cached_latents(const std::string& out, const std::string& resume, const std::string& key,
+// Encoding 96,000 frames takes minutes on two cores (320,000: ten), so resuming, fine-tuning from a
+// run's checkpoint or re-running should not repeat it.
+torch::Tensor cached_latents(const std::string& out, const std::string& from, const std::string& key,
                              const std::function<torch::Tensor()>& encode) {
   std::vector<std::string> places = {out + "/latents.safetensors"};
-  if (!resume.empty()) places.push_back((std::filesystem::path(resume).parent_path() / "latents.safetensors").string());
+  if (!from.empty()) places.push_back((std::filesystem::path(from).parent_path() / "latents.safetensors").string());
   for (const auto& f : places) {
     if (!std::filesystem::exists(f)) continue;
     auto st = load_safetensors(f);
@@ -110,10 +109,8 @@ torch::Tensor cached_latents(const std::string& out, const std::string& resume, 
   return z;
 }
 
-// Joint image-video training (after Ho et al. 2022): `count` stacks of frames, each of one class
-// but from different clips, to be trained with temporal attention off, so the spatial blocks see
-// many more distinct items per step than whole clips give them. z (N, C, T, s, s), labels (N,).
-// The sets are spread evenly over the classes present.
+// The spatial blocks see many more distinct items per step than whole clips give them. The sets
+// are spread evenly over the classes present.
 std::pair<torch::Tensor, torch::Tensor> frame_sets(const torch::Tensor& z, const torch::Tensor& labels, int64_t count) {
   const int64_t T = z.size(2);
   const auto frames = z.permute({0, 2, 1, 3, 4}).reshape({-1, z.size(1), z.size(3), z.size(4)});  // (N*T, C, s, s)

@@ -37,17 +37,17 @@ torch::Tensor motion_vector(const torch::Tensor& step);  // (N, 2) px/frame -> (
 // native rate, times native / fps, in a uniform direction; clip i's from seed + i.
 torch::Tensor draw_motion(int64_t n, uint64_t seed, double fps, const MovingOptions& m);
 
-// Training latents: the key a cache is written for (the recipe's data spec, the clips, the VAE
-// file's bytes); the latents from OUT/latents.safetensors when written for that key, else from
-// beside `from` (the resumed checkpoint or the fine-tune's start), else encode() saved to OUT.
-// What the key knows of the frames: their count, sum and sum of squares (float64), added up over
-// chunks of clips (N, T, 1, S, S) in order.
+// What a training latents' cache key knows of the frames: their count, sum and sum of squares
+// (float64), added up over chunks of clips (N, T, 1, S, S) in order.
 struct ClipsFingerprint {
   int64_t n = 0;
   double sum = 0, sum_sq = 0;
   void add(const torch::Tensor& clips);
 };
 constexpr int64_t kClipChunk = 2000;  // Moving Fashion-MNIST clips made (and encoded) at a time
+// Training latents: the key a cache is written for (the recipe's data spec, the frames, the VAE
+// file's bytes); the latents from OUT/latents.safetensors when written for that key, else from
+// beside `from` (the resumed checkpoint or the fine-tune's start), else encode() saved to OUT.
 std::string latents_key(const Json& data, const ClipsFingerprint& frames, const std::string& vae_bytes);
 torch::Tensor cached_latents(const std::string& out, const std::string& from, const std::string& key,
                              const std::function<torch::Tensor()>& encode);

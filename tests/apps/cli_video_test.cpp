@@ -265,7 +265,7 @@ TEST(CliVideo, FirstFrameModelChainsAfterTheImageModel) {
   EXPECT_EQ(diffuse::Json::parse(r.out).at("samples").at("first_frame_guidance"), false);
   // The user's image; and none.
   diffuse::image::write_image(d + "/item.png", torch::rand({1, 28, 28}));
-  for (const std::string first : {d + "/item.png", std::string("none")}) {
+  for (const std::string& first : {d + "/item.png", std::string("none")}) {
     r = run("sample video --checkpoint " + ck + " --first-frame " + first + " --fps 4 --steps 2 --out " + d + "/c.mp4 --force");
     ASSERT_EQ(r.code, 0) << first << "\n" << r.out;
     EXPECT_EQ(diffuse::video::read_video(d + "/c.mp4").frames.size(0), 8);

@@ -208,10 +208,14 @@ TEST(SpokenDigits, TheJudgesSpeakersAreNotTheGenerators) {
     for (size_t v = 0; v < 101; ++v) {
       const int split = judge.split(i, v);
       const bool generator_trains_on_it = generator_voice && v % size_t(gen.test_every) != 0;
-      if (generator_trains_on_it) EXPECT_EQ(split, -1) << judge.voices[i] << " variant " << v;
+      if (generator_trains_on_it) {
+        EXPECT_EQ(split, -1) << judge.voices[i] << " variant " << v;
+      }
       train += split == 0;
       test += split == 1;
-      if (v == 0) EXPECT_GE(split, 0);  // --espeak-variants 1 or 2 still has both splits
+      if (v == 0) {
+        EXPECT_GE(split, 0);  // --espeak-variants 1 or 2 still has both splits
+      }
     }
   }
   EXPECT_EQ(train + test, 8 * 21);
