@@ -15,7 +15,7 @@ void add_clip_options(CLI::App& c, ClipOptions& o) {
   c.add_option("--vae", o.vae, "the image VAE whose per-frame latents the model learns (default: the shipped one)")->check(CLI::ExistingFile);
   c.add_option("--frames", o.frames, "frames per Moving Fashion-MNIST clip")->capture_default_str()->check(positive_number());
   c.add_option("--items", o.items, "items per clip (1 or 2)")->capture_default_str()->check(CLI::Range(1, 2));
-  c.add_option("--data-n", o.data_n, "number of clips")->check(positive_number());
+  c.add_option("--data-n", o.data_n, "Moving Fashion-MNIST clips (train video: the run's or model's that --resume or\n--init names, else 6,000; train video-decoder: 2,000)")->check(positive_number());
 }
 
 void add_anchor_option(CLI::App& c, std::optional<bool>& v, const std::string& help) {
