@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -73,7 +74,33 @@ torch::Tensor draw_motion(int64_t n, uint64_t seed, double fps, const MovingOpti
 void ClipsFingerprint::add(const torch::Tensor& clips) {
   n += clips.size(0);
   sum += clips.sum(torch::kFloat64).item<double>();
-  sum_sq += clips.to(torch::kFloat64).pow(2).sum().item<double>();
+  sum_sq += clips.square().sum(torch::kFloat64).item<double>();
+}
+
+MovingTrainingSet moving_training_set(const torch::Tensor& images, const torch::Tensor& labels, int64_t n, const MovingOptions& m) {
+  const auto part = [images, labels, n, m](int64_t first) {
+    MovingOptions o = m;
+    o.first = first;
+    return moving_fashion_mnist(images, labels, std::min(kClipChunk, n - first), o);
+  };
+  MovingTrainingSet set;
+  std::vector<torch::Tensor> l, f, v;
+  for (int64_t first = 0; first < n; first += kClipChunk) {
+    const auto mv = part(first);
+    set.frames.add(mv.clips);
+    l.push_back(mv.labels.select(1, 0));
+    f.push_back(mv.fps);
+    v.push_back(mv.velocities.select(1, 0));
+  }
+  set.labels = torch::cat(l);
+  set.fps = torch::cat(f);
+  set.velocities = torch::cat(v);
+  set.encode = [part, n](image::Vae& vae) {
+    std::vector<torch::Tensor> zs;
+    for (int64_t first = 0; first < n; first += kClipChunk) zs.push_back(encode_clips(vae, part(first).clips));
+    return torch::cat(zs);
+  };
+  return set;
 }
 
 // The data spec (less what is drawn from the latents or conditions on the same clips), the frames

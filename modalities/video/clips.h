@@ -45,6 +45,16 @@ struct ClipsFingerprint {
   void add(const torch::Tensor& clips);
 };
 constexpr int64_t kClipChunk = 2000;  // Moving Fashion-MNIST clips made (and encoded) at a time
+// A Moving Fashion-MNIST training set of n clips of `images` (M, 1, 28, 28) with their `labels`,
+// clip i drawn from (m.seed, i), made kClipChunk clips at a time: 60,000 clips' frames would take
+// 16 GB, their latents 4 GB. Only what training needs besides the latents is kept; encode() makes
+// the clips again, a chunk at a time, and encodes them (on a cache miss).
+struct MovingTrainingSet {
+  torch::Tensor labels, fps, velocities;  // (n,) the item's class, (n,) frame rates, (n, 2, 2) its first and last step
+  ClipsFingerprint frames;
+  std::function<torch::Tensor(image::Vae&)> encode;
+};
+MovingTrainingSet moving_training_set(const torch::Tensor& images, const torch::Tensor& labels, int64_t n, const MovingOptions& m);
 // Training latents: the key a cache is written for (the recipe's data spec, the frames, the VAE
 // file's bytes); the latents from OUT/latents.safetensors when written for that key, else from
 // beside `from` (the resumed checkpoint or the fine-tune's start), else encode() saved to OUT.

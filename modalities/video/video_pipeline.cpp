@@ -222,29 +222,12 @@ class VideoModality : public DiffusionModality {
                                     std::to_string(data.at("clips").get<int64_t>()) + " clips; start a fine-tune with --init instead");
       }
       recipe["data"]["clips"] = n;
-      // Made a chunk at a time (clip i is the same whichever chunk draws it), and encoded so on a
-      // cache miss: 60,000 clips' frames would take 16 GB, their latents 4 GB.
-      const auto part = [fm, n, options = moving_options(data, 1)](int64_t first) {
-        MovingOptions m = options;
-        m.first = first;
-        return moving_fashion_mnist(fm.images, fm.labels, std::min(kClipChunk, n - first), m);
-      };
-      std::vector<torch::Tensor> l, f, v;
-      for (int64_t first = 0; first < n; first += kClipChunk) {
-        const auto mv = part(first);
-        print.add(mv.clips);
-        l.push_back(mv.labels.select(1, 0));
-        f.push_back(mv.fps);
-        v.push_back(mv.velocities.select(1, 0));  // (N, 2, 2): the first step and the last
-      }
-      labels = torch::cat(l);
-      fps = torch::cat(f);
-      velocities = torch::cat(v);
-      encode = [&vae, part, n] {
-        std::vector<torch::Tensor> zs;
-        for (int64_t first = 0; first < n; first += kClipChunk) zs.push_back(encode_clips(vae, part(first).clips));
-        return torch::cat(zs);
-      };
+      const auto set = moving_training_set(fm.images, fm.labels, n, moving_options(data, 1));
+      print = set.frames;
+      labels = set.labels;
+      fps = set.fps;
+      velocities = set.velocities;
+      encode = [&vae, e = set.encode] { return e(vae); };
     }
     auto z = cached_latents(a.out, from, latents_key(data, print, read_file(recipe.at("vae"))), encode);
     std::cerr << "latents of " << z.size(0) << " clips: " << z.sizes().slice(1) << " (std " << z.std().item<double>() << ")\n";
