@@ -11,10 +11,10 @@ ck=${1:-models/moving-fashion-mnist/dit.safetensors}
 out=${2:-out/video-table}
 configs=${CONFIGS:-"dpmpp_2m:20:3 dpmpp_2m:20:1 dpmpp_2m:20:5 euler:20:3"}
 npc=${NPC:-5}
-row='"| \(.fd*10|round/10) | \(if .identity_to_first == null then "-" else (.identity_to_first*1000|round/1000) end) | \(if .identity_last_frame == null then "-" else (.identity_last_frame*1000|round/1000) end) | \(.frame_accuracy*1000|round/10)% | \(.class_consistency*1000|round/10)% | \(if .feature_consistency == null then "-" else (.feature_consistency*1000|round/1000) end) | \(.smoothness_px*100|round/100) | \(.speed_px*100|round/100) | \(.background_flicker*10000|round/10000)'
+row='"| \(.fd*10|round/10) | \(if .identity_to_first == null then "-" else (.identity_to_first*1000|round/1000) end) | \(if .identity_last_frame == null then "-" else (.identity_last_frame*1000|round/1000) end) | \(.frame_accuracy*1000|round/10)% | \(.class_consistency*1000|round/10)% | \(if .feature_consistency == null then "-" else (.feature_consistency*1000|round/1000) end) | \(.smoothness_px*100|round/100) | \(.speed_px*100|round/100) | \(.background_flicker*10000|round/10000)\(if .background_flicker_8bit == null then "" else " (8-bit \(.background_flicker_8bit*10000|round/10000))" end)'
 read -r -a extra_all <<< "${EXTRA:-}"
 tag=$(echo "${EXTRA:-}" | tr -c 'A-Za-z0-9.\n' '_')
-echo "| clips | per-frame FD | identity to frame 0 | identity of the last frame | frame accuracy | class consistency | feature consistency | smoothness (px) | speed (px/frame) | background flicker | seconds per clip |"
+echo "| clips | per-frame FD | identity to frame 0 | identity of the last frame | frame accuracy | class consistency | feature consistency | smoothness (px) | speed (px/frame) | background flicker (as 8-bit files hold it) | seconds per clip |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for c in $configs; do
   IFS=: read -r sampler steps cfg tg anchor decoder <<< "$c"

@@ -74,6 +74,8 @@ double background_flicker(const torch::Tensor& frames, const torch::Tensor& c, i
   return (diff * both).sum().item<double>() / std::max(1.0, both.sum().item<double>());
 }
 
+torch::Tensor as_written(const torch::Tensor& frames) { return (frames.clamp(0, 1) * 255.0).round() / 255.0; }
+
 double feature_consistency(const torch::Tensor& features) {
   const int64_t T = features.size(1);
   if (T < 2) throw std::invalid_argument("feature_consistency: needs 2 or more frames per clip, got " + std::to_string(T));
@@ -143,7 +145,9 @@ Json score(image::Classifier& clf, const torch::Tensor& real_features, const tor
           {"frame_accuracy", (pred == labels.unsqueeze(1)).to(torch::kFloat64).mean().item<double>()},
           {"class_consistency", consistency}, {"feature_consistency", T >= 2 ? Json(feature_consistency(features.view({N, T, -1}))) : Json(nullptr)},
           {"smoothness_px", smooth}, {"speed_px", speed},
-          {"background_flicker", background_flicker(frames, centroids)}};
+          {"background_flicker", background_flicker(frames, centroids)},
+          // What a viewer of the written file sees: changes below half an 8-bit level vanish.
+          {"background_flicker_8bit", background_flicker(as_written(frames), centroids)}};
 }
 
 }  // namespace

@@ -45,5 +45,7 @@ std::vector<double> identity_by_frame(const torch::Tensor& features);
 torch::Tensor swap_items(const torch::Tensor& clips, const torch::Tensor& labels, at::Generator& gen);
 // Mean absolute frame-to-frame change of pixels farther than `margin` from either frame's object.
 double background_flicker(const torch::Tensor& frames, const torch::Tensor& centroids, int64_t margin = 20);
+// Frames as an 8-bit file (MP4, GIF, PNG) holds them: clamped to [0, 1] and rounded to 1/255.
+torch::Tensor as_written(const torch::Tensor& frames);
 
 }  // namespace diffuse::video

@@ -229,6 +229,14 @@ TEST(MovingFashionMnist, ItemsStayOnTheCanvasBounceAndAreReproducible) {
   EXPECT_NEAR(speed, 3.0, 0.5);
   EXPECT_GT(smooth, 0.0);
   EXPECT_EQ(background_flicker(a.clips, c), 0.0);
+  // Background noise below half an 8-bit level flickers in floats and not in the written file;
+  // noise of one level flickers in both.
+  auto faint = a.clips.clone();
+  faint.slice(1, 1, 40, 2).add_(0.4 / 255.0);  // every other frame
+  EXPECT_NEAR(background_flicker(faint, c), 0.4 / 255.0, 1e-7);
+  EXPECT_EQ(background_flicker(as_written(faint), c), 0.0);
+  faint.slice(1, 1, 40, 2).add_(0.6 / 255.0);
+  EXPECT_NEAR(background_flicker(as_written(faint), c), 1.0 / 255.0, 1e-7);
   // The recorded steps: 3 px per frame, the first one the first frame's move (positions are
   // rounded to pixels), the last one the last frame's (a bounce within it reflects it).
   const auto v = a.velocities.select(1, 0);  // (8, 2, 2)
