@@ -169,7 +169,7 @@ void check_run_folder(const TrainArgs& a) {
   }
 }
 
-void train_dit(const TrainArgs& a, const Json& recipe, const torch::Tensor& x, const Condition& cond, Json defaults) {
+void train_dit(const TrainArgs& a, const Json& recipe, const TrainData& data, Json defaults) {
   check_init_or_resume(a);
   const std::string &out = a.out, &resume = a.resume, &init = a.init;
   const TrainOptions o = train_options(a, std::move(defaults));
@@ -206,7 +206,7 @@ void train_dit(const TrainArgs& a, const Json& recipe, const torch::Tensor& x, c
   };
   Trainer trainer(net.ptr(), forward, recipe, o, objective);
   if (!resume.empty()) trainer.resume(resume);
-  trainer.run({x, cond});
+  trainer.run(data);
   std::cout << "checkpoint: " << out << "/checkpoint.safetensors\n";
 }
 

@@ -14,6 +14,7 @@
 #include "core/engine.h"
 #include "core/json.h"
 #include "core/train/checkpoint.h"
+#include "core/train/trainer.h"
 
 namespace diffuse {
 
@@ -71,13 +72,13 @@ DitSampling prepare_dit_sampling(const SampleArgs& args, const std::string& moda
 std::vector<int64_t> resolve_labels(const std::string& spec, int64_t n, const std::vector<std::string>& classes,
                                     int64_t columns = 10);
 
-// Trains recipe.model (a DiT) on x with its conditions `cond` (labels; vectors, a NaN row being
-// the null vector; independent: items whose frames are unrelated images, DiTImpl::forward) with
+// Trains recipe.model (a DiT) on data.x with its conditions data.cond (labels; vectors, a NaN row
+// being the null vector; independent: items whose frames are unrelated images, DiTImpl::forward) with
 // the recipe's objective: `defaults` are the TrainOptions the plugin picks, overridden by the ones
 // given on the command line; args.resume continues a run; args.init starts a new run (fresh
 // optimizer and schedule) from a trained model's EMA weights, where a condition-vector projection
 // the model lacked starts at zero. Writes args.out/checkpoint.safetensors.
-void train_dit(const TrainArgs& args, const Json& recipe, const torch::Tensor& x, const Condition& cond, Json defaults);
+void train_dit(const TrainArgs& args, const Json& recipe, const TrainData& data, Json defaults);
 
 // Refuses a run given both --init and --resume (it either continues or starts from a model).
 void check_init_or_resume(const TrainArgs& args);

@@ -20,7 +20,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 void DiffusionModality::fit(const TrainArgs& args, const Json& recipe, const TrainData& data, const Json& defaults) const {
-  train_dit(args, recipe, data.x, data.cond, defaults);
+  train_dit(args, recipe, data, defaults);
 }
 
 DitSampling DiffusionModality::load(const SampleArgs& args, int64_t n) const {

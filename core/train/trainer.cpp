@@ -104,6 +104,16 @@ torch::Tensor rows(const torch::Tensor& t, int64_t rank, int64_t local) {
 
 }  // namespace
 
+torch::Tensor TrainData::rows(const torch::Tensor& index) const {
+  if (mirrored == 0) return x.index_select(0, index);
+  const int64_t n = x.size(0);
+  const auto flipped = index >= n;
+  auto out = x.index_select(0, torch::where(flipped, index - n, index));
+  const auto which = flipped.nonzero().flatten();
+  if (which.numel() > 0) out.index_copy_(0, which, out.index_select(0, which).flip(mirror_dim));
+  return out;
+}
+
 Trainer::Trainer(std::shared_ptr<torch::nn::Module> model, TrainForward forward, Json recipe, TrainOptions options,
                  ObjectiveOptions objective)
     : model_(std::move(model)), forward_(std::move(forward)), recipe_(std::move(recipe)), o_(std::move(options)),
@@ -150,9 +160,9 @@ double Trainer::accumulate_gradients(const TrainData& data, double bucket_sum[4]
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   double step_loss = 0;
   for (int64_t micro = 0; micro < o_.grad_accum; ++micro) {
-    const auto all = next_indices(o_.batch, data.x.size(0));
+    const auto all = next_indices(o_.batch, data.size());
     const auto idx = rows(all, rank, local);
-    const auto x0 = data.x.index_select(0, idx).to(device);
+    const auto x0 = data.rows(idx).to(device);
     // The global batch's conditions, dropped with the step's draws; this rank's rows of them.
     Condition cond;
     if (!data.cond.empty()) {
@@ -210,9 +220,12 @@ double Trainer::accumulate_gradients(const TrainData& data, double bucket_sum[4]
 
 void Trainer::run(const TrainData& data, int64_t until) {
   if (until < 0) until = o_.steps;
-  const int64_t size = data.x.size(0), world = sync_->world();
+  const int64_t size = data.size(), world = sync_->world();
   const bool writer = sync_->rank() == 0;
   if (size < 1) throw std::invalid_argument("training data is empty");
+  if (data.mirrored < 0 || data.mirrored > data.x.size(0)) {
+    throw std::invalid_argument("training data: " + std::to_string(data.mirrored) + " mirrored examples of " + std::to_string(data.x.size(0)));
+  }
   for (const auto* t : data.cond.fields()) {
     if (t->defined() && t->size(0) != size) {
       throw std::invalid_argument("training data: " + std::to_string(t->size(0)) + " condition rows for " + std::to_string(size) + " examples");

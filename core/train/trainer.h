@@ -65,7 +65,14 @@ TrainOptions train_options(const TrainArgs& args, Json defaults);
 
 struct TrainData {
   torch::Tensor x;  // (N, ...) training examples in the diffusion space
-  Condition cond;   // each example's condition (labels, vectors, mask, ...), or empty
+  Condition cond;   // each example's condition (labels, vectors, mask, ...), one row per example, or empty
+  // Examples N .. N + mirrored - 1 are examples 0 .. mirrored - 1 reversed along dimension
+  // mirror_dim of an example (a clip played backwards), made per batch rather than stored twice.
+  int64_t mirrored = 0;
+  int64_t mirror_dim = 0;
+
+  int64_t size() const { return x.size(0) + mirrored; }
+  torch::Tensor rows(const torch::Tensor& index) const;  // examples `index` (N + mirrored of them in all)
 };
 
 // net(x_in, time, condition) -> the objective's target. The condition holds the batch's rows,

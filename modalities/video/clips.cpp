@@ -96,9 +96,17 @@ MovingTrainingSet moving_training_set(const torch::Tensor& images, const torch::
   set.fps = torch::cat(f);
   set.velocities = torch::cat(v);
   set.encode = [part, n](image::Vae& vae) {
-    std::vector<torch::Tensor> zs;
-    for (int64_t first = 0; first < n; first += kClipChunk) zs.push_back(encode_clips(vae, part(first).clips));
-    return torch::cat(zs);
+    torch::Tensor z;  // filled chunk by chunk, never held twice
+    for (int64_t first = 0; first < n; first += kClipChunk) {
+      const auto chunk = encode_clips(vae, part(first).clips);
+      if (!z.defined()) {
+        auto shape = chunk.sizes().vec();
+        shape[0] = n;
+        z = torch::empty(shape, chunk.options());
+      }
+      z.slice(0, first, first + chunk.size(0)).copy_(chunk);
+    }
+    return z;
   };
   return set;
 }

@@ -73,6 +73,113 @@ Json default_recipe(const std::string& vae_path, image::Vae vae, const MovingOpt
           {"fps", 8.0}, {"sampling", {{"sigma_min", 0.002}, {"sigma_max", 80.0}}}};
 }
 
+// A resume or fine-tune (`from`) keeps its backbone's size and weights' layout: what it may switch
+// (attention, anchor frame), add (blocks, the first-frame condition) and never change.
+void adapt_backbone(Json& recipe, const VideoTrainOptions& o, const std::string& from, const std::string& resume) {
+  if (!from.empty()) {
+    recipe["vae"] = resolve_beside(recipe.at("vae"), from);  // a shipped model names its VAE beside itself
+    // Factorised and hybrid models, with or without the anchor frame, have the same weights: a
+    // resume may switch between them.
+    const Json model = o.model_spec();
+    const std::pair<const char*, const char*> switches[] = {{"attention", "--attention"}, {"anchor_frame", "--anchor-frame"}};
+    for (const auto& [key, flag] : switches) {
+      if (!model.contains(key)) continue;
+      auto& config = recipe.at("model").at("config");
+      const std::string was = config.value("attention", std::string("full"));
+      if (was != "factorized" && was != "hybrid") {
+        throw std::invalid_argument(std::string(flag) + ": " + from + " has " + was + " attention, which cannot switch to " +
+                                    model.at(key).dump());
+      }
+      config[key] = model.at(key);
+    }
+    // The backbone's size is a new run's choice, but a fine-tune may deepen it (core/dit.h, deepen_dit).
+    auto& config = recipe.at("model").at("config");
+    for (const auto& [key, flag] : {std::pair<const char*, const char*>{"patch", "--patch"}, {"hidden", "--width"}}) {
+      if (model.contains(key)) throw std::invalid_argument(std::string(flag) + ": " + from + " has its size; only a new run chooses");
+    }
+    if (model.contains("depth")) {
+      const int64_t want = model.at("depth"), was = config.at("depth");
+      if (want != was && (!resume.empty() || want < was)) {
+        throw std::invalid_argument("--depth " + std::to_string(want) + ": " + from + " has " + std::to_string(was) + " blocks; " +
+                                    (resume.empty() ? "a fine-tune may add blocks, not remove them" : "start a fine-tune with --init to add blocks"));
+      }
+      config["depth"] = want;
+    }
+  }
+  if (!o.position.empty() && !from.empty() && o.position != recipe.at("model").at("config").value("position", std::string("sincos"))) {
+    throw std::invalid_argument("--position " + o.position + ": " + from + " was trained with other positions; only a new run chooses");
+  }
+  if (o.first_frame_tokens && !from.empty() &&
+      *o.first_frame_tokens != recipe.at("model").at("config").value("context_frame", false)) {  // it adds weights
+    throw std::invalid_argument(std::string("--first-frame-tokens ") + (*o.first_frame_tokens ? "on" : "off") + ": " + from +
+                                " was trained " + (*o.first_frame_tokens ? "without" : "with") + " them; only a new run chooses");
+  }
+  if (!o.condition.empty()) {  // a new run's is in its recipe already; a fine-tune may add it
+    auto& config = recipe.at("model").at("config");
+    const bool has = config.value("context_channels", int64_t(0)) > 0, want = o.condition == "first-frame";
+    if (has != want && (!resume.empty() || has)) {
+      throw std::invalid_argument("--condition " + o.condition + ": " + from + " is " + (has ? "" : "not ") +
+                                  "first-frame-conditioned; " + (has ? "it cannot drop its condition" : "start a fine-tune with --init instead"));
+    }
+    if (want && !has) {
+      config["context_channels"] = config.at("in_channels");
+      if (recipe.at("data").value("frame_sets", 0.0) > 0 && !o.frame_sets) {
+        std::cerr << "--condition first-frame: frame sets off (a first-frame model trains on whole clips)\n";
+        recipe["data"].erase("frame_sets");
+      }
+    }
+  }
+}
+
+// The data's options: frame sets (also on a resume), and the frame-rate and motion conditions,
+// which add condition vectors and so start a run or a fine-tune, never a resume.
+void adapt_data(Json& recipe, const VideoTrainOptions& o, const std::string& from, const std::string& resume) {
+  if (o.frame_sets) {
+    const double share = *o.frame_sets;
+    if (!(share >= 0 && share < 1)) {
+      throw std::invalid_argument("--frame-sets " + std::to_string(share) + ": must be in [0, 1) (the share of training items)");
+    }
+    recipe["data"]["frame_sets"] = share;
+  }
+  if (!o.fps_choices.empty()) {
+    const auto& fps = o.fps_choices;
+    std::string list;
+    for (const double f : fps) {
+      list += (list.empty() ? "" : " ") + format_number(f);
+      if (!(f >= 0.5 && f <= 120)) throw std::invalid_argument("--fps-choices: " + format_number(f) + " is not a frame rate in [0.5, 120]");
+    }
+    if (fps.size() < 2) throw std::invalid_argument("--fps-choices " + list + ": give two or more frame rates to condition on");
+    if (!resume.empty() && recipe.at("data").value("fps", std::vector<double>()) != fps) {
+      throw std::invalid_argument("--fps-choices " + list + ": a resume keeps the run's frame rates; start a fine-tune with --init instead");
+    }
+    if (recipe.at("data").value("dataset", std::string()) == "folder") {
+      throw std::invalid_argument("--fps-choices: Moving Fashion-MNIST only (a video folder's clips are decoded at one rate)");
+    }
+    auto& config = recipe.at("model").at("config");
+    if (config.value("cond_dim", int64_t(0)) != 0 && !fps_conditioned(recipe)) {
+      throw std::invalid_argument("--fps-choices: " + from + " already has a condition vector of another kind");
+    }
+    // A new rate condition goes through sinusoidal features and an MLP (as SVD's fps), which
+    // a model learns far sooner than a linear projection of log2(fps / 8).
+    if (config.value("cond_dim", int64_t(0)) == 0) config["vector_embedding"] = "sinusoidal";
+    config["cond_dim"] = 1;
+    recipe["data"]["fps"] = fps;
+  }
+  if (o.motion && !motion_conditioned(recipe)) {  // it adds two columns to the condition vector
+    if (!from.empty()) throw std::invalid_argument("--motion-condition: " + from + " is not motion-conditioned; only a new run chooses");
+    if (recipe.at("data").value("dataset", std::string()) == "folder") {
+      throw std::invalid_argument("--motion-condition: Moving Fashion-MNIST only (a video folder's motion is not known)");
+    }
+    if (recipe.at("data").value("items", int64_t(1)) != 1) throw std::invalid_argument("--motion-condition: one item per clip only");
+    recipe["data"]["motion"] = true;
+  }
+  if (motion_conditioned(recipe)) {
+    auto& config = recipe.at("model").at("config");
+    config["cond_dim"] = (fps_conditioned(recipe) ? 1 : 0) + 2;
+    config["vector_embedding"] = "sinusoidal";
+  }
+}
+
 class VideoModality : public DiffusionModality {
  public:
   std::string name() const override { return "video"; }
@@ -89,107 +196,8 @@ class VideoModality : public DiffusionModality {
   }
 
   void adapt_recipe(Json& recipe, const TrainArgs& a, const std::string& from) const override {
-    const std::string& resume = a.resume;
-    const auto& o = a.options<VideoTrainOptions>();
-    if (!from.empty()) {
-      recipe["vae"] = resolve_beside(recipe.at("vae"), from);  // a shipped model names its VAE beside itself
-      // Factorised and hybrid models, with or without the anchor frame, have the same weights: a
-      // resume may switch between them.
-      const Json model = o.model_spec();
-      const std::pair<const char*, const char*> switches[] = {{"attention", "--attention"}, {"anchor_frame", "--anchor-frame"}};
-      for (const auto& [key, flag] : switches) {
-        if (!model.contains(key)) continue;
-        auto& config = recipe.at("model").at("config");
-        const std::string was = config.value("attention", std::string("full"));
-        if (was != "factorized" && was != "hybrid") {
-          throw std::invalid_argument(std::string(flag) + ": " + from + " has " + was + " attention, which cannot switch to " +
-                                      model.at(key).dump());
-        }
-        config[key] = model.at(key);
-      }
-      // The backbone's size is a new run's choice, but a fine-tune may deepen it (core/dit.h, deepen_dit).
-      auto& config = recipe.at("model").at("config");
-      for (const auto& [key, flag] : {std::pair<const char*, const char*>{"patch", "--patch"}, {"hidden", "--width"}}) {
-        if (model.contains(key)) throw std::invalid_argument(std::string(flag) + ": " + from + " has its size; only a new run chooses");
-      }
-      if (model.contains("depth")) {
-        const int64_t want = model.at("depth"), was = config.at("depth");
-        if (want != was && (!resume.empty() || want < was)) {
-          throw std::invalid_argument("--depth " + std::to_string(want) + ": " + from + " has " + std::to_string(was) + " blocks; " +
-                                      (resume.empty() ? "a fine-tune may add blocks, not remove them" : "start a fine-tune with --init to add blocks"));
-        }
-        config["depth"] = want;
-      }
-    }
-    if (!o.position.empty() && !from.empty() && o.position != recipe.at("model").at("config").value("position", std::string("sincos"))) {
-      throw std::invalid_argument("--position " + o.position + ": " + from + " was trained with other positions; only a new run chooses");
-    }
-    if (o.first_frame_tokens && !from.empty() &&
-        *o.first_frame_tokens != recipe.at("model").at("config").value("context_frame", false)) {  // it adds weights
-      throw std::invalid_argument(std::string("--first-frame-tokens ") + (*o.first_frame_tokens ? "on" : "off") + ": " + from +
-                                  " was trained " + (*o.first_frame_tokens ? "without" : "with") + " them; only a new run chooses");
-    }
-    if (!o.condition.empty()) {  // a new run's is in its recipe already; a fine-tune may add it
-      auto& config = recipe.at("model").at("config");
-      const bool has = config.value("context_channels", int64_t(0)) > 0, want = o.condition == "first-frame";
-      if (has != want && (!resume.empty() || has)) {
-        throw std::invalid_argument("--condition " + o.condition + ": " + from + " is " + (has ? "" : "not ") +
-                                    "first-frame-conditioned; " + (has ? "it cannot drop its condition" : "start a fine-tune with --init instead"));
-      }
-      if (want && !has) {
-        config["context_channels"] = config.at("in_channels");
-        if (recipe.at("data").value("frame_sets", 0.0) > 0 && !o.frame_sets) {
-          std::cerr << "--condition first-frame: frame sets off (a first-frame model trains on whole clips)\n";
-          recipe["data"].erase("frame_sets");
-        }
-      }
-    }
-    if (o.frame_sets) {  // also on a resume
-      const double share = *o.frame_sets;
-      if (!(share >= 0 && share < 1)) {
-        throw std::invalid_argument("--frame-sets " + std::to_string(share) + ": must be in [0, 1) (the share of training items)");
-      }
-      recipe["data"]["frame_sets"] = share;
-    }
-    if (!o.fps_choices.empty()) {
-      // Frame-rate conditioning adds a condition vector, so it starts a run or a fine-tune (--init),
-      // never a resume.
-      const auto& fps = o.fps_choices;
-      std::string list;
-      for (const double f : fps) {
-        list += (list.empty() ? "" : " ") + format_number(f);
-        if (!(f >= 0.5 && f <= 120)) throw std::invalid_argument("--fps-choices: " + format_number(f) + " is not a frame rate in [0.5, 120]");
-      }
-      if (fps.size() < 2) throw std::invalid_argument("--fps-choices " + list + ": give two or more frame rates to condition on");
-      if (!resume.empty() && recipe.at("data").value("fps", std::vector<double>()) != fps) {
-        throw std::invalid_argument("--fps-choices " + list + ": a resume keeps the run's frame rates; start a fine-tune with --init instead");
-      }
-      if (recipe.at("data").value("dataset", std::string()) == "folder") {
-        throw std::invalid_argument("--fps-choices: Moving Fashion-MNIST only (a video folder's clips are decoded at one rate)");
-      }
-      auto& config = recipe.at("model").at("config");
-      if (config.value("cond_dim", int64_t(0)) != 0 && !fps_conditioned(recipe)) {
-        throw std::invalid_argument("--fps-choices: " + from + " already has a condition vector of another kind");
-      }
-      // A new rate condition goes through sinusoidal features and an MLP (as SVD's fps), which
-      // a model learns far sooner than a linear projection of log2(fps / 8).
-      if (config.value("cond_dim", int64_t(0)) == 0) config["vector_embedding"] = "sinusoidal";
-      config["cond_dim"] = 1;
-      recipe["data"]["fps"] = fps;
-    }
-    if (o.motion && !motion_conditioned(recipe)) {  // it adds two columns to the condition vector
-      if (!from.empty()) throw std::invalid_argument("--motion-condition: " + from + " is not motion-conditioned; only a new run chooses");
-      if (recipe.at("data").value("dataset", std::string()) == "folder") {
-        throw std::invalid_argument("--motion-condition: Moving Fashion-MNIST only (a video folder's motion is not known)");
-      }
-      if (recipe.at("data").value("items", int64_t(1)) != 1) throw std::invalid_argument("--motion-condition: one item per clip only");
-      recipe["data"]["motion"] = true;
-    }
-    if (motion_conditioned(recipe)) {
-      auto& config = recipe.at("model").at("config");
-      config["cond_dim"] = (fps_conditioned(recipe) ? 1 : 0) + 2;
-      config["vector_embedding"] = "sinusoidal";
-    }
+    adapt_backbone(recipe, a.options<VideoTrainOptions>(), from, a.resume);
+    adapt_data(recipe, a.options<VideoTrainOptions>(), from, a.resume);
   }
 
   TrainData training_set(Json& recipe, const TrainArgs& a, bool fresh) const override {
@@ -239,39 +247,44 @@ class VideoModality : public DiffusionModality {
       for (const double f : data.at("fps").get<std::vector<double>>()) std::cerr << " " << f << " (" << (fps == f).sum().item<int64_t>() << " clips)";
       std::cerr << "\n";
     }
+    // The rows: the clips, then the frame sets if any, then the clips played backwards (a bouncing
+    // clip played backwards is another valid clip), which the trainer reverses batch by batch
+    // (TrainData::mirrored) rather than holding a second copy of the latents.
     const bool reverse = data.value("time_reverse", !folder);
-    if (motion_conditioned(recipe)) {  // played backwards, a clip's first step is its last step reversed
-      const auto forward = motion_vector(velocities.select(1, 0));
-      const auto step = reverse ? torch::cat({forward, motion_vector(-velocities.select(1, 1))}) : forward;
-      const auto rates = vectors.defined() ? (reverse ? torch::cat({vectors, vectors}) : vectors) : torch::Tensor();
-      vectors = rates.defined() ? torch::cat({rates, step}, 1) : step;
-      std::cerr << "motion: the item's first step, mean speed " << velocities.select(1, 0).norm(2, 1).mean().item<double>() << " px/frame\n";
-    } else if (reverse && vectors.defined()) {
-      vectors = torch::cat({vectors, vectors});
-    }
-    if (reverse) {  // a bouncing clip played backwards is another valid clip
-      z = torch::cat({z, z.flip(2)});
-      labels = torch::cat({labels, labels});
-    }
-    torch::Tensor independent;
     const bool first_frame = recipe.at("model").at("config").value("context_channels", int64_t(0)) > 0;
+    Condition clips{labels}, backwards{labels};
+    clips.vectors = backwards.vectors = vectors;
+    if (motion_conditioned(recipe)) {  // played backwards, a clip's first step is its last step reversed
+      const auto with_rate = [&vectors](const torch::Tensor& step) { return vectors.defined() ? torch::cat({vectors, step}, 1) : step; };
+      clips.vectors = with_rate(motion_vector(velocities.select(1, 0)));
+      backwards.vectors = with_rate(motion_vector(-velocities.select(1, 1)));
+      std::cerr << "motion: the item's first step, mean speed " << velocities.select(1, 0).norm(2, 1).mean().item<double>() << " px/frame\n";
+    }
+    if (first_frame) {  // (N, C, 1, s, s): the first frame, seen by every frame
+      clips.context = z.slice(2, 0, 1);
+      backwards.context = z.slice(2, z.size(2) - 1);
+    }
+    TrainData out{z, clips};
     if (const double share = data.value("frame_sets", 0.0); share > 0) {
       if (first_frame) throw std::invalid_argument("--frame-sets: a first-frame-conditioned model trains on whole clips");
-      const auto count = int64_t(std::llround(share / (1 - share) * double(z.size(0))));
+      const int64_t played = z.size(0) * (reverse ? 2 : 1);
+      const auto count = int64_t(std::llround(share / (1 - share) * double(played)));
       auto [sets, set_labels] = frame_sets(z, labels, count);
       std::cerr << sets.size(0) << " frame sets (" << z.size(2) << " frames of one class from different clips, "
-                << "temporal attention off) beside " << z.size(0) << " clips\n";
-      independent = torch::cat({torch::zeros({z.size(0)}, torch::kBool), torch::ones({sets.size(0)}, torch::kBool)});
-      z = torch::cat({z, sets});
-      labels = torch::cat({labels, set_labels});
+                << "temporal attention off) beside " << played << " clips\n";
+      Condition stacks{set_labels};
       // A stack of unrelated frames has no frame rate: the null vector.
-      if (vectors.defined()) vectors = torch::cat({vectors, torch::full({sets.size(0), vectors.size(1)}, std::numeric_limits<float>::quiet_NaN())});
+      if (clips.vectors.defined()) stacks.vectors = torch::full({sets.size(0), clips.vectors.size(1)}, std::numeric_limits<float>::quiet_NaN());
+      clips.independent = backwards.independent = torch::zeros({z.size(0)}, torch::kBool);
+      stacks.independent = torch::ones({sets.size(0)}, torch::kBool);
+      out = {torch::cat({z, sets}), Condition::cat(clips, stacks)};
     }
-    Condition cond{labels};
-    if (vectors.defined()) cond.vectors = vectors.to(torch::kFloat32);
-    cond.independent = independent;
-    if (first_frame) cond.context = z.slice(2, 0, 1);  // (N, C, 1, s, s): the first frame, seen by every frame
-    return {z, cond};
+    if (reverse) {
+      out.cond = Condition::cat(out.cond, backwards);
+      out.mirrored = z.size(0);
+      out.mirror_dim = 2;  // (N, C, T, s, s)
+    }
+    return out;
   }
 
   Json train_defaults() const override {

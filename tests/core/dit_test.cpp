@@ -410,7 +410,7 @@ TEST(DiT, InitAddsAContextAndASinusoidalVectorStartingFromTheModelsOutputs) {
   const auto x = torch::randn({4, 4, 4, 8, 8});
   Condition cond{torch::tensor({0, 1, 2, 0}), torch::randn({4, 1})};
   cond.context = x.slice(2, 0, 1).clone();
-  train_dit(one_step_fine_tune(d, 4), recipe, x, cond, Json{{"context_noise_std", 0.5}});
+  train_dit(one_step_fine_tune(d, 4), recipe, {x, cond}, Json{{"context_noise_std", 0.5}});
   const auto ft = load_checkpoint(d + "/ft/checkpoint.safetensors");
   EXPECT_EQ(ft.model.at("x_embed.weight").size(1), 8 * 4);  // (4 + 4 context channels) x patch 1x2x2
   DiTConfig c1 = dit_config_from_json(recipe["model"]["config"]);
@@ -508,7 +508,7 @@ TEST(DiT, InitStartsAFineTuneWhereANewConditionVectorStartsAtZero) {
     a.resume = resume;
     return a;
   };
-  train_dit(run("ft"), recipe, x, Condition{y, v}, Json::object());
+  train_dit(run("ft"), recipe, {x, Condition{y, v}}, Json::object());
   const auto ft = load_checkpoint(d + "/ft/checkpoint.safetensors");
   EXPECT_EQ(ft.step, 1);  // a new run, not the base model's step
   EXPECT_GT(ft.model.at("v_proj.weight").abs().max().item<double>(), 0.0);  // the new projection is trained
@@ -538,12 +538,12 @@ TEST(DiT, InitStartsAFineTuneWhereANewConditionVectorStartsAtZero) {
   tokens.context_frame = true;
   recipe["model"]["config"] = to_json(tokens);
   try {
-    train_dit(run("tokens"), recipe, x, {y}, Json::object());
+    train_dit(run("tokens"), recipe, {x, {y}}, Json::object());
     ADD_FAILURE() << "a model with first-frame tokens started from one without";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("lacks tensor 'context_frame_embed."), std::string::npos) << e.what();
   }
-  EXPECT_THROW(train_dit(run("both", d + "/ft/checkpoint.safetensors"), base_recipe, x, {y}, Json::object()), std::invalid_argument);
+  EXPECT_THROW(train_dit(run("both", d + "/ft/checkpoint.safetensors"), base_recipe, {x, {y}}, Json::object()), std::invalid_argument);
 }
 
 // Depth up-scaling (train video --init M --depth D): the trained blocks spread over the new depth in
@@ -598,7 +598,7 @@ TEST(DiT, DeepenedModelStartsFromTheTrainedOnesOutputs) {
   DiTConfig d = c;
   d.depth = 6;
   recipe["model"]["config"] = to_json(d);
-  train_dit(one_step_fine_tune(dir, 2), recipe, x, {y}, Json::object());
+  train_dit(one_step_fine_tune(dir, 2), recipe, {x, {y}}, Json::object());
   torch::NoGradGuard g;
   DiT tuned(d);
   load_for_inference(*tuned, load_checkpoint(dir + "/ft/checkpoint.safetensors"), "ft");

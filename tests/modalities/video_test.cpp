@@ -271,6 +271,33 @@ TEST(MovingFashionMnist, ItemsStayOnTheCanvasBounceAndAreReproducible) {
   EXPECT_THROW(moving_fashion_mnist(items, torch::tensor({4, 5, 6}), 1, MovingOptions{16, 20}), std::invalid_argument);
 }
 
+// The training set is made and encoded kClipChunk clips at a time, into one tensor: the same
+// latents, labels and fingerprint as the whole set made at once.
+TEST(MovingFashionMnist, ATrainingSetMadeInChunksIsTheWholeSet) {
+  torch::manual_seed(2);
+  image::VaeConfig c;
+  c.base_channels = 8;
+  c.channel_mult = {1};
+  image::Vae vae(c);
+  vae->eval();
+  const auto items = torch::rand({3, 1, 28, 28});
+  const auto labels = torch::tensor({4, 5, 6});
+  MovingOptions o;
+  o.frames = 2;
+  const int64_t n = kClipChunk + 3;
+  const auto set = moving_training_set(items, labels, n, o);
+  const auto whole = moving_fashion_mnist(items, labels, n, o);
+  EXPECT_TRUE(torch::equal(set.labels, whole.labels.select(1, 0)));
+  EXPECT_EQ(set.frames.n, n);
+  EXPECT_NEAR(set.frames.sum, whole.clips.sum(torch::kFloat64).item<double>(), 1e-6 * set.frames.sum);
+  const auto z = set.encode(vae);
+  ASSERT_EQ(z.sizes(), (std::vector<int64_t>{n, 4, 2, 32, 32}));
+  for (const int64_t first : {int64_t(0), kClipChunk - 1, n - 3}) {
+    const auto alone = encode_clips(vae, whole.clips.slice(0, first, first + 3));
+    EXPECT_TRUE(torch::allclose(z.slice(0, first, first + 3), alone, 1e-4, 1e-5)) << "clips from " << first;
+  }
+}
+
 TEST(MovingFashionMnist, AClipAtHalfTheFrameRateIsEveryOtherFrameOfTheNativeOne) {
   auto items = torch::zeros({3, 1, 28, 28});
   items.slice(2, 4, 24).slice(3, 4, 24).fill_(1.0);
