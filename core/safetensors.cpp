@@ -122,7 +122,17 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& where
 SafeTensors load_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open (expected a .safetensors file)");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Read at its size in one go: a string grown as it reads holds up to twice a file of gigabytes.
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in ? std::streamoff(in.tellg()) : std::streamoff(-1);
+  in.clear();
+  if (size < 0) {  // not a regular file (a pipe): read it as it comes
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return parse_safetensors(bytes, path);
+  }
+  std::string bytes(size_t(size), '\0');
+  in.seekg(0);
+  if (!in.read(bytes.data(), size)) throw std::runtime_error(path + ": read " + std::to_string(in.gcount()) + " of " + std::to_string(size) + " bytes");
   return parse_safetensors(bytes, path);
 }
 

@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <cstring>
 #include <fstream>
+#include <thread>
+
+#include <sys/stat.h>
 
 #include "core/files.h"
 #include "core/safetensors.h"
@@ -315,6 +318,25 @@ TEST(SafeTensors, FileFollowsTheFormatAsAnIndependentParserReadsIt) {
   // And back through diffuse's reader.
   const auto back = load_safetensors(dir + "/x.safetensors");
   for (const auto& [k, t] : st.tensors) EXPECT_TRUE(torch::equal(back.tensors.at(k), t)) << k;
+}
+
+// A file is read at its size in one go; a pipe, which has none, as it comes.
+TEST(SafeTensors, LoadsFromAPipeAsFromAFile) {
+  const auto dir = temp_dir("pipe");
+  SafeTensors st;
+  st.tensors["a"] = torch::arange(6, torch::kFloat32).view({2, 3});
+  st.metadata["k"] = "v";
+  const auto bytes = safetensors_bytes(st);
+  const auto fifo = dir + "/pipe.safetensors";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] { std::ofstream(fifo, std::ios::binary) << bytes; });
+  const auto piped = load_safetensors(fifo);
+  writer.join();
+  save_safetensors(dir + "/file.safetensors", st, false);
+  for (const auto& back : {piped, load_safetensors(dir + "/file.safetensors")}) {
+    EXPECT_TRUE(torch::equal(back.tensors.at("a"), st.tensors.at("a")));
+    EXPECT_EQ(back.metadata.at("k"), "v");
+  }
 }
 
 TEST(Trainer, DivergenceStopsWithTheStep) {
