@@ -81,4 +81,7 @@ if(DIFFUSE_WITH_OIIO)
   diffuse_require(OIIO_FOUND "OpenImageIO" "libopenimageio-dev" "DIFFUSE_WITH_OIIO")
   find_package(ZLIB QUIET)  # IDX datasets (MNIST format, gzipped)
   diffuse_require(ZLIB_FOUND "zlib" "zlib1g-dev" "DIFFUSE_WITH_OIIO")
+elseif(DIFFUSE_HEADLESS)
+  find_package(ZLIB QUIET)  # IDX datasets
+  diffuse_require(ZLIB_FOUND "zlib" "zlib1g-dev" "DIFFUSE_HEADLESS")
 endif()

@@ -7,17 +7,17 @@
 
 #include "core/train/checkpoint.h"
 
-#if DIFFUSE_HAS_OIIO
+#if DIFFUSE_HAS_IMAGE
 #include "modalities/image/classifier.h"
 #include "modalities/image/image_pipeline.h"
 #include "modalities/image/plugin.h"
 #include "modalities/image/vae.h"
 #include "modalities/image/version.h"
 #endif
-#if DIFFUSE_HAS_FFMPEG
+#if DIFFUSE_HAS_VIDEO
 #include "modalities/video/version.h"
 #endif
-#if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO
+#if DIFFUSE_HAS_VIDEO && DIFFUSE_HAS_IMAGE
 #include "modalities/video/plugin.h"
 #include "modalities/video/temporal_decoder.h"
 #include "modalities/video/video_pipeline.h"
@@ -45,11 +45,11 @@ std::vector<ModalityInfo> modalities() {
       {"audio", "libsndfile", "DIFFUSE_WITH_SNDFILE", false, ""},
       {"molecule", "RDKit", "DIFFUSE_WITH_RDKIT", false, ""},
   };
-#if DIFFUSE_HAS_OIIO
+#if DIFFUSE_HAS_IMAGE
   out[0].available = true;
   out[0].version = image::library_version();
 #endif
-#if DIFFUSE_HAS_FFMPEG
+#if DIFFUSE_HAS_VIDEO
   out[1].available = true;
   out[1].version = video::library_version();
 #endif
@@ -65,7 +65,7 @@ std::vector<ModalityInfo> modalities() {
 }
 
 void register_pipelines() {
-#if DIFFUSE_HAS_OIIO
+#if DIFFUSE_HAS_IMAGE
   register_model_builder("vae", [](const Json& r, const std::string& f) -> std::shared_ptr<torch::nn::Module> {
     return image::Vae(image::vae_config_from_json(json_at(json_at(r, "model", f), "config", f))).ptr();
   });
@@ -79,13 +79,13 @@ void register_pipelines() {
     return audio::Vocoder(audio::vocoder_config_from_json(json_at(json_at(r, "model", f), "config", f)), audio::mel_config_from_json(json_at(r, "mel", f))).ptr();
   });
 #endif
-#if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO
+#if DIFFUSE_HAS_VIDEO && DIFFUSE_HAS_IMAGE
   register_model_builder("temporal-decoder", [](const Json& r, const std::string& f) -> std::shared_ptr<torch::nn::Module> {
     const auto vae = image::load_vae(resolve_beside(json_at(r, "vae", f).get<std::string>(), f));
     return video::TemporalDecoder(vae, json_at(r, "model", f).value("kernel", int64_t(3))).ptr();
   });
 #endif
-#if DIFFUSE_HAS_OIIO
+#if DIFFUSE_HAS_IMAGE
   register_pipeline("vae", image::vae_plugin());
   register_pipeline("image", image::image_plugin());
   register_pipeline("classifier", image::classifier_plugin());
@@ -101,7 +101,7 @@ void register_pipelines() {
   register_pipeline("molecule", molecule::molecule_plugin());
   register_report_section("molecule", molecule::molecule_report_section);
 #endif
-#if DIFFUSE_HAS_FFMPEG && DIFFUSE_HAS_OIIO  // video reuses the image modality's VAE and classifier
+#if DIFFUSE_HAS_VIDEO && DIFFUSE_HAS_IMAGE  // video reuses the image modality's VAE and classifier
   register_pipeline("video", video::video_plugin());
   register_pipeline("video-decoder", video::video_decoder_plugin());
   register_report_section("video", video::video_report_section);

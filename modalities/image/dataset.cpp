@@ -1,7 +1,9 @@
 // Image folders and augmentations.
 #include "modalities/image/dataset.h"
 
+#if DIFFUSE_IMAGE_FILES
 #include <OpenImageIO/imageio.h>
+#endif
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -20,7 +22,11 @@ namespace {
 const std::set<std::string>& image_extensions() {
   static const std::set<std::string> exts = [] {
     std::set<std::string> s;
+#if DIFFUSE_IMAGE_FILES
     std::string list = OIIO::get_string_attribute("extension_list");  // "png:png;jpeg:jpg,jpe,jpeg;..."
+#else
+    std::string list;  // headless: the common ones below, which read_image refuses by name
+#endif
     for (size_t start = 0; start < list.size();) {
       size_t end = list.find(';', start);
       if (end == std::string::npos) end = list.size();

@@ -1,9 +1,11 @@
-// OpenImageIO reading and writing.
+// OpenImageIO reading and writing (a headless build, without DIFFUSE_IMAGE_FILES, has none).
 #include "modalities/image/io.h"
 
+#if DIFFUSE_IMAGE_FILES
 #include <OpenImageIO/imagebuf.h>
 #include <OpenImageIO/imagebufalgo.h>
 #include <OpenImageIO/imageio.h>
+#endif
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -15,6 +17,23 @@
 #include "core/files.h"
 
 namespace diffuse::image {
+
+torch::Tensor make_grid(const torch::Tensor& images, int64_t columns, int64_t padding, double pad_value) {
+  TORCH_CHECK(images.dim() == 4, "make_grid expects (N, C, H, W), got ", images.sizes());
+  TORCH_CHECK(columns >= 1 && padding >= 0, "make_grid needs columns >= 1 and padding >= 0");
+  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+  const int64_t cols = std::min(columns, n), rows = (n + cols - 1) / cols;
+  auto grid = torch::full({c, rows * (h + padding) + padding, cols * (w + padding) + padding}, pad_value, images.options());
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = i / cols, q = i % cols;
+    grid.slice(1, padding + r * (h + padding), padding + r * (h + padding) + h)
+        .slice(2, padding + q * (w + padding), padding + q * (w + padding) + w)
+        .copy_(images[i]);
+  }
+  return grid;
+}
+
+#if DIFFUSE_IMAGE_FILES
 
 namespace {
 constexpr int64_t kMaxImageValues = int64_t(1) << 28;  // 1 GiB as float32, e.g. 16384 x 16384 RGBA
@@ -105,21 +124,6 @@ torch::Tensor to_rgb(const torch::Tensor& x) {  // (N, C, H, W), alpha over blac
 
 }  // namespace
 
-torch::Tensor make_grid(const torch::Tensor& images, int64_t columns, int64_t padding, double pad_value) {
-  TORCH_CHECK(images.dim() == 4, "make_grid expects (N, C, H, W), got ", images.sizes());
-  TORCH_CHECK(columns >= 1 && padding >= 0, "make_grid needs columns >= 1 and padding >= 0");
-  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
-  const int64_t cols = std::min(columns, n), rows = (n + cols - 1) / cols;
-  auto grid = torch::full({c, rows * (h + padding) + padding, cols * (w + padding) + padding}, pad_value, images.options());
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t r = i / cols, q = i % cols;
-    grid.slice(1, padding + r * (h + padding), padding + r * (h + padding) + h)
-        .slice(2, padding + q * (w + padding), padding + q * (w + padding) + w)
-        .copy_(images[i]);
-  }
-  return grid;
-}
-
 namespace {
 
 std::string font_path() {
@@ -181,5 +185,19 @@ torch::Tensor make_labelled_grid(const torch::Tensor& images, int64_t columns, c
   }
   return grid.permute({2, 0, 1}).contiguous();  // the buffer wrapped grid's memory
 }
+
+#else  // headless: no image files
+
+namespace {
+[[noreturn]] void no_image_files(const std::string& what) {
+  throw std::runtime_error(what + ": this diffuse was built headless (-DDIFFUSE_HEADLESS=ON, without OpenImageIO), so it reads and writes no image files");
+}
+}  // namespace
+
+torch::Tensor read_image(const std::string& path) { no_image_files(path); }
+void write_image(const std::string& path, const torch::Tensor&, const WriteOptions&) { no_image_files(path); }
+torch::Tensor make_labelled_grid(const torch::Tensor&, int64_t, const std::vector<std::string>&, int64_t) { no_image_files("a labelled grid"); }
+
+#endif
 
 }  // namespace diffuse::image

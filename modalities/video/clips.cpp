@@ -27,8 +27,9 @@ torch::Tensor encode_clips(image::Vae& vae, const torch::Tensor& clips) {
   torch::NoGradGuard g;
   const int64_t N = clips.size(0), T = clips.size(1);
   const auto flat = clips.flatten(0, 1);
+  const auto device = vae->parameters().front().device();  // frames go to the VAE's device, latents come back
   std::vector<torch::Tensor> zs;
-  for (int64_t s = 0; s < flat.size(0); s += 512) zs.push_back(vae->encode(flat.slice(0, s, s + 512)));
+  for (int64_t s = 0; s < flat.size(0); s += 512) zs.push_back(vae->encode(flat.slice(0, s, s + 512).to(device)).cpu());
   const auto z = torch::cat(zs);
   return z.view({N, T, z.size(1), z.size(2), z.size(3)}).permute({0, 2, 1, 3, 4}).contiguous();
 }

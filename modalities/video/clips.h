@@ -19,6 +19,7 @@ namespace diffuse::video {
 std::string format_number(double v);  // 8, 0.5, 12.5: as a person writes a frame rate
 
 // (N, T, 1, S, S) frames -> (N, C, T, s, s) scaled latents, and back, in chunks of frames.
+// encode_clips runs on the VAE's device and returns latents on the CPU.
 torch::Tensor encode_clips(image::Vae& vae, const torch::Tensor& clips);
 torch::Tensor decode_clips(image::Vae& vae, const torch::Tensor& z);
 

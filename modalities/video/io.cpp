@@ -1,6 +1,7 @@
-// FFmpeg decoding and encoding.
+// FFmpeg decoding and encoding (a headless build, without DIFFUSE_VIDEO_FILES, has none).
 #include "modalities/video/io.h"
 
+#if DIFFUSE_VIDEO_FILES
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -8,6 +9,7 @@ extern "C" {
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 }
+#endif
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -22,6 +24,13 @@ extern "C" {
 #include "core/precision.h"
 
 namespace diffuse::video {
+
+double video_psnr(const torch::Tensor& a, const torch::Tensor& b) {
+  const double mse = (a.to(torch::kFloat64) - b.to(torch::kFloat64)).pow(2).mean().item<double>();
+  return mse <= 0 ? 100.0 : 10.0 * std::log10(1.0 / mse);
+}
+
+#if DIFFUSE_VIDEO_FILES
 namespace {
 
 // Our errors name the file and the reason; FFmpeg's own log lines would repeat them on stderr.
@@ -311,9 +320,18 @@ VideoFolder load_video_folder(const std::string& dir, int64_t frames, int64_t he
   return out;
 }
 
-double video_psnr(const torch::Tensor& a, const torch::Tensor& b) {
-  const double mse = (a.to(torch::kFloat64) - b.to(torch::kFloat64)).pow(2).mean().item<double>();
-  return mse <= 0 ? 100.0 : 10.0 * std::log10(1.0 / mse);
+#else  // headless: no video files
+
+namespace {
+[[noreturn]] void no_video_files(const std::string& what) {
+  throw std::runtime_error(what + ": this diffuse was built headless (-DDIFFUSE_HEADLESS=ON, without FFmpeg), so it reads and writes no video files");
 }
+}  // namespace
+
+Video read_video(const std::string& path, const VideoReadOptions&) { no_video_files(path); }
+void write_video(const std::string& path, const torch::Tensor&, const VideoWriteOptions&) { no_video_files(path); }
+VideoFolder load_video_folder(const std::string& dir, int64_t, int64_t, int64_t, bool) { no_video_files(dir); }
+
+#endif
 
 }  // namespace diffuse::video

@@ -19,6 +19,7 @@
 #include "core/files.h"
 #include "core/metrics.h"
 #include "core/objectives.h"
+#include "core/train/checkpoint.h"
 #include "core/train/trainer.h"
 #include "modalities/image/classifier.h"
 #include "modalities/image/dataset.h"
@@ -169,6 +170,7 @@ class VideoEvaluator : public Evaluator {
                                     " is not conditioned on the frame rate (its items move as at " + format_number(recipe.value("fps", 8.0)) + " fps)");
       }
     }
+    if (!recipe.is_null() && recipe.contains("vae")) vae_ = resolve_beside(recipe.at("vae").get<std::string>(), a.checkpoint);
     m_.seed = 2;
     m_.fps.clear();
     if (fps > 0) m_.fps = {fps};
@@ -186,15 +188,22 @@ class VideoEvaluator : public Evaluator {
     return {{"classifier", file_}, {"real_clips", real_clips_}, {"real_fps", m_.fps.empty() ? m_.native_fps : m_.fps[0]}};
   }
 
-  // Fresh real clips (other seed), the same clips with frames shuffled, static clips, and clips
-  // whose item is swapped for another of its class every frame.
-  Json calibration(const EvalArgs&) const override {
+  // Fresh real clips (other seed); the same clips through the model's VAE and decoder (the
+  // ceiling of any model on those latents), with frames shuffled, static, and with the item
+  // swapped for another of its class every frame.
+  Json calibration(const EvalArgs& a) const override {
     Json j;
     MovingOptions m = m_;
     m.seed = 3;
     const auto other = moving_fashion_mnist(test_.images, test_.labels, 200, m);
     const auto lab = other.labels.select(1, 0);
     j["real"] = video::score(clf_, real_f_, other.clips, lab);
+    if (!vae_.empty()) {
+      auto vae = image::load_vae(vae_);
+      const auto z = encode_clips(vae, other.clips);
+      auto temporal = temporal_decoder_for(a.options<VideoEvalOptions>().decoder, a.checkpoint, vae_);
+      j["round_trip"] = video::score(clf_, real_f_, temporal ? temporal->decode(z) : decode_clips(vae, z), lab);
+    }
     at::Generator gen = at::detail::createCPUGenerator(0);
     std::vector<torch::Tensor> shuffled;
     for (int64_t i = 0; i < other.clips.size(0); ++i) shuffled.push_back(other.clips[i].index_select(0, torch::randperm(m.frames, gen)));
@@ -224,6 +233,7 @@ class VideoEvaluator : public Evaluator {
   MovingOptions m_;
   int64_t real_clips_ = 0;
   torch::Tensor real_f_;
+  std::string vae_;  // the model's VAE ("" without a recipe that names one)
 };
 
 }  // namespace

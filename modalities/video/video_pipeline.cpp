@@ -12,6 +12,7 @@
 #include <limits>
 #include <random>
 
+#include "core/device.h"
 #include "core/dit_pipeline.h"
 #include "core/files.h"
 #include "core/pipeline.h"
@@ -61,6 +62,7 @@ class VideoModality : public DiffusionModality {
     const std::string& resume = a.resume;
     const std::string& from = resume.empty() ? a.init : resume;
     auto vae = image::load_vae(recipe.at("vae"));
+    vae->to(parse_device(a.device.value_or("cpu")));  // encodes on --device: a cache miss on a GPU takes seconds, not minutes
     const Json& data = recipe.at("data");
     torch::Tensor labels, fps, velocities;
     ClipsFingerprint print;  // of the frames, for the latents' cache key

@@ -165,6 +165,10 @@ TEST(CliVideo, TrainSampleMp4EvalRoundTrip) {
   EXPECT_EQ(j.at("samples").at("anchor_frame"), false);
   EXPECT_EQ(j.at("samples").at("temporal_guidance"), 0.0);
   EXPECT_LT(j.at("real").at("smoothness_px").get<double>(), j.at("frame_shuffled").at("smoothness_px").get<double>());
+  // The same real clips through the model's (barely trained) VAE: the same clips, further from the real ones.
+  ASSERT_TRUE(j.contains("round_trip")) << r.out;
+  EXPECT_EQ(j.at("round_trip").at("clips"), j.at("real").at("clips"));
+  EXPECT_GT(j.at("round_trip").at("fd").get<double>(), 4 * j.at("real").at("fd").get<double>());
   r = run("eval video " + d + "/dit8/checkpoint.safetensors --classifier " + d + "/clf/checkpoint.safetensors --n-per-class 1 --steps 2 "
           "--temporal-guidance 0.5 --json");
   ASSERT_EQ(r.code, 0) << r.out;
