@@ -148,25 +148,33 @@ void remove_temporaries_on_signal() {
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes, bool force) {
+  write_file_atomic(path, std::vector<std::string_view>{bytes}, force);
+}
+
+void write_file_atomic(const std::string& path, const std::vector<std::string_view>& parts, bool force) {
   check_writable(path, force);
   const std::string tmp = temp_path_for(path);
   TempFileGuard guard(tmp);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) throw std::runtime_error(path + ": cannot write (" + std::strerror(errno) + ")");
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      throw std::runtime_error(path + ": write failed (" + why + "); nothing was replaced");
+  int64_t total = 0;
+  for (const auto part : parts) {
+    size_t done = 0;
+    while (done < part.size()) {
+      const ssize_t n = ::write(fd, part.data() + done, part.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        const std::string why = std::strerror(errno);
+        ::close(fd);
+        throw std::runtime_error(path + ": write failed (" + why + "); nothing was replaced");
+      }
+      done += size_t(n);
     }
-    done += size_t(n);
+    total += int64_t(part.size());
   }
   if (::close(fd) != 0) throw std::runtime_error(path + ": close failed (" + std::string(std::strerror(errno)) + "); nothing was replaced");
   guard.release();
-  commit_temp_file(tmp, path, int64_t(bytes.size()));  // fsyncs, checks the size, renames
+  commit_temp_file(tmp, path, total);  // fsyncs, checks the size, renames
 }
 
 std::string read_file(const std::string& path) {

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace diffuse {
@@ -36,6 +37,8 @@ class SampleFiles {
 // write and the final flush are checked: on a full disk (or a file-size limit) the temporary file
 // is removed, the old file stays as it was, and the error names `path`.
 void write_file_atomic(const std::string& path, const std::string& bytes, bool force);
+// The same for a file made of `parts` in order, without joining them in memory first.
+void write_file_atomic(const std::string& path, const std::vector<std::string_view>& parts, bool force);
 
 // The temporary file an atomic write of `path` goes through: a hidden sibling with the same
 // extension (so a media library picks the format, and the rename stays on one file system),

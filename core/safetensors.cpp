@@ -33,9 +33,9 @@ torch::ScalarType dtype_from(const std::string& n, const std::string& where) {
   throw std::runtime_error(where + ": unsupported dtype '" + n + "'");
 }
 
-}  // namespace
-
-std::string safetensors_bytes(const SafeTensors& st) {
+// The file's header (length, JSON, padding) and its tensors' bytes in order, contiguous on the CPU
+// (a contiguous CPU tensor is not copied).
+std::pair<std::string, std::vector<torch::Tensor>> safetensors_layout(const SafeTensors& st) {
   Json header = Json::object();
   if (!st.metadata.empty()) header["__metadata__"] = st.metadata;
   std::vector<torch::Tensor> data;
@@ -53,13 +53,25 @@ std::string safetensors_bytes(const SafeTensors& st) {
   const uint64_t len = h.size();
   for (int i = 0; i < 8; ++i) out[size_t(i)] = char((len >> (8 * i)) & 0xff);
   out += h;
-  out.reserve(out.size() + offset);
-  for (const auto& c : data) out.append(static_cast<const char*>(c.data_ptr()), size_t(c.numel()) * c.element_size());
+  return {out, data};
+}
+
+std::string_view bytes_of(const torch::Tensor& c) { return {static_cast<const char*>(c.data_ptr()), size_t(c.numel()) * c.element_size()}; }
+
+}  // namespace
+
+std::string safetensors_bytes(const SafeTensors& st) {
+  auto [out, data] = safetensors_layout(st);
+  for (const auto& c : data) out += bytes_of(c);
   return out;
 }
 
+// Written part by part: a 4 GB latents cache needs no second 4 GB to be saved.
 void save_safetensors(const std::string& path, const SafeTensors& st, bool force) {
-  write_file_atomic(path, safetensors_bytes(st), force);
+  const auto [header, data] = safetensors_layout(st);
+  std::vector<std::string_view> parts = {header};
+  for (const auto& c : data) parts.push_back(bytes_of(c));
+  write_file_atomic(path, parts, force);
 }
 
 SafeTensors parse_safetensors(const std::string& bytes, const std::string& where) {

@@ -286,10 +286,13 @@ TEST(SafeTensors, FileFollowsTheFormatAsAnIndependentParserReadsIt) {
   st.tensors["a/weight"] = torch::arange(6, torch::kFloat32).view({2, 3});
   st.tensors["b"] = torch::tensor({1.5, -2.0}, torch::kFloat64);
   st.tensors["c"] = torch::tensor({7, 8, 9}, torch::kInt64);
+  st.tensors["d"] = torch::arange(12, torch::kFloat32).view({3, 4}).t();  // not contiguous: written in its logical order
+  st.tensors["e"] = torch::zeros({0, 2});
   st.metadata["format"] = "test";
   save_safetensors(dir + "/x.safetensors", st, false);
   std::ifstream in(dir + "/x.safetensors", std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(bytes, safetensors_bytes(st));  // written part by part, the same bytes as made in memory
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(uint8_t(bytes[size_t(i)])) << (8 * i);
   ASSERT_LE(8 + n, bytes.size());
