@@ -8,6 +8,7 @@
 # training log and summary.txt.
 # Usage: BUDGET=SECONDS [BATCH=256] [LR=1e-3] scripts/device-molecule-train.sh
 set -euo pipefail
+source "$(dirname "$0")/device-lib.sh"
 t0=$(date +%s)
 budget=${BUDGET:-480}
 batch=${BATCH:-256}
@@ -25,30 +26,13 @@ for f in "$d"/lib/*; do  # a library the system already has stays the system's
 done
 # The linker writes RUNPATH, which RDKit's libraries do not inherit for their own dependencies.
 export LD_LIBRARY_PATH=$d/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-[ -d /usr/local/cuda/bin ] && export PATH=/usr/local/cuda/bin:$PATH
-torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-{
-  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cxx11 abi", torch._C._GLIBCXX_USE_CXX11_ABI)'
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-  g++ --version | head -1; cmake --version | head -1; nproc
-} | tee "$out/summary.txt"
-inc=$d/root/usr/include
-cmake -S . -B /tmp/diffuse-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix" \
-  -Dnlohmann_json_DIR="$d/root/usr/share/cmake/nlohmann_json" -DCMAKE_INCLUDE_PATH="$inc" -DCMAKE_LIBRARY_PATH="$d/lib" \
-  -DCMAKE_CXX_FLAGS="-include cstdint -isystem $inc" -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$d/lib -Wl,-rpath,$d/lib" \
-  -DDIFFUSE_WITH_FFMPEG=OFF -DDIFFUSE_WITH_SNDFILE=OFF -DDIFFUSE_WITH_OIIO=OFF -DDIFFUSE_BUILD_TESTS=OFF \
-  -DDIFFUSE_USE_CCACHE=OFF > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
-tb=$(date +%s)
-ninja -C /tmp/diffuse-gpu diffuse > "$out/build.log" 2>&1 || { grep -m5 -B2 -A8 "error" "$out/build.log"; exit 1; }
-echo "build: $(( $(date +%s) - tb )) s on $(nproc) cores" | tee -a "$out/summary.txt"
-diffuse=/tmp/diffuse-gpu/apps/diffuse
+device_build "$out" "$d" -DCMAKE_LIBRARY_PATH="$d/lib" -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$d/lib -Wl,-rpath,$d/lib" \
+  -DDIFFUSE_WITH_FFMPEG=OFF -DDIFFUSE_WITH_OIIO=OFF
 $diffuse info | tee -a "$out/summary.txt" || true
 # Probe: the step rate of this recipe on this GPU (data loading and warm-up included, so an underestimate).
 recipe=(--threads 8 train molecule --device cuda --batch "$batch" --lr "$lr")
 $diffuse "${recipe[@]}" --steps 300 --out /tmp/probe > /tmp/probe.log 2>&1 || { tail -20 /tmp/probe.log; exit 1; }
-rate=$(tail -1 /tmp/probe/log.jsonl | python3 -c 'import json, sys; print(json.load(sys.stdin)["it_per_s"])')
-left=$(( t0 + budget - $(date +%s) - 30 ))
-steps=$(python3 -c "print(max(500, int($rate * $left * 0.9) // 100 * 100))")
+device_steps /tmp/probe "$t0" "$budget" 500
 run=("${recipe[@]}" --steps "$steps" --checkpoint-every 1000 --out /tmp/mol-gpu)
 echo "probe: $rate it/s; $left s left -> $steps steps" | tee -a "$out/summary.txt"
 echo "command: diffuse ${run[*]}" | tee -a "$out/summary.txt"

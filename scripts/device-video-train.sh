@@ -14,6 +14,7 @@
 # A check of the script itself on a CPU, with a build made here:
 #   DIFFUSE=build-headless/apps/diffuse DEVICE=cpu DATA_N=64 PROBE_STEPS=4 BUDGET=60 WIDTH=48 DEPTH=2 BATCH=4 scripts/device-video-train.sh
 set -euo pipefail
+source "$(dirname "$0")/device-lib.sh"
 t0=$(date +%s)
 budget=${BUDGET:-480}
 width=${WIDTH:-192}
@@ -35,25 +36,10 @@ if [ -z "${DIFFUSE:-}" ]; then
   # zlib: the system's where it has one, else the carried copy.
   zlib=$(ldconfig -p | awk '/libz\.so\.1 .*x86-64/ {print $NF; exit}')
   [ -n "$zlib" ] || zlib=$(ls "$d"/lib/libz.so.1*)
-  [ -d /usr/local/cuda/bin ] && export PATH=/usr/local/cuda/bin:$PATH
-  torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-  {
-    python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cxx11 abi", torch._C._GLIBCXX_USE_CXX11_ABI)'
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-    g++ --version | head -1; cmake --version | head -1; nproc
-  } | tee "$out/summary.txt"
-  inc=$d/root/usr/include
-  cmake -S . -B /tmp/diffuse-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix" \
-    -Dnlohmann_json_DIR="$d/root/usr/share/cmake/nlohmann_json" -DCMAKE_INCLUDE_PATH="$inc" \
-    -DZLIB_INCLUDE_DIR="$inc" -DZLIB_LIBRARY="$zlib" -DCMAKE_CXX_FLAGS="-include cstdint -isystem $inc" \
-    -DDIFFUSE_HEADLESS=ON -DDIFFUSE_WITH_SNDFILE=OFF -DDIFFUSE_WITH_RDKIT=OFF -DDIFFUSE_BUILD_TESTS=OFF \
-    -DDIFFUSE_USE_CCACHE=OFF > "$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
-  tb=$(date +%s)
-  ninja -C /tmp/diffuse-gpu diffuse > "$out/build.log" 2>&1 || { grep -m5 -B2 -A8 "error" "$out/build.log"; exit 1; }
-  echo "build: $(( $(date +%s) - tb )) s on $(nproc) cores" | tee -a "$out/summary.txt"
-  DIFFUSE=/tmp/diffuse-gpu/apps/diffuse
+  device_build "$out" "$d" -DZLIB_INCLUDE_DIR="$d/root/usr/include" -DZLIB_LIBRARY="$zlib" -DDIFFUSE_HEADLESS=ON -DDIFFUSE_WITH_RDKIT=OFF
+else
+  diffuse=$DIFFUSE
 fi
-diffuse=$DIFFUSE
 $diffuse info | tee -a "$out/summary.txt" || true
 threads=$(( $(nproc) < 8 ? $(nproc) : 8 ))
 # Issue 24's recipe as shipped (first frame concatenated and as tokens, anchor frame, 4 / 8 / 16 fps),
@@ -64,11 +50,9 @@ recipe=(--threads "$threads" train video --device "$device" --vae models/fashion
 # Probe: makes and encodes the clips (cached in its folder), then the step rate of this recipe here.
 tp=$(date +%s)
 $diffuse "${recipe[@]}" --steps "$probe_steps" --out "$work/probe" > "$work/probe.log" 2>&1 || { tail -20 "$work/probe.log"; exit 1; }
-rate=$(tail -1 "$work/probe/log.jsonl" | python3 -c 'import json, sys; print(json.load(sys.stdin)["it_per_s"])')
+device_steps "$work/probe" "$t0" "$budget" 100
 echo "probe: $(( $(date +%s) - tp )) s (clips made and encoded, $probe_steps steps at $rate it/s)" | tee -a "$out/summary.txt"
 grep -m3 -e 'latents of' -e 'clips' "$work/probe.log" | tee -a "$out/summary.txt" || true
-left=$(( t0 + budget - $(date +%s) - 30 ))
-steps=$(python3 -c "print(max(100, int($rate * $left * 0.9) // 100 * 100))")
 mkdir -p "$work/run" && ln -s "$work/probe/latents.safetensors" "$work/run/latents.safetensors"
 run=("${recipe[@]}" --steps "$steps" --checkpoint-every 1000 --out "$work/run")
 echo "$left s left -> $steps steps" | tee -a "$out/summary.txt"
