@@ -71,6 +71,13 @@ std::pair<torch::Tensor, torch::Tensor> frame_sets(const torch::Tensor& z, const
 // decode the model's VAE's latents.
 std::string beside_decoder(const std::string& model);
 TemporalDecoder temporal_decoder_for(const std::string& spec, const std::string& model, const std::string& model_vae);
+// The decoder that spec chooses for the model's latents, as a function (N, C, T, s, s) -> frames,
+// with the name sample and eval report: the temporal decoder's file, or "per-frame".
+struct ClipDecoder {
+  std::string name;
+  std::function<torch::Tensor(const torch::Tensor&)> decode;
+};
+ClipDecoder clip_decoder(const std::string& spec, const std::string& model, const std::string& model_vae);
 
 // The judge of `eval video` (args.classifier, args.fps; the checkpoint's recipe, null without
 // one): generated and real clips scored with the image classifier on tracked crops (see

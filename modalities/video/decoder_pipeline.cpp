@@ -49,6 +49,14 @@ TemporalDecoder temporal_decoder_for(const std::string& spec, const std::string&
   return decoder;
 }
 
+ClipDecoder clip_decoder(const std::string& spec, const std::string& model, const std::string& model_vae) {
+  if (auto temporal = temporal_decoder_for(spec, model, model_vae)) {
+    return {spec == "auto" ? beside_decoder(model) : spec, [temporal](const torch::Tensor& z) mutable { return temporal->decode(z); }};
+  }
+  auto vae = image::load_vae(model_vae);
+  return {"per-frame", [vae](const torch::Tensor& z) mutable { return decode_clips(vae, z); }};
+}
+
 // `diffuse train video-decoder`: the temporal layers of a TemporalDecoder on Moving Fashion-MNIST
 // clips, the VAE frozen. Each clip's latents get Gaussian noise of a standard deviation drawn from
 // [0, latent_noise] (in the scaled latent space), independently per frame, and the target is the

@@ -188,9 +188,9 @@ class VideoEvaluator : public Evaluator {
     return {{"classifier", file_}, {"real_clips", real_clips_}, {"real_fps", m_.fps.empty() ? m_.native_fps : m_.fps[0]}};
   }
 
-  // Fresh real clips (other seed); the same clips through the model's VAE and decoder (the
-  // ceiling of any model on those latents), with frames shuffled, static, and with the item
-  // swapped for another of its class every frame.
+  // Fresh real clips (other seed), and the same clips: encoded by the model's VAE and decoded by
+  // its decoder (the ceiling of any model on those latents), with frames shuffled, static, and
+  // with the item swapped for another of its class every frame.
   Json calibration(const EvalArgs& a) const override {
     Json j;
     MovingOptions m = m_;
@@ -200,9 +200,8 @@ class VideoEvaluator : public Evaluator {
     j["real"] = video::score(clf_, real_f_, other.clips, lab);
     if (!vae_.empty()) {
       auto vae = image::load_vae(vae_);
-      const auto z = encode_clips(vae, other.clips);
-      auto temporal = temporal_decoder_for(a.options<VideoEvalOptions>().decoder, a.checkpoint, vae_);
-      j["round_trip"] = video::score(clf_, real_f_, temporal ? temporal->decode(z) : decode_clips(vae, z), lab);
+      const auto decoded = clip_decoder(a.options<VideoEvalOptions>().decoder, a.checkpoint, vae_).decode(encode_clips(vae, other.clips));
+      j["round_trip"] = video::score(clf_, real_f_, decoded, lab);
     }
     at::Generator gen = at::detail::createCPUGenerator(0);
     std::vector<torch::Tensor> shuffled;

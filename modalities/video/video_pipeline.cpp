@@ -275,19 +275,10 @@ class VideoModality : public DiffusionModality {
   // The temporal decoder beside the checkpoint (or --decoder's), else the image VAE frame by frame.
   Decoder decoder(const DitSampling& s, const SampleArgs& a) const override {
     const std::string &path = a.checkpoint, &choice = a.options<VideoSampleOptions>().decoder;
-    const std::string vae_path = resolve_beside(s.checkpoint.recipe.at("vae"), path);
-    auto temporal = temporal_decoder_for(choice, path, vae_path);
-    if (temporal) {
-      const std::string name = choice == "auto" ? beside_decoder(path) : choice;
-      return [temporal, name](const torch::Tensor& z, Generated& out) mutable {
-        out.data = temporal->decode(z);
-        out.info["decoder"] = name;
-      };
-    }
-    auto vae = image::load_vae(vae_path);
-    return [vae](const torch::Tensor& z, Generated& out) mutable {
-      out.data = decode_clips(vae, z);
-      out.info["decoder"] = "per-frame";
+    const auto d = clip_decoder(choice, path, resolve_beside(s.checkpoint.recipe.at("vae"), path));
+    return [d](const torch::Tensor& z, Generated& out) {
+      out.data = d.decode(z);
+      out.info["decoder"] = d.name;
     };
   }
 
